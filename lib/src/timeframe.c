@@ -1,0 +1,2 @@
+/* placeholder */
+#include "coin/timeframe.h"

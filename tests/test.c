@@ -1,0 +1,36 @@
+/* test.c: runner for test.h (counts, optional name filter, summary line). */
+#include "test.h"
+
+int coin_test_failed_flag;
+int coin_test_passed;
+int coin_test_failed;
+static const char *filter;
+
+int coin_test_main_begin(int argc, char **argv) {
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  if (argc > 1)
+    filter = argv[1];
+  return 0;
+}
+
+void coin_test_run(const char *name, coin_test_fn fn) {
+  if (filter && strstr(name, filter) == NULL)
+    return;
+  coin_test_failed_flag = 0;
+  printf("-- %s\n", name);
+  fn();
+  if (coin_test_failed_flag) {
+    coin_test_failed++;
+    printf("FAIL %s\n", name);
+  } else {
+    coin_test_passed++;
+    printf("ok   %s\n", name);
+  }
+}
+
+int coin_test_summary(void) {
+  printf("%d passed, %d failed\n", coin_test_passed, coin_test_failed);
+  if (coin_test_passed + coin_test_failed == 0)
+    return 1; /* a filter that matched nothing is an error, not a pass */
+  return coin_test_failed ? 1 : 0;
+}
