@@ -1,7 +1,68 @@
-/* main.c: coin-ingest entry point (placeholder until the service lands). */
-#include <stdio.h>
+/* main.c: coin-ingest: read config, build the context, run until SIGTERM. */
+#include "ingest.h"
 
-int main(void) {
-  fputs("coin-ingest: not built yet\n", stderr);
-  return 2;
+#include "coin/bus.h"
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct ingest *running;
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (running)
+    ingest_request_stop(running);
+}
+
+int main(int argc, char **argv) {
+  struct ingest_config cfg = {0};
+  struct coin_cfg_errors errs = {0};
+  struct coin_env env = coin_env_process();
+  int rc;
+
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs("usage: coin-ingest   (configured by environment variables; see "
+          "docs/configuration.md)\n",
+          stdout);
+    return 0;
+  }
+  if (ingest_config_load(&cfg, &env, &errs) != 0) {
+    fprintf(stderr, "coin-ingest: invalid configuration:\n%s", errs.text);
+    coin_cfg_errors_free(&errs);
+    return 2;
+  }
+  coin_log_init("coin-ingest", cfg.core.log_level, NULL);
+  char *json = NULL;
+  if (ingest_config_to_json(&json, &cfg) == 0) {
+    COIN_LOG_INFO("effective configuration", COIN_LOG_RAW("config", json));
+    free(json);
+  }
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  struct ingest *in = NULL;
+  rc = ingest_new(&in, &cfg);
+  if (rc != 0) {
+    fprintf(stderr, "coin-ingest: %s\n", coin_error_last());
+    COIN_LOG_ERROR("start-up failed", COIN_LOG_RC(rc));
+    ingest_config_free(&cfg);
+    coin_bus_shutdown();
+    return rc == COIN_ENOTFOUND || rc == COIN_EINVAL ? 2 : 1;
+  }
+  running = in;
+  rc = ingest_run(in);
+  running = NULL;
+  ingest_free(in);
+  ingest_config_free(&cfg);
+  coin_bus_shutdown();
+  return rc == 0 ? 0 : 1;
 }

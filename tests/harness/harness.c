@@ -342,3 +342,156 @@ void coin_test_server_cleanup(struct coin_test_server *srv) {
     coin_test_rmtree(srv->dir);
   srv->dir[0] = '\0';
 }
+
+/* ---- child processes ---------------------------------------------------- */
+
+extern char **environ;
+
+int coin_test_proc_start(struct coin_test_proc *out, char *const argv[],
+                         char *const env_extra[], const char *log_path) {
+  memset(out, 0, sizeof(*out));
+  snprintf(out->log, sizeof(out->log), "%s", log_path);
+  size_t n_env = 0, n_extra = 0;
+  while (environ[n_env])
+    n_env++;
+  while (env_extra && env_extra[n_extra])
+    n_extra++;
+  char **envp = calloc(n_env + n_extra + 1, sizeof(char *));
+  if (!envp)
+    return -1;
+  size_t k = 0;
+  for (size_t i = 0; i < n_extra; i++)
+    envp[k++] = env_extra[i];
+  for (size_t i = 0; i < n_env; i++) {
+    /* extra entries override inherited ones of the same name */
+    const char *eq = strchr(environ[i], '=');
+    size_t nl = eq ? (size_t)(eq - environ[i]) : strlen(environ[i]);
+    int dup = 0;
+    for (size_t j = 0; j < n_extra; j++)
+      if (strncmp(env_extra[j], environ[i], nl) == 0 && env_extra[j][nl] == '=')
+        dup = 1;
+    if (!dup)
+      envp[k++] = environ[i];
+  }
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    free(envp);
+    return -1;
+  }
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+      _exit(127);
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+      dup2(fd, 1);
+      dup2(fd, 2);
+      close(fd);
+    }
+    int devnull = open("/dev/null", O_RDONLY);
+    if (devnull >= 0) {
+      dup2(devnull, 0);
+      close(devnull);
+    }
+    execve(argv[0], argv, envp);
+    _exit(127);
+  }
+  free(envp);
+  track(pid);
+  out->pid = pid;
+  return 0;
+}
+
+int coin_test_proc_wait(struct coin_test_proc *p, int timeout_ms) {
+  if (p->pid <= 0)
+    return -1;
+  long long deadline = now_ms() + timeout_ms;
+  for (;;) {
+    int st;
+    pid_t r = waitpid(p->pid, &st, WNOHANG);
+    if (r == p->pid) {
+      untrack(p->pid);
+      p->pid = 0;
+      if (WIFEXITED(st))
+        return WEXITSTATUS(st);
+      if (WIFSIGNALED(st))
+        return 128 + WTERMSIG(st);
+      return -1;
+    }
+    if (now_ms() >= deadline)
+      return -1;
+    sleep_ms(10);
+  }
+}
+
+void coin_test_proc_signal(struct coin_test_proc *p, int sig) {
+  if (p->pid <= 0)
+    return;
+  kill(p->pid, sig);
+  if (sig == SIGKILL) {
+    waitpid(p->pid, NULL, 0);
+    untrack(p->pid);
+    p->pid = 0;
+  }
+}
+
+int coin_test_proc_alive(struct coin_test_proc *p) {
+  if (p->pid <= 0)
+    return 0;
+  int st;
+  pid_t r = waitpid(p->pid, &st, WNOHANG);
+  if (r == p->pid) {
+    untrack(p->pid);
+    p->pid = 0;
+    return 0;
+  }
+  return 1;
+}
+
+int coin_test_bin(char *out, size_t out_bytes, const char *name) {
+  const char *dir = getenv("COIN_BIN_DIR");
+  if (!dir || !*dir) {
+    fprintf(stderr, "harness: COIN_BIN_DIR is not set (run through ctest)\n");
+    return -1;
+  }
+  int n = snprintf(out, out_bytes, "%s/%s", dir, name);
+  return n > 0 && (size_t)n < out_bytes ? 0 : -1;
+}
+
+static int replay_probe(int port) {
+  return http_status(port, "/api/v3/ping") == 200;
+}
+
+int coin_test_replay_start(struct coin_test_server *out,
+                           const char *const *extra_args) {
+  char bin[512], listen[64], logp[300];
+  memset(out, 0, sizeof(*out));
+  const char *data = getenv("COIN_SHARED_DATA_DIR");
+  if (coin_test_bin(bin, sizeof(bin), "coin-replay-exchange") != 0)
+    return -1;
+  if (!data || !*data) {
+    fprintf(stderr, "harness: COIN_SHARED_DATA_DIR is not set\n");
+    return -1;
+  }
+  if (coin_test_tmpdir(out->dir, sizeof(out->dir), "replay") != 0)
+    return -1;
+  out->port = coin_test_free_port();
+  snprintf(listen, sizeof(listen), "127.0.0.1:%d", out->port);
+  snprintf(out->url, sizeof(out->url), "http://127.0.0.1:%d", out->port);
+  snprintf(logp, sizeof(logp), "%s/server.log", out->dir);
+  char *argv[48];
+  int argc = 0;
+  argv[argc++] = bin;
+  argv[argc++] = "--listen";
+  argv[argc++] = listen;
+  argv[argc++] = "--data";
+  argv[argc++] = (char *)data;
+  for (size_t i = 0; extra_args && extra_args[i] && argc < 46; i++)
+    argv[argc++] = (char *)extra_args[i];
+  argv[argc] = NULL;
+  out->pid = spawn(argv, logp);
+  if (out->pid < 0)
+    return -1;
+  return wait_ready(out, replay_probe, "coin-replay-exchange");
+}

@@ -42,6 +42,34 @@ int coin_test_tmpdir(char *out, size_t out_bytes, const char *tag);
 /* rm -rf of a directory created by coin_test_tmpdir. */
 void coin_test_rmtree(const char *dir);
 
+/* A child process of the test (a service under test, the replay exchange). */
+struct coin_test_proc {
+  pid_t pid;
+  char log[512]; /* stdout+stderr of the child */
+};
+
+/* Starts argv[0] (a path) with the test's environment plus env_extra
+ * ("NAME=value" strings, NULL-terminated; may be NULL), output to log_path.
+ * The child dies with the test (PR_SET_PDEATHSIG) and at exit. */
+int coin_test_proc_start(struct coin_test_proc *out, char *const argv[],
+                         char *const env_extra[], const char *log_path);
+/* Waits up to timeout_ms for the child to exit; returns its exit code,
+ * 128+signal when killed, or -1 on timeout (child still running). */
+int coin_test_proc_wait(struct coin_test_proc *p, int timeout_ms);
+/* Sends sig; SIGKILL also reaps. */
+void coin_test_proc_signal(struct coin_test_proc *p, int sig);
+/* True while the child runs (reaps it when it ended). */
+int coin_test_proc_alive(struct coin_test_proc *p);
+
+/* $COIN_BIN_DIR/name into out (the build's bin directory). */
+int coin_test_bin(char *out, size_t out_bytes, const char *name);
+
+/* coin-replay-exchange on 127.0.0.1 and a free port over
+ * $COIN_SHARED_DATA_DIR, with extra arguments (NULL-terminated; may be
+ * NULL). Waits until it answers; url is http://127.0.0.1:PORT. */
+int coin_test_replay_start(struct coin_test_server *out,
+                           const char *const *extra_args);
+
 /* Runs a shell command; returns its exit status (or -1). */
 int coin_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -8,6 +8,7 @@
 #define COIN_TIMEFRAME_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum coin_tf {
@@ -60,5 +61,21 @@ struct coin_tf_iter {
 void coin_tf_iter_init(struct coin_tf_iter *it, enum coin_tf tf,
                        int64_t from_ms, int64_t to_ms);
 bool coin_tf_iter_next(struct coin_tf_iter *it, int64_t *out_ms);
+
+/* Supported time range: 0001-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z
+ * (proleptic Gregorian calendar; negative epoch times are valid). Inputs
+ * outside the range are clamped to it, so no function overflows or loops. */
+#define COIN_TF_MIN_MS INT64_C(-62135596800000)
+#define COIN_TF_MAX_MS INT64_C(253402300799999)
+
+/* Formats t as "2026-11-26T22:20:57.123Z" (24 chars + NUL; out_cap >= 25),
+ * without the C library's time zone or locale. Returns 0, or COIN_EINVAL when
+ * out_cap is too small or t lies outside [COIN_TF_MIN_MS, COIN_TF_MAX_MS]. */
+#define COIN_TF_UTC_TEXT_BYTES 25
+int coin_tf_format_utc(char *out, size_t out_cap, int64_t t_ms);
+
+/* Epoch ms of y-m-d 00:00:00 UTC (days-from-civil); m 1..12, d 1..31 with
+ * no further check (d past the month end rolls over). */
+int64_t coin_tf_from_civil(int64_t year, int month, int day);
 
 #endif

@@ -1,0 +1,168 @@
+/*
+ * exchange.c: adapter registry and the helpers every adapter shares: the
+ * per-exchange weight budget, Retry-After pauses, backoff with jitter.
+ */
+#include "exchange.h"
+
+#include "coin/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const struct coin_exchange_ops *const adapters[] = {
+    &coin_exchange_binance_ops,
+};
+
+int64_t coin_exchange_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int coin_exchange_budget_init(struct coin_exchange_budget *b,
+                              int64_t weight_limit) {
+  memset(b, 0, sizeof(*b));
+  b->weight_limit = weight_limit > 0 ? weight_limit : 6000;
+  if (pthread_mutex_init(&b->lock, NULL) != 0)
+    return coin_error_set(COIN_EINTERNAL, "exchange: mutex init failed");
+  return 0;
+}
+
+void coin_exchange_budget_destroy(struct coin_exchange_budget *b) {
+  if (b)
+    pthread_mutex_destroy(&b->lock);
+}
+
+int coin_exchange_new(struct coin_exchange **out,
+                      const struct coin_exchange_opts *opts) {
+  const struct coin_exchange_ops *ops = NULL;
+  for (size_t i = 0; i < sizeof(adapters) / sizeof(adapters[0]); i++)
+    if (strcmp(adapters[i]->name, opts->name) == 0)
+      ops = adapters[i];
+  if (!ops)
+    return coin_error_set(
+        COIN_ENOTFOUND, "EXCHANGE=%s: no adapter by that name (known: binance)",
+        opts->name);
+  if (!opts->budget)
+    return coin_error_set(COIN_EINVAL, "exchange: a shared budget is required");
+
+  struct coin_exchange *ex = calloc(1, sizeof(*ex));
+  if (!ex)
+    return coin_error_set(COIN_ENOMEM, "exchange: out of memory");
+  ex->ops = ops;
+  ex->opts = *opts;
+  if (ex->opts.max_retries <= 0)
+    ex->opts.max_retries = 4;
+  if (ex->opts.backoff_base_ms <= 0)
+    ex->opts.backoff_base_ms = 250;
+  if (ex->opts.backoff_max_ms <= 0)
+    ex->opts.backoff_max_ms = 8000;
+  if (ex->opts.timeout_ms <= 0)
+    ex->opts.timeout_ms = 15000;
+  if (ex->opts.max_body_bytes == 0)
+    ex->opts.max_body_bytes = (size_t)4 << 20;
+  struct coin_http_opts ho = {.timeout_ms = ex->opts.timeout_ms,
+                              .max_body_bytes = ex->opts.max_body_bytes,
+                              .user_agent = "coin-predict/ingest"};
+  int rc = coin_http_new(&ex->http, &ho);
+  if (rc != 0) {
+    free(ex);
+    return rc;
+  }
+  *out = ex;
+  return 0;
+}
+
+void coin_exchange_free(struct coin_exchange *ex) {
+  if (!ex)
+    return;
+  coin_http_free(ex->http);
+  free(ex);
+}
+
+static int stopped(const struct coin_exchange *ex) {
+  return ex->opts.stop && *ex->opts.stop;
+}
+
+/* Sleeps in short slices so a stop request is noticed quickly. */
+static int sleep_until(struct coin_exchange *ex, int64_t until_ms) {
+  for (;;) {
+    if (stopped(ex))
+      return coin_error_set(COIN_ECLOSED, "exchange %s: stopping",
+                            ex->ops->name);
+    int64_t left = until_ms - coin_exchange_now_ms();
+    if (left <= 0)
+      return 0;
+    if (left > 100)
+      left = 100;
+    struct timespec ts = {0, (long)left * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+int coin_exchange_budget_acquire(struct coin_exchange *ex, int64_t weight) {
+  struct coin_exchange_budget *b = ex->opts.budget;
+  for (;;) {
+    int64_t now = coin_exchange_now_ms();
+    int64_t wait_until = 0;
+    pthread_mutex_lock(&b->lock);
+    int64_t minute = now - now % 60000;
+    if (b->window_start_ms != minute) {
+      b->window_start_ms = minute;
+      b->weight_used = 0;
+    }
+    if (b->paused_until_ms > now) {
+      wait_until = b->paused_until_ms;
+    } else if (b->weight_used + weight > b->weight_limit * 9 / 10) {
+      /* Keep a 10% margin for requests already in flight elsewhere. */
+      wait_until = minute + 60000;
+    } else {
+      b->weight_used += weight; /* optimistic; corrected by the header */
+      b->banned = false;
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (!wait_until)
+      return 0;
+    int rc = sleep_until(ex, wait_until);
+    if (rc != 0)
+      return rc;
+  }
+}
+
+void coin_exchange_budget_pause(struct coin_exchange *ex, int64_t until_ms,
+                                bool ban) {
+  struct coin_exchange_budget *b = ex->opts.budget;
+  pthread_mutex_lock(&b->lock);
+  if (until_ms > b->paused_until_ms)
+    b->paused_until_ms = until_ms;
+  b->banned = ban;
+  pthread_mutex_unlock(&b->lock);
+}
+
+void coin_exchange_budget_report(struct coin_exchange *ex, int64_t used) {
+  struct coin_exchange_budget *b = ex->opts.budget;
+  int64_t now = coin_exchange_now_ms();
+  pthread_mutex_lock(&b->lock);
+  int64_t minute = now - now % 60000;
+  if (b->window_start_ms != minute) {
+    b->window_start_ms = minute;
+    b->weight_used = 0;
+  }
+  if (used > b->weight_used)
+    b->weight_used = used;
+  pthread_mutex_unlock(&b->lock);
+  ex->stats.weight_used = used;
+}
+
+int coin_exchange_backoff(struct coin_exchange *ex, int attempt) {
+  int64_t d = ex->opts.backoff_base_ms;
+  for (int i = 1; i < attempt && d < ex->opts.backoff_max_ms; i++)
+    d *= 2;
+  if (d > ex->opts.backoff_max_ms)
+    d = ex->opts.backoff_max_ms;
+  /* Full jitter in [d/2, d]: retries of parallel workers spread out. */
+  unsigned seed = (unsigned)(coin_exchange_now_ms() ^ (intptr_t)ex);
+  d = d / 2 + (int64_t)(rand_r(&seed) % (int)(d / 2 + 1));
+  return sleep_until(ex, coin_exchange_now_ms() + d);
+}

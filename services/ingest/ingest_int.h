@@ -1,0 +1,132 @@
+/*
+ * ingest_int.h: coin-ingest's inside: the ingest context, per-series state
+ * and the shared counters. Private to services/ingest.
+ * Series are claimed by one worker at a time during a cycle; counters are
+ * atomics; the bus and KV handles are thread-safe (bus.h).
+ */
+#ifndef COIN_INGEST_INT_H
+#define COIN_INGEST_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "coin/bus.h"
+#include "coin/codec.h"
+#include "coin/httpd.h"
+#include "coin/influx.h"
+#include "cycle_stats.h"
+#include "exchange.h"
+#include "ingest.h"
+
+#define INGEST_BUCKET_STATE "coin_ingest" /* gaps.<exchange>.<symbol>.<tf> */
+#define INGEST_MAX_KNOWN_GAPS 4096
+#define INGEST_RP_1M "rp_1m"
+
+/* A range the exchange answered without (valid) candles. */
+struct known_gap {
+  int64_t from_ms; /* first missing open time */
+  int64_t to_ms;   /* last missing open time */
+  int64_t checked_ms;
+  int64_t next_check_ms;
+  int attempts;
+  bool invalid; /* the exchange sent candles there, but invalid ones */
+};
+
+struct series {
+  char symbol[COIN_CODEC_NAME_BYTES];
+  enum coin_tf tf;
+  char wm_key[COIN_CODEC_SUBJECT_BYTES];
+  char gaps_key[COIN_CODEC_SUBJECT_BYTES];
+  char subject[COIN_CODEC_SUBJECT_BYTES];
+  bool full_fill;
+
+  int64_t watermark_ms; /* -1: none yet */
+  uint64_t wm_revision; /* 0: key absent */
+  bool wm_loaded;
+  int64_t first_open_ms; /* -1: not asked yet */
+  int64_t start_ms;      /* first open time this series keeps */
+
+  struct known_gap *gaps;
+  size_t n_gaps;
+  uint64_t gaps_revision;
+  bool gaps_loaded;
+  bool gaps_dirty;
+
+  int64_t next_gap_scan_ms; /* 0: full scan due (start) */
+  bool full_scan_done;
+  bool retry; /* last sync left work undone */
+
+  /* backfill progress (for the log line) */
+  int64_t bf_total;
+  int64_t bf_done;
+  int64_t bf_started_ms;
+  int64_t bf_last_log_ms;
+};
+
+struct ingest_counters {
+  atomic_uint_fast64_t candles_written;
+  atomic_uint_fast64_t candles_invalid;
+  atomic_uint_fast64_t open_candles_skipped;
+  atomic_uint_fast64_t batches_published;
+  atomic_uint_fast64_t publish_errors;
+  atomic_uint_fast64_t watermark_advances;
+  atomic_uint_fast64_t watermark_conflicts;
+  atomic_uint_fast64_t watermark_errors;
+  atomic_uint_fast64_t influx_errors;
+  atomic_uint_fast64_t exchange_errors;
+  atomic_uint_fast64_t gaps_found;
+  atomic_uint_fast64_t gaps_filled;
+  atomic_uint_fast64_t gaps_known; /* gauge, recomputed each cycle */
+  atomic_uint_fast64_t gap_rechecks;
+  atomic_uint_fast64_t cycles;
+  atomic_uint_fast64_t overruns;
+  atomic_uint_fast64_t series_synced;
+};
+
+struct worker {
+  struct ingest *in;
+  struct coin_exchange *ex;
+  struct coin_influx *ix;
+  pthread_t thread;
+};
+
+struct ingest {
+  const struct ingest_config *cfg;
+  struct coin_exchange_budget budget;
+  struct worker *workers;
+  size_t n_workers;
+  struct coin_influx *ix_main; /* scheduler thread's client */
+  struct coin_exchange *ex_main;
+  struct coin_bus *bus;
+  struct coin_bus_kv *kv_wm;
+  struct coin_bus_kv *kv_state;
+  struct coin_httpd *httpd;
+
+  struct series *series;
+  size_t n_series;
+
+  /* the cycle's work queue */
+  pthread_mutex_t lock;
+  size_t *due;
+  size_t n_due;
+  size_t next_due;
+  int64_t cycle_now_ms;
+
+  struct cycle_stats stats; /* under lock */
+  struct ingest_counters c;
+  int64_t last_cycle_end_ms;
+  int64_t last_cycle_ok_ms;
+  volatile sig_atomic_t stop;
+  char producer_id[COIN_CODEC_ID_BYTES];
+};
+
+/* sync.c: one series, one cycle (forward fill, then gaps). */
+int sync_series(struct worker *w, struct series *s, int64_t now_ms);
+bool sync_due(const struct ingest *in, const struct series *s, int64_t now_ms);
+int sync_load_state(struct ingest *in, struct series *s);
+
+/* metrics.c */
+int ingest_metrics_text(char **out, struct ingest *in);
+
+#endif

@@ -1,0 +1,497 @@
+/* test_ingest.c: coin-ingest end to end, as a child process against real
+ * nats-server, influxd and the replay exchange, observed only from outside
+ * (InfluxDB, KV, the stream, files, exit codes):
+ * - a backfill of 1h/1d/1w/1M holds exactly the replay's closed candles;
+ * - the still-open candle is never stored, 1w opens Monday, 1M on the 1st;
+ * - every published batch decodes and its candles are in the SoT;
+ * - faults of the exchange: nothing invalid stored, the SoT converges;
+ * - SIGKILL at random points: watermarks never ahead of the SoT, converges;
+ * - config errors give one clear line and exit code 2. */
+#include "coin/bus.h"
+#include "coin/codec.h"
+#include "coin/error.h"
+#include "coin/http.h"
+#include "coin/influx.h"
+#include "coin/timeframe.h"
+#include "harness.h"
+#include "test.h"
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SHIFT_WEEKS "230"
+
+static struct coin_test_server nats, influx;
+static char tmpdir[256];
+static char bin_ingest[512];
+static char last_log[512]; /* log of the last coin-ingest run */
+
+struct series_data {
+  struct coin_candle *c;
+  size_t n, cap;
+};
+
+static void sd_push(struct series_data *d, const struct coin_candle *c) {
+  if (d->n == d->cap) {
+    d->cap = d->cap ? d->cap * 2 : 1024;
+    d->c = realloc(d->c, d->cap * sizeof(*d->c));
+  }
+  d->c[d->n++] = *c;
+}
+
+/* ---- the replay's view: closed candles via its klines API -------------- */
+
+static int64_t replay_time(const char *url) {
+  struct coin_http *h = NULL;
+  struct coin_http_response r = {0};
+  char u[256];
+  int64_t t = -1;
+  snprintf(u, sizeof(u), "%s/api/v3/time", url);
+  if (coin_http_new(&h, NULL) == 0 &&
+      coin_http_request(h, &r, "GET", u, NULL, NULL, 0) == 0) {
+    json_t *j = json_loads(r.body, 0, NULL);
+    t = json_integer_value(json_object_get(j, "serverTime"));
+    json_decref(j);
+  }
+  coin_http_response_clear(&r);
+  coin_http_free(h);
+  return t;
+}
+
+/* All rows with open <= upto_ms (closed ones only when upto is last closed). */
+static int replay_rows(struct series_data *out, const char *url,
+                       const char *symbol, enum coin_tf tf, int64_t upto_ms) {
+  struct coin_http *h = NULL;
+  int rc = coin_http_new(&h, NULL);
+  int64_t start = 0;
+  while (rc == 0) {
+    struct coin_http_response r = {0};
+    char u[512];
+    snprintf(u, sizeof(u),
+             "%s/api/v3/klines?symbol=%s&interval=%s&startTime=%lld&endTime=%"
+             "lld&limit=1000",
+             url, symbol, coin_tf_name(tf), (long long)start,
+             (long long)upto_ms);
+    rc = coin_http_request(h, &r, "GET", u, NULL, NULL, 0);
+    if (rc != 0)
+      break;
+    json_t *j = json_loads(r.body, 0, NULL);
+    size_t n = json_array_size(j);
+    for (size_t i = 0; i < n; i++) {
+      json_t *row = json_array_get(j, i);
+      struct coin_candle c = {
+          .open_ms = json_integer_value(json_array_get(row, 0)),
+          .open = strtod(json_string_value(json_array_get(row, 1)), NULL),
+          .high = strtod(json_string_value(json_array_get(row, 2)), NULL),
+          .low = strtod(json_string_value(json_array_get(row, 3)), NULL),
+          .close = strtod(json_string_value(json_array_get(row, 4)), NULL),
+          .volume = strtod(json_string_value(json_array_get(row, 5)), NULL)};
+      if (c.open_ms <= upto_ms)
+        sd_push(out, &c);
+      start = c.open_ms + 1;
+    }
+    json_decref(j);
+    coin_http_response_clear(&r);
+    if (n < 1000)
+      break;
+  }
+  coin_http_free(h);
+  return rc;
+}
+
+static int collect(void *ud, const struct coin_candle *c) {
+  sd_push(ud, c);
+  return 0;
+}
+
+static int sot_rows(struct series_data *out, const char *symbol,
+                    enum coin_tf tf) {
+  struct coin_influx_options o;
+  struct coin_influx *ix = NULL;
+  coin_influx_options_init(&o);
+  o.url = influx.url;
+  int rc = coin_influx_new(&ix, &o);
+  if (rc == 0)
+    rc = coin_influx_read_candles(ix, "binance", symbol, coin_tf_name(tf), 0,
+                                  INT64_C(4102444800000), collect, out);
+  coin_influx_free(ix);
+  return rc;
+}
+
+static int64_t watermark(const char *symbol, enum coin_tf tf) {
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_kv *kv = NULL;
+  struct coin_bus_kv_entry e = {0};
+  char key[128];
+  int64_t wm = -1;
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  coin_codec_series_key(key, sizeof(key), "ingest", "binance", symbol, tf);
+  if (coin_bus_connect(&bus, &bo) == 0 &&
+      coin_bus_kv_open(&kv, bus, COIN_KV_WATERMARKS) == 0 &&
+      coin_bus_kv_get(&e, kv, key) == 0)
+    wm = strtoll((const char *)e.value, NULL, 10);
+  coin_bus_kv_entry_clear(&e);
+  coin_bus_kv_free(kv);
+  coin_bus_free(bus);
+  return wm;
+}
+
+/* ---- running coin-ingest ----------------------------------------------- */
+
+static int run_ingest(const char *replay_url, const char *symbols,
+                      const char *tfs, const char *extra_env, int timeout_ms,
+                      struct coin_test_proc *keep) {
+  static int seq;
+  char e[16][320], logp[512];
+  int k = 0;
+  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
+  snprintf(e[k++], 320, "EXCHANGE_BASE_URL=%s", replay_url);
+  snprintf(e[k++], 320, "SYMBOLS=%s", symbols);
+  snprintf(e[k++], 320, "INGEST_TIMEFRAMES=%s", tfs);
+  snprintf(e[k++], 320, "PRIMARY_TIMEFRAME=%.2s", tfs);
+  snprintf(e[k++], 320, "ENABLE_MULTI_TIMEFRAMES=true");
+  snprintf(e[k++], 320, "STATIC_DATA_DIR=%s/site", tmpdir);
+  snprintf(e[k++], 320, "INGEST_HTTP_ADDR=127.0.0.1:%d", coin_test_free_port());
+  snprintf(e[k++], 320, "INGEST_MAX_CYCLES=%s", keep ? "0" : "1");
+  snprintf(e[k++], 320, "LOG_LEVEL=info");
+  snprintf(e[k++], 320, "EXCHANGE_MAX_RETRIES=8");
+  if (extra_env)
+    snprintf(e[k++], 320, "%s", extra_env);
+  char *envp[17];
+  for (int i = 0; i < k; i++)
+    envp[i] = e[i];
+  envp[k] = NULL;
+  snprintf(logp, sizeof(logp), "%s/ingest-%d.log", tmpdir, ++seq);
+  snprintf(last_log, sizeof(last_log), "%s", logp);
+  char *argv[] = {bin_ingest, NULL};
+  struct coin_test_proc p;
+  if (coin_test_proc_start(&p, argv, envp, logp) != 0)
+    return -1;
+  if (keep) {
+    *keep = p;
+    return 0;
+  }
+  int st = coin_test_proc_wait(&p, timeout_ms);
+  if (st != 0) {
+    fprintf(stderr, "  coin-ingest exit %d, log %s\n", st, logp);
+    coin_test_sh("tail -5 %s >&2", logp);
+    coin_test_proc_signal(&p, SIGKILL);
+  }
+  return st;
+}
+
+/* SoT == replay's closed candles up to the watermark, value for value. */
+static int compare_series(const char *replay_url, const char *symbol,
+                          enum coin_tf tf, size_t *out_n) {
+  struct series_data want = {0}, got = {0};
+  int64_t now = replay_time(replay_url);
+  int64_t wm = watermark(symbol, tf);
+  int bad = 0;
+  if (wm < 0) {
+    fprintf(stderr, "  %s %s: no watermark\n", symbol, coin_tf_name(tf));
+    return -1;
+  }
+  /* The watermark is the last closed candle (at ingest's time, which may be
+   * one boundary behind ours). */
+  int64_t last_closed = coin_tf_last_closed(tf, now);
+  if (wm != last_closed && wm != coin_tf_prev(tf, last_closed)) {
+    fprintf(stderr, "  %s %s: watermark %lld, last closed %lld\n", symbol,
+            coin_tf_name(tf), (long long)wm, (long long)last_closed);
+    bad = 1;
+  }
+  replay_rows(&want, replay_url, symbol, tf, wm);
+  sot_rows(&got, symbol, tf);
+  if (got.n != want.n) {
+    fprintf(stderr, "  %s %s: SoT has %zu candles, replay %zu\n", symbol,
+            coin_tf_name(tf), got.n, want.n);
+    bad = 1;
+  }
+  for (size_t i = 0; !bad && i < got.n; i++) {
+    if (memcmp(&got.c[i], &want.c[i], sizeof(got.c[i])) != 0) {
+      fprintf(stderr, "  %s %s: row %zu differs (open %lld vs %lld)\n", symbol,
+              coin_tf_name(tf), i, (long long)got.c[i].open_ms,
+              (long long)want.c[i].open_ms);
+      bad = 1;
+    }
+  }
+  if (!bad && got.n > 0 && got.c[got.n - 1].open_ms != wm) {
+    fprintf(stderr, "  %s %s: last SoT candle %lld != watermark %lld\n", symbol,
+            coin_tf_name(tf), (long long)got.c[got.n - 1].open_ms,
+            (long long)wm);
+    bad = 1;
+  }
+  /* Calendar alignment of the aggregates. */
+  for (size_t i = 0; !bad && i < got.n; i++) {
+    time_t secs = (time_t)(got.c[i].open_ms / 1000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    if ((tf == COIN_TF_1W && (tm.tm_wday != 1 || tm.tm_hour != 0)) ||
+        (tf == COIN_TF_1MO && (tm.tm_mday != 1 || tm.tm_hour != 0))) {
+      fprintf(stderr, "  %s %s: candle %lld misaligned\n", symbol,
+              coin_tf_name(tf), (long long)got.c[i].open_ms);
+      bad = 1;
+    }
+  }
+  if (out_n)
+    *out_n = got.n;
+  free(want.c);
+  free(got.c);
+  return bad ? -1 : 0;
+}
+
+/* Every message on the stream decodes; its candles are in the SoT. */
+struct stream_check {
+  struct coin_influx *ix;
+  size_t msgs;
+  size_t bad;
+};
+
+static int find_cb(void *ud, const struct coin_candle *c) {
+  (*(size_t *)ud)++;
+  (void)c;
+  return 0;
+}
+
+static void on_stream_msg(const struct coin_bus_msg *m, void *closure) {
+  struct stream_check *sc = closure;
+  struct coin_candle_batch b;
+  sc->msgs++;
+  if (coin_codec_unpack_batch(&b, coin_bus_msg_data(m), coin_bus_msg_len(m))) {
+    sc->bad++;
+    return;
+  }
+  size_t found = 0;
+  coin_influx_read_candles(sc->ix, b.exchange, b.symbol, coin_tf_name(b.tf),
+                           b.candles[0].open_ms,
+                           b.candles[b.n_candles - 1].open_ms, find_cb, &found);
+  if (found < b.n_candles ||
+      b.ingest_watermark_ms < b.candles[b.n_candles - 1].open_ms)
+    sc->bad++;
+  coin_candle_batch_clear(&b);
+}
+
+static int check_stream(size_t *out_msgs) {
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_tap *tap = NULL;
+  struct coin_bus_stream_info info;
+  struct coin_influx_options o;
+  struct stream_check sc = {0};
+  coin_influx_options_init(&o);
+  o.url = influx.url;
+  coin_influx_new(&sc.ix, &o);
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  int rc = coin_bus_connect(&bus, &bo);
+  if (rc == 0)
+    rc = coin_bus_stream_info(&info, bus, COIN_STREAM_CANDLES);
+  if (rc == 0)
+    rc =
+        coin_bus_tap_stream(&tap, bus, "coin.candles.>", 1, on_stream_msg, &sc);
+  for (int i = 0; rc == 0 && i < 500 && sc.msgs < info.msgs; i++)
+    usleep(20000);
+  coin_bus_tap_free(tap);
+  coin_bus_free(bus);
+  coin_influx_free(sc.ix);
+  *out_msgs = sc.msgs;
+  if (rc == 0 && (sc.msgs < info.msgs || sc.bad > 0)) {
+    fprintf(stderr, "  stream: %zu of %llu messages read, %zu bad\n", sc.msgs,
+            (unsigned long long)info.msgs, sc.bad);
+    rc = -1;
+  }
+  return rc;
+}
+
+/* A clean slate: no SoT, no stream, no watermarks, no known gaps. */
+static void drop_db(void) {
+  coin_test_sh("curl -sf -o /dev/null -XPOST '%s/query' --data-urlencode "
+               "'q=DROP DATABASE coin'",
+               influx.url);
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  if (coin_bus_connect(&bus, &bo) == 0) {
+    coin_bus_stream_delete(bus, COIN_STREAM_CANDLES);
+    coin_bus_stream_delete(bus, "KV_" COIN_KV_WATERMARKS);
+    coin_bus_stream_delete(bus, "KV_coin_ingest");
+  }
+  coin_bus_free(bus);
+}
+
+/* ---- tests ------------------------------------------------------------- */
+
+static void backfill_equals_replay(void) {
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  ASSERT_EQ_INT(
+      run_ingest(rp.url, "BTCUSDT,SOLUSDT", "1h,1d,1w,1M", NULL, 120000, NULL),
+      0);
+  const enum coin_tf tfs[] = {COIN_TF_1H, COIN_TF_1D, COIN_TF_1W, COIN_TF_1MO};
+  const char *syms[] = {"BTCUSDT", "SOLUSDT"};
+  for (size_t s = 0; s < 2; s++)
+    for (size_t t = 0; t < 4; t++) {
+      size_t n = 0;
+      ASSERT_OK(compare_series(rp.url, syms[s], tfs[t], &n));
+      ASSERT_TRUE(n > 10);
+    }
+  size_t msgs = 0;
+  ASSERT_OK(check_stream(&msgs));
+  ASSERT_TRUE(msgs > 50);
+  /* runtime_metrics.json is there and well formed */
+  char path[512];
+  snprintf(path, sizeof(path), "%s/site/runtime_metrics.json", tmpdir);
+  json_t *j = json_load_file(path, 0, NULL);
+  ASSERT_TRUE(j != NULL);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(j, "window_size")), 240);
+  ASSERT_EQ_INT(json_integer_value(
+                    json_object_get(json_object_get(j, "summary"), "samples")),
+                1);
+  json_decref(j);
+  /* A second run has nothing to fetch and publishes nothing new. */
+  ASSERT_EQ_INT(
+      run_ingest(rp.url, "BTCUSDT,SOLUSDT", "1h,1d,1w,1M", NULL, 60000, NULL),
+      0);
+  size_t msgs2 = 0;
+  ASSERT_OK(check_stream(&msgs2));
+  ASSERT_TRUE(msgs2 <= msgs + 4); /* at most a boundary passed */
+  coin_test_server_cleanup(&rp);
+}
+
+static void faults_store_nothing_invalid_and_converge(void) {
+  drop_db();
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks",
+                        SHIFT_WEEKS,
+                        "--faults",
+                        "500:every=5,429:every=23,truncate:every=7,"
+                        "malformed:every=11,dup:every=3,invalid:every=6",
+                        "--seed",
+                        "7",
+                        NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  /* With faults: the cycle completes; whatever is stored is valid. */
+  int st = run_ingest(rp.url, "ETHUSDT", "1d,1w",
+                      "INGEST_GAP_RECHECK_SECONDS=1", 120000, NULL);
+  ASSERT_EQ_INT(st, 0);
+  struct series_data got = {0};
+  ASSERT_OK(sot_rows(&got, "ETHUSDT", COIN_TF_1D));
+  ASSERT_TRUE(got.n > 100);
+  for (size_t i = 0; i < got.n; i++)
+    ASSERT_OK(coin_candle_validate(&got.c[i], COIN_TF_1D, -1));
+  free(got.c);
+  coin_test_server_cleanup(&rp);
+
+  /* Without faults, known gaps are re-checked and the SoT converges. */
+  const char *clean[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, clean));
+  sleep(1); /* the 1 s re-check backoff of the known gaps */
+  ASSERT_EQ_INT(run_ingest(rp.url, "ETHUSDT", "1h,1d",
+                           "INGEST_GAP_RECHECK_SECONDS=1", 120000, NULL),
+                0);
+  ASSERT_OK(compare_series(rp.url, "ETHUSDT", COIN_TF_1H, NULL));
+  ASSERT_OK(compare_series(rp.url, "ETHUSDT", COIN_TF_1D, NULL));
+  coin_test_server_cleanup(&rp);
+}
+
+static void sigkill_during_backfill_converges(void) {
+  drop_db();
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  unsigned seed = 12345;
+  for (int round = 0; round < 6; round++) {
+    struct coin_test_proc p;
+    ASSERT_OK(run_ingest(rp.url, "BNBUSDT,XRPUSDT", "1h,1d", NULL, 0, &p));
+    usleep((useconds_t)(150000 + rand_r(&seed) % 900000));
+    coin_test_proc_signal(&p, SIGKILL);
+    /* Never ahead of the SoT: every candle up to the watermark is stored. */
+    const char *syms[] = {"BNBUSDT", "XRPUSDT"};
+    for (int s = 0; s < 2; s++) {
+      int64_t wm = watermark(syms[s], COIN_TF_1H);
+      if (wm < 0)
+        continue;
+      struct series_data got = {0};
+      ASSERT_OK(sot_rows(&got, syms[s], COIN_TF_1H));
+      ASSERT_TRUE(got.n > 0);
+      ASSERT_TRUE(got.c[got.n - 1].open_ms >= wm);
+      free(got.c);
+    }
+  }
+  ASSERT_EQ_INT(
+      run_ingest(rp.url, "BNBUSDT,XRPUSDT", "1h,1d", NULL, 120000, NULL), 0);
+  ASSERT_OK(compare_series(rp.url, "BNBUSDT", COIN_TF_1H, NULL));
+  ASSERT_OK(compare_series(rp.url, "XRPUSDT", COIN_TF_1H, NULL));
+  ASSERT_OK(compare_series(rp.url, "XRPUSDT", COIN_TF_1D, NULL));
+  size_t msgs = 0;
+  ASSERT_OK(check_stream(&msgs));
+  coin_test_server_cleanup(&rp);
+}
+
+/* One clear line on stderr and exit code 2. */
+static int config_error(const char *env1, const char *env2, const char *want,
+                        const char *replay_url) {
+  char logp[512], e[6][256];
+  static int seq;
+  snprintf(logp, sizeof(logp), "%s/cfg-%d.log", tmpdir, ++seq);
+  /* The first entry of a name wins: the variable under test goes first. */
+  snprintf(e[0], 256, "%s", env1);
+  snprintf(e[1], 256, "%s", env2 ? env2 : "LOG_LEVEL=error");
+  snprintf(e[2], 256, "NATS_URL=%s", nats.url);
+  snprintf(e[3], 256, "INFLUX_URL=%s", influx.url);
+  snprintf(e[4], 256, "EXCHANGE_BASE_URL=%s", replay_url);
+  snprintf(e[5], 256, "INGEST_HTTP_ADDR=127.0.0.1:%d", coin_test_free_port());
+  char *envp[] = {e[0], e[1], e[2], e[3], e[4], e[5], NULL};
+  char *argv[] = {bin_ingest, NULL};
+  struct coin_test_proc p;
+  if (coin_test_proc_start(&p, argv, envp, logp) != 0)
+    return -1;
+  int st = coin_test_proc_wait(&p, 30000);
+  int found = coin_test_sh("grep -q -- '%s' %s", want, logp);
+  if (st != 2 || found != 0) {
+    fprintf(stderr, "  %s: exit %d, \"%s\" %sfound in:\n", env1, st, want,
+            found ? "not " : "");
+    coin_test_sh("cat %s >&2", logp);
+    return -1;
+  }
+  return 0;
+}
+
+static void config_errors_are_one_clear_line(void) {
+  struct coin_test_server rp;
+  ASSERT_OK(coin_test_replay_start(&rp, NULL));
+  ASSERT_OK(config_error("INGEST_TIMEFRAMES=1h,7x",
+                         "ENABLE_MULTI_TIMEFRAMES=true", "INGEST_TIMEFRAMES",
+                         rp.url));
+  ASSERT_OK(config_error("INGEST_TIMEFRAMES=1h,1d", NULL,
+                         "ENABLE_MULTI_TIMEFRAMES", rp.url));
+  ASSERT_OK(
+      config_error("INFLUX_URL=ftp//nowhere", NULL, "INFLUX_URL", rp.url));
+  ASSERT_OK(config_error("SYMBOLS=BTCUSDT,NOPEUSDT", NULL, "NOPEUSDT", rp.url));
+  coin_test_server_cleanup(&rp);
+}
+
+int main(int argc, char **argv) {
+  coin_test_main_begin(argc, argv);
+  if (coin_test_tmpdir(tmpdir, sizeof(tmpdir), "ingest") != 0 ||
+      coin_test_bin(bin_ingest, sizeof(bin_ingest), "coin-ingest") != 0 ||
+      coin_test_nats_start(&nats) != 0 || coin_test_influx_start(&influx) != 0)
+    return 1;
+  RUN_TEST(config_errors_are_one_clear_line);
+  RUN_TEST(backfill_equals_replay);
+  RUN_TEST(faults_store_nothing_invalid_and_converge);
+  RUN_TEST(sigkill_during_backfill_converges);
+  coin_test_server_cleanup(&nats);
+  coin_test_server_cleanup(&influx);
+  int rc = coin_test_summary();
+  if (rc == 0)
+    coin_test_rmtree(tmpdir);
+  return rc;
+}

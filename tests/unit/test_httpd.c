@@ -1,0 +1,278 @@
+/* test_httpd.c: the embedded HTTP server answers on a chosen or free port,
+ * hands the handler method, path, query, headers and body, sends status,
+ * type, headers and body back, caps request bodies and can cut a response
+ * short on purpose. Talks to it with libcurl on 127.0.0.1. */
+#include "coin/error.h"
+#include "coin/httpd.h"
+#include "harness.h"
+#include "test.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+static atomic_int calls;
+
+struct reply {
+  long status;
+  CURLcode cc;
+  char body[8192];
+  size_t len;
+  char ctype[128];
+  char xtest[128];
+};
+
+static size_t on_body(char *d, size_t s, size_t n, void *ud) {
+  struct reply *r = ud;
+  size_t k = s * n;
+  if (r->len + k >= sizeof(r->body))
+    k = sizeof(r->body) - 1 - r->len;
+  memcpy(r->body + r->len, d, k);
+  r->len += k;
+  r->body[r->len] = '\0';
+  return s * n;
+}
+
+static size_t on_header(char *d, size_t s, size_t n, void *ud) {
+  struct reply *r = ud;
+  size_t len = s * n;
+  if (len > 8 && strncasecmp(d, "X-Test: ", 8) == 0)
+    snprintf(r->xtest, sizeof(r->xtest), "%.*s", (int)(len - 10), d + 8);
+  return len;
+}
+
+static void request(struct reply *r, const char *method, int port,
+                    const char *path, const char *body) {
+  char url[512];
+  memset(r, 0, sizeof(*r));
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+  CURL *c = curl_easy_init();
+  struct curl_slist *h = curl_slist_append(NULL, "X-Client: unit-test");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  if (body)
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  r->cc = curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+  char *ct = NULL;
+  curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+  if (ct)
+    snprintf(r->ctype, sizeof(r->ctype), "%s", ct);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+}
+
+static int count_args(void *ctx, const char *key, const char *value) {
+  (void)key;
+  (void)value;
+  (*(int *)ctx)++;
+  return 0;
+}
+
+static void handler(void *ctx, const struct coin_httpd_request *req,
+                    struct coin_httpd_response *resp) {
+  (void)ctx;
+  atomic_fetch_add(&calls, 1);
+  const char *path = coin_httpd_request_path(req);
+  if (strcmp(path, "/echo") == 0) {
+    int nargs = 0;
+    coin_httpd_request_query_each(req, count_args, &nargs);
+    const char *a = coin_httpd_request_query(req, "a");
+    const char *flag = coin_httpd_request_query(req, "flag");
+    const char *hdr = coin_httpd_request_header(req, "x-client");
+    size_t blen = 0;
+    const char *body = coin_httpd_request_body(req, &blen);
+    coin_httpd_response_header(resp, "X-Test", "yes");
+    coin_httpd_respond_printf(
+        resp, 201, "application/json",
+        "{\"method\":\"%s\",\"a\":\"%s\",\"flag\":\"%s\",\"missing\":%s,"
+        "\"nargs\":%d,\"hdr\":\"%s\",\"body\":\"%s\",\"blen\":%zu,"
+        "\"peer\":\"%s\"}",
+        coin_httpd_request_method(req), a ? a : "(null)",
+        flag ? flag : "(null)",
+        coin_httpd_request_query(req, "nope") ? "true" : "false", nargs,
+        hdr ? hdr : "", body, blen, coin_httpd_request_peer(req));
+  } else if (strcmp(path, "/cut") == 0) {
+    char big[4000];
+    memset(big, 'x', sizeof(big));
+    coin_httpd_respond(resp, 200, NULL, big, sizeof(big));
+    coin_httpd_response_abort_after(resp, 100);
+  } else if (strcmp(path, "/bad-header") == 0) {
+    int rc = coin_httpd_response_header(resp, "X-Evil", "a\r\nInjected: 1");
+    coin_httpd_respond_printf(resp, 200, NULL, "%s", coin_error_name(rc));
+  } else if (strcmp(path, "/nothing") == 0) {
+    /* sets no response: the server answers 500 */
+  } else {
+    coin_httpd_respond(resp, 404, NULL, "no\n", 3);
+  }
+}
+
+static struct coin_httpd *start(unsigned threads, size_t max_body) {
+  struct coin_httpd *d = NULL;
+  struct coin_httpd_opts o = {.host = "127.0.0.1",
+                              .port = 0,
+                              .threads = threads,
+                              .max_body_bytes = max_body,
+                              .handler = handler};
+  if (coin_httpd_start(&d, &o) < 0)
+    fprintf(stderr, "  start: %s\n", coin_error_last());
+  return d;
+}
+
+static void get_with_query_and_headers(void) {
+  struct coin_httpd *d = start(0, 0);
+  ASSERT_TRUE(d != NULL);
+  int port = coin_httpd_port(d);
+  ASSERT_TRUE(port > 0);
+  struct reply r;
+  request(&r, "GET", port, "/echo?a=x%20y&flag&b=2", NULL);
+  ASSERT_EQ_INT(r.cc, CURLE_OK);
+  ASSERT_EQ_INT(r.status, 201);
+  ASSERT_EQ_STR(r.ctype, "application/json");
+  ASSERT_EQ_STR(r.xtest, "yes");
+  ASSERT_CONTAINS(r.body, "\"method\":\"GET\"");
+  ASSERT_CONTAINS(r.body, "\"a\":\"x y\"");
+  ASSERT_CONTAINS(r.body, "\"flag\":\"\"");
+  ASSERT_CONTAINS(r.body, "\"missing\":false");
+  ASSERT_CONTAINS(r.body, "\"nargs\":3");
+  ASSERT_CONTAINS(r.body, "\"hdr\":\"unit-test\"");
+  ASSERT_CONTAINS(r.body, "\"peer\":\"127.0.0.1\"");
+  request(&r, "GET", port, "/elsewhere", NULL);
+  ASSERT_EQ_INT(r.status, 404);
+  ASSERT_EQ_STR(r.ctype, "text/plain; charset=utf-8");
+  request(&r, "GET", port, "/nothing", NULL);
+  ASSERT_EQ_INT(r.status, 500);
+  request(&r, "GET", port, "/bad-header", NULL);
+  ASSERT_EQ_STR(r.body, "EINVAL");
+  coin_httpd_free(d);
+}
+
+static void post_body_and_cap(void) {
+  struct coin_httpd *d = start(4, 64); /* thread pool mode */
+  ASSERT_TRUE(d != NULL);
+  int port = coin_httpd_port(d);
+  struct reply r;
+  request(&r, "POST", port, "/echo", "hello=world");
+  ASSERT_EQ_INT(r.status, 201);
+  ASSERT_CONTAINS(r.body, "\"method\":\"POST\"");
+  ASSERT_CONTAINS(r.body, "\"body\":\"hello=world\",\"blen\":11");
+  char big[200];
+  memset(big, 'b', sizeof(big) - 1);
+  big[sizeof(big) - 1] = '\0';
+  request(&r, "POST", port, "/echo", big);
+  ASSERT_EQ_INT(r.status, 413);
+  coin_httpd_free(d);
+}
+
+static void abort_after_cuts_the_body(void) {
+  struct coin_httpd *d = start(0, 0);
+  ASSERT_TRUE(d != NULL);
+  struct reply r;
+  request(&r, "GET", coin_httpd_port(d), "/cut", NULL);
+  ASSERT_TRUE(r.cc != CURLE_OK); /* announced 4000 bytes, got 100 */
+  ASSERT_EQ_INT(r.len, 100);
+  coin_httpd_free(d);
+}
+
+struct hammer {
+  int port;
+  int ok;
+};
+
+static void *hammer_run(void *arg) {
+  struct hammer *h = arg;
+  for (int i = 0; i < 50; i++) {
+    struct reply r;
+    request(&r, "GET", h->port, "/echo?a=1", NULL);
+    h->ok += r.status == 201;
+  }
+  return NULL;
+}
+
+static void concurrent_clients(void) {
+  struct coin_httpd *d = start(0, 0);
+  ASSERT_TRUE(d != NULL);
+  pthread_t t[8];
+  struct hammer h[8];
+  atomic_store(&calls, 0);
+  for (int i = 0; i < 8; i++) {
+    h[i] = (struct hammer){.port = coin_httpd_port(d)};
+    pthread_create(&t[i], NULL, hammer_run, &h[i]);
+  }
+  int ok = 0;
+  for (int i = 0; i < 8; i++) {
+    pthread_join(t[i], NULL);
+    ok += h[i].ok;
+  }
+  ASSERT_EQ_INT(ok, 400);
+  ASSERT_EQ_INT(atomic_load(&calls), 400);
+  coin_httpd_free(d);
+}
+
+static void fixed_port_and_port_in_use(void) {
+  struct coin_httpd *a = start(0, 0), *b = NULL;
+  ASSERT_TRUE(a != NULL);
+  struct coin_httpd_opts o = {
+      .host = "127.0.0.1", .port = coin_httpd_port(a), .handler = handler};
+  ASSERT_RC(coin_httpd_start(&b, &o), COIN_EIO);
+  ASSERT_CONTAINS(coin_error_last(), "cannot listen on 127.0.0.1:");
+  ASSERT_CONTAINS(coin_error_last(), "in use");
+  ASSERT_TRUE(b == NULL);
+  o.host = "localhost"; /* names are not resolved: literal IPs only */
+  ASSERT_RC(coin_httpd_start(&b, &o), COIN_EINVAL);
+  o.host = "127.0.0.1";
+  o.handler = NULL;
+  ASSERT_RC(coin_httpd_start(&b, &o), COIN_EINVAL);
+  int port = coin_httpd_port(a);
+  coin_httpd_free(a);
+  o.handler = handler;
+  ASSERT_OK(coin_httpd_start(&b, &o)); /* the port is free again */
+  ASSERT_EQ_INT(coin_httpd_port(b), port);
+  coin_httpd_free(b);
+  coin_httpd_free(NULL);
+}
+
+static void listen_parse(void) {
+  char host[64];
+  int port = -1;
+  ASSERT_OK(
+      coin_httpd_listen_parse(host, sizeof(host), &port, "127.0.0.1:8080"));
+  ASSERT_EQ_STR(host, "127.0.0.1");
+  ASSERT_EQ_INT(port, 8080);
+  ASSERT_OK(coin_httpd_listen_parse(host, sizeof(host), &port, "[::1]:0"));
+  ASSERT_EQ_STR(host, "::1");
+  ASSERT_EQ_INT(port, 0);
+  ASSERT_OK(coin_httpd_listen_parse(host, sizeof(host), &port, ":9100"));
+  ASSERT_EQ_STR(host, "127.0.0.1");
+  ASSERT_EQ_INT(port, 9100);
+  const char *bad[] = {"8080",    "127.0.0.1:",  "127.0.0.1:65536",
+                       "host:80", "1.2.3.4:8x",  "::1:80",
+                       "[::1]80", "127.0.0.1:-1"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ASSERT_RC(coin_httpd_listen_parse(host, sizeof(host), &port, bad[i]),
+              COIN_EINVAL);
+    ASSERT_CONTAINS(coin_error_last(), "HOST:PORT");
+  }
+}
+
+static void setup(void) {
+  ASSERT_EQ_INT(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
+}
+
+static void teardown(void) {
+  curl_global_cleanup();
+}
+
+TEST_MAIN(RUN_TEST(setup); RUN_TEST(get_with_query_and_headers);
+          RUN_TEST(post_body_and_cap); RUN_TEST(abort_after_cuts_the_body);
+          RUN_TEST(concurrent_clients); RUN_TEST(fixed_port_and_port_in_use);
+          RUN_TEST(listen_parse); RUN_TEST(teardown))
