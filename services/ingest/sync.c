@@ -245,12 +245,16 @@ struct fetch_ctx {
   int64_t range_from_ms;
   bool forward; /* advancing the watermark (not a gap repair) */
   enum coin_batch_kind kind;
-  int64_t expect_ms; /* next open time we expect to see in this range */
-  int64_t stored;    /* valid candles written */
-  struct coin_candle *valid;
+  int64_t expect_ms;         /* next open time we expect to see in this range */
+  int64_t stored;            /* valid candles written */
+  struct coin_candle *valid; /* collected, not yet stored */
+  size_t n_valid;
   size_t valid_cap;
-  int rc_store; /* first InfluxDB failure */
 };
+
+/* Candles per store step (write, CAS, publish): pages are collected up to
+ * this, so InfluxDB sees large writes and the bus fewer, larger batches. */
+#define STORE_BATCH_CANDLES 5000
 
 static void log_progress(struct ingest *in, struct series *s, bool final) {
   int64_t now = coin_exchange_now_ms();
@@ -294,19 +298,71 @@ static int publish_batch(struct ingest *in, struct series *s,
   return rc;
 }
 
+/* Stores the collected candles: (1) InfluxDB, (2) watermark CAS, (3) the
+ * batch. If NATS is down the SoT keeps filling; the next successful CAS
+ * covers it and publish reconciles from InfluxDB. */
+static int store(struct fetch_ctx *f) {
+  struct ingest *in = f->w->in;
+  struct series *s = f->s;
+  size_t nv = f->n_valid;
+  if (nv == 0)
+    return 0;
+  f->n_valid = 0;
+  int rc = coin_influx_write_candles(f->w->ix, in->cfg->core.exchange,
+                                     s->symbol, tfn(s), f->valid, nv);
+  if (rc != 0) {
+    atomic_fetch_add(&in->c.influx_errors, 1);
+    return rc; /* nothing advances, nothing is published */
+  }
+  atomic_fetch_add(&in->c.candles_written, nv);
+  f->stored += (int64_t)nv;
+
+  int64_t last = f->valid[nv - 1].open_ms;
+  bool advanced = !f->forward;
+  if (f->forward && last > s->watermark_ms) {
+    rc = advance_watermark(in, s, last);
+    if (rc == 0) {
+      advanced = true;
+    } else {
+      atomic_fetch_add(&in->c.watermark_errors, 1);
+      COIN_LOG_WARN("watermark not advanced", COIN_LOG_STR("symbol", s->symbol),
+                    COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(rc));
+      s->retry = true;
+    }
+  }
+  if (advanced) {
+    enum coin_batch_kind kind = f->kind;
+    if (f->forward && last >= f->last_closed_ms)
+      kind = COIN_BATCH_LIVE;
+    rc = publish_batch(in, s, f->valid, nv, kind);
+    if (rc != 0)
+      COIN_LOG_WARN("batch not published (publish will reconcile)",
+                    COIN_LOG_STR("symbol", s->symbol),
+                    COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(rc));
+  }
+  if (f->forward) {
+    s->bf_done += (int64_t)nv;
+    if (s->bf_total > 1000)
+      log_progress(in, s, false);
+  }
+  return 0;
+}
+
+/* Filters one page: closed, in range, valid; holes become known gaps. */
 static int on_page(void *ud, const struct coin_candle *rows,
                    const int64_t *close_ms, size_t n) {
   struct fetch_ctx *f = ud;
   struct ingest *in = f->w->in;
   struct series *s = f->s;
-  size_t nv = 0;
 
-  if (n > f->valid_cap) {
-    struct coin_candle *v = realloc(f->valid, n * sizeof(*v));
+  if (f->n_valid + n > f->valid_cap) {
+    size_t cap = f->n_valid + n > STORE_BATCH_CANDLES ? f->n_valid + n
+                                                      : STORE_BATCH_CANDLES;
+    struct coin_candle *v = realloc(f->valid, cap * sizeof(*v));
     if (!v)
       return coin_error_set(COIN_ENOMEM, "ingest: out of memory");
     f->valid = v;
-    f->valid_cap = n;
+    f->valid_cap = cap;
   }
   for (size_t i = 0; i < n; i++) {
     const struct coin_candle *c = &rows[i];
@@ -335,52 +391,13 @@ static int on_page(void *ud, const struct coin_candle *rows,
           invalid_hole = true;
       record_gap(in, s, f->expect_ms, hole_to, invalid_hole, f->now_ms);
     }
-    f->valid[nv++] = *c;
+    f->valid[f->n_valid++] = *c;
     f->expect_ms = coin_tf_next(s->tf, c->open_ms);
   }
-  if (nv == 0)
-    return 0;
-
-  /* (1) the source of truth */
-  int rc = coin_influx_write_candles(f->w->ix, in->cfg->core.exchange,
-                                     s->symbol, tfn(s), f->valid, nv);
-  if (rc != 0) {
-    atomic_fetch_add(&in->c.influx_errors, 1);
-    f->rc_store = rc;
-    return rc; /* nothing advances, nothing is published */
-  }
-  atomic_fetch_add(&in->c.candles_written, nv);
-  f->stored += (int64_t)nv;
-
-  int64_t last = f->valid[nv - 1].open_ms;
-  bool advanced = !f->forward;
-  if (f->forward && last > s->watermark_ms) {
-    /* (2) the watermark, then (3) the batch. If NATS is down the SoT keeps
-     * filling; the next successful CAS covers it and publish reconciles. */
-    rc = advance_watermark(in, s, last);
-    if (rc == 0) {
-      advanced = true;
-    } else {
-      atomic_fetch_add(&in->c.watermark_errors, 1);
-      COIN_LOG_WARN("watermark not advanced", COIN_LOG_STR("symbol", s->symbol),
-                    COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(rc));
-      s->retry = true;
-    }
-  }
-  if (advanced) {
-    enum coin_batch_kind kind = f->kind;
-    if (f->forward && last >= f->last_closed_ms)
-      kind = COIN_BATCH_LIVE;
-    rc = publish_batch(in, s, f->valid, nv, kind);
+  if (f->n_valid >= STORE_BATCH_CANDLES) {
+    int rc = store(f);
     if (rc != 0)
-      COIN_LOG_WARN("batch not published (publish will reconcile)",
-                    COIN_LOG_STR("symbol", s->symbol),
-                    COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(rc));
-  }
-  if (f->forward) {
-    s->bf_done += (int64_t)nv;
-    if (s->bf_total > 1000)
-      log_progress(in, s, false);
+      return rc;
   }
   return in->stop ? 1 : 0; /* stop between pages, never inside one */
 }
@@ -400,6 +417,11 @@ static int fetch(struct worker *w, struct series *s, int64_t from, int64_t to,
       coin_exchange_fetch_range(w->ex, s->symbol, s->tf, from, to, on_page, &f);
   if (rc > 0)
     rc = 0; /* stopped between pages */
+  /* What was collected is closed and valid: store it even when the
+   * exchange failed later in the range. */
+  int src = store(&f);
+  if (rc == 0)
+    rc = src;
   if (rc == 0 && !w->in->stop && f.expect_ms <= to && to <= last_closed &&
       !forward) {
     /* Nothing (valid) at the end of a repair range: a known gap. */

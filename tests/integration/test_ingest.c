@@ -344,7 +344,7 @@ static void backfill_equals_replay(void) {
     }
   size_t msgs = 0;
   ASSERT_OK(check_stream(&msgs));
-  ASSERT_TRUE(msgs > 50);
+  ASSERT_TRUE(msgs > 10); /* batches of up to 5000 candles */
   /* runtime_metrics.json is there and well formed */
   char path[512];
   snprintf(path, sizeof(path), "%s/site/runtime_metrics.json", tmpdir);
