@@ -145,6 +145,7 @@ static int setup_series(struct ingest *in) {
       snprintf(s->symbol, sizeof(s->symbol), "%s", sym);
       s->tf = tf;
       s->watermark_ms = -1;
+      s->stored_ms = -1;
       s->first_open_ms = -1;
       s->start_ms = INT64_MIN;
       s->full_fill = tf != COIN_TF_1M && tf_in(&cfg->full_fill_timeframes, tf);

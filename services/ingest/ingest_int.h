@@ -42,6 +42,8 @@ struct series {
   bool full_fill;
 
   int64_t watermark_ms; /* -1: none yet */
+  int64_t stored_ms;    /* SoT complete up to here (may lead the watermark
+                           while NATS is away); -1: nothing this run */
   uint64_t wm_revision; /* 0: key absent */
   bool wm_loaded;
   int64_t first_open_ms; /* -1: not asked yet */

@@ -318,9 +318,15 @@ static int store(struct fetch_ctx *f) {
   f->stored += (int64_t)nv;
 
   int64_t last = f->valid[nv - 1].open_ms;
+  if (f->forward)
+    s->stored_ms = last;
   bool advanced = !f->forward;
   if (f->forward && last > s->watermark_ms) {
-    rc = advance_watermark(in, s, last);
+    /* Without a connection the KV request would only wait for its timeout:
+     * keep filling the SoT and let a later cycle advance the watermark. */
+    rc = coin_bus_connected(in->bus)
+             ? advance_watermark(in, s, last)
+             : coin_error_set(COIN_EUNAVAIL, "NATS disconnected");
     if (rc == 0) {
       advanced = true;
     } else {
@@ -667,9 +673,17 @@ int sync_series(struct worker *w, struct series *s, int64_t now) {
     goto out;
 
   int64_t last_closed = coin_tf_last_closed(s->tf, now);
+  if (s->stored_ms > s->watermark_ms && coin_bus_connected(in->bus)) {
+    /* The SoT was filled while NATS was away: cover it now. Its batches
+     * were never published; coin-publish reconciles them from InfluxDB. */
+    rc = advance_watermark(in, s, s->stored_ms);
+    if (rc != 0)
+      goto out;
+  }
   if (s->watermark_ms < last_closed) {
-    int64_t from = s->watermark_ms >= 0 ? coin_tf_next(s->tf, s->watermark_ms)
-                                        : s->start_ms;
+    int64_t done =
+        s->stored_ms > s->watermark_ms ? s->stored_ms : s->watermark_ms;
+    int64_t from = done >= 0 ? coin_tf_next(s->tf, done) : s->start_ms;
     if (from < s->start_ms)
       from = s->start_ms;
     s->bf_total = coin_tf_count(s->tf, from, last_closed);
@@ -699,7 +713,7 @@ out:
       COIN_LOG_WARN("known gaps not saved", COIN_LOG_STR("symbol", s->symbol),
                     COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(src));
   }
-  if (rc != 0 || in->stop)
+  if (rc != 0 || in->stop || s->stored_ms > s->watermark_ms)
     s->retry = true;
   if (rc != 0) {
     if (rc == COIN_EREJECTED || rc == COIN_EUNAVAIL || rc == COIN_ETIMEOUT ||
