@@ -274,6 +274,17 @@ static int influx_probe(int port) {
   return http_status(port, "/ping") == 204;
 }
 
+static int influx_launch(struct coin_test_server *srv) {
+  char conf[300], logp[300];
+  snprintf(conf, sizeof(conf), "%s/influxdb.conf", srv->dir);
+  snprintf(logp, sizeof(logp), "%s/server.log", srv->dir);
+  char *argv[] = {"influxd", "run", "-config", conf, NULL};
+  srv->pid = spawn(argv, logp);
+  if (srv->pid < 0)
+    return -1;
+  return wait_ready(srv, influx_probe, "influxd");
+}
+
 int coin_test_influx_start(struct coin_test_server *out) {
   memset(out, 0, sizeof(*out));
   if (coin_test_tmpdir(out->dir, sizeof(out->dir), "influx") != 0)
@@ -282,9 +293,8 @@ int coin_test_influx_start(struct coin_test_server *out) {
   out->aux_port = coin_test_free_port();
   snprintf(out->url, sizeof(out->url), "http://127.0.0.1:%d", out->port);
 
-  char conf[300], logp[300];
+  char conf[300];
   snprintf(conf, sizeof(conf), "%s/influxdb.conf", out->dir);
-  snprintf(logp, sizeof(logp), "%s/server.log", out->dir);
   FILE *f = fopen(conf, "w");
   if (!f)
     return -1;
@@ -299,11 +309,13 @@ int coin_test_influx_start(struct coin_test_server *out) {
           "[continuous_queries]\n  enabled = false\n",
           out->aux_port, out->dir, out->dir, out->dir, out->port);
   fclose(f);
-  char *argv[] = {"influxd", "run", "-config", conf, NULL};
-  out->pid = spawn(argv, logp);
-  if (out->pid < 0)
-    return -1;
-  return wait_ready(out, influx_probe, "influxd");
+  return influx_launch(out);
+}
+
+int coin_test_influx_restart(struct coin_test_server *srv) {
+  if (srv->pid > 0)
+    coin_test_server_stop(srv);
+  return influx_launch(srv);
 }
 
 void coin_test_server_stop(struct coin_test_server *srv) {

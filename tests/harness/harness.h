@@ -29,6 +29,8 @@ int coin_test_nats_restart(struct coin_test_server *srv);
 
 /* influxd with a generated config (all data under dir), HTTP on a free port. */
 int coin_test_influx_start(struct coin_test_server *out);
+/* Start again on the same port and data dir (after stop). */
+int coin_test_influx_restart(struct coin_test_server *srv);
 
 /* SIGTERM, wait up to 10 s, then SIGKILL. Keeps dir (see _cleanup). */
 void coin_test_server_stop(struct coin_test_server *srv);

@@ -513,6 +513,56 @@ static void nats_down_sot_fills_then_watermark_catches_up(void) {
   coin_test_server_cleanup(&rp);
 }
 
+static uint64_t stream_msgs(void) {
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_stream_info info = {0};
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  if (coin_bus_connect(&bus, &bo) == 0)
+    coin_bus_stream_info(&info, bus, COIN_STREAM_CANDLES);
+  coin_bus_free(bus);
+  return info.msgs;
+}
+
+/* InfluxDB goes away: nothing advances and nothing is published until it is
+ * back; then the series converges. */
+static void influx_down_nothing_advances(void) {
+  drop_db();
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  struct coin_test_proc p;
+  ASSERT_OK(run_ingest(rp.url, "DOGEUSDT", "1h",
+                       "WORKER_SCHEDULER_MODE=poll_loop\nWORKER_CYCLE_SECONDS=1"
+                       "\nINGEST_RETRY_SECONDS=1",
+                       0, &p));
+  int64_t wm = -1;
+  for (int i = 0; i < 500 && wm < 0; i++) {
+    usleep(20000);
+    wm = watermark("DOGEUSDT", COIN_TF_1H);
+  }
+  ASSERT_TRUE(wm > 0);
+  coin_test_server_stop(&influx);
+  usleep(1500000); /* the store step in flight fails or completes */
+  int64_t wm1 = watermark("DOGEUSDT", COIN_TF_1H);
+  uint64_t msgs1 = stream_msgs();
+  sleep(3); /* several cycles with InfluxDB down */
+  ASSERT_EQ_INT(watermark("DOGEUSDT", COIN_TF_1H), wm1);
+  ASSERT_EQ_INT(stream_msgs(), msgs1);
+  ASSERT_TRUE(coin_test_proc_alive(&p)); /* still running, retrying */
+  ASSERT_OK(coin_test_influx_restart(&influx));
+  int64_t last = coin_tf_last_closed(COIN_TF_1H, replay_time(rp.url));
+  for (int i = 0; i < 600 && wm < coin_tf_prev(COIN_TF_1H, last); i++) {
+    usleep(100000);
+    wm = watermark("DOGEUSDT", COIN_TF_1H);
+  }
+  coin_test_proc_signal(&p, SIGTERM);
+  ASSERT_EQ_INT(coin_test_proc_wait(&p, 20000), 0);
+  ASSERT_OK(compare_series(rp.url, "DOGEUSDT", COIN_TF_1H, NULL));
+  coin_test_server_cleanup(&rp);
+}
+
 /* One clear line on stderr and exit code 2. */
 static int config_error(const char *env1, const char *env2, const char *want,
                         const char *replay_url) {
@@ -567,6 +617,7 @@ int main(int argc, char **argv) {
   RUN_TEST(faults_store_nothing_invalid_and_converge);
   RUN_TEST(sigkill_during_backfill_converges);
   RUN_TEST(nats_down_sot_fills_then_watermark_catches_up);
+  RUN_TEST(influx_down_nothing_advances);
   coin_test_server_cleanup(&nats);
   coin_test_server_cleanup(&influx);
   int rc = coin_test_summary();
