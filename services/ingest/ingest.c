@@ -210,6 +210,10 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
   }
   if ((rc = setup_servers(in)) != 0)
     goto fail;
+  if ((rc = control_start(in)) != 0) {
+    coin_error_wrap(rc, "subscribe %s", COIN_SUBJECT_BACKFILL);
+    goto fail;
+  }
 
   if (cfg->check_symbols) {
     for (size_t i = 0; i < cfg->core.symbols.n; i++) {
@@ -246,6 +250,7 @@ void ingest_free(struct ingest *in) {
   if (!in)
     return;
   coin_httpd_free(in->httpd);
+  coin_bus_tap_free(in->control_tap);
   for (size_t i = 0; i < in->n_workers && in->workers; i++) {
     coin_influx_free(in->workers[i].ix);
     coin_exchange_free(in->workers[i].ex);
@@ -408,6 +413,8 @@ int ingest_run(struct ingest *in) {
     int64_t wake = next_wake_ms(in, now, rc != 0);
     COIN_LOG_DEBUG("sleeping", COIN_LOG_TIME("until", wake));
     while (!in->stop && coin_exchange_now_ms() < wake) {
+      if (control_pending(in))
+        control_run(in);
       int64_t left = wake - coin_exchange_now_ms();
       struct timespec ts = {0, (long)(left > 200 ? 200 : left) * 1000000L};
       nanosleep(&ts, NULL);

@@ -86,6 +86,17 @@ struct ingest_counters {
   atomic_uint_fast64_t series_synced;
 };
 
+#define INGEST_MAX_REQUESTS 64
+
+/* A queued operator refill (control.c). */
+struct control_req {
+  size_t series; /* index into ingest.series */
+  int64_t from_ms;
+  int64_t to_ms;
+  char request_id[COIN_CODEC_ID_BYTES];
+  char reply[COIN_CODEC_SUBJECT_BYTES];
+};
+
 struct worker {
   struct ingest *in;
   struct coin_exchange *ex;
@@ -104,6 +115,9 @@ struct ingest {
   struct coin_bus_kv *kv_wm;
   struct coin_bus_kv *kv_state;
   struct coin_httpd *httpd;
+  struct coin_bus_tap *control_tap;
+  struct control_req requests[INGEST_MAX_REQUESTS]; /* under lock */
+  size_t n_requests;
 
   struct series *series;
   size_t n_series;
@@ -127,6 +141,17 @@ struct ingest {
 int sync_series(struct worker *w, struct series *s, int64_t now_ms);
 bool sync_due(const struct ingest *in, const struct series *s, int64_t now_ms);
 int sync_load_state(struct ingest *in, struct series *s);
+/* An operator's refill of [from, to] (coinctl backfill): fetched again,
+ * rewritten (idempotent) and published as BACKFILL batches; the watermark
+ * does not move. progress is called after each page with rows seen. */
+int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
+                int64_t now, void (*progress)(void *ud, int64_t seen),
+                void *progress_ud, int64_t *out_stored);
+
+/* control.c: coinctl backfill requests */
+int control_start(struct ingest *in);
+bool control_pending(struct ingest *in);
+void control_run(struct ingest *in);
 
 /* metrics.c */
 int ingest_metrics_text(char **out, struct ingest *in);

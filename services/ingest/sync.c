@@ -250,6 +250,9 @@ struct fetch_ctx {
   struct coin_candle *valid; /* collected, not yet stored */
   size_t n_valid;
   size_t valid_cap;
+  int64_t seen; /* rows of the range seen so far */
+  void (*progress)(void *ud, int64_t seen);
+  void *progress_ud;
 };
 
 /* Candles per store step (write, CAS, publish): pages are collected up to
@@ -400,13 +403,19 @@ static int on_page(void *ud, const struct coin_candle *rows,
     f->valid[f->n_valid++] = *c;
     f->expect_ms = coin_tf_next(s->tf, c->open_ms);
   }
+  f->seen += (int64_t)n;
   if (f->n_valid >= STORE_BATCH_CANDLES) {
     int rc = store(f);
     if (rc != 0)
       return rc;
   }
+  if (f->progress)
+    f->progress(f->progress_ud, f->seen);
   return in->stop ? 1 : 0; /* stop between pages, never inside one */
 }
+
+static int fetch_with(struct fetch_ctx *fc, int64_t from, int64_t to,
+                      int64_t *out_stored);
 
 static int fetch(struct worker *w, struct series *s, int64_t from, int64_t to,
                  int64_t now, int64_t last_closed, bool forward,
@@ -417,8 +426,19 @@ static int fetch(struct worker *w, struct series *s, int64_t from, int64_t to,
                         .last_closed_ms = last_closed,
                         .range_from_ms = from,
                         .forward = forward,
-                        .kind = kind,
-                        .expect_ms = from};
+                        .kind = kind};
+  return fetch_with(&f, from, to, out_stored);
+}
+
+/* Fetches [from, to] through the page pipeline set up in fc. */
+static int fetch_with(struct fetch_ctx *fc, int64_t from, int64_t to,
+                      int64_t *out_stored) {
+  struct fetch_ctx f = *fc;
+  struct worker *w = f.w;
+  struct series *s = f.s;
+  int64_t now = f.now_ms, last_closed = f.last_closed_ms;
+  bool forward = f.forward;
+  f.expect_ms = from;
   int rc =
       coin_exchange_fetch_range(w->ex, s->symbol, s->tf, from, to, on_page, &f);
   if (rc > 0)
@@ -719,6 +739,34 @@ out:
     if (rc == COIN_EREJECTED || rc == COIN_EUNAVAIL || rc == COIN_ETIMEOUT ||
         rc == COIN_ERATELIMIT || rc == COIN_EDECODE || rc == COIN_ENOTFOUND)
       atomic_fetch_add(&in->c.exchange_errors, 1);
+  }
+  return rc;
+}
+
+int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
+                int64_t now, void (*progress)(void *ud, int64_t seen),
+                void *progress_ud, int64_t *out_stored) {
+  int rc = sync_load_state(w->in, s);
+  if (rc != 0)
+    return rc;
+  int64_t last_closed = coin_tf_last_closed(s->tf, now);
+  if (to > last_closed)
+    to = last_closed;
+  struct fetch_ctx f = {.w = w,
+                        .s = s,
+                        .now_ms = now,
+                        .last_closed_ms = last_closed,
+                        .range_from_ms = from,
+                        .forward = false,
+                        .kind = COIN_BATCH_BACKFILL,
+                        .progress = progress,
+                        .progress_ud = progress_ud};
+  rc = fetch_with(&f, from, to, out_stored);
+  if (s->gaps_dirty) {
+    int src = save_gaps(w->in, s);
+    if (src != 0)
+      COIN_LOG_WARN("known gaps not saved", COIN_LOG_STR("symbol", s->symbol),
+                    COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(src));
   }
   return rc;
 }

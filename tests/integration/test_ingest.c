@@ -17,6 +17,7 @@
 #include "test.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <time.h>
@@ -563,6 +564,101 @@ static void influx_down_nothing_advances(void) {
   coin_test_server_cleanup(&rp);
 }
 
+struct replies {
+  pthread_mutex_t lock;
+  char states[32][16];
+  int n;
+};
+
+static void on_reply(const struct coin_bus_msg *m, void *closure) {
+  struct replies *r = closure;
+  json_t *j = json_loadb((const char *)coin_bus_msg_data(m),
+                         coin_bus_msg_len(m), 0, NULL);
+  const char *st = json_string_value(json_object_get(j, "state"));
+  pthread_mutex_lock(&r->lock);
+  if (st && r->n < 32)
+    snprintf(r->states[r->n++], 16, "%s", st);
+  pthread_mutex_unlock(&r->lock);
+  json_decref(j);
+}
+
+static bool replies_have(struct replies *r, const char *state) {
+  pthread_mutex_lock(&r->lock);
+  bool found = false;
+  for (int i = 0; i < r->n; i++)
+    found |= strcmp(r->states[i], state) == 0;
+  pthread_mutex_unlock(&r->lock);
+  return found;
+}
+
+/* coinctl backfill's request: a deleted range is fetched and written again;
+ * progress comes back on the reply subject; a bad request is rejected. */
+static void backfill_request_refills_a_range(void) {
+  drop_db();
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  struct coin_test_proc p;
+  ASSERT_OK(run_ingest(rp.url, "SOLUSDT", "1d", NULL, 0, &p));
+  int64_t last = coin_tf_last_closed(COIN_TF_1D, replay_time(rp.url));
+  int64_t wm = -1;
+  for (int i = 0; i < 500 && wm < coin_tf_prev(COIN_TF_1D, last); i++) {
+    usleep(20000);
+    wm = watermark("SOLUSDT", COIN_TF_1D);
+  }
+  int64_t before = sot_count("SOLUSDT", COIN_TF_1D);
+  int64_t from = wm - 100 * COIN_DAY_MS, to = wm - 50 * COIN_DAY_MS;
+  ASSERT_EQ_INT(coin_test_sh("curl -sf -o /dev/null -XPOST '%s/query' "
+                             "--data-urlencode 'db=coin' --data-urlencode "
+                             "\"q=DELETE FROM candle WHERE symbol='SOLUSDT' "
+                             "AND time >= %lldms AND time <= %lldms\"",
+                             influx.url, (long long)from, (long long)to),
+                0);
+  ASSERT_EQ_INT(sot_count("SOLUSDT", COIN_TF_1D), before - 51);
+
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_tap *tap = NULL;
+  struct replies r = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  ASSERT_OK(coin_bus_connect(&bus, &bo));
+  ASSERT_OK(coin_bus_tap_core(&tap, bus, "coin.control.backfill.reply.t1",
+                              on_reply, &r));
+  struct coin_backfill_request rq = {
+      .tf = COIN_TF_1D, .from_ms = from, .to_ms = to, .requested_at_ms = wm};
+  snprintf(rq.exchange, sizeof(rq.exchange), "binance");
+  snprintf(rq.symbol, sizeof(rq.symbol), "SOLUSDT");
+  snprintf(rq.request_id, sizeof(rq.request_id), "t1");
+  snprintf(rq.producer_id, sizeof(rq.producer_id), "test");
+  uint8_t *data = NULL;
+  size_t len = 0;
+  ASSERT_OK(coin_codec_pack_backfill(&data, &len, &rq));
+  struct coin_bus_header h = {"Coin-Reply-To",
+                              "coin.control.backfill.reply.t1"};
+  ASSERT_OK(coin_bus_publish_msg(bus, COIN_SUBJECT_BACKFILL, &h, 1, data, len));
+  for (int i = 0; i < 500 && !replies_have(&r, "done"); i++)
+    usleep(20000);
+  ASSERT_TRUE(replies_have(&r, "accepted"));
+  ASSERT_TRUE(replies_have(&r, "done"));
+  ASSERT_EQ_INT(sot_count("SOLUSDT", COIN_TF_1D), before);
+
+  /* A series ingest does not hold is rejected with the reason. */
+  snprintf(rq.symbol, sizeof(rq.symbol), "BTCUSDT");
+  free(data);
+  ASSERT_OK(coin_codec_pack_backfill(&data, &len, &rq));
+  ASSERT_OK(coin_bus_publish_msg(bus, COIN_SUBJECT_BACKFILL, &h, 1, data, len));
+  for (int i = 0; i < 250 && !replies_have(&r, "rejected"); i++)
+    usleep(20000);
+  ASSERT_TRUE(replies_have(&r, "rejected"));
+  free(data);
+  coin_bus_tap_free(tap);
+  coin_bus_free(bus);
+  coin_test_proc_signal(&p, SIGTERM);
+  ASSERT_EQ_INT(coin_test_proc_wait(&p, 20000), 0);
+  coin_test_server_cleanup(&rp);
+}
+
 /* One clear line on stderr and exit code 2. */
 static int config_error(const char *env1, const char *env2, const char *want,
                         const char *replay_url) {
@@ -618,6 +714,7 @@ int main(int argc, char **argv) {
   RUN_TEST(sigkill_during_backfill_converges);
   RUN_TEST(nats_down_sot_fills_then_watermark_catches_up);
   RUN_TEST(influx_down_nothing_advances);
+  RUN_TEST(backfill_request_refills_a_range);
   coin_test_server_cleanup(&nats);
   coin_test_server_cleanup(&influx);
   int rc = coin_test_summary();

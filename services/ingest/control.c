@@ -1,0 +1,182 @@
+/*
+ * control.c: operator requests to coin-ingest. `coinctl backfill` publishes a
+ * BackfillRequest on coin.control.backfill with header Coin-Reply-To; the
+ * request is checked on the NATS thread, queued, answered "accepted" (or
+ * "rejected" with the reason), and run by the scheduler thread between
+ * cycles, which answers "running" progress lines and finally "done" or
+ * "failed" (JSON lines {"request_id","state","done","total"[,"error"]}; see
+ * docs/protocol.md). Threads: on_request runs on a nats.c thread and only
+ * touches the queue (locked); control_run runs on the scheduler thread.
+ */
+#include "ingest_int.h"
+
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#define REPLY_PREFIX "coin.control.backfill.reply."
+
+static bool reply_subject_ok(const char *s) {
+  size_t plen = strlen(REPLY_PREFIX), n = s ? strlen(s) : 0;
+  if (n <= plen || n >= sizeof(((struct control_req *)0)->reply) ||
+      strncmp(s, REPLY_PREFIX, plen) != 0)
+    return false;
+  for (size_t i = plen; i < n; i++) {
+    char c = s[i];
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == ':' ||
+              (c == '.' && s[i - 1] != '.' && i + 1 < n);
+    if (!ok)
+      return false;
+  }
+  return true;
+}
+
+static void reply(struct ingest *in, const char *subject,
+                  const char *request_id, const char *state, int64_t done,
+                  int64_t total, const char *error) {
+  if (!subject || !subject[0])
+    return;
+  json_t *j =
+      json_pack("{s:s, s:s, s:I, s:I}", "request_id", request_id, "state",
+                state, "done", (json_int_t)done, "total", (json_int_t)total);
+  if (j && error)
+    json_object_set_new(j, "error", json_string(error));
+  char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+  json_decref(j);
+  if (text && coin_bus_publish(in->bus, subject, text, strlen(text)) != 0)
+    COIN_LOG_WARN("backfill reply not sent", COIN_LOG_STR("subject", subject),
+                  COIN_LOG_RC(COIN_EUNAVAIL));
+  free(text);
+}
+
+static struct series *find_series(struct ingest *in, const char *symbol,
+                                  enum coin_tf tf) {
+  for (size_t i = 0; i < in->n_series; i++)
+    if (in->series[i].tf == tf && strcmp(in->series[i].symbol, symbol) == 0)
+      return &in->series[i];
+  return NULL;
+}
+
+static void on_request(const struct coin_bus_msg *msg, void *closure) {
+  struct ingest *in = closure;
+  const char *reply_to = coin_bus_msg_header(msg, "Coin-Reply-To");
+  if (reply_to && !reply_subject_ok(reply_to)) {
+    COIN_LOG_WARN("backfill request with a bad Coin-Reply-To ignored",
+                  COIN_LOG_STR("reply_to", reply_to));
+    return;
+  }
+  struct coin_backfill_request rq;
+  if (coin_codec_unpack_backfill(&rq, coin_bus_msg_data(msg),
+                                 coin_bus_msg_len(msg)) != 0) {
+    COIN_LOG_WARN("malformed backfill request",
+                  COIN_LOG_STR("error", coin_error_last()));
+    reply(in, reply_to, "", "rejected", 0, 0, coin_error_last());
+    return;
+  }
+  const char *why = NULL;
+  char buf[256];
+  struct series *s = NULL;
+  if (strcmp(rq.exchange, in->cfg->core.exchange) != 0) {
+    snprintf(buf, sizeof(buf), "exchange %s is not this ingest's (%s)",
+             rq.exchange, in->cfg->core.exchange);
+    why = buf;
+  } else if (!(s = find_series(in, rq.symbol, rq.tf))) {
+    snprintf(buf, sizeof(buf),
+             "%s %s is not configured (SYMBOLS x "
+             "INGEST_TIMEFRAMES)",
+             rq.symbol, coin_tf_name(rq.tf));
+    why = buf;
+  } else if (rq.from_ms > rq.to_ms) {
+    why = "from is after to";
+  }
+  int64_t total = why ? 0 : coin_tf_count(rq.tf, rq.from_ms, rq.to_ms);
+  if (!why) {
+    pthread_mutex_lock(&in->lock);
+    if (in->n_requests >= INGEST_MAX_REQUESTS) {
+      why = "too many backfill requests queued";
+    } else {
+      struct control_req *r = &in->requests[in->n_requests++];
+      memset(r, 0, sizeof(*r));
+      r->series = (size_t)(s - in->series);
+      r->from_ms = rq.from_ms;
+      r->to_ms = rq.to_ms;
+      snprintf(r->request_id, sizeof(r->request_id), "%s", rq.request_id);
+      snprintf(r->reply, sizeof(r->reply), "%s", reply_to ? reply_to : "");
+    }
+    pthread_mutex_unlock(&in->lock);
+  }
+  COIN_LOG_INFO(why ? "backfill request rejected" : "backfill request queued",
+                COIN_LOG_STR("request_id", rq.request_id),
+                COIN_LOG_STR("symbol", rq.symbol),
+                COIN_LOG_STR("timeframe", coin_tf_name(rq.tf)),
+                COIN_LOG_TIME("from", rq.from_ms),
+                COIN_LOG_TIME("to", rq.to_ms), COIN_LOG_STR("reason", why));
+  reply(in, reply_to, rq.request_id, why ? "rejected" : "accepted", 0, total,
+        why);
+}
+
+int control_start(struct ingest *in) {
+  return coin_bus_tap_core(&in->control_tap, in->bus, COIN_SUBJECT_BACKFILL,
+                           on_request, in);
+}
+
+struct progress {
+  struct ingest *in;
+  const struct control_req *r;
+  int64_t total;
+  int64_t last_ms;
+};
+
+static void on_progress(void *ud, int64_t seen) {
+  struct progress *p = ud;
+  int64_t now = coin_exchange_now_ms();
+  if (now - p->last_ms < 500)
+    return;
+  p->last_ms = now;
+  reply(p->in, p->r->reply, p->r->request_id, "running",
+        seen < p->total ? seen : p->total, p->total, NULL);
+}
+
+bool control_pending(struct ingest *in) {
+  pthread_mutex_lock(&in->lock);
+  bool any = in->n_requests > 0;
+  pthread_mutex_unlock(&in->lock);
+  return any;
+}
+
+void control_run(struct ingest *in) {
+  for (;;) {
+    struct control_req r;
+    pthread_mutex_lock(&in->lock);
+    bool any = in->n_requests > 0;
+    if (any) {
+      r = in->requests[0];
+      memmove(&in->requests[0], &in->requests[1],
+              (in->n_requests - 1) * sizeof(r));
+      in->n_requests--;
+    }
+    pthread_mutex_unlock(&in->lock);
+    if (!any || in->stop)
+      return;
+    struct series *s = &in->series[r.series];
+    int64_t now = 0, stored = 0;
+    int rc = coin_exchange_server_time(in->ex_main, &now);
+    int64_t total = coin_tf_count(s->tf, r.from_ms, r.to_ms);
+    struct progress p = {in, &r, total, 0};
+    if (rc == 0)
+      rc = sync_refill(&in->workers[0], s, r.from_ms, r.to_ms, now, on_progress,
+                       &p, &stored);
+    COIN_LOG_INFO(rc == 0 ? "backfill request done" : "backfill request failed",
+                  COIN_LOG_STR("request_id", r.request_id),
+                  COIN_LOG_STR("symbol", s->symbol),
+                  COIN_LOG_STR("timeframe", coin_tf_name(s->tf)),
+                  COIN_LOG_INT("stored", stored), COIN_LOG_INT("total", total),
+                  COIN_LOG_STR("error", rc ? coin_error_last() : NULL));
+    reply(in, r.reply, r.request_id, rc == 0 ? "done" : "failed",
+          rc == 0 ? total : stored, total, rc ? coin_error_last() : NULL);
+  }
+}
