@@ -11,6 +11,7 @@ PACKAGES=(
   nats-server influxdb
   nginx prometheus-alertmanager faketime python3
   nodejs npm
+  chromium docker-compose kubernetes-client
 )
 
 missing=()
@@ -25,6 +26,16 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
   filtered=()
   for p in "${missing[@]}"; do
     [ "$p" = nodejs ] || [ "$p" = npm ] || filtered+=("$p")
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+# kubectl (for `kubectl kustomize` in tests/deploy) may come from outside
+# Debian too; any kubectl will do.
+if command -v kubectl >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]+"${missing[@]}"}"; do
+    [ "$p" = kubernetes-client ] || filtered+=("$p")
   done
   missing=("${filtered[@]+"${filtered[@]}"}")
 fi

@@ -25,10 +25,17 @@ int main(int argc, char **argv) {
   int rc;
 
   if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs("usage: coin-ingest   (configured by environment variables; see "
-          "docs/configuration.md)\n",
+    fputs("usage: coin-ingest [--config-doc]   (configured by environment "
+          "variables; see docs/configuration.md)\n",
           stdout);
     return 0;
+  }
+  if (argc > 1 && !strcmp(argv[1], "--config-doc")) {
+    /* The Markdown rows of coin-ingest's own variables. */
+    return coin_cfg_doc_rows(stdout, ingest_config_vars,
+                             ingest_config_var_count) == 0
+               ? 0
+               : 1;
   }
   if (ingest_config_load(&cfg, &env, &errs) != 0) {
     fprintf(stderr, "coin-ingest: invalid configuration:\n%s", errs.text);

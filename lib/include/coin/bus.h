@@ -358,4 +358,16 @@ int coin_bus_kv_watch_start(struct coin_bus_kv_watch **out,
 /* Stops the watcher (joins the callback thread, if any) and frees it. */
 void coin_bus_kv_watch_free(struct coin_bus_kv_watch *w);
 
+/* ---- direct stream reads (bus_stream_get.c) ------------------------------ */
+
+/* The newest message stored on subject (no wildcards) in stream, read
+ * directly (no consumer). *out is owned by the caller (coin_bus_msg_free);
+ * data, headers and subject are available, JetStream metadata is not.
+ * COIN_ENOTFOUND when the subject (or the stream) holds no message. */
+int coin_bus_stream_get_last(struct coin_bus_msg **out, struct coin_bus *bus,
+                             const char *stream, const char *subject);
+/* Removes every message on subject (wildcards allowed) from stream. */
+int coin_bus_stream_purge_subject(struct coin_bus *bus, const char *stream,
+                                  const char *subject);
+
 #endif

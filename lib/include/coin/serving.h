@@ -81,4 +81,22 @@ int coin_serving_realize(struct coin_serving *s, const char *symbol,
                          enum coin_tf tf, const struct coin_candle *candles,
                          size_t n);
 
+/* ---- additions (model lifecycle) ----------------------------------------- */
+
+/* Counters since coin_serving_new, for /metrics. Failed prediction records
+ * never block a prediction (the site is served); they only starve the
+ * promotion gate of evidence, so watch record_failures. */
+struct coin_serving_stats {
+  uint64_t records_written;  /* predict calls whose records were stored */
+  uint64_t record_failures;  /* ... whose records could not be stored */
+  uint64_t realized_written; /* realized returns written */
+  uint64_t realize_failures;
+  uint64_t loads;         /* model loads attempted (champion + challenger) */
+  uint64_t load_failures; /* ... that failed (bad artifact, schema, ...) */
+  char champion[COIN_CODEC_ID_BYTES];   /* serving now; "" = none */
+  char challenger[COIN_CODEC_ID_BYTES]; /* in shadow now; "" = none */
+};
+void coin_serving_stats(struct coin_serving_stats *out,
+                        const struct coin_serving *s);
+
 #endif

@@ -1,0 +1,360 @@
+#!/usr/bin/env bash
+# demo.sh start|stop|status|clean: the whole coin-predict stack on 127.0.0.1.
+# start: installs packages, builds, starts nats-server (JetStream), influxd,
+# the exchange (live Binance when https://api.binance.com answers within 3 s,
+# else coin-replay-exchange over recorded candles), coin-ingest, coin-publish,
+# coin-monitor (each only when it is a real service), nginx serving the site,
+# and a first coin-train run when it exists. Data under $DEMO_DIR (.demo/),
+# PIDs in $DEMO_DIR/pids; stop ends exactly those PIDs. Every port and path
+# can be overridden (DEMO_* variables below), so tests run beside a
+# developer's demo.
+set -euo pipefail
+
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+DEMO_DIR="${DEMO_DIR:-$repo/.demo}"
+DEMO_BUILD_DIR="${DEMO_BUILD_DIR:-$repo/build}"
+DEMO_BIN_DIR="${DEMO_BIN_DIR:-$DEMO_BUILD_DIR/bin}"
+DEMO_DATA_DIR="${DEMO_DATA_DIR:-$repo/../shared/data/candles}"
+DEMO_SKIP_BUILD="${DEMO_SKIP_BUILD:-0}"
+DEMO_EXCHANGE="${DEMO_EXCHANGE:-auto}" # auto | live | replay
+DEMO_SYMBOLS="${DEMO_SYMBOLS:-BTCUSDT,ETHUSDT,SOLUSDT}"
+DEMO_TIMEFRAMES="${DEMO_TIMEFRAMES:-1m,1h,1d,1w,1M}"
+DEMO_NATS_PORT="${DEMO_NATS_PORT:-4222}"
+DEMO_NATS_MON_PORT="${DEMO_NATS_MON_PORT:-8222}"
+DEMO_INFLUX_PORT="${DEMO_INFLUX_PORT:-8086}"
+DEMO_INFLUX_RPC_PORT="${DEMO_INFLUX_RPC_PORT:-8088}"
+DEMO_REPLAY_PORT="${DEMO_REPLAY_PORT:-8099}"
+DEMO_WEB_PORT="${DEMO_WEB_PORT:-8080}"
+DEMO_INGEST_PORT="${DEMO_INGEST_PORT:-9101}"
+DEMO_PUBLISH_PORT="${DEMO_PUBLISH_PORT:-9102}"
+DEMO_MONITOR_PORT="${DEMO_MONITOR_PORT:-9103}"
+DEMO_READY_SECONDS="${DEMO_READY_SECONDS:-30}"
+
+pids_file="$DEMO_DIR/pids"
+logs="$DEMO_DIR/logs"
+site="$DEMO_DIR/site"
+
+say() { echo "demo: $*"; }
+die() { echo "demo: $*" >&2; exit 1; }
+
+# A process counts as gone once it is a zombie: its parent (init or a
+# subreaper) reaps it whenever it gets to it.
+alive() {
+  local st
+  st=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ "$st" != Z* ]]
+}
+# The process or anything left in its process group (not zombies).
+alive_group() {
+  alive "$1" && return 0
+  ps -e -o pgid=,stat= 2>/dev/null | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'
+}
+
+# record NAME PID: one line per started process, in start order.
+record() { echo "$1 $2" >>"$pids_file"; }
+
+# port_free PORT: nothing listens on 127.0.0.1:PORT.
+port_free() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)
+EOF
+}
+
+# wait_http NAME PID URL [STATUS]: polls URL until it answers (STATUS, default
+# any 2xx) or the process dies or DEMO_READY_SECONDS pass.
+wait_http() {
+  local name="$1" pid="$2" url="$3" want="${4:-2..}" deadline code
+  deadline=$((SECONDS + DEMO_READY_SECONDS))
+  while [ $SECONDS -lt $deadline ]; do
+    alive "$pid" || { tail -n 5 "$logs/$name.log" >&2 || true; die "$name exited at start (log: $logs/$name.log)"; }
+    code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "$url" 2>/dev/null || true)
+    if [[ "$code" =~ ^$want$ ]]; then return 0; fi
+    sleep 0.2
+  done
+  tail -n 5 "$logs/$name.log" >&2 || true
+  die "$name did not answer $url within ${DEMO_READY_SECONDS} s (log: $logs/$name.log)"
+}
+
+# is_service BIN: true when BIN is a real service, not the "not built yet"
+# placeholder (which exits at once with that text).
+is_service() {
+  local bin="$1" out
+  [ -x "$bin" ] || return 1
+  out=$(timeout 5 "$bin" --help 2>&1 || true)
+  ! grep -q "not built yet" <<<"$out"
+}
+
+# start NAME CMD...: starts CMD in the background with its log, records it.
+# setsid: each process leads its own process group (its PID is the group's
+# id), so stop also reaches what it spawned (nginx workers, the training
+# steps) and a Ctrl-C in the terminal does not hit the demo.
+start() {
+  local name="$1"; shift
+  setsid "$@" >"$logs/$name.log" 2>&1 </dev/null &
+  local pid=$!
+  record "$name" "$pid"
+  echo "$pid"
+}
+
+running_pids() {
+  [ -f "$pids_file" ] || return 0
+  while read -r name pid; do
+    if alive "$pid"; then echo "$name $pid"; fi
+  done <"$pids_file"
+}
+
+cmd_stop() {
+  if [ ! -f "$pids_file" ]; then
+    say "nothing to stop ($pids_file does not exist)"
+    return 0
+  fi
+  # Reverse start order: readers before the servers they read from.
+  local lines
+  mapfile -t lines < <(tac "$pids_file")
+  for line in "${lines[@]}"; do
+    read -r name pid <<<"$line"
+    # The group we started (setsid: group id = PID), else the PID alone.
+    if alive_group "$pid"; then
+      kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    fi
+    local deadline=$((SECONDS + 10))
+    while alive_group "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+    if alive_group "$pid"; then
+      say "$name ($pid) did not stop in 10 s: SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    fi
+    # Reap it when it is our child (it is not after a separate `start`).
+    wait "$pid" 2>/dev/null || true
+    say "stopped $name ($pid)"
+  done
+  rm -f "$pids_file"
+  say "stopped; data kept in $DEMO_DIR (scripts/demo.sh clean removes it)"
+}
+
+cmd_status() {
+  if [ -z "$(running_pids)" ]; then
+    say "not running"
+    return 1
+  fi
+  running_pids | while read -r name pid; do say "$name running (pid $pid)"; done
+}
+
+write_nginx_conf() {
+  mkdir -p "$DEMO_DIR/nginx/tmp"
+  cat >"$DEMO_DIR/nginx/nginx.conf" <<EOF
+# Generated by scripts/demo.sh: serves the site ($site) with the page from
+# web/ as fallback, on 127.0.0.1:$DEMO_WEB_PORT. Not for production: see
+# deploy/ for that.
+daemon off;
+worker_processes 1;
+pid $DEMO_DIR/nginx/nginx.pid;
+error_log $logs/nginx-error.log warn;
+events { worker_connections 256; }
+http {
+  include /etc/nginx/mime.types;
+  default_type application/octet-stream;
+  access_log $logs/nginx-access.log;
+  client_body_temp_path $DEMO_DIR/nginx/tmp/body;
+  proxy_temp_path $DEMO_DIR/nginx/tmp/proxy;
+  fastcgi_temp_path $DEMO_DIR/nginx/tmp/fastcgi;
+  uwsgi_temp_path $DEMO_DIR/nginx/tmp/uwsgi;
+  scgi_temp_path $DEMO_DIR/nginx/tmp/scgi;
+  gzip on;
+  gzip_types application/json text/css application/javascript;
+  server {
+    listen 127.0.0.1:$DEMO_WEB_PORT;
+    root $site;
+    location / {
+      try_files \$uri \$uri/index.html @web;
+    }
+    location ~ \.json\$ {
+      add_header Cache-Control "no-cache" always;
+      try_files \$uri =404;
+    }
+    location @web {
+      root $repo/web;
+      try_files \$uri \$uri/index.html =404;
+    }
+  }
+}
+EOF
+}
+
+cmd_start() {
+  mkdir -p "$DEMO_DIR" "$logs" "$site"
+  if [ -n "$(running_pids)" ]; then
+    die "already running (pids in $pids_file); make demo-stop first"
+  fi
+  rm -f "$pids_file"
+  [ -d "$DEMO_DATA_DIR" ] || die "candle data directory $DEMO_DATA_DIR does not exist (set DEMO_DATA_DIR)"
+
+  if [ "$DEMO_SKIP_BUILD" != 1 ]; then
+    say "checking packages (scripts/install-deps.sh)"
+    "$repo/scripts/install-deps.sh"
+    say "building into $DEMO_BUILD_DIR"
+    cmake -S "$repo" -B "$DEMO_BUILD_DIR" >/dev/null
+    cmake --build "$DEMO_BUILD_DIR" -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
+  fi
+  for b in coin-ingest coin-replay-exchange coinctl; do
+    [ -x "$DEMO_BIN_DIR/$b" ] || die "$DEMO_BIN_DIR/$b missing (build first)"
+  done
+
+  # Refuse early and clearly when a port is taken.
+  for v in DEMO_NATS_PORT DEMO_NATS_MON_PORT DEMO_INFLUX_PORT DEMO_INFLUX_RPC_PORT \
+           DEMO_REPLAY_PORT DEMO_WEB_PORT DEMO_INGEST_PORT DEMO_PUBLISH_PORT DEMO_MONITOR_PORT; do
+    port_free "${!v}" || die "port ${!v} on 127.0.0.1 is in use (set $v to another port)"
+  done
+
+  # ---- exchange: live when reachable, else the replay ----
+  local exchange_url mode="$DEMO_EXCHANGE"
+  if [ "$mode" = auto ]; then
+    if curl -s -m 3 -o /dev/null -w '%{http_code}' https://api.binance.com/api/v3/ping 2>/dev/null | grep -q '^200$'; then
+      mode=live
+    else
+      mode=replay
+      say "the live Binance API (https://api.binance.com) is unreachable from here:"
+      say "using coin-replay-exchange over the recorded candles in $DEMO_DATA_DIR instead"
+    fi
+  fi
+
+  # ---- nats-server with JetStream ----
+  local pid
+  mkdir -p "$DEMO_DIR/nats"
+  pid=$(start nats /usr/sbin/nats-server -a 127.0.0.1 -p "$DEMO_NATS_PORT" \
+    -m "$DEMO_NATS_MON_PORT" -js -sd "$DEMO_DIR/nats" -n coin-demo)
+  wait_http nats "$pid" "http://127.0.0.1:$DEMO_NATS_MON_PORT/healthz"
+  say "nats-server  nats://127.0.0.1:$DEMO_NATS_PORT (JetStream, monitoring :$DEMO_NATS_MON_PORT)"
+
+  # ---- influxd ----
+  mkdir -p "$DEMO_DIR/influx"
+  cat >"$DEMO_DIR/influx/influxdb.conf" <<EOF
+reporting-disabled = true
+bind-address = "127.0.0.1:$DEMO_INFLUX_RPC_PORT"
+[meta]
+  dir = "$DEMO_DIR/influx/meta"
+[data]
+  dir = "$DEMO_DIR/influx/data"
+  wal-dir = "$DEMO_DIR/influx/wal"
+  query-log-enabled = false
+[monitor]
+  store-enabled = false
+[http]
+  bind-address = "127.0.0.1:$DEMO_INFLUX_PORT"
+  log-enabled = false
+[continuous_queries]
+  enabled = false
+EOF
+  pid=$(start influxd influxd run -config "$DEMO_DIR/influx/influxdb.conf")
+  wait_http influxd "$pid" "http://127.0.0.1:$DEMO_INFLUX_PORT/ping" 204
+  say "influxd      http://127.0.0.1:$DEMO_INFLUX_PORT (database coin)"
+
+  if [ "$mode" = replay ]; then
+    pid=$(start replay "$DEMO_BIN_DIR/coin-replay-exchange" \
+      --listen "127.0.0.1:$DEMO_REPLAY_PORT" --data "$DEMO_DATA_DIR" \
+      --symbols "$DEMO_SYMBOLS")
+    wait_http replay "$pid" "http://127.0.0.1:$DEMO_REPLAY_PORT/api/v3/ping"
+    exchange_url="http://127.0.0.1:$DEMO_REPLAY_PORT"
+    say "exchange     $exchange_url (coin-replay-exchange, recorded Binance candles shifted to now)"
+  else
+    exchange_url="https://api.binance.com"
+    say "exchange     $exchange_url (live)"
+  fi
+
+  # ---- the services: shared configuration ----
+  export NATS_URL="nats://127.0.0.1:$DEMO_NATS_PORT"
+  export INFLUX_URL="http://127.0.0.1:$DEMO_INFLUX_PORT"
+  export INFLUX_DB="${INFLUX_DB:-coin}"
+  export EXCHANGE=binance
+  export EXCHANGE_BASE_URL="$exchange_url"
+  export SYMBOLS="$DEMO_SYMBOLS"
+  export PRIMARY_TIMEFRAME="${PRIMARY_TIMEFRAME:-1h}"
+  export INGEST_TIMEFRAMES="$DEMO_TIMEFRAMES"
+  export ENABLE_MULTI_TIMEFRAMES=true
+  export STATIC_DATA_DIR="$site"
+  export INGEST_HTTP_ADDR="127.0.0.1:$DEMO_INGEST_PORT"
+  export PUBLISH_HTTP_ADDR="127.0.0.1:$DEMO_PUBLISH_PORT"
+  export MONITOR_HTTP_ADDR="127.0.0.1:$DEMO_MONITOR_PORT"
+  export SERVICE_ID="${SERVICE_ID:-demo}"
+  export LOG_LEVEL="${LOG_LEVEL:-info}"
+
+  local started=(ingest)
+  pid=$(start ingest "$DEMO_BIN_DIR/coin-ingest")
+  wait_http ingest "$pid" "http://127.0.0.1:$DEMO_INGEST_PORT/healthz"
+  say "coin-ingest  http://127.0.0.1:$DEMO_INGEST_PORT/metrics"
+
+  if is_service "$DEMO_BIN_DIR/coin-publish"; then
+    pid=$(start publish "$DEMO_BIN_DIR/coin-publish")
+    wait_http publish "$pid" "http://127.0.0.1:$DEMO_PUBLISH_PORT/healthz"
+    started+=(publish)
+    say "coin-publish http://127.0.0.1:$DEMO_PUBLISH_PORT/metrics"
+  else
+    say "WARNING: coin-publish is not built yet: skipped (the site will have no series)"
+  fi
+  if is_service "$DEMO_BIN_DIR/coin-monitor"; then
+    pid=$(start monitor "$DEMO_BIN_DIR/coin-monitor")
+    wait_http monitor "$pid" "http://127.0.0.1:$DEMO_MONITOR_PORT/healthz"
+    started+=(monitor)
+    say "coin-monitor http://127.0.0.1:$DEMO_MONITOR_PORT/status"
+  else
+    say "WARNING: coin-monitor is not built yet: skipped"
+  fi
+
+  write_nginx_conf
+  # As root, nginx's workers run as "nobody": they must be able to read the
+  # site and the page (a private DEMO_DIR such as mktemp -d's is not).
+  if [ "$(id -u)" = 0 ] && command -v runuser >/dev/null 2>&1; then
+    for d in "$site" "$repo/web"; do
+      runuser -u nobody -- test -r "$d" -a -x "$d" 2>/dev/null ||
+        die "nginx's workers (user nobody) cannot read $d: make it and its parents world-readable (chmod o+rx) or choose another DEMO_DIR"
+    done
+  fi
+  pid=$(start nginx nginx -c "$DEMO_DIR/nginx/nginx.conf" -p "$DEMO_DIR/nginx" -e "$logs/nginx-error.log")
+  wait_http nginx "$pid" "http://127.0.0.1:$DEMO_WEB_PORT/"
+
+  if is_service "$DEMO_BIN_DIR/coin-train"; then
+    # A first model: train, then make it the champion (--bootstrap: there is
+    # no champion yet to compare with). Runs in the background, ends by itself.
+    pid=$(start train sh -c '"$1" train && "$1" promote --bootstrap' sh "$DEMO_BIN_DIR/coin-train")
+    started+=(train)
+    say "coin-train   first training run started (log: $logs/train.log)"
+  else
+    say "WARNING: coin-train is not built yet: no model (predictions say no_model)"
+  fi
+
+  local ctl="$DEMO_BIN_DIR/coinctl --nats $NATS_URL"
+  cat <<EOF
+
+coin-predict demo is running (${started[*]}).
+  site      http://127.0.0.1:$DEMO_WEB_PORT/
+  status    http://127.0.0.1:$DEMO_MONITOR_PORT/status
+  NATS      $NATS_URL      InfluxDB $INFLUX_URL      exchange $exchange_url
+  data      $DEMO_DIR (logs in $logs)
+Try:
+  $ctl tap                # every message, decoded
+  $ctl watermarks         # ingest vs publish per series
+  $ctl status --url http://127.0.0.1:$DEMO_MONITOR_PORT
+The first fill takes a minute or two (full history for ${INGEST_FULL_FILL_TIMEFRAMES:-1h,1d,1w,1M}).
+Stop with: make demo-stop   (or scripts/demo.sh stop)
+EOF
+}
+
+case "${1:-}" in
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+clean)
+  [ -z "$(running_pids)" ] || die "still running; make demo-stop first"
+  rm -rf "$DEMO_DIR"
+  say "removed $DEMO_DIR"
+  ;;
+*)
+  echo "usage: scripts/demo.sh start|stop|status|clean" >&2
+  exit 2
+  ;;
+esac

@@ -1,0 +1,477 @@
+/*
+ * publish.c: the coin-publish context (NATS, InfluxDB, the serving object,
+ * the HTTP endpoints), the start-up rebuild and the main loop: fetch a batch
+ * of messages, handle them in order, write the files once, advance the
+ * watermarks, then acknowledge; between fetches the timers (ingest watermark
+ * watch, reconcile of silent series, freshness re-evaluation, model refresh,
+ * temp-file cleanup).
+ * Threads: publish_run's thread owns everything; the HTTP handlers read the
+ * atomic counters only.
+ */
+#include "publish_int.h"
+
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TICK_MS 250
+#define STALL_MS 120000 /* /healthz fails when the loop stalls this long */
+#define TMP_CLEAN_PERIOD_MS (10 * 60 * 1000)
+#define TMP_MAX_AGE_MS (10 * 60 * 1000)
+#define FLUSH_RETRY_MS 1000
+#define NAK_DELAY_MS 2000
+#define ERROR_PAUSE_MS 500
+#define WATCH_INIT_TIMEOUT_MS 10000
+
+int64_t publish_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t publish_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pause_ms(struct publish *p, int64_t ms) {
+  int64_t until = publish_mono_ms() + ms;
+  while (!p->stop && publish_mono_ms() < until) {
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* ---- HTTP endpoints ----------------------------------------------------- */
+
+static void handle_http(void *ctx, const struct coin_httpd_request *req,
+                        struct coin_httpd_response *resp) {
+  struct publish *p = ctx;
+  const char *path = coin_httpd_request_path(req);
+  const char *method = coin_httpd_request_method(req);
+  bool known = !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
+               !strcmp(path, "/readyz");
+  if (!known) {
+    coin_httpd_respond(resp, 404, NULL, "not found\n", 10);
+    return;
+  }
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    coin_httpd_response_header(resp, "Allow", "GET, HEAD");
+    coin_httpd_respond(resp, 405, NULL, "method not allowed\n", 19);
+    return;
+  }
+  if (!strcmp(path, "/metrics")) {
+    char *text = NULL;
+    if (metrics_text(&text, p) != 0) {
+      coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
+      return;
+    }
+    coin_httpd_respond_take(resp, 200, "text/plain; version=0.0.4", text,
+                            strlen(text));
+    return;
+  }
+  int64_t idle = publish_mono_ms() - atomic_load(&p->c.last_loop_mono_ms);
+  if (!strcmp(path, "/healthz")) {
+    bool ok = idle < STALL_MS;
+    coin_httpd_respond_printf(resp, ok ? 200 : 503, "application/json",
+                              "{\"status\":\"%s\",\"loop_idle_ms\":%lld}\n",
+                              ok ? "ok" : "stalled", (long long)idle);
+    return;
+  }
+  /* /readyz: the site was rebuilt and NATS answers. */
+  bool nats = coin_bus_connected(p->bus);
+  bool ready = atomic_load(&p->c.ready);
+  coin_httpd_respond_printf(resp, nats && ready ? 200 : 503, "application/json",
+                            "{\"nats\":%s,\"site_ready\":%s}\n",
+                            nats ? "true" : "false", ready ? "true" : "false");
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static int make_influx(struct coin_influx **out,
+                       const struct publish_config *cfg) {
+  struct coin_influx_options o;
+  coin_influx_options_init(&o);
+  o.url = cfg->core.influx_url;
+  o.db = cfg->core.influx_db;
+  o.user = cfg->core.influx_user;
+  o.password = cfg->core.influx_password;
+  o.token = cfg->core.influx_token;
+  o.rp_by_tf[COIN_TF_1M] = PUBLISH_RP_1M;
+  o.chunk_size = (size_t)cfg->read_chunk_candles;
+  /* A read blocks the one working thread: fail (and retry) rather than
+   * stall for InfluxDB's default 10 minutes. */
+  o.query_timeout_ms = 60000;
+  return coin_influx_new(out, &o);
+}
+
+static int setup_bus(struct publish *p) {
+  const struct publish_config *cfg = p->cfg;
+  struct coin_bus_options bo;
+  coin_bus_options_init(&bo);
+  bo.url = cfg->core.nats_url;
+  bo.user = cfg->core.nats_user;
+  bo.password = cfg->core.nats_password;
+  bo.token = cfg->core.nats_token;
+  bo.creds_file = cfg->core.nats_creds_file;
+  bo.tls_ca_file = cfg->core.nats_tls_ca;
+  bo.name = p->producer_id;
+  int rc = coin_bus_connect(&p->bus, &bo);
+  if (rc != 0)
+    return coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
+  struct coin_bus_kv_config kw = {.bucket = COIN_KV_WATERMARKS, .history = 5};
+  if ((rc = coin_bus_kv_ensure(&p->kv_wm, NULL, p->bus, &kw)) != 0)
+    return coin_error_wrap(rc, "KV bucket %s", COIN_KV_WATERMARKS);
+  return 0;
+}
+
+/* Ensures the stream (the same config as coin-ingest's: whoever starts
+ * first creates it) and the durable pull consumer, and binds to it. */
+static int bind_consumer(struct publish *p) {
+  const struct publish_config *cfg = p->cfg;
+  const char *subjects[] = {"coin.candles.>"};
+  struct coin_bus_stream_config sc = {.name = COIN_STREAM_CANDLES,
+                                      .subjects = subjects,
+                                      .subjects_len = 1,
+                                      .duplicate_window_ms = 120000,
+                                      .max_msg_bytes = 1 << 20};
+  int rc = coin_bus_stream_ensure(NULL, p->bus, &sc);
+  if (rc != 0)
+    return coin_error_wrap(rc, "stream %s", COIN_STREAM_CANDLES);
+  struct coin_bus_consumer_config cc = {
+      .stream = COIN_STREAM_CANDLES,
+      .durable = cfg->durable,
+      .ack_wait_ms = cfg->ack_wait_seconds * 1000,
+      .max_ack_pending =
+          cfg->fetch_batch * 4 > 1000 ? cfg->fetch_batch * 4 : 1000};
+  rc = coin_bus_consumer_ensure(NULL, p->bus, &cc);
+  if (rc == 0)
+    rc = coin_bus_sub_bind(&p->sub, p->bus, COIN_STREAM_CANDLES, cfg->durable);
+  if (rc != 0)
+    return coin_error_wrap(rc, "consumer %s/%s", COIN_STREAM_CANDLES,
+                           cfg->durable);
+  return 0;
+}
+
+int publish_new(struct publish **out, const struct publish_config *cfg) {
+  struct publish *p = calloc(1, sizeof(*p));
+  int rc = 0;
+  if (!p)
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  p->cfg = cfg;
+  snprintf(p->producer_id, sizeof(p->producer_id), "publish@%s",
+           cfg->core.service_id);
+  int n = snprintf(p->site, sizeof(p->site), "%s", cfg->core.static_data_dir);
+  if (n <= 0 || (size_t)n >= sizeof(p->site) - 256) {
+    rc = coin_error_set(COIN_EINVAL, "STATIC_DATA_DIR: path too long");
+    goto fail;
+  }
+  while (n > 1 && p->site[n - 1] == '/')
+    p->site[--n] = '\0';
+  if ((rc = coin_freshness_policy_from(&p->policy, &cfg->freshness)) != 0)
+    goto fail;
+  atomic_store(&p->c.last_loop_mono_ms, publish_mono_ms());
+
+  for (size_t i = 0; i < cfg->core.symbols.n; i++)
+    for (size_t k = 0; k < cfg->core.ingest_timeframes.n; k++) {
+      struct pseries *s;
+      rc = series_add(&s, p, cfg->core.exchange, cfg->core.symbols.items[i],
+                      cfg->core.ingest_timeframes.tfs[k], true);
+      if (rc != 0)
+        goto fail;
+    }
+  if ((rc = make_influx(&p->ix, cfg)) != 0 ||
+      (rc = make_influx(&p->ix_serving, cfg)) != 0)
+    goto fail;
+  if ((rc = setup_bus(p)) != 0 || (rc = bind_consumer(p)) != 0)
+    goto fail;
+  struct coin_serving_opts so = {.bus = p->bus,
+                                 .ix = p->ix_serving,
+                                 .exchange = cfg->core.exchange,
+                                 .model_max_age_ms =
+                                     cfg->model_max_age_hours * COIN_HOUR_MS};
+  if ((rc = coin_serving_new(&p->serving, &so)) != 0) {
+    coin_error_wrap(rc, "model serving");
+    goto fail;
+  }
+
+  char host[256];
+  int port = 0;
+  if ((rc = coin_httpd_listen_parse(host, sizeof(host), &port,
+                                    cfg->core.publish_http_addr)) != 0)
+    goto fail;
+  struct coin_httpd_opts ho = {.host = host,
+                               .port = port,
+                               .threads = 2,
+                               .handler = handle_http,
+                               .handler_ctx = p};
+  if ((rc = coin_httpd_start(&p->httpd, &ho)) != 0) {
+    coin_error_wrap(rc, "PUBLISH_HTTP_ADDR");
+    goto fail;
+  }
+  *out = p;
+  return 0;
+fail:
+  publish_free(p);
+  return rc;
+}
+
+void publish_free(struct publish *p) {
+  if (!p)
+    return;
+  coin_httpd_free(p->httpd);
+  coin_serving_free(p->serving);
+  coin_bus_kv_watch_free(p->wm_watch);
+  coin_bus_sub_free(p->sub);
+  coin_bus_kv_free(p->kv_wm);
+  coin_bus_free(p->bus);
+  coin_influx_free(p->ix);
+  coin_influx_free(p->ix_serving);
+  for (size_t i = 0; i < p->n_series; i++)
+    series_free(p->series[i]);
+  free(p->series);
+  jb_free(&p->out);
+  free(p);
+}
+
+void publish_request_stop(struct publish *p) {
+  p->stop = 1;
+}
+
+/* ---- start-up -------------------------------------------------------------
+ */
+
+/* The watch first replays the current value of every ingest watermark:
+ * that is our start-up view of how far the SoT is complete. */
+static int start_watch(struct publish *p) {
+  struct coin_bus_kv_watch_options wo = {.keys = COIN_KEY_INGEST_PREFIX ".>"};
+  int rc = coin_bus_kv_watch(&p->wm_watch, p->kv_wm, &wo);
+  if (rc != 0)
+    return coin_error_wrap(rc, "watch %s/%s.>", COIN_KV_WATERMARKS,
+                           COIN_KEY_INGEST_PREFIX);
+  return 0;
+}
+
+/* Rebuilds every series from the SoT; retries until it worked (an InfluxDB
+ * that is still starting) or stop. */
+static int rebuild_all(struct publish *p, bool have_watermarks) {
+  int64_t t0 = publish_mono_ms();
+  if (!have_watermarks) {
+    /* the watch did not deliver them: read each key */
+    for (size_t i = 0; i < p->n_series && !p->stop; i++)
+      if (consume_load_watermarks(p, p->series[i]) != 0)
+        break; /* the retry loop below reads them again */
+  }
+  consume_rebuild_all(p);
+  for (int attempt = 0; !p->stop; attempt++) {
+    size_t failed = 0;
+    int last_rc = 0;
+    for (size_t i = 0; i < p->n_series && !p->stop; i++) {
+      struct pseries *s = p->series[i];
+      if (s->loaded)
+        continue;
+      int rc =
+          attempt == 0 && have_watermarks ? 0 : consume_load_watermarks(p, s);
+      if (rc == 0)
+        rc = consume_rebuild(p, s);
+      if (rc != 0) {
+        failed++;
+        last_rc = rc;
+        COIN_LOG_WARN("series rebuild failed", COIN_LOG_STR("series", s->dir),
+                      COIN_LOG_RC(rc));
+      }
+    }
+    if (failed == 0)
+      break;
+    COIN_LOG_ERROR("rebuild incomplete, retrying",
+                   COIN_LOG_UINT("failed", failed),
+                   COIN_LOG_INT("attempt", attempt + 1), COIN_LOG_RC(last_rc));
+    pause_ms(p, attempt < 5 ? 1000 : 5000);
+  }
+  if (p->stop)
+    return COIN_ECLOSED;
+  int64_t read_ms = publish_mono_ms() - t0;
+  uint64_t before = atomic_load(&p->c.files_written);
+  for (int attempt = 0; !p->stop; attempt++) {
+    int rc = site_flush(p);
+    if (rc == 0)
+      break;
+    COIN_LOG_ERROR("site not written, retrying", COIN_LOG_RC(rc));
+    pause_ms(p, 2000);
+  }
+  int64_t ms = publish_mono_ms() - t0;
+  uint64_t files = atomic_load(&p->c.files_written) - before;
+  atomic_store(&p->c.rebuild_ms, (uint64_t)ms);
+  atomic_store(&p->c.rebuild_files, files);
+  COIN_LOG_INFO("site rebuilt from InfluxDB",
+                COIN_LOG_UINT("series", p->n_series),
+                COIN_LOG_UINT("files", files), COIN_LOG_INT("elapsed_ms", ms),
+                COIN_LOG_INT("read_ms", read_ms),
+                COIN_LOG_DBL("files_per_second",
+                             ms > 0 ? (double)files * 1000.0 / (double)ms : 0));
+  return p->stop ? COIN_ECLOSED : 0;
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void process(struct publish *p, struct coin_bus_msg **msgs, size_t n) {
+  enum msg_verdict *v = calloc(n, sizeof(*v));
+  int64_t *stamp = calloc(n, sizeof(*stamp));
+  struct pseries **ser = calloc(n, sizeof(*ser));
+  if (!v || !stamp || !ser) {
+    /* cannot even remember verdicts: let JetStream redeliver */
+    for (size_t i = 0; i < n; i++)
+      coin_bus_msg_free(msgs[i]);
+    free(v);
+    free(stamp);
+    free(ser);
+    return;
+  }
+  size_t done = 0;
+  for (; done < n && !p->stop; done++) {
+    bool published = false;
+    v[done] = consume_msg(p, msgs[done], &published, &ser[done]);
+    if (published)
+      stamp[done] = coin_bus_msg_timestamp_ms(msgs[done]);
+  }
+  /* Files and watermarks first; only then the acknowledgements. */
+  if (site_flush(p) != 0)
+    p->flush_retry_mono_ms = publish_mono_ms() + FLUSH_RETRY_MS;
+  int64_t now = publish_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    /* A message is done when its series has nothing left to write (a
+     * failing series does not hold back the others). */
+    bool on_disk = !ser[i] || (!ser[i]->dirty_files && !ser[i]->dirty_wm &&
+                               !p->manifest_dirty);
+    if (i >= done) {
+      coin_bus_msg_nak(msgs[i], 0); /* stopping: not looked at */
+    } else if (v[i] == MSG_TERM) {
+      /* already answered */
+    } else if (v[i] == MSG_ACK && on_disk) {
+      int arc = coin_bus_msg_ack(msgs[i]);
+      if (arc == 0) {
+        atomic_fetch_add(&p->c.batches, 1);
+        if (stamp[i] > 0)
+          metrics_observe_latency(&p->c, now - stamp[i]);
+      } else {
+        COIN_LOG_WARN(
+            "ack failed (the message will be redelivered)",
+            COIN_LOG_UINT("stream_seq", coin_bus_msg_stream_seq(msgs[i])),
+            COIN_LOG_RC(arc));
+      }
+    } else {
+      if (v[i] == MSG_ACK)
+        atomic_fetch_add(&p->c.naks, 1);
+      coin_bus_msg_nak(msgs[i], NAK_DELAY_MS);
+    }
+    coin_bus_msg_free(msgs[i]);
+  }
+  free(v);
+  free(stamp);
+  free(ser);
+}
+
+static void tick(struct publish *p) {
+  int64_t mono = publish_mono_ms();
+  atomic_store(&p->c.last_loop_mono_ms, mono);
+  if (mono < p->next_tick_mono_ms)
+    return;
+  p->next_tick_mono_ms = mono + TICK_MS;
+  consume_drain_watch(p);
+  consume_reconcile_due(p);
+  if (mono >= p->next_reeval_mono_ms) {
+    bool model = mono >= p->next_model_mono_ms;
+    site_reevaluate(p, model);
+    p->next_reeval_mono_ms = mono + p->cfg->reevaluate_seconds * 1000;
+    if (model)
+      p->next_model_mono_ms = mono + p->cfg->model_check_seconds * 1000;
+  }
+  if (mono >= p->next_tmp_clean_mono_ms) {
+    site_clean_tmp(p, TMP_MAX_AGE_MS);
+    p->next_tmp_clean_mono_ms = mono + TMP_CLEAN_PERIOD_MS;
+  }
+  bool dirty = p->manifest_dirty;
+  for (size_t i = 0; i < p->n_series && !dirty; i++)
+    dirty = p->series[i]->loaded &&
+            (p->series[i]->dirty_files || p->series[i]->dirty_wm);
+  if (dirty && mono >= p->flush_retry_mono_ms) {
+    if (site_flush(p) != 0)
+      p->flush_retry_mono_ms = mono + FLUSH_RETRY_MS;
+  }
+}
+
+int publish_run(struct publish *p) {
+  const struct publish_config *cfg = p->cfg;
+  struct coin_bus_msg **msgs = calloc((size_t)cfg->fetch_batch, sizeof(*msgs));
+  if (!msgs)
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  COIN_LOG_INFO("publish starting", COIN_LOG_UINT("series", p->n_series),
+                COIN_LOG_STR("durable", cfg->durable),
+                COIN_LOG_STR("site", p->site),
+                COIN_LOG_INT("http_port", coin_httpd_port(p->httpd)));
+  int rc = start_watch(p);
+  if (rc != 0)
+    goto out;
+  /* The watch's initial values (until INIT_DONE) before the rebuild. */
+  bool have_wm = consume_watch_init(p, WATCH_INIT_TIMEOUT_MS);
+  site_clean_tmp(p, TMP_MAX_AGE_MS);
+  site_load_disk(p);
+  p->next_tmp_clean_mono_ms = publish_mono_ms() + TMP_CLEAN_PERIOD_MS;
+  if ((rc = rebuild_all(p, have_wm)) != 0) {
+    if (p->stop)
+      rc = 0; /* SIGTERM during the rebuild: a clean stop */
+    goto out;
+  }
+  atomic_store(&p->c.ready, true);
+  int64_t mono = publish_mono_ms();
+  p->next_reeval_mono_ms = mono + cfg->reevaluate_seconds * 1000;
+  p->next_model_mono_ms = mono + cfg->model_check_seconds * 1000;
+
+  while (!p->stop) {
+    size_t n = 0;
+    if (!p->sub) {
+      int brc = bind_consumer(p);
+      if (brc != 0) {
+        COIN_LOG_ERROR("consumer not bound, retrying", COIN_LOG_RC(brc));
+        pause_ms(p, ERROR_PAUSE_MS * 4);
+        tick(p);
+        continue;
+      }
+      COIN_LOG_INFO("consumer bound again",
+                    COIN_LOG_STR("durable", cfg->durable));
+    }
+    int frc = coin_bus_fetch(msgs, &n, p->sub, (int)cfg->fetch_batch, TICK_MS);
+    if (frc == 0 && n > 0) {
+      process(p, msgs, n);
+    } else if (frc != 0 && frc != COIN_ETIMEOUT) {
+      atomic_fetch_add(&p->c.fetch_errors, 1);
+      COIN_LOG_WARN("fetch failed", COIN_LOG_RC(frc));
+      struct coin_bus_consumer_info ci;
+      if (frc == COIN_ENOTFOUND ||
+          coin_bus_consumer_info(&ci, p->bus, COIN_STREAM_CANDLES,
+                                 cfg->durable) == COIN_ENOTFOUND) {
+        /* the consumer (or the stream) was deleted under us: create it
+         * again; the stream replays and everything old is a duplicate */
+        COIN_LOG_WARN("consumer gone, creating it again",
+                      COIN_LOG_STR("durable", cfg->durable));
+        coin_bus_sub_free(p->sub);
+        p->sub = NULL;
+      }
+      pause_ms(p, ERROR_PAUSE_MS);
+    }
+    tick(p);
+  }
+  /* Graceful stop: whatever is dirty goes to disk first. */
+  site_flush(p);
+  rc = 0;
+out:
+  COIN_LOG_INFO("publish stopping",
+                COIN_LOG_UINT("batches", atomic_load(&p->c.batches)));
+  free(msgs);
+  return rc;
+}

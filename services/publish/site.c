@@ -1,0 +1,780 @@
+/*
+ * site.c: the files of the static site (docs/static-site.md). For each dirty
+ * series: history.json, then prediction.json, each rendered from memory,
+ * hashed (sha256) and replaced atomically; then manifest.json, which lists
+ * every file with its size and hash, written last; then the publish
+ * watermarks. So at any instant every file on disk is either the one the
+ * manifest describes or a newer one that the next manifest will describe.
+ * Runs on publish_run's thread only.
+ */
+#include "publish_int.h"
+
+#include "coin/error.h"
+#include "coin/file.h"
+#include "coin/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION 1
+#define SOFT_MAX_AGE_SECONDS 10
+#define SOFT_SWR_SECONDS 30
+
+static const char *const file_names[PUBLISH_FILES] = {"history.json",
+                                                      "prediction.json"};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+/* OpenSSL's EVP directly (libcoin links OpenSSL): the lib's own sha256
+ * helpers are being reconciled between two modules right now. */
+static void sha256_hex(char out[PUBLISH_SHA256_HEX], const void *data,
+                       size_t len) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  static const char hex[] = "0123456789abcdef";
+  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+      mdlen != 32) {
+    out[0] = '\0'; /* a manifest that matches nothing: readers notice */
+    return;
+  }
+  for (unsigned i = 0; i < 32; i++) {
+    out[2 * i] = hex[md[i] >> 4];
+    out[2 * i + 1] = hex[md[i] & 15];
+  }
+  out[64] = '\0';
+}
+
+static const char *state_name(enum coin_fresh_state s) {
+  return coin_codec_state_name(s);
+}
+
+static void eval_series(struct publish *p, const struct pseries *s,
+                        int64_t now_ms, struct coin_freshness *out) {
+  struct coin_freshness_input in = {.tf = s->tf,
+                                    .last_open_ms =
+                                        s->n ? s->rows[s->n - 1].c.open_ms : -1,
+                                    .n_candles = (int64_t)s->n,
+                                    .corrupt = false};
+  coin_freshness_eval(out, &p->policy, &in, now_ms);
+}
+
+/* The cache hint for a file of the given state (docs/publish.md): fresh
+ * content stays until the next candle boundary; soft_stale may change any
+ * moment; blocked states must always be revalidated. */
+static void cache_control(char out[PUBLISH_CACHE_BYTES], struct publish *p,
+                          const struct pseries *s, enum coin_fresh_state st,
+                          int64_t now_ms) {
+  if (st == COIN_STATE_FRESH) {
+    int64_t secs = (coin_tf_next(s->tf, now_ms) - now_ms) / 1000;
+    if (secs < 1)
+      secs = 1;
+    if (secs > p->cfg->cache_max_age_seconds)
+      secs = p->cfg->cache_max_age_seconds;
+    snprintf(out, PUBLISH_CACHE_BYTES, "public, max-age=%lld", (long long)secs);
+  } else if (st == COIN_STATE_SOFT_STALE) {
+    snprintf(out, PUBLISH_CACHE_BYTES,
+             "public, max-age=%d, stale-while-revalidate=%d",
+             SOFT_MAX_AGE_SECONDS, SOFT_SWR_SECONDS);
+  } else {
+    snprintf(out, PUBLISH_CACHE_BYTES, "no-cache");
+  }
+}
+
+static void put_reasons(struct jbuf *b, unsigned degraded) {
+  jb_puts(b, "[");
+  bool first = true;
+  for (unsigned i = 0; i < COIN_DEGRADED_REASON_COUNT; i++) {
+    const char *name = coin_degraded_reason_name(1u << i);
+    if (!(degraded & (1u << i)) || !name)
+      continue;
+    if (!first)
+      jb_puts(b, ",");
+    jb_str(b, name);
+    first = false;
+  }
+  jb_puts(b, "]");
+}
+
+static void put_opt_ms(struct jbuf *b, const char *key, int64_t ms) {
+  jb_printf(b, ",\"%s\":", key);
+  if (ms >= 0)
+    jb_i64(b, ms);
+  else
+    jb_puts(b, "null");
+}
+
+static void put_opt_time(struct jbuf *b, const char *key, int64_t ms) {
+  jb_printf(b, ",\"%s\":", key);
+  if (ms >= 0)
+    jb_time(b, ms);
+  else
+    jb_puts(b, "null");
+}
+
+/* {"schema_version":1,...,"last_candle_open":...  (object left open) */
+static void put_common(struct jbuf *b, const struct pseries *s, int64_t gen_ms,
+                       enum coin_fresh_state state, unsigned degraded,
+                       const struct coin_freshness *fr) {
+  int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
+  jb_printf(b, "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
+  jb_time(b, gen_ms);
+  jb_puts(b, ",\"generated_at_ms\":");
+  jb_i64(b, gen_ms);
+  jb_puts(b, ",\"exchange\":");
+  jb_str(b, s->exchange);
+  jb_puts(b, ",\"symbol\":");
+  jb_str(b, s->symbol);
+  jb_puts(b, ",\"timeframe\":");
+  jb_str(b, coin_tf_name(s->tf));
+  jb_puts(b, ",\"status\":");
+  jb_str(b, state_name(state));
+  jb_printf(
+      b, ",\"degraded\":%s,\"degraded_reasons\":", degraded ? "true" : "false");
+  put_reasons(b, degraded);
+  put_opt_ms(b, "last_candle_open_ms", last);
+  put_opt_time(b, "last_candle_open", last);
+  jb_puts(b, ",\"freshness\":{\"expected_open_ms\":");
+  jb_i64(b, fr->expected_open_ms);
+  jb_puts(b, ",\"missing_candles\":");
+  jb_i64(b, fr->missing_candles);
+  jb_puts(b, ",\"overdue_ms\":");
+  jb_i64(b, fr->overdue_ms);
+  jb_puts(b, "}");
+}
+
+/* ---- history.json and prediction.json ----------------------------------- */
+
+static void render_history(struct jbuf *b, const struct pseries *s,
+                           int64_t gen_ms, enum coin_fresh_state state,
+                           unsigned degraded, const struct coin_freshness *fr) {
+  put_common(b, s, gen_ms, state, degraded, fr);
+  put_opt_ms(b, "publish_watermark_ms", s->pub_ms);
+  jb_printf(b, ",\"window_candles\":%lld,\"candles\":[", (long long)s->slots);
+  for (size_t i = 0; i < s->n; i++) {
+    if (i)
+      jb_putn(b, ",", 1);
+    jb_putn(b, s->rows[i].text, s->rows[i].len);
+  }
+  jb_puts(b, "]}\n");
+}
+
+static const char *blocked_reason(enum coin_fresh_state input,
+                                  const struct coin_prediction *pr,
+                                  bool values) {
+  if (coin_freshness_blocked(input))
+    return state_name(input);
+  if (values)
+    return NULL;
+  static const unsigned order[] = {COIN_DEGRADED_NO_MODEL,
+                                   COIN_DEGRADED_MODEL_LOAD_FAILED,
+                                   COIN_DEGRADED_INFERENCE_ERROR};
+  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+    if (pr->degraded & order[i])
+      return coin_degraded_reason_name(order[i]);
+  return state_name(pr->state == COIN_STATE_FRESH ? COIN_STATE_INSUFFICIENT_DATA
+                                                  : pr->state);
+}
+
+static void render_prediction(struct jbuf *b, const struct pseries *s,
+                              int64_t gen_ms, enum coin_fresh_state input,
+                              enum coin_fresh_state state, bool values,
+                              const struct coin_freshness *fr) {
+  const struct coin_prediction *pr = &s->pred;
+  put_common(b, s, gen_ms, state, pr->degraded, fr);
+  int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
+  put_opt_ms(b, "input_last_candle_open_ms", last);
+  jb_puts(b, ",\"input_status\":");
+  jb_str(b, state_name(input));
+  jb_puts(b, ",\"model\":");
+  if (pr->model_version[0]) {
+    jb_puts(b, "{\"version\":");
+    jb_str(b, pr->model_version);
+    jb_puts(b, ",\"kind\":");
+    jb_str(b, pr->model_kind[0] ? pr->model_kind : NULL);
+    jb_puts(b, "}");
+  } else {
+    jb_puts(b, "null");
+  }
+  int64_t target = last >= 0 ? coin_tf_next(s->tf, last) : -1;
+  put_opt_ms(b, "target_open_ms", target);
+  put_opt_time(b, "target_open", target);
+  if (values) {
+    jb_puts(b, ",\"predicted_close\":");
+    jb_num(b, pr->predicted_close);
+    jb_puts(b, ",\"predicted_return\":");
+    jb_num(b, pr->predicted_return);
+    jb_puts(b, ",\"band\":{\"low\":");
+    jb_num(b, pr->band_low);
+    jb_puts(b, ",\"high\":");
+    jb_num(b, pr->band_high);
+    jb_puts(b, ",\"level\":");
+    jb_num(b, pr->band_level);
+    jb_puts(b, "},\"direction\":");
+    jb_str(b, pr->direction > 0 ? "up" : "down");
+    jb_puts(b, ",\"direction_probability\":");
+    jb_num(b, pr->direction_probability);
+  } else {
+    jb_puts(b, ",\"predicted_close\":null,\"predicted_return\":null,"
+               "\"band\":null,\"direction\":null,"
+               "\"direction_probability\":null");
+  }
+  jb_puts(b, ",\"walk_forward\":");
+  if (pr->has_metrics) {
+    jb_puts(b, "{\"mae\":");
+    jb_num(b, pr->wf_mae);
+    jb_puts(b, ",\"persistence_mae\":");
+    jb_num(b, pr->wf_persistence_mae);
+    jb_puts(b, ",\"directional_accuracy\":");
+    jb_num(b, pr->wf_directional_accuracy);
+    jb_puts(b, ",\"n\":");
+    jb_i64(b, pr->wf_n);
+    jb_puts(b, "}");
+  } else {
+    jb_puts(b, "null");
+  }
+  jb_puts(b, ",\"blocked_reason\":");
+  jb_str(b, blocked_reason(input, pr, values));
+  jb_puts(b, "}\n");
+}
+
+/* ---- predictions -------------------------------------------------------- */
+
+static int predict(struct publish *p, struct pseries *s) {
+  struct coin_prediction pr;
+  struct coin_candle *c = NULL;
+  int rc = 0;
+  if (s->n) {
+    c = malloc(s->n * sizeof(*c));
+    if (!c)
+      return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+    for (size_t i = 0; i < s->n; i++)
+      c[i] = s->rows[i].c;
+  }
+  memset(&pr, 0, sizeof(pr));
+  if (p->serving) {
+    rc = coin_serving_predict(p->serving, &pr, s->symbol, s->tf, c, s->n);
+  } else {
+    pr.state = COIN_STATE_INSUFFICIENT_DATA;
+    pr.degraded = COIN_DEGRADED_NO_MODEL;
+  }
+  free(c);
+  if (rc != 0) {
+    atomic_fetch_add(&p->c.serving_errors, 1);
+    COIN_LOG_WARN("prediction failed", COIN_LOG_STR("series", s->dir),
+                  COIN_LOG_RC(rc));
+    /* the serving object filled pr with the reason bits; never values */
+    pr.has_values = false;
+    if (!pr.degraded)
+      pr.degraded = COIN_DEGRADED_INFERENCE_ERROR;
+  }
+  if (pr.has_values &&
+      (pr.state != COIN_STATE_FRESH || !(pr.predicted_close > 0) || s->n == 0))
+    pr.has_values = false; /* never an invented or inconsistent value */
+  s->pred = pr;
+  s->pred_stale = false;
+  return 0;
+}
+
+/* The prediction's status: never better than its input's. */
+static enum coin_fresh_state
+pred_state(const struct pseries *s, enum coin_fresh_state input, bool *values) {
+  enum coin_fresh_state own =
+      s->pred.has_values ? s->pred.state : COIN_STATE_INSUFFICIENT_DATA;
+  enum coin_fresh_state st = coin_freshness_worst(own, input);
+  *values = s->pred.has_values && !coin_freshness_blocked(st);
+  return st;
+}
+
+/* ---- staging a series ---------------------------------------------------- */
+
+#define CHUNK_MAX_SERIES 256
+#define CHUNK_MAX_BYTES (16u << 20)
+
+/* One dirty series of a flush: its two files rendered in memory. */
+struct staged {
+  struct pseries *s;
+  struct jbuf doc[PUBLISH_FILES];
+  struct file_info next[PUBLISH_FILES];
+  struct shown shown;
+};
+
+static void staged_clear(struct staged *st) {
+  for (int i = 0; i < PUBLISH_FILES; i++)
+    jb_free(&st->doc[i]);
+}
+
+static int stage(struct publish *p, struct staged *st, struct pseries *s,
+                 int64_t gen_ms) {
+  struct coin_freshness fr;
+  int rc = 0;
+  memset(st, 0, sizeof(*st));
+  st->s = s;
+  if (s->pred_stale && (rc = predict(p, s)) != 0)
+    return rc;
+  eval_series(p, s, gen_ms, &fr);
+  bool values = false;
+  enum coin_fresh_state pst = pred_state(s, fr.state, &values);
+  render_history(&st->doc[0], s, gen_ms, fr.state, s->pred.degraded, &fr);
+  render_prediction(&st->doc[1], s, gen_ms, fr.state, pst, values, &fr);
+  const enum coin_fresh_state states[PUBLISH_FILES] = {fr.state, pst};
+  for (int i = 0; i < PUBLISH_FILES; i++) {
+    if (st->doc[i].oom) {
+      staged_clear(st);
+      return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+    }
+    struct file_info *f = &st->next[i];
+    f->present = true;
+    f->bytes = st->doc[i].len;
+    f->state = states[i];
+    sha256_hex(f->sha256, st->doc[i].p, st->doc[i].len);
+    cache_control(f->cache_control, p, s, states[i], gen_ms);
+  }
+  st->shown.valid = true;
+  st->shown.hist_state = fr.state;
+  st->shown.pred_state = pst;
+  st->shown.degraded = s->pred.degraded;
+  st->shown.has_values = values;
+  snprintf(st->shown.model_version, sizeof(st->shown.model_version), "%s",
+           s->pred.model_version);
+  return 0;
+}
+
+/* ---- manifest entries -----------------------------------------------------
+ */
+
+static bool same_file(const struct file_info *a, const struct file_info *b) {
+  return a->present == b->present && a->bytes == b->bytes &&
+         !strcmp(a->sha256, b->sha256);
+}
+
+/* The series' manifest entry. files[] is what is on disk; with next (a
+ * staged update about to be written) each changing file is listed with its
+ * new size and hash plus "previous_bytes"/"previous_sha256" of the file
+ * still on disk, so that the manifest holds for the file before and after
+ * its rename. */
+static void render_entry(struct jbuf *b, const struct pseries *s,
+                         const struct shown *sh,
+                         const struct file_info files[PUBLISH_FILES],
+                         const struct file_info *next) {
+  int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
+  jb_puts(b, "{\"exchange\":");
+  jb_str(b, s->exchange);
+  jb_puts(b, ",\"symbol\":");
+  jb_str(b, s->symbol);
+  jb_puts(b, ",\"timeframe\":");
+  jb_str(b, coin_tf_name(s->tf));
+  jb_puts(b, ",\"status\":");
+  jb_str(b, state_name(sh->hist_state));
+  jb_printf(b, ",\"degraded\":%s,\"degraded_reasons\":",
+            sh->degraded ? "true" : "false");
+  put_reasons(b, sh->degraded);
+  put_opt_ms(b, "last_candle_open_ms", last);
+  put_opt_time(b, "last_candle_open", last);
+  put_opt_ms(b, "publish_watermark_ms", s->pub_ms);
+  put_opt_ms(b, "ingest_watermark_ms", s->ingest_ms);
+  jb_printf(b, ",\"candles\":%zu,\"prediction_status\":", s->n);
+  jb_str(b, state_name(sh->pred_state));
+  jb_puts(b, ",\"files\":[");
+  for (int i = 0; i < PUBLISH_FILES; i++) {
+    const struct file_info *cur = &files[i];
+    const struct file_info *f =
+        next && !same_file(&next[i], cur) ? &next[i] : cur;
+    if (i)
+      jb_puts(b, ",");
+    jb_printf(b, "{\"path\":\"%s/%s\",\"bytes\":%zu,\"sha256\":", s->dir,
+              file_names[i], f->bytes);
+    jb_str(b, f->sha256);
+    if (f != cur) {
+      jb_printf(b, ",\"previous_bytes\":%zu,\"previous_sha256\":", cur->bytes);
+      jb_str(b, cur->sha256);
+    }
+    jb_puts(b, ",\"status\":");
+    jb_str(b, state_name(f->state));
+    jb_puts(b, ",\"cache_control\":");
+    jb_str(b, f->cache_control);
+    jb_puts(b, "}");
+  }
+  jb_puts(b, "]}");
+}
+
+static void cache_entry(struct publish *p, struct pseries *s) {
+  struct jbuf *b = &p->out;
+  for (int f = 0; f < PUBLISH_FILES; f++) {
+    if (!s->files[f].present) {
+      /* never list a file that is not on disk */
+      free(s->entry);
+      s->entry = NULL;
+      s->entry_len = 0;
+      return;
+    }
+  }
+  jb_reset(b);
+  render_entry(b, s, &s->shown, s->files, NULL);
+  if (b->oom)
+    return; /* keep the previous entry */
+  char *e = malloc(b->len + 1);
+  if (!e)
+    return;
+  memcpy(e, b->p, b->len + 1);
+  free(s->entry);
+  s->entry = e;
+  s->entry_len = b->len;
+}
+
+/* ---- manifest.json --------------------------------------------------------
+ */
+
+/* Writes the manifest: every series with an entry; the series of chunk
+ * (may be NULL) as transition entries (old and new hashes). */
+static int write_manifest(struct publish *p, int64_t gen_ms,
+                          const struct staged *chunk, size_t n_chunk) {
+  static const enum coin_fresh_state states[] = {
+      COIN_STATE_FRESH, COIN_STATE_SOFT_STALE, COIN_STATE_HARD_STALE,
+      COIN_STATE_INSUFFICIENT_DATA, COIN_STATE_CORRUPT};
+  size_t counts[8] = {0}, n = 0, k = 0;
+  bool degraded = false;
+  enum coin_fresh_state worst = COIN_STATE_FRESH;
+  /* chunk is in series order, like p->series: walk both together */
+  const struct staged **in_chunk = calloc(p->n_series + 1, sizeof(*in_chunk));
+  if (!in_chunk)
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  for (size_t i = 0; i < p->n_series; i++) {
+    const struct pseries *s = p->series[i];
+    if (k < n_chunk && chunk[k].s == s) {
+      /* only series whose files all exist can be listed mid-update */
+      bool all = true;
+      for (int f = 0; f < PUBLISH_FILES; f++)
+        all &= s->files[f].present;
+      if (all)
+        in_chunk[i] = &chunk[k];
+      k++;
+    }
+    const struct shown *sh = in_chunk[i] ? &in_chunk[i]->shown : &s->shown;
+    if (!in_chunk[i] && !s->entry)
+      continue;
+    n++;
+    counts[sh->hist_state & 7]++;
+    degraded |= sh->degraded != 0;
+    worst = coin_freshness_worst(worst, sh->hist_state);
+  }
+  if (n == 0)
+    worst = COIN_STATE_INSUFFICIENT_DATA;
+  struct jbuf *b = &p->out;
+  jb_reset(b);
+  jb_printf(b, "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
+  jb_time(b, gen_ms);
+  jb_puts(b, ",\"generated_at_ms\":");
+  jb_i64(b, gen_ms);
+  jb_puts(b, ",\"producer\":");
+  jb_str(b, p->producer_id);
+  jb_printf(b, ",\"update_in_progress\":%s", n_chunk ? "true" : "false");
+  jb_puts(b, ",\"overall\":{\"status\":");
+  jb_str(b, state_name(worst));
+  jb_printf(b, ",\"degraded\":%s,\"series\":%zu,\"counts\":{",
+            degraded ? "true" : "false", n);
+  bool first = true;
+  for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+    if (!counts[states[i]])
+      continue;
+    jb_printf(b, "%s\"%s\":%zu", first ? "" : ",", state_name(states[i]),
+              counts[states[i]]);
+    first = false;
+  }
+  jb_puts(b, "}},\"series\":[");
+  first = true;
+  for (size_t i = 0; i < p->n_series; i++) {
+    const struct pseries *s = p->series[i];
+    if (!in_chunk[i] && !s->entry)
+      continue;
+    if (!first)
+      jb_puts(b, ",\n");
+    if (in_chunk[i])
+      render_entry(b, s, &in_chunk[i]->shown, s->files, in_chunk[i]->next);
+    else
+      jb_putn(b, s->entry, s->entry_len);
+    first = false;
+  }
+  jb_puts(b, "]}\n");
+  free(in_chunk);
+  if (b->oom)
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  char path[2 * PATH_MAX];
+  snprintf(path, sizeof(path), "%s/manifest.json", p->site);
+  int rc = coin_file_write_atomic(path, b->p, b->len);
+  if (rc != 0) {
+    atomic_fetch_add(&p->c.file_errors, 1);
+    return rc;
+  }
+  atomic_fetch_add(&p->c.files_written, 1);
+  atomic_fetch_add(&p->c.manifests_written, 1);
+  return 0;
+}
+
+void site_update_gauges(struct publish *p) {
+  uint64_t counts[8] = {0}, degraded = 0;
+  for (size_t i = 0; i < p->n_series; i++) {
+    const struct pseries *s = p->series[i];
+    if (!s->shown.valid)
+      continue;
+    counts[s->shown.hist_state & 7]++;
+    degraded += s->shown.degraded != 0;
+  }
+  for (int i = 0; i < 8; i++)
+    atomic_store(&p->c.by_state[i], counts[i]);
+  atomic_store(&p->c.degraded, degraded);
+  atomic_store(&p->c.series, p->n_series);
+}
+
+/* ---- the flush ------------------------------------------------------------
+ */
+
+static int write_doc(struct publish *p, struct pseries *s, int idx,
+                     const struct jbuf *doc) {
+  char path[2 * PATH_MAX];
+  snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_names[idx]);
+  int rc = 0;
+  if (!s->dirs_made) {
+    if ((rc = coin_file_mkdirs_for(path)) != 0) {
+      atomic_fetch_add(&p->c.file_errors, 1);
+      return rc;
+    }
+    s->dirs_made = true;
+  }
+  rc = coin_file_write_atomic(path, doc->p, doc->len);
+  if (rc != 0) {
+    atomic_fetch_add(&p->c.file_errors, 1);
+    return rc;
+  }
+  atomic_fetch_add(&p->c.files_written, 1);
+  return 0;
+}
+
+/* One chunk: transition manifest (if a listed file changes), the files,
+ * then the entries as they are on disk now. */
+static int flush_chunk(struct publish *p, struct staged *chunk, size_t n,
+                       int64_t gen_ms) {
+  int first_rc = 0;
+  bool listed_change = false;
+  for (size_t k = 0; k < n && !listed_change; k++)
+    for (int f = 0; f < PUBLISH_FILES; f++)
+      if (chunk[k].s->files[f].present &&
+          !same_file(&chunk[k].s->files[f], &chunk[k].next[f]))
+        listed_change = true;
+  if (listed_change) {
+    int rc = write_manifest(p, gen_ms, chunk, n);
+    if (rc != 0)
+      return rc; /* nothing written: the old manifest still holds */
+  }
+  for (size_t k = 0; k < n; k++) {
+    struct pseries *s = chunk[k].s;
+    bool all = true;
+    for (int f = 0; f < PUBLISH_FILES; f++) {
+      if (same_file(&s->files[f], &chunk[k].next[f])) {
+        s->files[f] = chunk[k].next[f]; /* same bytes: state/cache hints */
+        continue;
+      }
+      int rc = write_doc(p, s, f, &chunk[k].doc[f]);
+      if (rc != 0) {
+        COIN_LOG_ERROR("file not written", COIN_LOG_STR("series", s->dir),
+                       COIN_LOG_STR("file", file_names[f]), COIN_LOG_RC(rc));
+        if (!first_rc)
+          first_rc = rc;
+        all = false;
+        continue;
+      }
+      s->files[f] = chunk[k].next[f];
+    }
+    if (all) {
+      s->shown = chunk[k].shown;
+      s->dirty_files = false;
+    }
+    cache_entry(p, s);
+  }
+  p->manifest_dirty = true;
+  return first_rc;
+}
+
+int site_flush(struct publish *p) {
+  int64_t gen = publish_now_ms();
+  if (gen <= p->last_generated_ms)
+    gen = p->last_generated_ms + 1; /* strictly increasing */
+  int first_rc = 0;
+  bool any = false;
+  struct staged *chunk = calloc(CHUNK_MAX_SERIES, sizeof(*chunk));
+  if (!chunk)
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  size_t i = 0;
+  while (i < p->n_series) {
+    size_t n = 0, bytes = 0;
+    for (; i < p->n_series && n < CHUNK_MAX_SERIES && bytes < CHUNK_MAX_BYTES;
+         i++) {
+      struct pseries *s = p->series[i];
+      if (!s->loaded || !s->dirty_files)
+        continue;
+      int rc = stage(p, &chunk[n], s, gen);
+      if (rc != 0) {
+        COIN_LOG_ERROR("series not rendered", COIN_LOG_STR("series", s->dir),
+                       COIN_LOG_RC(rc));
+        if (!first_rc)
+          first_rc = rc;
+        continue;
+      }
+      bytes += chunk[n].doc[0].len + chunk[n].doc[1].len;
+      n++;
+    }
+    if (n == 0)
+      continue;
+    any = true;
+    p->last_generated_ms = gen;
+    int rc = flush_chunk(p, chunk, n, gen);
+    for (size_t k = 0; k < n; k++)
+      staged_clear(&chunk[k]);
+    if (rc != 0 && !first_rc)
+      first_rc = rc;
+  }
+  free(chunk);
+  if (any || p->manifest_dirty) {
+    p->last_generated_ms = gen;
+    int rc = write_manifest(p, gen, NULL, 0);
+    if (rc != 0) {
+      COIN_LOG_ERROR("manifest not written", COIN_LOG_RC(rc));
+      site_update_gauges(p);
+      return first_rc ? first_rc : rc;
+    }
+    p->manifest_dirty = false;
+  }
+  site_update_gauges(p);
+  /* The watermark says "on disk": only after the manifest. */
+  for (size_t k = 0; k < p->n_series; k++) {
+    struct pseries *s = p->series[k];
+    if (!s->loaded || !s->dirty_wm || s->dirty_files)
+      continue;
+    int rc = consume_write_watermark(p, s);
+    if (rc != 0) {
+      COIN_LOG_WARN("publish watermark not written",
+                    COIN_LOG_STR("series", s->dir), COIN_LOG_RC(rc));
+      if (!first_rc)
+        first_rc = rc;
+      continue;
+    }
+    s->dirty_wm = false;
+  }
+  return first_rc;
+}
+
+/* What is on disk from an earlier run: the "previous" of the first update. */
+void site_load_disk(struct publish *p) {
+  for (size_t i = 0; i < p->n_series; i++) {
+    struct pseries *s = p->series[i];
+    for (int f = 0; f < PUBLISH_FILES; f++) {
+      char path[2 * PATH_MAX], *data = NULL;
+      size_t len = 0;
+      snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_names[f]);
+      if (coin_file_read(&data, &len, path, 256u << 20) != 0)
+        continue;
+      struct file_info *fi = &s->files[f];
+      fi->present = true;
+      fi->bytes = len;
+      fi->state = COIN_STATE_UNSPECIFIED;
+      sha256_hex(fi->sha256, data, len);
+      free(data);
+    }
+  }
+}
+
+/* ---- re-evaluation --------------------------------------------------------
+ */
+
+void site_reevaluate(struct publish *p, bool model_check) {
+  int64_t now = publish_now_ms();
+  if (model_check && p->serving) {
+    int rc = coin_serving_refresh(p->serving);
+    if (rc != 0) {
+      atomic_fetch_add(&p->c.serving_errors, 1);
+      COIN_LOG_WARN("model registry refresh failed", COIN_LOG_RC(rc));
+    }
+  }
+  for (size_t i = 0; i < p->n_series; i++) {
+    struct pseries *s = p->series[i];
+    if (!s->loaded || s->dirty_files || !s->shown.valid)
+      continue;
+    if (model_check)
+      predict(p, s);
+    struct coin_freshness fr;
+    eval_series(p, s, now, &fr);
+    bool values = false;
+    enum coin_fresh_state pst = pred_state(s, fr.state, &values);
+    bool changed = fr.state != s->shown.hist_state ||
+                   pst != s->shown.pred_state ||
+                   s->pred.degraded != s->shown.degraded ||
+                   values != s->shown.has_values ||
+                   strcmp(s->pred.model_version, s->shown.model_version) != 0;
+    if (changed) {
+      COIN_LOG_INFO("status changed", COIN_LOG_STR("series", s->dir),
+                    COIN_LOG_STR("from", state_name(s->shown.hist_state)),
+                    COIN_LOG_STR("to", state_name(fr.state)),
+                    COIN_LOG_STR("prediction", state_name(pst)),
+                    COIN_LOG_INT("overdue_ms", fr.overdue_ms));
+      s->dirty_files = true;
+      atomic_fetch_add(&p->c.status_rewrites, 1);
+    }
+  }
+}
+
+/* ---- leftovers of killed writers ------------------------------------------
+ */
+
+/* "<name>.tmp.<pid>.<n>" of one of our files: returns the pid, else 0. */
+static long tmp_owner(const char *fname) {
+  static const char *const ours[] = {"history.json", "prediction.json",
+                                     "manifest.json"};
+  for (size_t i = 0; i < 3; i++) {
+    size_t l = strlen(ours[i]);
+    if (strncmp(fname, ours[i], l) != 0 || strncmp(fname + l, ".tmp.", 5))
+      continue;
+    char *end;
+    long pid = strtol(fname + l + 5, &end, 10);
+    return pid > 0 && *end == '.' ? pid : 0;
+  }
+  return 0;
+}
+
+static void clean_dir(struct publish *p, const char *dir, int64_t max_age_ms) {
+  DIR *d = opendir(dir);
+  if (!d)
+    return;
+  struct dirent *e;
+  int64_t now = publish_now_ms();
+  while ((e = readdir(d)) != NULL) {
+    long pid = tmp_owner(e->d_name);
+    if (pid == 0 || pid == (long)getpid())
+      continue;
+    char path[2 * PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+      continue;
+    int64_t age = now - ((int64_t)st.st_mtim.tv_sec * 1000 +
+                         st.st_mtim.tv_nsec / 1000000);
+    bool dead = kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+    if ((dead || age > max_age_ms) && unlink(path) == 0)
+      atomic_fetch_add(&p->c.tmp_removed, 1);
+  }
+  closedir(d);
+}
+
+void site_clean_tmp(struct publish *p, int64_t max_age_ms) {
+  clean_dir(p, p->site, max_age_ms);
+  for (size_t i = 0; i < p->n_series; i++) {
+    char dir[2 * PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s/%s", p->site, p->series[i]->dir);
+    clean_dir(p, dir, max_age_ms);
+  }
+}

@@ -1,0 +1,612 @@
+/*
+ * gate.c: `coin-train promote` (the promotion gate) and `coin-train
+ * rollback`. The gate compares the challenger with the champion on the same
+ * realized candles recorded in shadow by serving (InfluxDB measurement
+ * "prediction") and on the walk-forward report, within configurable
+ * margins, and checks that its artifact verifies and its feature schema is
+ * servable; the first champion must beat persistence instead. Every failed
+ * check is listed. Aliases are switched with compare-and-set under the
+ * training lock. Single-threaded.
+ */
+#include "train_int.h"
+
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_CHECKS 16
+#define SHADOW_MAX_RECORDS 5000000
+
+struct check {
+  char name[48];
+  bool pass;
+  bool performance; /* a failed performance check marks the model refused */
+  char detail[240];
+};
+
+struct verdict {
+  struct check c[MAX_CHECKS];
+  size_t n;
+  struct coin_metric metrics[COIN_CODEC_MAX_METRICS];
+  size_t n_metrics;
+};
+
+static void add_check(struct verdict *v, const char *name, bool pass,
+                      bool performance, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void add_check(struct verdict *v, const char *name, bool pass,
+                      bool performance, const char *fmt, ...) {
+  if (v->n == MAX_CHECKS)
+    return;
+  struct check *c = &v->c[v->n++];
+  snprintf(c->name, sizeof(c->name), "%s", name);
+  c->pass = pass;
+  c->performance = performance;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+  va_end(ap);
+}
+
+static void add_metric(struct verdict *v, const char *name, double x) {
+  if (isfinite(x))
+    (void)coin_codec_metric_set(v->metrics, &v->n_metrics, name, x);
+}
+
+static bool passed(const struct verdict *v) {
+  for (size_t i = 0; i < v->n; i++)
+    if (!v->c[i].pass)
+      return false;
+  return true;
+}
+
+static bool performance_failed(const struct verdict *v) {
+  for (size_t i = 0; i < v->n; i++)
+    if (!v->c[i].pass && v->c[i].performance)
+      return true;
+  return false;
+}
+
+/* ---- shadow evidence ----------------------------------------------------- */
+
+struct rec {
+  uint32_t series; /* interned symbol x tf */
+  int64_t t;
+  double pred, p, realized;
+};
+
+struct evidence_ctx {
+  const char *a, *b; /* versions (b may be NULL) */
+  struct rec *ra, *rb;
+  size_t na, nb, capa, capb;
+  char (*series)[48];
+  size_t n_series, cap_series;
+};
+
+static int intern(struct evidence_ctx *e, const char *sym, const char *tf,
+                  uint32_t *out) {
+  char key[48];
+  snprintf(key, sizeof(key), "%s/%s", sym, tf);
+  for (size_t i = 0; i < e->n_series; i++)
+    if (!strcmp(e->series[i], key)) {
+      *out = (uint32_t)i;
+      return 0;
+    }
+  if (e->n_series == e->cap_series) {
+    size_t cap = e->cap_series ? 2 * e->cap_series : 16;
+    char(*s)[48] = realloc(e->series, cap * sizeof(*s));
+    if (!s)
+      return coin_error_set(COIN_ENOMEM, "out of memory");
+    e->series = s;
+    e->cap_series = cap;
+  }
+  snprintf(e->series[e->n_series], 48, "%s", key);
+  *out = (uint32_t)e->n_series++;
+  return 0;
+}
+
+static int push(struct rec **arr, size_t *n, size_t *cap, const struct rec *r) {
+  if (*n == *cap) {
+    if (*cap >= SHADOW_MAX_RECORDS)
+      return coin_error_set(COIN_ETOOBIG,
+                            "shadow evidence: more than %d "
+                            "records",
+                            SHADOW_MAX_RECORDS);
+    size_t nc = *cap ? 2 * *cap : 1024;
+    struct rec *p = realloc(*arr, nc * sizeof(*p));
+    if (!p)
+      return coin_error_set(COIN_ENOMEM, "out of memory");
+    *arr = p;
+    *cap = nc;
+  }
+  (*arr)[(*n)++] = *r;
+  return 0;
+}
+
+static double fget(const struct coin_influx_row *row, const char *col) {
+  const struct coin_influx_value *v = coin_influx_row_get(row, col);
+  if (!v)
+    return NAN;
+  if (v->type == COIN_INFLUX_FLOAT)
+    return v->v.f64;
+  if (v->type == COIN_INFLUX_INT)
+    return (double)v->v.i64;
+  return NAN;
+}
+
+static int on_record(void *ud, const struct coin_influx_row *row) {
+  struct evidence_ctx *e = ud;
+  const char *ver = coin_influx_row_tag(row, "model_version");
+  const char *sym = coin_influx_row_tag(row, "symbol");
+  const char *tf = coin_influx_row_tag(row, "timeframe");
+  const struct coin_influx_value *t = coin_influx_row_get(row, "time");
+  if (!ver || !sym || !tf || !t || t->type != COIN_INFLUX_INT)
+    return 0;
+  struct rec r = {.t = t->v.i64,
+                  .pred = fget(row, "predicted_return"),
+                  .p = fget(row, "p_up"),
+                  .realized = fget(row, "realized_return")};
+  if (!isfinite(r.pred) || !isfinite(r.p) || !isfinite(r.realized))
+    return 0; /* not realized yet */
+  int rc = intern(e, sym, tf, &r.series);
+  if (rc)
+    return rc;
+  if (!strcmp(ver, e->a))
+    return push(&e->ra, &e->na, &e->capa, &r);
+  if (e->b && !strcmp(ver, e->b))
+    return push(&e->rb, &e->nb, &e->capb, &r);
+  return 0;
+}
+
+static int rec_cmp(const void *x, const void *y) {
+  const struct rec *a = x, *b = y;
+  if (a->series != b->series)
+    return a->series < b->series ? -1 : 1;
+  return a->t < b->t ? -1 : a->t > b->t;
+}
+
+struct evidence {
+  struct coin_score a, b, base; /* on the candles both have (a alone if no b) */
+};
+
+/* Realized records of version a (and b) in measurement prediction, joined
+ * on (symbol, timeframe, target time). */
+static int read_evidence(struct evidence *out, struct train_ctx *c,
+                         const char *a, const char *b) {
+  struct evidence_ctx e = {.a = a, .b = b};
+  char q[512];
+  int rc;
+  memset(out, 0, sizeof(*out));
+  /* versions passed coin_registry_check_version: no quote can appear */
+  if (b)
+    snprintf(q, sizeof(q),
+             "SELECT predicted_return, p_up, realized_return FROM prediction "
+             "WHERE exchange='%s' AND (model_version='%s' OR "
+             "model_version='%s') GROUP BY model_version, symbol, timeframe",
+             c->cfg->core.exchange, a, b);
+  else
+    snprintf(q, sizeof(q),
+             "SELECT predicted_return, p_up, realized_return FROM prediction "
+             "WHERE exchange='%s' AND model_version='%s' GROUP BY "
+             "model_version, symbol, timeframe",
+             c->cfg->core.exchange, a);
+  rc = coin_influx_query(c->ix, q, on_record, &e);
+  if (rc == COIN_ENOTFOUND)
+    rc = 0;
+  if (rc) {
+    coin_error_wrap(rc, "shadow evidence");
+    goto out;
+  }
+  if (e.na > 1)
+    qsort(e.ra, e.na, sizeof(struct rec), rec_cmp);
+  if (!b) {
+    for (size_t i = 0; i < e.na; i++) {
+      coin_score_add(&out->a, e.ra[i].pred, e.ra[i].p, e.ra[i].realized);
+      coin_score_add(&out->base, 0, 0.5, e.ra[i].realized);
+    }
+    goto out;
+  }
+  if (e.nb > 1)
+    qsort(e.rb, e.nb, sizeof(struct rec), rec_cmp);
+  for (size_t i = 0, j = 0; i < e.na && j < e.nb;) {
+    int k = rec_cmp(&e.ra[i], &e.rb[j]);
+    if (k < 0)
+      i++;
+    else if (k > 0)
+      j++;
+    else {
+      coin_score_add(&out->a, e.ra[i].pred, e.ra[i].p, e.ra[i].realized);
+      coin_score_add(&out->b, e.rb[j].pred, e.rb[j].p, e.rb[j].realized);
+      coin_score_add(&out->base, 0, 0.5, e.ra[i].realized);
+      i++;
+      j++;
+    }
+  }
+out:
+  free(e.ra);
+  free(e.rb);
+  free(e.series);
+  return rc;
+}
+
+/* ---- the checks ---------------------------------------------------------- */
+
+static double mget(const struct coin_model_metadata *m, const char *name) {
+  double v;
+  return coin_codec_metric_get(&v, m->metrics, m->n_metrics, name) == 0 ? v
+                                                                        : NAN;
+}
+
+static void check_vs_champion(struct verdict *v, const struct train_config *cfg,
+                              const char *label, double ch_mae, double cp_mae,
+                              double ch_dir, double cp_dir, double ch_brier,
+                              double cp_brier) {
+  char name[48];
+  snprintf(name, sizeof(name), "%s_mae", label);
+  add_check(v, name,
+            isfinite(ch_mae) && ch_mae <= cp_mae * (1 + cfg->margin_mae), true,
+            "challenger %.6g vs champion %.6g (allowed +%.1f%%)", ch_mae,
+            cp_mae, 100 * cfg->margin_mae);
+  snprintf(name, sizeof(name), "%s_directional_accuracy", label);
+  add_check(v, name, isfinite(ch_dir) && ch_dir >= cp_dir - cfg->margin_dir,
+            true, "challenger %.2f%% vs champion %.2f%% (allowed -%.1f pp)",
+            100 * ch_dir, 100 * cp_dir, 100 * cfg->margin_dir);
+  snprintf(name, sizeof(name), "%s_brier", label);
+  add_check(v, name,
+            isfinite(ch_brier) && ch_brier <= cp_brier + cfg->margin_brier,
+            true, "challenger %.5f vs champion %.5f (allowed +%.4f)", ch_brier,
+            cp_brier, cfg->margin_brier);
+}
+
+static void gate(struct verdict *v, struct train_ctx *c,
+                 const struct coin_model_metadata *ch,
+                 const struct coin_model_metadata *cp, bool bootstrap) {
+  const struct train_config *cfg = c->cfg;
+  bool schema_ok =
+      ch->feature_schema_version == COIN_FEATURES_SCHEMA_VERSION &&
+      !strcmp(ch->feature_schema_hash, coin_features_schema_hash());
+  add_check(v, "feature_schema_servable", schema_ok, false,
+            "model v%u %.12s..., serving v%u %.12s...",
+            ch->feature_schema_version, ch->feature_schema_hash,
+            COIN_FEATURES_SCHEMA_VERSION, coin_features_schema_hash());
+  struct coin_model *m = NULL;
+  int rc = coin_registry_load_model(c->reg, &m, NULL, ch->version);
+  add_check(v, "artifact_verified", rc == 0, false, "%s",
+            rc == 0 ? "sha256 matches, artifact loads" : coin_error_last());
+  coin_model_free(m);
+
+  struct evidence ev;
+  rc = read_evidence(&ev, c, ch->version, cp ? cp->version : NULL);
+  if (rc) {
+    add_check(v, "shadow_evidence", false, false, "%s", coin_error_last());
+    return;
+  }
+  struct coin_score_summary a, b, base;
+  coin_score_summarize(&a, &ev.a);
+  coin_score_summarize(&b, &ev.b);
+  coin_score_summarize(&base, &ev.base);
+  add_metric(v, "realized_candles", (double)a.n);
+  add_metric(v, "challenger_mae", a.mae);
+  add_metric(v, "challenger_dir_acc", a.dir_acc);
+  add_metric(v, "challenger_brier", a.brier);
+  add_metric(v, "persistence_mae", base.mae);
+  bool enough = a.n >= (uint64_t)cfg->promote_min_shadow;
+
+  if (cp) {
+    add_metric(v, "champion_mae", b.mae);
+    add_metric(v, "champion_dir_acc", b.dir_acc);
+    add_metric(v, "champion_brier", b.brier);
+    add_check(v, "shadow_evidence", enough, false,
+              "%llu realized candles predicted by both (need %lld)",
+              (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
+    if (enough)
+      check_vs_champion(v, cfg, "shadow", a.mae, b.mae, a.dir_acc, b.dir_acc,
+                        a.brier, b.brier);
+    /* walk-forward: the head-to-head on rows the champion never saw, when
+     * this challenger was trained against this champion; otherwise each
+     * model's own walk-forward skill over persistence */
+    double n = mget(ch, "cmp.n");
+    if (!strcmp(ch->parent_version, cp->version) && isfinite(n) &&
+        n >= (double)cfg->promote_min_compare) {
+      add_metric(v, "wf_compare_rows", n);
+      check_vs_champion(v, cfg, "walk_forward", mget(ch, "cmp.mae"),
+                        mget(ch, "cmp.champion_mae"), mget(ch, "cmp.dir_acc"),
+                        mget(ch, "cmp.champion_dir_acc"), mget(ch, "cmp.brier"),
+                        mget(ch, "cmp.champion_brier"));
+    } else {
+      double rch = mget(ch, "wf.mae") / mget(ch, "wf.persistence_mae");
+      double rcp = mget(cp, "wf.mae") / mget(cp, "wf.persistence_mae");
+      check_vs_champion(v, cfg, "walk_forward_skill", rch, rcp,
+                        mget(ch, "wf.dir_acc"), mget(cp, "wf.dir_acc"),
+                        mget(ch, "wf.brier"), mget(cp, "wf.brier"));
+    }
+    return;
+  }
+  /* the first champion must beat persistence */
+  double mae = mget(ch, "wf.mae"), pmae = mget(ch, "wf.persistence_mae");
+  double brier = mget(ch, "wf.brier"),
+         pbrier = mget(ch, "wf.persistence_brier");
+  add_check(v, "walk_forward_beats_persistence_mae",
+            isfinite(mae) && mae < pmae, true, "MAE %.6g vs persistence %.6g",
+            mae, pmae);
+  add_check(v, "walk_forward_beats_persistence_brier",
+            isfinite(brier) && brier < pbrier, true,
+            "Brier %.5f vs persistence %.5f", brier, pbrier);
+  if (!enough && bootstrap) {
+    add_check(v, "shadow_evidence", true, false,
+              "%llu realized predictions (need %lld): skipped with "
+              "--bootstrap (no champion yet)",
+              (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
+    return;
+  }
+  add_check(v, "shadow_evidence", enough, false,
+            "%llu realized predictions (need %lld; --bootstrap skips this "
+            "for the first champion)",
+            (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
+  if (enough) {
+    add_check(v, "shadow_beats_persistence_mae", a.mae < base.mae, true,
+              "MAE %.6g vs persistence %.6g", a.mae, base.mae);
+    add_check(v, "shadow_beats_persistence_brier", a.brier < base.brier, true,
+              "Brier %.5f vs persistence %.5f", a.brier, base.brier);
+  }
+}
+
+static void print_verdict(struct train_ctx *c, const struct train_args *a,
+                          const struct verdict *v, const char *ch,
+                          const char *cp, const char *outcome) {
+  if (a->json) {
+    json_t *checks = json_array();
+    for (size_t i = 0; i < v->n; i++)
+      json_array_append_new(
+          checks, json_pack("{s:s, s:b, s:s}", "check", v->c[i].name, "pass",
+                            v->c[i].pass, "detail", v->c[i].detail));
+    json_t *metrics = json_object();
+    for (size_t i = 0; i < v->n_metrics; i++)
+      json_object_set_new(metrics, v->metrics[i].name,
+                          json_real(v->metrics[i].value));
+    json_t *r =
+        json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "command", "promote",
+                  "challenger", ch, "champion", cp, "outcome", outcome,
+                  "checks", checks, "metrics", metrics);
+    train_emit_json(c, r);
+    json_decref(r);
+    return;
+  }
+  fprintf(c->report, "coin-train promote: %s -> %s: %s\n", ch,
+          cp[0] ? cp : "(no champion)", outcome);
+  for (size_t i = 0; i < v->n; i++)
+    fprintf(c->report, "  [%s] %s: %s\n", v->c[i].pass ? "pass" : "FAIL",
+            v->c[i].name, v->c[i].detail);
+}
+
+/* ---- promote ---------------------------------------------------------------
+ */
+
+static int history_push(struct train_ctx *c, const char *version) {
+  int rc = 0;
+  for (int attempt = 0; attempt < 5; attempt++) {
+    struct coin_registry_history h;
+    if ((rc = coin_registry_history_get(c->reg, &h)) != 0)
+      return rc;
+    if (h.n == COIN_REGISTRY_HISTORY_MAX) {
+      memmove(h.versions[0], h.versions[1], (h.n - 1) * sizeof(h.versions[0]));
+      h.n--;
+    }
+    snprintf(h.versions[h.n++], COIN_CODEC_ID_BYTES, "%s", version);
+    rc = coin_registry_history_put(c->reg, &h);
+    if (rc != COIN_ECONFLICT)
+      return rc;
+  }
+  return rc;
+}
+
+static int set_alias(struct train_ctx *c, const char *alias,
+                     const char *version) {
+  char cur[COIN_CODEC_ID_BYTES];
+  uint64_t rev = 0;
+  int rc = coin_registry_alias_get(c->reg, cur, &rev, alias);
+  if (rc && rc != COIN_ENOTFOUND)
+    return rc;
+  return coin_registry_alias_set(c->reg, alias, version, rc ? 0 : rev);
+}
+
+int train_cmd_promote(struct train_ctx *c, const struct train_args *a) {
+  struct coin_lock *lock = NULL;
+  struct verdict *v = calloc(1, sizeof(*v));
+  struct coin_model_metadata ch, cp;
+  char ch_v[COIN_CODEC_ID_BYTES] = "", cp_v[COIN_CODEC_ID_BYTES] = "";
+  uint64_t cp_rev = 0;
+  int rc, exit_code;
+  if (!v)
+    return TRAIN_EXIT_FAILED;
+  if ((exit_code = train_lock(c, &lock, a->hold_lock_ms)) != 0)
+    goto out;
+  exit_code = TRAIN_EXIT_FAILED;
+  rc = coin_registry_resolve(c->reg, ch_v,
+                             a->version ? a->version : "challenger");
+  if (rc == COIN_ENOTFOUND && !a->version) {
+    fprintf(stderr, "coin-train promote: no challenger registered (train "
+                    "one first)\n");
+    goto out;
+  }
+  if (rc || (rc = coin_registry_get(c->reg, &ch, NULL, ch_v)) != 0)
+    goto fail;
+  rc = coin_registry_alias_get(c->reg, cp_v, &cp_rev, COIN_ALIAS_CHAMPION);
+  if (rc == COIN_ENOTFOUND)
+    cp_v[0] = '\0';
+  else if (rc)
+    goto fail;
+  if (cp_v[0] && !strcmp(cp_v, ch_v)) {
+    fprintf(stderr, "coin-train promote: %s is already the champion\n", ch_v);
+    goto out;
+  }
+  if (cp_v[0] && (rc = coin_registry_get(c->reg, &cp, NULL, cp_v)) != 0)
+    goto fail;
+  gate(v, c, &ch, cp_v[0] ? &cp : NULL, a->bootstrap);
+  bool ok = passed(v);
+  if (a->dry_run) {
+    print_verdict(c, a, v, ch_v, cp_v, ok ? "would promote" : "would refuse");
+    exit_code = ok ? TRAIN_EXIT_OK : TRAIN_EXIT_REFUSED;
+    goto out;
+  }
+  if (!ok) {
+    char reason[COIN_CODEC_TEXT_BYTES];
+    size_t len = 0;
+    len += (size_t)snprintf(reason, sizeof(reason), "refused:");
+    for (size_t i = 0; i < v->n && len < sizeof(reason); i++)
+      if (!v->c[i].pass)
+        len += (size_t)snprintf(reason + len, sizeof(reason) - len, " %s (%s);",
+                                v->c[i].name, v->c[i].detail);
+    if (performance_failed(v)) {
+      /* worse than the bar: out of shadow, marked refused */
+      (void)coin_registry_set_role(c->reg, ch_v, COIN_ROLE_REFUSED);
+      char cur[COIN_CODEC_ID_BYTES];
+      if (coin_registry_alias_get(c->reg, cur, NULL, COIN_ALIAS_CHALLENGER) ==
+              0 &&
+          !strcmp(cur, ch_v))
+        (void)coin_registry_alias_clear(c->reg, COIN_ALIAS_CHALLENGER);
+      (void)coin_registry_get(c->reg, &ch, NULL, ch_v);
+    }
+    train_event(c, COIN_MODEL_EVENT_REFUSED, ch_v, cp_v, reason, &ch,
+                v->metrics, v->n_metrics);
+    print_verdict(c, a, v, ch_v, cp_v,
+                  performance_failed(v)
+                      ? "REFUSED (marked refused, out of shadow)"
+                      : "REFUSED (stays challenger: evidence missing)");
+    exit_code = TRAIN_EXIT_REFUSED;
+    goto out;
+  }
+  /* the switch: the champion alias is the commit point (CAS) */
+  if ((rc = coin_registry_alias_set(c->reg, COIN_ALIAS_CHAMPION, ch_v,
+                                    cp_v[0] ? cp_rev : 0)) != 0)
+    goto fail;
+  if ((rc = history_push(c, ch_v)) != 0)
+    COIN_LOG_WARN("champion history not updated", COIN_LOG_RC(rc));
+  if (cp_v[0] && (rc = set_alias(c, COIN_ALIAS_PREVIOUS, cp_v)) != 0)
+    COIN_LOG_WARN("previous alias not updated", COIN_LOG_RC(rc));
+  char cur[COIN_CODEC_ID_BYTES];
+  if (coin_registry_alias_get(c->reg, cur, NULL, COIN_ALIAS_CHALLENGER) == 0 &&
+      !strcmp(cur, ch_v))
+    (void)coin_registry_alias_clear(c->reg, COIN_ALIAS_CHALLENGER);
+  (void)coin_registry_set_role(c->reg, ch_v, COIN_ROLE_CHAMPION);
+  if (cp_v[0])
+    (void)coin_registry_set_role(c->reg, cp_v, COIN_ROLE_RETIRED);
+  (void)coin_registry_get(c->reg, &ch, NULL, ch_v);
+  train_event(c, COIN_MODEL_EVENT_PROMOTED, ch_v, cp_v,
+              cp_v[0] ? "gate passed: not worse than the champion on shadow "
+                        "and walk-forward evidence"
+                      : "gate passed: first champion beats persistence",
+              &ch, v->metrics, v->n_metrics);
+  print_verdict(c, a, v, ch_v, cp_v, "PROMOTED");
+  exit_code = TRAIN_EXIT_OK;
+  goto out;
+fail:
+  fprintf(stderr, "coin-train promote: %s\n", coin_error_last());
+  COIN_LOG_ERROR("promote failed", COIN_LOG_RC(rc));
+  exit_code = TRAIN_EXIT_FAILED;
+out:
+  coin_lock_release(lock);
+  free(v);
+  return exit_code;
+}
+
+/* ---- rollback --------------------------------------------------------------
+ */
+
+int train_cmd_rollback(struct train_ctx *c, const struct train_args *a) {
+  struct coin_lock *lock = NULL;
+  char cur[COIN_CODEC_ID_BYTES], prev[COIN_CODEC_ID_BYTES];
+  uint64_t cur_rev = 0;
+  struct coin_model *m = NULL;
+  struct coin_model_metadata pm;
+  int rc, exit_code;
+  if ((exit_code = train_lock(c, &lock, a->hold_lock_ms)) != 0)
+    return exit_code;
+  exit_code = TRAIN_EXIT_FAILED;
+  if ((rc = coin_registry_alias_get(c->reg, cur, &cur_rev,
+                                    COIN_ALIAS_CHAMPION)) != 0) {
+    if (rc == COIN_ENOTFOUND)
+      coin_error_set(rc, "no champion to roll back");
+    goto fail;
+  }
+  if ((rc = coin_registry_alias_get(c->reg, prev, NULL, COIN_ALIAS_PREVIOUS)) !=
+      0) {
+    if (rc == COIN_ENOTFOUND)
+      coin_error_set(rc, "no previous champion to restore (champion %s)", cur);
+    goto fail;
+  }
+  /* never roll back onto something that would not serve */
+  if ((rc = coin_registry_load_model(c->reg, &m, &pm, prev)) != 0)
+    goto fail;
+  if (!coin_model_servable(m)) {
+    rc = coin_error_set(COIN_EINVAL,
+                        "previous champion %s uses another feature schema: "
+                        "not servable",
+                        prev);
+    goto fail;
+  }
+  if ((rc = coin_registry_alias_set(c->reg, COIN_ALIAS_CHAMPION, prev,
+                                    cur_rev)) != 0)
+    goto fail;
+  /* history: drop the rolled-back champion; the one before prev becomes
+   * the new previous */
+  struct coin_registry_history h;
+  char before[COIN_CODEC_ID_BYTES] = "";
+  for (int attempt = 0; attempt < 5; attempt++) {
+    if ((rc = coin_registry_history_get(c->reg, &h)) != 0)
+      break;
+    if (h.n && !strcmp(h.versions[h.n - 1], cur))
+      h.n--;
+    size_t i = h.n;
+    while (i > 0 && strcmp(h.versions[i - 1], prev))
+      i--;
+    before[0] = '\0';
+    if (i > 1)
+      snprintf(before, sizeof(before), "%s", h.versions[i - 2]);
+    if (i > 0)
+      h.n = i; /* prev is the newest champion again */
+    rc = coin_registry_history_put(c->reg, &h);
+    if (rc != COIN_ECONFLICT)
+      break;
+  }
+  if (rc)
+    COIN_LOG_WARN("champion history not updated", COIN_LOG_RC(rc));
+  if (before[0])
+    rc = set_alias(c, COIN_ALIAS_PREVIOUS, before);
+  else
+    rc = coin_registry_alias_clear(c->reg, COIN_ALIAS_PREVIOUS);
+  if (rc)
+    COIN_LOG_WARN("previous alias not updated", COIN_LOG_RC(rc));
+  (void)coin_registry_set_role(c->reg, prev, COIN_ROLE_CHAMPION);
+  (void)coin_registry_set_role(c->reg, cur, COIN_ROLE_RETIRED);
+  (void)coin_registry_get(c->reg, &pm, NULL, prev);
+  char reason[200];
+  snprintf(reason, sizeof(reason), "rollback: %s restored, %s retired", prev,
+           cur);
+  train_event(c, COIN_MODEL_EVENT_ROLLED_BACK, prev, cur, reason, &pm, NULL, 0);
+  if (a->json) {
+    json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "command", "rollback",
+                          "champion", prev, "retired", cur, "previous", before);
+    train_emit_json(c, r);
+    json_decref(r);
+  } else {
+    fprintf(c->report,
+            "coin-train rollback: champion %s restored (%s "
+            "retired); previous now %s\n",
+            prev, cur, before[0] ? before : "(none)");
+  }
+  exit_code = TRAIN_EXIT_OK;
+  goto out;
+fail:
+  fprintf(stderr, "coin-train rollback: %s\n", coin_error_last());
+  COIN_LOG_ERROR("rollback failed", COIN_LOG_RC(rc));
+out:
+  coin_model_free(m);
+  coin_lock_release(lock);
+  return exit_code;
+}

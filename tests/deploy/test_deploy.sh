@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# test_deploy.sh: offline validation of deploy/ and the Dockerfile (no
+# container engine, no cluster): `docker-compose config -q` with every
+# profile, `kubectl kustomize` of the base and the example overlay checked
+# against the Kubernetes schemas (npm kubernetes-models + yaml, installed
+# once into $COIN_BUILD_DIR/npm-deploy) and the project's rules
+# (k8s_check.js), the nginx snippets copied into the base identical to
+# deploy/nginx, and the Dockerfile's rules (bookworm, non-root, no
+# recommends). Fails, never skips, when a tool is missing.
+set -euo pipefail
+
+: "${COIN_BUILD_DIR:?COIN_BUILD_DIR not set (run through ctest)}"
+: "${COIN_SOURCE_DIR:?COIN_SOURCE_DIR not set}"
+
+src="$COIN_SOURCE_DIR"
+npm_dir="$COIN_BUILD_DIR/npm-deploy"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/coin-test-deploy-XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+passed=0
+failed=0
+ok() { passed=$((passed + 1)); echo "ok - $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL - $*" >&2; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+command -v docker-compose >/dev/null || fail "docker-compose missing (scripts/install-deps.sh installs it)"
+command -v kubectl >/dev/null || fail "kubectl missing (scripts/install-deps.sh installs kubernetes-client)"
+
+# ---- compose ------------------------------------------------------------------
+compose="$src/deploy/compose/docker-compose.yml"
+if docker-compose -f "$compose" config -q 2>"$tmp/c.err"; then ok "compose config -q"; else bad "compose config -q: $(cat "$tmp/c.err")"; fi
+if docker-compose -f "$compose" --profile alerting --profile train --profile offline config -q 2>"$tmp/c.err"; then
+  ok "compose config -q with every profile"
+else
+  bad "compose profiles: $(cat "$tmp/c.err")"
+fi
+docker-compose -f "$compose" --profile alerting --profile train --profile offline config >"$tmp/compose.yml" 2>/dev/null || true
+services=$(docker-compose -f "$compose" --profile alerting --profile train --profile offline config --services 2>/dev/null | sort | tr '\n' ' ')
+if [ "$services" = "alertmanager influxdb ingest monitor nats nginx publish replay train " ]; then
+  ok "compose services: $services"
+else
+  bad "compose services: $services"
+fi
+# (docker-compose 1.29 lists every service whatever the profiles: read them.)
+profiles=$(python3 - "$tmp/compose.yml" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+out = []
+for name in ("alertmanager", "train", "replay", "nats", "ingest"):
+    m = re.search(r"^  %s:\n((?:    .*\n|\n)*)" % name, text, re.M)
+    block = m.group(1) if m else ""
+    p = re.search(r"^    profiles:\n((?:    - .*\n)+)", block, re.M)
+    out.append("%s=%s" % (name, ",".join(x.strip()[2:] for x in p.group(1).splitlines()) if p else "-"))
+print(" ".join(out))
+EOF
+)
+if [ "$profiles" = "alertmanager=alerting train=train replay=offline nats=- ingest=-" ]; then
+  ok "alertmanager, train and replay only with their profiles"
+else
+  bad "profiles: $profiles"
+fi
+if grep -q -- '-js' "$tmp/compose.yml" && grep -q 'nats-data:/data\|source: nats-data' "$tmp/compose.yml"; then
+  ok "nats with JetStream and a volume"
+else
+  bad "nats must run -js with a volume"
+fi
+# A broken compose file must be refused (the check can fail).
+sed 's/^services:/servicez:/' "$compose" >"$tmp/broken.yml"
+cp -r "$src/deploy/compose/secrets" "$src/deploy/compose/coin.env" "$tmp/" 2>/dev/null || true
+if docker-compose -f "$tmp/broken.yml" config -q >/dev/null 2>&1; then bad "a broken compose file passed"; else ok "a broken compose file is refused"; fi
+
+# ---- kubernetes ---------------------------------------------------------------
+if [ ! -f "$npm_dir/node_modules/kubernetes-models/package.json" ] || [ ! -f "$npm_dir/node_modules/yaml/package.json" ]; then
+  mkdir -p "$npm_dir"
+  if ! timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
+      yaml@2 kubernetes-models@4 >"$tmp/npm.log" 2>&1; then
+    tail -n 5 "$tmp/npm.log" >&2 || true
+    fail "npm install yaml kubernetes-models failed (is the npm registry reachable?)"
+  fi
+fi
+for dir in base overlays/example; do
+  out="$tmp/$(echo "$dir" | tr / _).yaml"
+  if kubectl kustomize "$src/deploy/k8s/$dir" >"$out" 2>"$tmp/k.err"; then
+    ok "kubectl kustomize $dir"
+  else
+    bad "kubectl kustomize $dir: $(head -3 "$tmp/k.err")"
+    continue
+  fi
+  extra=""
+  [ "$dir" = overlays/example ] && extra="--pinned"
+  if NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/k8s_check.js" "$out" $extra; then
+    ok "schema and rules: $dir"
+  else
+    bad "schema and rules: $dir"
+  fi
+done
+# The checker must be able to fail: a Deployment without probes and a bad field.
+cat >"$tmp/bad.yaml" <<'EOF'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coin-ingest}
+spec:
+  replicas: "one"
+  selector: {matchLabels: {a: b}}
+  template:
+    metadata: {labels: {a: b}}
+    spec:
+      containers: [{name: x, image: "coin-predict:latest"}]
+EOF
+if NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/k8s_check.js" "$tmp/bad.yaml" --pinned >"$tmp/bad.out" 2>&1; then
+  bad "a broken manifest passed the checker"
+else
+  if grep -q "schema" "$tmp/bad.out" && grep -q "liveness" "$tmp/bad.out"; then ok "the checker refuses a broken manifest"; else bad "checker output: $(head -5 "$tmp/bad.out")"; fi
+fi
+ns=$(grep -c '^  namespace: coin-example' "$tmp/overlays_example.yaml" || true)
+if [ "$ns" -gt 10 ]; then ok "overlay puts everything in its namespace"; else bad "overlay namespace ($ns)"; fi
+
+# ---- nginx snippets: the copies in the base match deploy/nginx ----------------
+for f in site-rules.conf coin-gone.conf coin-json-headers.conf coin-json-nocache.conf; do
+  if cmp -s "$src/deploy/nginx/$f" "$src/deploy/k8s/base/nginx/$f"; then
+    ok "k8s base nginx/$f matches deploy/nginx"
+  else
+    bad "deploy/k8s/base/nginx/$f differs from deploy/nginx/$f (run deploy/k8s/sync-nginx.sh)"
+  fi
+done
+
+# ---- Dockerfile ---------------------------------------------------------------
+df="$src/Dockerfile"
+if [ "$(grep -c '^FROM debian:bookworm' "$df")" -ge 2 ]; then ok "Dockerfile: multi-stage on Debian bookworm"; else bad "Dockerfile: want two bookworm stages"; fi
+last_user=$(grep '^USER ' "$df" | tail -1 | awk '{print $2}')
+if [ -n "$last_user" ] && [ "${last_user%%:*}" != 0 ] && [ "${last_user%%:*}" != root ]; then ok "Dockerfile: runs as $last_user"; else bad "Dockerfile: must end with a non-root USER"; fi
+n_install=$(grep -c 'apt-get install' "$df")
+n_norec=$(grep -c 'apt-get install -y --no-install-recommends' "$df")
+if [ "$n_install" -eq "$n_norec" ]; then ok "Dockerfile: every apt-get install without recommends"; else bad "Dockerfile: $n_install installs, $n_norec without recommends"; fi
+for f in CMakeLists.txt proto lib services tools tests web deploy/docker/coin-install-web; do
+  [ -e "$src/$f" ] || bad "Dockerfile copies $f, which does not exist"
+done
+ok "Dockerfile: every COPY source exists"
+if sh -n "$src/deploy/docker/coin-install-web"; then ok "coin-install-web: sh syntax"; else bad "coin-install-web: sh syntax"; fi
+# coin-install-web really installs the page atomically.
+mkdir -p "$tmp/site"
+if STATIC_DATA_DIR="$tmp/site" COIN_WEB_DIR="$src/web" sh "$src/deploy/docker/coin-install-web" >/dev/null &&
+   cmp -s "$src/web/index.html" "$tmp/site/index.html" && [ -z "$(find "$tmp/site" -name '.*')" ]; then
+  ok "coin-install-web installs the page, no temp files left"
+else
+  bad "coin-install-web"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
