@@ -7,6 +7,7 @@
  * without the message type and prefixed once at the public boundary.
  */
 #include "coin/codec.h"
+#include "coin/fmt.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -1617,12 +1618,8 @@ static void jb_kbool(struct jbuf *b, const char *key, bool v) {
 
 /* Shortest "%.Ng" that strtod reads back to the same double (finite). */
 static void jb_dbl(struct jbuf *b, double v) {
-  char num[32];
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(num, sizeof(num), "%.*g", prec, v);
-    if (strtod(num, NULL) == v)
-      break;
-  }
+  char num[COIN_FMT_DOUBLE_BYTES];
+  coin_fmt_double(num, v);
   jb_lit(b, num);
 }
 

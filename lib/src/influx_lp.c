@@ -3,6 +3,7 @@
  * byte buffer the influx module builds requests in. Pure functions, no I/O;
  * thread-safe (no shared state). Buffers are owned by their caller.
  */
+#include "coin/fmt.h"
 #include "influx_int.h"
 
 #include "coin/error.h"
@@ -137,20 +138,9 @@ static int add_escaped(struct influx_buf *b, const char *s,
 }
 
 void influx_lp_format_double(char *out, size_t out_bytes, double v) {
-  /* Shortest of 15, 16, 17 significant digits that parses back exactly;
-   * %.17g always does for a finite double. */
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(out, out_bytes, "%.*g", prec, v);
-    /* A locale with a decimal comma must not leak into the protocol. */
-    for (char *p = out; *p; p++)
-      if (*p == ',')
-        *p = '.';
-    double back = strtod(out, NULL);
-    if (memcmp(&back, &v, sizeof(v)) == 0)
-      return;
-  }
-  /* Only a locale whose strtod rejects '.' gets here; the %.17g text is
-   * still exact. */
+  char num[COIN_FMT_DOUBLE_BYTES];
+  coin_fmt_double(num, v);
+  snprintf(out, out_bytes, "%s", num);
 }
 
 static int add_field_value(struct influx_buf *b,

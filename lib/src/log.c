@@ -6,6 +6,8 @@
  */
 #include "coin/log.h"
 
+#include "coin/fmt.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
@@ -195,16 +197,12 @@ static bool put_key(struct line *l, const char *key) {
 
 /* Shortest text that reads back as the same double; JSON has no NaN/inf. */
 static void put_double(struct line *l, double v) {
-  char buf[40];
+  char buf[COIN_FMT_DOUBLE_BYTES];
   if (!isfinite(v)) {
     puts_(l, "null");
     return;
   }
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(buf, sizeof(buf), "%.*g", prec, v);
-    if (strtod(buf, NULL) == v)
-      break;
-  }
+  coin_fmt_double(buf, v);
   puts_(l, buf);
 }
 

@@ -1,6 +1,7 @@
 /* jbuf.c: the growable JSON text buffer of coin-publish (see jbuf.h). */
 #include "jbuf.h"
 
+#include "coin/fmt.h"
 #include "coin/timeframe.h"
 
 #include <inttypes.h>
@@ -112,15 +113,7 @@ size_t jb_num_text(char *out, double v) {
   /* Integers (volumes, round prices) print as such. */
   if (fabs(v) < 1e15 && v == (double)(int64_t)v && !(v == 0 && signbit(v)))
     return (size_t)snprintf(out, NUM_TEXT_BYTES, "%" PRId64, (int64_t)v);
-  /* Otherwise the shortest of %.15g/%.16g/%.17g that reads back exactly:
-   * at most three tries ("29000.01", "0.30000000000000004", "1.234e-05"). */
-  int n = 0;
-  for (int prec = 15; prec <= 17; prec++) {
-    n = snprintf(out, NUM_TEXT_BYTES, "%.*g", prec, v);
-    if (prec == 17 || strtod(out, NULL) == v)
-      break;
-  }
-  return (size_t)n;
+  return coin_fmt_double(out, v);
 }
 
 void jb_num(struct jbuf *b, double v) {

@@ -1,0 +1,21 @@
+/*
+ * fmt.h: number text shared by every writer of JSON, line protocol and logs,
+ * so a double is printed one way everywhere: the shortest decimal that reads
+ * back to exactly the same double. Pure functions; thread-safe.
+ */
+#ifndef COIN_FMT_H
+#define COIN_FMT_H
+
+#include <stddef.h>
+
+#define COIN_FMT_DOUBLE_BYTES 32
+
+/* "%.15g", "%.16g" or "%.17g", the first that strtod reads back exactly
+ * (DBL_DIG = 15: a double with a shorter decimal form prints it at 15, since
+ * %g drops trailing zeros). "0.1", "29000.01", "1e-05", "0.30000000000000004".
+ * Non-finite values print "nan", "inf" or "-inf" (JSON and line protocol
+ * callers check isfinite first). A '.' is always the decimal point, whatever
+ * the locale. out holds COIN_FMT_DOUBLE_BYTES; returns the length. */
+size_t coin_fmt_double(char *out, double v);
+
+#endif
