@@ -4,108 +4,65 @@
 #include "ingest_int.h"
 
 #include "coin/error.h"
+#include "coin/jbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct text {
-  char *buf;
-  size_t len, cap;
-  int oom;
-};
-
-static void put(struct text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void put(struct text *t, const char *fmt, ...) {
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    size_t room = t->cap - t->len;
-    int n =
-        vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? room : 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-      return;
-    if (t->buf && (size_t)n < room) {
-      t->len += (size_t)n;
-      return;
-    }
-    size_t cap = t->cap ? t->cap * 2 : 8192;
-    while (cap < t->len + (size_t)n + 1)
-      cap *= 2;
-    char *b = realloc(t->buf, cap);
-    if (!b) {
-      t->oom = 1;
-      return;
-    }
-    t->buf = b;
-    t->cap = cap;
-  }
-}
-
-static void counter(struct text *t, const char *name, const char *help,
-                    uint64_t v) {
-  put(t, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
-      (unsigned long long)v);
-}
-
-static void gauge(struct text *t, const char *name, const char *help,
-                  double v) {
-  put(t, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help, name, name, v);
-}
-
 int ingest_metrics_text(char **out, struct ingest *in) {
-  struct text t = {0};
+  struct coin_jbuf t = {0};
   struct ingest_counters *c = &in->c;
-  counter(&t, "coin_ingest_candles_written_total",
-          "Closed valid candles written to InfluxDB.",
-          atomic_load(&c->candles_written));
-  counter(&t, "coin_ingest_candles_invalid_total",
-          "Candles rejected by validation (never stored).",
-          atomic_load(&c->candles_invalid));
-  counter(&t, "coin_ingest_open_candles_skipped_total",
-          "Still-open candles returned by the exchange and skipped.",
-          atomic_load(&c->open_candles_skipped));
-  counter(&t, "coin_ingest_batches_published_total",
-          "CandleBatch messages acknowledged by JetStream.",
-          atomic_load(&c->batches_published));
-  counter(&t, "coin_ingest_publish_errors_total",
-          "Batches that could not be published (publish reconciles).",
-          atomic_load(&c->publish_errors));
-  counter(&t, "coin_ingest_watermark_advances_total",
-          "Ingest watermark compare-and-set successes.",
-          atomic_load(&c->watermark_advances));
-  counter(&t, "coin_ingest_watermark_conflicts_total",
-          "Ingest watermark compare-and-set conflicts.",
-          atomic_load(&c->watermark_conflicts));
-  counter(&t, "coin_ingest_watermark_errors_total",
-          "Watermark updates that failed (NATS unavailable).",
-          atomic_load(&c->watermark_errors));
-  counter(&t, "coin_ingest_influx_errors_total", "Failed InfluxDB operations.",
-          atomic_load(&c->influx_errors));
-  counter(&t, "coin_ingest_exchange_errors_total",
-          "Series syncs that failed on the exchange side.",
-          atomic_load(&c->exchange_errors));
-  counter(&t, "coin_ingest_gaps_found_total",
-          "Gaps recorded as known (exchange had no valid data).",
-          atomic_load(&c->gaps_found));
-  counter(&t, "coin_ingest_gaps_filled_total",
-          "Gaps in the SoT that a backfill filled.",
-          atomic_load(&c->gaps_filled));
-  counter(&t, "coin_ingest_gap_rechecks_total",
-          "Known gaps asked again after their backoff.",
-          atomic_load(&c->gap_rechecks));
-  gauge(&t, "coin_ingest_gaps_known",
-        "Known gaps held (re-checked on backoff).",
-        (double)atomic_load(&c->gaps_known));
-  counter(&t, "coin_ingest_cycles_total", "Ingest cycles run.",
-          atomic_load(&c->cycles));
-  counter(&t, "coin_ingest_cycle_overruns_total",
-          "Cycles that ran longer than their budget.",
-          atomic_load(&c->overruns));
+  coin_jbuf_prom_counter(&t, "coin_ingest_candles_written_total",
+                         "Closed valid candles written to InfluxDB.",
+                         atomic_load(&c->candles_written));
+  coin_jbuf_prom_counter(&t, "coin_ingest_candles_invalid_total",
+                         "Candles rejected by validation (never stored).",
+                         atomic_load(&c->candles_invalid));
+  coin_jbuf_prom_counter(
+      &t, "coin_ingest_open_candles_skipped_total",
+      "Still-open candles returned by the exchange and skipped.",
+      atomic_load(&c->open_candles_skipped));
+  coin_jbuf_prom_counter(&t, "coin_ingest_batches_published_total",
+                         "CandleBatch messages acknowledged by JetStream.",
+                         atomic_load(&c->batches_published));
+  coin_jbuf_prom_counter(
+      &t, "coin_ingest_publish_errors_total",
+      "Batches that could not be published (publish reconciles).",
+      atomic_load(&c->publish_errors));
+  coin_jbuf_prom_counter(&t, "coin_ingest_watermark_advances_total",
+                         "Ingest watermark compare-and-set successes.",
+                         atomic_load(&c->watermark_advances));
+  coin_jbuf_prom_counter(&t, "coin_ingest_watermark_conflicts_total",
+                         "Ingest watermark compare-and-set conflicts.",
+                         atomic_load(&c->watermark_conflicts));
+  coin_jbuf_prom_counter(&t, "coin_ingest_watermark_errors_total",
+                         "Watermark updates that failed (NATS unavailable).",
+                         atomic_load(&c->watermark_errors));
+  coin_jbuf_prom_counter(&t, "coin_ingest_influx_errors_total",
+                         "Failed InfluxDB operations.",
+                         atomic_load(&c->influx_errors));
+  coin_jbuf_prom_counter(&t, "coin_ingest_exchange_errors_total",
+                         "Series syncs that failed on the exchange side.",
+                         atomic_load(&c->exchange_errors));
+  coin_jbuf_prom_counter(&t, "coin_ingest_gaps_found_total",
+                         "Gaps recorded as known (exchange had no valid data).",
+                         atomic_load(&c->gaps_found));
+  coin_jbuf_prom_counter(&t, "coin_ingest_gaps_filled_total",
+                         "Gaps in the SoT that a backfill filled.",
+                         atomic_load(&c->gaps_filled));
+  coin_jbuf_prom_counter(&t, "coin_ingest_gap_rechecks_total",
+                         "Known gaps asked again after their backoff.",
+                         atomic_load(&c->gap_rechecks));
+  coin_jbuf_prom_gauge(&t, "coin_ingest_gaps_known",
+                       "Known gaps held (re-checked on backoff).",
+                       (double)atomic_load(&c->gaps_known));
+  coin_jbuf_prom_counter(&t, "coin_ingest_cycles_total", "Ingest cycles run.",
+                         atomic_load(&c->cycles));
+  coin_jbuf_prom_counter(&t, "coin_ingest_cycle_overruns_total",
+                         "Cycles that ran longer than their budget.",
+                         atomic_load(&c->overruns));
 
   struct coin_exchange_stats sum = {0};
   struct coin_exchange *all[65];
@@ -125,55 +82,63 @@ int ingest_metrics_text(char **out, struct ingest *in) {
     sum.retries += s->retries;
     sum.malformed += s->malformed;
   }
-  put(&t, "# HELP coin_ingest_exchange_responses_total Exchange HTTP "
-          "responses by status class.\n"
-          "# TYPE coin_ingest_exchange_responses_total counter\n");
+  coin_jbuf_printf(&t,
+                   "# HELP coin_ingest_exchange_responses_total Exchange HTTP "
+                   "responses by status class.\n"
+                   "# TYPE coin_ingest_exchange_responses_total counter\n");
   const char *cls[] = {"2xx", "4xx", "429", "418", "5xx", "transport_error"};
   uint64_t vals[] = {sum.status_2xx, sum.status_4xx, sum.status_429,
                      sum.status_418, sum.status_5xx, sum.transport_errors};
   for (size_t i = 0; i < 6; i++)
-    put(&t, "coin_ingest_exchange_responses_total{status=\"%s\"} %llu\n",
+    coin_jbuf_printf(
+        &t, "coin_ingest_exchange_responses_total{status=\"%s\"} %llu\n",
         cls[i], (unsigned long long)vals[i]);
-  counter(&t, "coin_ingest_exchange_requests_total", "Exchange HTTP requests.",
-          sum.requests);
-  counter(&t, "coin_ingest_exchange_retries_total",
-          "Exchange requests retried (5xx, timeouts, malformed, 429).",
-          sum.retries);
-  counter(&t, "coin_ingest_exchange_malformed_total",
-          "Exchange responses rejected as malformed.", sum.malformed);
+  coin_jbuf_prom_counter(&t, "coin_ingest_exchange_requests_total",
+                         "Exchange HTTP requests.", sum.requests);
+  coin_jbuf_prom_counter(
+      &t, "coin_ingest_exchange_retries_total",
+      "Exchange requests retried (5xx, timeouts, malformed, 429).",
+      sum.retries);
+  coin_jbuf_prom_counter(&t, "coin_ingest_exchange_malformed_total",
+                         "Exchange responses rejected as malformed.",
+                         sum.malformed);
   pthread_mutex_lock(&in->budget.lock);
   double weight = (double)in->budget.weight_used;
   double limit = (double)in->budget.weight_limit;
   double paused = (double)in->budget.paused_until_ms;
   pthread_mutex_unlock(&in->budget.lock);
-  gauge(&t, "coin_ingest_exchange_weight_used",
-        "Request weight used in the current minute (X-MBX-USED-WEIGHT-1M).",
-        weight);
-  gauge(&t, "coin_ingest_exchange_weight_limit", "Request weight per minute.",
-        limit);
-  gauge(&t, "coin_ingest_exchange_paused_until_seconds",
-        "Retry-After pause end (unix seconds; 0 = none).", paused / 1000.0);
+  coin_jbuf_prom_gauge(
+      &t, "coin_ingest_exchange_weight_used",
+      "Request weight used in the current minute (X-MBX-USED-WEIGHT-1M).",
+      weight);
+  coin_jbuf_prom_gauge(&t, "coin_ingest_exchange_weight_limit",
+                       "Request weight per minute.", limit);
+  coin_jbuf_prom_gauge(&t, "coin_ingest_exchange_paused_until_seconds",
+                       "Retry-After pause end (unix seconds; 0 = none).",
+                       paused / 1000.0);
 
   struct cycle_summary cs;
   pthread_mutex_lock(&in->lock);
   cycle_stats_summary(&cs, &in->stats);
   pthread_mutex_unlock(&in->lock);
-  gauge(&t, "coin_ingest_cycle_p50_seconds",
-        "Median cycle duration over the runtime-metrics window.",
-        cs.p50_elapsed_seconds);
-  gauge(&t, "coin_ingest_cycle_p95_seconds",
-        "95th percentile cycle duration over the window.",
-        cs.p95_elapsed_seconds);
-  gauge(&t, "coin_ingest_cycle_max_seconds", "Longest cycle in the window.",
-        cs.max_elapsed_seconds);
-  gauge(&t, "coin_ingest_cycle_overrun_rate",
-        "Share of cycles in the window that overran.", cs.overrun_rate);
-  gauge(&t, "coin_ingest_nats_connected", "1 when connected to NATS.",
-        coin_bus_connected(in->bus) ? 1 : 0);
+  coin_jbuf_prom_gauge(&t, "coin_ingest_cycle_p50_seconds",
+                       "Median cycle duration over the runtime-metrics window.",
+                       cs.p50_elapsed_seconds);
+  coin_jbuf_prom_gauge(&t, "coin_ingest_cycle_p95_seconds",
+                       "95th percentile cycle duration over the window.",
+                       cs.p95_elapsed_seconds);
+  coin_jbuf_prom_gauge(&t, "coin_ingest_cycle_max_seconds",
+                       "Longest cycle in the window.", cs.max_elapsed_seconds);
+  coin_jbuf_prom_gauge(&t, "coin_ingest_cycle_overrun_rate",
+                       "Share of cycles in the window that overran.",
+                       cs.overrun_rate);
+  coin_jbuf_prom_gauge(&t, "coin_ingest_nats_connected",
+                       "1 when connected to NATS.",
+                       coin_bus_connected(in->bus) ? 1 : 0);
   if (t.oom) {
-    free(t.buf);
+    coin_jbuf_free(&t);
     return coin_error_set(COIN_ENOMEM, "metrics: out of memory");
   }
-  *out = t.buf;
+  *out = t.p;
   return 0;
 }

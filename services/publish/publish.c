@@ -235,7 +235,7 @@ void publish_free(struct publish *p) {
   for (size_t i = 0; i < p->n_series; i++)
     series_free(p->series[i]);
   free(p->series);
-  jb_free(&p->out);
+  coin_jbuf_free(&p->out);
   free(p);
 }
 

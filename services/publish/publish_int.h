@@ -17,8 +17,8 @@
 #include "coin/freshness.h"
 #include "coin/httpd.h"
 #include "coin/influx.h"
+#include "coin/jbuf.h"
 #include "coin/serving.h"
-#include "jbuf.h"
 #include "publish.h"
 
 #define PUBLISH_RP_1M "rp_1m" /* coin-ingest's retention policy for 1m */
@@ -155,7 +155,7 @@ struct publish {
   int64_t next_model_mono_ms;
   int64_t next_tmp_clean_mono_ms;
   int64_t flush_retry_mono_ms; /* a failed flush is retried from here */
-  struct jbuf out;             /* render buffer (run thread) */
+  struct coin_jbuf out;        /* render buffer (run thread) */
   struct publish_counters c;
   volatile sig_atomic_t stop;
 };

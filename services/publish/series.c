@@ -153,7 +153,7 @@ static int row_render(struct prow *r) {
   const double v[5] = {r->c.open, r->c.high, r->c.low, r->c.close, r->c.volume};
   for (int i = 0; i < 5; i++) {
     buf[n++] = ',';
-    n += jb_num_text(buf + n, v[i]);
+    n += coin_jbuf_num_text(buf + n, v[i]);
   }
   buf[n++] = ']';
   char *t = malloc(n + 1);
@@ -479,31 +479,34 @@ int series_read_sot_many(struct publish *p, struct series_read *v, size_t n) {
     if (v[i].to_ms > to)
       to = v[i].to_ms;
   }
-  struct jbuf q = {0};
-  jb_puts(&q, "SELECT \"open\",\"high\",\"low\",\"close\",\"volume\" FROM ");
+  struct coin_jbuf q = {0};
+  coin_jbuf_puts(&q,
+                 "SELECT \"open\",\"high\",\"low\",\"close\",\"volume\" FROM ");
   if (s0->tf == COIN_TF_1M)
-    jb_puts(&q, "\"" PUBLISH_RP_1M "\".");
+    coin_jbuf_puts(&q, "\"" PUBLISH_RP_1M "\".");
   /* Tokens were validated ([a-z0-9_], [A-Z0-9_-]): nothing to escape. */
-  jb_printf(&q, "\"candle\" WHERE \"exchange\" = '%s' AND \"timeframe\" = '%s'",
-            s0->exchange, coin_tf_name(s0->tf));
+  coin_jbuf_printf(
+      &q, "\"candle\" WHERE \"exchange\" = '%s' AND \"timeframe\" = '%s'",
+      s0->exchange, coin_tf_name(s0->tf));
   size_t names = 0;
   for (size_t i = 0; i < n; i++)
     names += strlen(v[i].s->symbol) + 1;
   if (names < 12000) {
-    jb_puts(&q, " AND \"symbol\" =~ /^(");
+    coin_jbuf_puts(&q, " AND \"symbol\" =~ /^(");
     for (size_t i = 0; i < n; i++)
-      jb_printf(&q, "%s%s", i ? "|" : "", v[i].s->symbol);
-    jb_puts(&q, ")$/");
+      coin_jbuf_printf(&q, "%s%s", i ? "|" : "", v[i].s->symbol);
+    coin_jbuf_puts(&q, ")$/");
   }
-  jb_printf(&q, " AND time >= %lldms AND time <= %lldms GROUP BY \"symbol\"",
-            (long long)from, (long long)to);
+  coin_jbuf_printf(&q,
+                   " AND time >= %lldms AND time <= %lldms GROUP BY \"symbol\"",
+                   (long long)from, (long long)to);
   if (q.oom) {
-    jb_free(&q);
+    coin_jbuf_free(&q);
     return coin_error_set(COIN_ENOMEM, "publish: out of memory");
   }
   struct bulk_ctx b = {.v = v, .n = n};
   int rc = coin_influx_query(p->ix, q.p, bulk_row, &b);
-  jb_free(&q);
+  coin_jbuf_free(&q);
   if (rc == COIN_ENOTFOUND)
     rc = 0; /* no database or retention policy yet: nothing stored */
   if (rc != 0) {

@@ -87,82 +87,84 @@ static void cache_control(char out[PUBLISH_CACHE_BYTES], struct publish *p,
   }
 }
 
-static void put_reasons(struct jbuf *b, unsigned degraded) {
-  jb_puts(b, "[");
+static void put_reasons(struct coin_jbuf *b, unsigned degraded) {
+  coin_jbuf_puts(b, "[");
   bool first = true;
   for (unsigned i = 0; i < COIN_DEGRADED_REASON_COUNT; i++) {
     const char *name = coin_degraded_reason_name(1u << i);
     if (!(degraded & (1u << i)) || !name)
       continue;
     if (!first)
-      jb_puts(b, ",");
-    jb_str(b, name);
+      coin_jbuf_puts(b, ",");
+    coin_jbuf_str(b, name);
     first = false;
   }
-  jb_puts(b, "]");
+  coin_jbuf_puts(b, "]");
 }
 
-static void put_opt_ms(struct jbuf *b, const char *key, int64_t ms) {
-  jb_printf(b, ",\"%s\":", key);
+static void put_opt_ms(struct coin_jbuf *b, const char *key, int64_t ms) {
+  coin_jbuf_printf(b, ",\"%s\":", key);
   if (ms >= 0)
-    jb_i64(b, ms);
+    coin_jbuf_i64(b, ms);
   else
-    jb_puts(b, "null");
+    coin_jbuf_puts(b, "null");
 }
 
-static void put_opt_time(struct jbuf *b, const char *key, int64_t ms) {
-  jb_printf(b, ",\"%s\":", key);
+static void put_opt_time(struct coin_jbuf *b, const char *key, int64_t ms) {
+  coin_jbuf_printf(b, ",\"%s\":", key);
   if (ms >= 0)
-    jb_time(b, ms);
+    coin_jbuf_time(b, ms);
   else
-    jb_puts(b, "null");
+    coin_jbuf_puts(b, "null");
 }
 
 /* {"schema_version":1,...,"last_candle_open":...  (object left open) */
-static void put_common(struct jbuf *b, const struct pseries *s, int64_t gen_ms,
-                       enum coin_fresh_state state, unsigned degraded,
-                       const struct coin_freshness *fr) {
+static void put_common(struct coin_jbuf *b, const struct pseries *s,
+                       int64_t gen_ms, enum coin_fresh_state state,
+                       unsigned degraded, const struct coin_freshness *fr) {
   int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
-  jb_printf(b, "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
-  jb_time(b, gen_ms);
-  jb_puts(b, ",\"generated_at_ms\":");
-  jb_i64(b, gen_ms);
-  jb_puts(b, ",\"exchange\":");
-  jb_str(b, s->exchange);
-  jb_puts(b, ",\"symbol\":");
-  jb_str(b, s->symbol);
-  jb_puts(b, ",\"timeframe\":");
-  jb_str(b, coin_tf_name(s->tf));
-  jb_puts(b, ",\"status\":");
-  jb_str(b, state_name(state));
-  jb_printf(
+  coin_jbuf_printf(b,
+                   "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
+  coin_jbuf_time(b, gen_ms);
+  coin_jbuf_puts(b, ",\"generated_at_ms\":");
+  coin_jbuf_i64(b, gen_ms);
+  coin_jbuf_puts(b, ",\"exchange\":");
+  coin_jbuf_str(b, s->exchange);
+  coin_jbuf_puts(b, ",\"symbol\":");
+  coin_jbuf_str(b, s->symbol);
+  coin_jbuf_puts(b, ",\"timeframe\":");
+  coin_jbuf_str(b, coin_tf_name(s->tf));
+  coin_jbuf_puts(b, ",\"status\":");
+  coin_jbuf_str(b, state_name(state));
+  coin_jbuf_printf(
       b, ",\"degraded\":%s,\"degraded_reasons\":", degraded ? "true" : "false");
   put_reasons(b, degraded);
   put_opt_ms(b, "last_candle_open_ms", last);
   put_opt_time(b, "last_candle_open", last);
-  jb_puts(b, ",\"freshness\":{\"expected_open_ms\":");
-  jb_i64(b, fr->expected_open_ms);
-  jb_puts(b, ",\"missing_candles\":");
-  jb_i64(b, fr->missing_candles);
-  jb_puts(b, ",\"overdue_ms\":");
-  jb_i64(b, fr->overdue_ms);
-  jb_puts(b, "}");
+  coin_jbuf_puts(b, ",\"freshness\":{\"expected_open_ms\":");
+  coin_jbuf_i64(b, fr->expected_open_ms);
+  coin_jbuf_puts(b, ",\"missing_candles\":");
+  coin_jbuf_i64(b, fr->missing_candles);
+  coin_jbuf_puts(b, ",\"overdue_ms\":");
+  coin_jbuf_i64(b, fr->overdue_ms);
+  coin_jbuf_puts(b, "}");
 }
 
 /* ---- history.json and prediction.json ----------------------------------- */
 
-static void render_history(struct jbuf *b, const struct pseries *s,
+static void render_history(struct coin_jbuf *b, const struct pseries *s,
                            int64_t gen_ms, enum coin_fresh_state state,
                            unsigned degraded, const struct coin_freshness *fr) {
   put_common(b, s, gen_ms, state, degraded, fr);
   put_opt_ms(b, "publish_watermark_ms", s->pub_ms);
-  jb_printf(b, ",\"window_candles\":%lld,\"candles\":[", (long long)s->slots);
+  coin_jbuf_printf(b, ",\"window_candles\":%lld,\"candles\":[",
+                   (long long)s->slots);
   for (size_t i = 0; i < s->n; i++) {
     if (i)
-      jb_putn(b, ",", 1);
-    jb_putn(b, s->rows[i].text, s->rows[i].len);
+      coin_jbuf_putn(b, ",", 1);
+    coin_jbuf_putn(b, s->rows[i].text, s->rows[i].len);
   }
-  jb_puts(b, "]}\n");
+  coin_jbuf_puts(b, "]}\n");
 }
 
 static const char *blocked_reason(enum coin_fresh_state input,
@@ -182,7 +184,7 @@ static const char *blocked_reason(enum coin_fresh_state input,
                                                   : pr->state);
 }
 
-static void render_prediction(struct jbuf *b, const struct pseries *s,
+static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
                               int64_t gen_ms, enum coin_fresh_state input,
                               enum coin_fresh_state state, bool values,
                               const struct coin_freshness *fr) {
@@ -190,58 +192,58 @@ static void render_prediction(struct jbuf *b, const struct pseries *s,
   put_common(b, s, gen_ms, state, pr->degraded, fr);
   int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
   put_opt_ms(b, "input_last_candle_open_ms", last);
-  jb_puts(b, ",\"input_status\":");
-  jb_str(b, state_name(input));
-  jb_puts(b, ",\"model\":");
+  coin_jbuf_puts(b, ",\"input_status\":");
+  coin_jbuf_str(b, state_name(input));
+  coin_jbuf_puts(b, ",\"model\":");
   if (pr->model_version[0]) {
-    jb_puts(b, "{\"version\":");
-    jb_str(b, pr->model_version);
-    jb_puts(b, ",\"kind\":");
-    jb_str(b, pr->model_kind[0] ? pr->model_kind : NULL);
-    jb_puts(b, "}");
+    coin_jbuf_puts(b, "{\"version\":");
+    coin_jbuf_str(b, pr->model_version);
+    coin_jbuf_puts(b, ",\"kind\":");
+    coin_jbuf_str(b, pr->model_kind[0] ? pr->model_kind : NULL);
+    coin_jbuf_puts(b, "}");
   } else {
-    jb_puts(b, "null");
+    coin_jbuf_puts(b, "null");
   }
   int64_t target = last >= 0 ? coin_tf_next(s->tf, last) : -1;
   put_opt_ms(b, "target_open_ms", target);
   put_opt_time(b, "target_open", target);
   if (values) {
-    jb_puts(b, ",\"predicted_close\":");
-    jb_num(b, pr->predicted_close);
-    jb_puts(b, ",\"predicted_return\":");
-    jb_num(b, pr->predicted_return);
-    jb_puts(b, ",\"band\":{\"low\":");
-    jb_num(b, pr->band_low);
-    jb_puts(b, ",\"high\":");
-    jb_num(b, pr->band_high);
-    jb_puts(b, ",\"level\":");
-    jb_num(b, pr->band_level);
-    jb_puts(b, "},\"direction\":");
-    jb_str(b, pr->direction > 0 ? "up" : "down");
-    jb_puts(b, ",\"direction_probability\":");
-    jb_num(b, pr->direction_probability);
+    coin_jbuf_puts(b, ",\"predicted_close\":");
+    coin_jbuf_num(b, pr->predicted_close);
+    coin_jbuf_puts(b, ",\"predicted_return\":");
+    coin_jbuf_num(b, pr->predicted_return);
+    coin_jbuf_puts(b, ",\"band\":{\"low\":");
+    coin_jbuf_num(b, pr->band_low);
+    coin_jbuf_puts(b, ",\"high\":");
+    coin_jbuf_num(b, pr->band_high);
+    coin_jbuf_puts(b, ",\"level\":");
+    coin_jbuf_num(b, pr->band_level);
+    coin_jbuf_puts(b, "},\"direction\":");
+    coin_jbuf_str(b, pr->direction > 0 ? "up" : "down");
+    coin_jbuf_puts(b, ",\"direction_probability\":");
+    coin_jbuf_num(b, pr->direction_probability);
   } else {
-    jb_puts(b, ",\"predicted_close\":null,\"predicted_return\":null,"
-               "\"band\":null,\"direction\":null,"
-               "\"direction_probability\":null");
+    coin_jbuf_puts(b, ",\"predicted_close\":null,\"predicted_return\":null,"
+                      "\"band\":null,\"direction\":null,"
+                      "\"direction_probability\":null");
   }
-  jb_puts(b, ",\"walk_forward\":");
+  coin_jbuf_puts(b, ",\"walk_forward\":");
   if (pr->has_metrics) {
-    jb_puts(b, "{\"mae\":");
-    jb_num(b, pr->wf_mae);
-    jb_puts(b, ",\"persistence_mae\":");
-    jb_num(b, pr->wf_persistence_mae);
-    jb_puts(b, ",\"directional_accuracy\":");
-    jb_num(b, pr->wf_directional_accuracy);
-    jb_puts(b, ",\"n\":");
-    jb_i64(b, pr->wf_n);
-    jb_puts(b, "}");
+    coin_jbuf_puts(b, "{\"mae\":");
+    coin_jbuf_num(b, pr->wf_mae);
+    coin_jbuf_puts(b, ",\"persistence_mae\":");
+    coin_jbuf_num(b, pr->wf_persistence_mae);
+    coin_jbuf_puts(b, ",\"directional_accuracy\":");
+    coin_jbuf_num(b, pr->wf_directional_accuracy);
+    coin_jbuf_puts(b, ",\"n\":");
+    coin_jbuf_i64(b, pr->wf_n);
+    coin_jbuf_puts(b, "}");
   } else {
-    jb_puts(b, "null");
+    coin_jbuf_puts(b, "null");
   }
-  jb_puts(b, ",\"blocked_reason\":");
-  jb_str(b, blocked_reason(input, pr, values));
-  jb_puts(b, "}\n");
+  coin_jbuf_puts(b, ",\"blocked_reason\":");
+  coin_jbuf_str(b, blocked_reason(input, pr, values));
+  coin_jbuf_puts(b, "}\n");
 }
 
 /* ---- predictions -------------------------------------------------------- */
@@ -300,14 +302,14 @@ pred_state(const struct pseries *s, enum coin_fresh_state input, bool *values) {
 /* One dirty series of a flush: its two files rendered in memory. */
 struct staged {
   struct pseries *s;
-  struct jbuf doc[PUBLISH_FILES];
+  struct coin_jbuf doc[PUBLISH_FILES];
   struct file_info next[PUBLISH_FILES];
   struct shown shown;
 };
 
 static void staged_clear(struct staged *st) {
   for (int i = 0; i < PUBLISH_FILES; i++)
-    jb_free(&st->doc[i]);
+    coin_jbuf_free(&st->doc[i]);
 }
 
 static int stage(struct publish *p, struct staged *st, struct pseries *s,
@@ -359,53 +361,54 @@ static bool same_file(const struct file_info *a, const struct file_info *b) {
  * new size and hash plus "previous_bytes"/"previous_sha256" of the file
  * still on disk, so that the manifest holds for the file before and after
  * its rename. */
-static void render_entry(struct jbuf *b, const struct pseries *s,
+static void render_entry(struct coin_jbuf *b, const struct pseries *s,
                          const struct shown *sh,
                          const struct file_info files[PUBLISH_FILES],
                          const struct file_info *next) {
   int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
-  jb_puts(b, "{\"exchange\":");
-  jb_str(b, s->exchange);
-  jb_puts(b, ",\"symbol\":");
-  jb_str(b, s->symbol);
-  jb_puts(b, ",\"timeframe\":");
-  jb_str(b, coin_tf_name(s->tf));
-  jb_puts(b, ",\"status\":");
-  jb_str(b, state_name(sh->hist_state));
-  jb_printf(b, ",\"degraded\":%s,\"degraded_reasons\":",
-            sh->degraded ? "true" : "false");
+  coin_jbuf_puts(b, "{\"exchange\":");
+  coin_jbuf_str(b, s->exchange);
+  coin_jbuf_puts(b, ",\"symbol\":");
+  coin_jbuf_str(b, s->symbol);
+  coin_jbuf_puts(b, ",\"timeframe\":");
+  coin_jbuf_str(b, coin_tf_name(s->tf));
+  coin_jbuf_puts(b, ",\"status\":");
+  coin_jbuf_str(b, state_name(sh->hist_state));
+  coin_jbuf_printf(b, ",\"degraded\":%s,\"degraded_reasons\":",
+                   sh->degraded ? "true" : "false");
   put_reasons(b, sh->degraded);
   put_opt_ms(b, "last_candle_open_ms", last);
   put_opt_time(b, "last_candle_open", last);
   put_opt_ms(b, "publish_watermark_ms", s->pub_ms);
   put_opt_ms(b, "ingest_watermark_ms", s->ingest_ms);
-  jb_printf(b, ",\"candles\":%zu,\"prediction_status\":", s->n);
-  jb_str(b, state_name(sh->pred_state));
-  jb_puts(b, ",\"files\":[");
+  coin_jbuf_printf(b, ",\"candles\":%zu,\"prediction_status\":", s->n);
+  coin_jbuf_str(b, state_name(sh->pred_state));
+  coin_jbuf_puts(b, ",\"files\":[");
   for (int i = 0; i < PUBLISH_FILES; i++) {
     const struct file_info *cur = &files[i];
     const struct file_info *f =
         next && !same_file(&next[i], cur) ? &next[i] : cur;
     if (i)
-      jb_puts(b, ",");
-    jb_printf(b, "{\"path\":\"%s/%s\",\"bytes\":%zu,\"sha256\":", s->dir,
-              file_names[i], f->bytes);
-    jb_str(b, f->sha256);
+      coin_jbuf_puts(b, ",");
+    coin_jbuf_printf(b, "{\"path\":\"%s/%s\",\"bytes\":%zu,\"sha256\":", s->dir,
+                     file_names[i], f->bytes);
+    coin_jbuf_str(b, f->sha256);
     if (f != cur) {
-      jb_printf(b, ",\"previous_bytes\":%zu,\"previous_sha256\":", cur->bytes);
-      jb_str(b, cur->sha256);
+      coin_jbuf_printf(
+          b, ",\"previous_bytes\":%zu,\"previous_sha256\":", cur->bytes);
+      coin_jbuf_str(b, cur->sha256);
     }
-    jb_puts(b, ",\"status\":");
-    jb_str(b, state_name(f->state));
-    jb_puts(b, ",\"cache_control\":");
-    jb_str(b, f->cache_control);
-    jb_puts(b, "}");
+    coin_jbuf_puts(b, ",\"status\":");
+    coin_jbuf_str(b, state_name(f->state));
+    coin_jbuf_puts(b, ",\"cache_control\":");
+    coin_jbuf_str(b, f->cache_control);
+    coin_jbuf_puts(b, "}");
   }
-  jb_puts(b, "]}");
+  coin_jbuf_puts(b, "]}");
 }
 
 static void cache_entry(struct publish *p, struct pseries *s) {
-  struct jbuf *b = &p->out;
+  struct coin_jbuf *b = &p->out;
   for (int f = 0; f < PUBLISH_FILES; f++) {
     if (!s->files[f].present) {
       /* never list a file that is not on disk */
@@ -415,7 +418,7 @@ static void cache_entry(struct publish *p, struct pseries *s) {
       return;
     }
   }
-  jb_reset(b);
+  coin_jbuf_reset(b);
   render_entry(b, s, &s->shown, s->files, NULL);
   if (b->oom)
     return; /* keep the previous entry */
@@ -466,42 +469,43 @@ static int write_manifest(struct publish *p, int64_t gen_ms,
   }
   if (n == 0)
     worst = COIN_STATE_INSUFFICIENT_DATA;
-  struct jbuf *b = &p->out;
-  jb_reset(b);
-  jb_printf(b, "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
-  jb_time(b, gen_ms);
-  jb_puts(b, ",\"generated_at_ms\":");
-  jb_i64(b, gen_ms);
-  jb_puts(b, ",\"producer\":");
-  jb_str(b, p->producer_id);
-  jb_printf(b, ",\"update_in_progress\":%s", n_chunk ? "true" : "false");
-  jb_puts(b, ",\"overall\":{\"status\":");
-  jb_str(b, state_name(worst));
-  jb_printf(b, ",\"degraded\":%s,\"series\":%zu,\"counts\":{",
-            degraded ? "true" : "false", n);
+  struct coin_jbuf *b = &p->out;
+  coin_jbuf_reset(b);
+  coin_jbuf_printf(b,
+                   "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
+  coin_jbuf_time(b, gen_ms);
+  coin_jbuf_puts(b, ",\"generated_at_ms\":");
+  coin_jbuf_i64(b, gen_ms);
+  coin_jbuf_puts(b, ",\"producer\":");
+  coin_jbuf_str(b, p->producer_id);
+  coin_jbuf_printf(b, ",\"update_in_progress\":%s", n_chunk ? "true" : "false");
+  coin_jbuf_puts(b, ",\"overall\":{\"status\":");
+  coin_jbuf_str(b, state_name(worst));
+  coin_jbuf_printf(b, ",\"degraded\":%s,\"series\":%zu,\"counts\":{",
+                   degraded ? "true" : "false", n);
   bool first = true;
   for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
     if (!counts[states[i]])
       continue;
-    jb_printf(b, "%s\"%s\":%zu", first ? "" : ",", state_name(states[i]),
-              counts[states[i]]);
+    coin_jbuf_printf(b, "%s\"%s\":%zu", first ? "" : ",", state_name(states[i]),
+                     counts[states[i]]);
     first = false;
   }
-  jb_puts(b, "}},\"series\":[");
+  coin_jbuf_puts(b, "}},\"series\":[");
   first = true;
   for (size_t i = 0; i < p->n_series; i++) {
     const struct pseries *s = p->series[i];
     if (!in_chunk[i] && !s->entry)
       continue;
     if (!first)
-      jb_puts(b, ",\n");
+      coin_jbuf_puts(b, ",\n");
     if (in_chunk[i])
       render_entry(b, s, &in_chunk[i]->shown, s->files, in_chunk[i]->next);
     else
-      jb_putn(b, s->entry, s->entry_len);
+      coin_jbuf_putn(b, s->entry, s->entry_len);
     first = false;
   }
-  jb_puts(b, "]}\n");
+  coin_jbuf_puts(b, "]}\n");
   free(in_chunk);
   if (b->oom)
     return coin_error_set(COIN_ENOMEM, "publish: out of memory");
@@ -536,7 +540,7 @@ void site_update_gauges(struct publish *p) {
  */
 
 static int write_doc(struct publish *p, struct pseries *s, int idx,
-                     const struct jbuf *doc) {
+                     const struct coin_jbuf *doc) {
   char path[2 * PATH_MAX];
   snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_names[idx]);
   int rc = 0;

@@ -1,5 +1,5 @@
-/* jbuf.c: the growable JSON text buffer of coin-publish (see jbuf.h). */
-#include "jbuf.h"
+/* jbuf.c: the growable JSON / text buffer (see jbuf.h). */
+#include "coin/jbuf.h"
 
 #include "coin/fmt.h"
 #include "coin/timeframe.h"
@@ -13,19 +13,19 @@
 
 #define NUM_TEXT_BYTES 32
 
-void jb_free(struct jbuf *b) {
+void coin_jbuf_free(struct coin_jbuf *b) {
   free(b->p);
   memset(b, 0, sizeof(*b));
 }
 
-void jb_reset(struct jbuf *b) {
+void coin_jbuf_reset(struct coin_jbuf *b) {
   b->len = 0;
   b->oom = false;
   if (b->p)
     b->p[0] = '\0';
 }
 
-static bool reserve(struct jbuf *b, size_t more) {
+static bool reserve(struct coin_jbuf *b, size_t more) {
   if (b->oom)
     return false;
   if (b->len + more + 1 <= b->cap)
@@ -43,7 +43,7 @@ static bool reserve(struct jbuf *b, size_t more) {
   return true;
 }
 
-void jb_putn(struct jbuf *b, const char *s, size_t n) {
+void coin_jbuf_putn(struct coin_jbuf *b, const char *s, size_t n) {
   if (!reserve(b, n))
     return;
   memcpy(b->p + b->len, s, n);
@@ -51,11 +51,11 @@ void jb_putn(struct jbuf *b, const char *s, size_t n) {
   b->p[b->len] = '\0';
 }
 
-void jb_puts(struct jbuf *b, const char *s) {
-  jb_putn(b, s, strlen(s));
+void coin_jbuf_puts(struct coin_jbuf *b, const char *s) {
+  coin_jbuf_putn(b, s, strlen(s));
 }
 
-void jb_printf(struct jbuf *b, const char *fmt, ...) {
+void coin_jbuf_printf(struct coin_jbuf *b, const char *fmt, ...) {
   char small[256];
   va_list ap;
   va_start(ap, fmt);
@@ -64,7 +64,7 @@ void jb_printf(struct jbuf *b, const char *fmt, ...) {
   if (n < 0)
     return;
   if ((size_t)n < sizeof(small)) {
-    jb_putn(b, small, (size_t)n);
+    coin_jbuf_putn(b, small, (size_t)n);
     return;
   }
   if (!reserve(b, (size_t)n))
@@ -75,37 +75,37 @@ void jb_printf(struct jbuf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
-void jb_str(struct jbuf *b, const char *s) {
+void coin_jbuf_str(struct coin_jbuf *b, const char *s) {
   if (!s) {
-    jb_puts(b, "null");
+    coin_jbuf_puts(b, "null");
     return;
   }
-  jb_putn(b, "\"", 1);
+  coin_jbuf_putn(b, "\"", 1);
   const char *run = s;
   for (; *s; s++) {
     unsigned char ch = (unsigned char)*s;
     if (ch >= 0x20 && ch != '"' && ch != '\\')
       continue;
-    jb_putn(b, run, (size_t)(s - run));
+    coin_jbuf_putn(b, run, (size_t)(s - run));
     if (ch == '"' || ch == '\\') {
       char esc[2] = {'\\', (char)ch};
-      jb_putn(b, esc, 2);
+      coin_jbuf_putn(b, esc, 2);
     } else {
-      jb_printf(b, "\\u%04x", ch);
+      coin_jbuf_printf(b, "\\u%04x", ch);
     }
     run = s + 1;
   }
-  jb_putn(b, run, (size_t)(s - run));
-  jb_putn(b, "\"", 1);
+  coin_jbuf_putn(b, run, (size_t)(s - run));
+  coin_jbuf_putn(b, "\"", 1);
 }
 
-void jb_i64(struct jbuf *b, int64_t v) {
+void coin_jbuf_i64(struct coin_jbuf *b, int64_t v) {
   char t[24];
   int n = snprintf(t, sizeof(t), "%" PRId64, v);
-  jb_putn(b, t, (size_t)n);
+  coin_jbuf_putn(b, t, (size_t)n);
 }
 
-size_t jb_num_text(char *out, double v) {
+size_t coin_jbuf_num_text(char *out, double v) {
   if (!isfinite(v)) {
     memcpy(out, "null", 5);
     return 4;
@@ -116,19 +116,33 @@ size_t jb_num_text(char *out, double v) {
   return coin_fmt_double(out, v);
 }
 
-void jb_num(struct jbuf *b, double v) {
+void coin_jbuf_num(struct coin_jbuf *b, double v) {
   char t[NUM_TEXT_BYTES];
-  size_t n = jb_num_text(t, v);
-  jb_putn(b, t, n);
+  size_t n = coin_jbuf_num_text(t, v);
+  coin_jbuf_putn(b, t, n);
 }
 
-void jb_time(struct jbuf *b, int64_t ms) {
+void coin_jbuf_time(struct coin_jbuf *b, int64_t ms) {
   char t[COIN_TF_UTC_TEXT_BYTES];
   if (coin_tf_format_utc(t, sizeof(t), ms) != 0) {
-    jb_puts(b, "null");
+    coin_jbuf_puts(b, "null");
     return;
   }
-  jb_putn(b, "\"", 1);
-  jb_putn(b, t, strlen(t));
-  jb_putn(b, "\"", 1);
+  coin_jbuf_putn(b, "\"", 1);
+  coin_jbuf_putn(b, t, strlen(t));
+  coin_jbuf_putn(b, "\"", 1);
+}
+
+void coin_jbuf_prom_counter(struct coin_jbuf *b, const char *name,
+                            const char *help, uint64_t v) {
+  coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
+                   name, name, (unsigned long long)v);
+}
+
+void coin_jbuf_prom_gauge(struct coin_jbuf *b, const char *name,
+                          const char *help, double v) {
+  char num[COIN_FMT_DOUBLE_BYTES];
+  coin_fmt_double(num, v);
+  coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, help,
+                   name, name, isfinite(v) ? num : "NaN");
 }
