@@ -1802,8 +1802,7 @@ enum coin_msg_type coin_codec_subject_type(const char *subject) {
     return COIN_MSG_UNKNOWN;
   if (under(subject, COIN_SUBJECT_CANDLES_PREFIX))
     return COIN_MSG_CANDLE_BATCH;
-  if (under(subject, COIN_SUBJECT_STATUS_PREFIX) ||
-      under(subject, "$KV." COIN_KV_MONITOR "." COIN_KEY_STATE_PREFIX))
+  if (under(subject, COIN_SUBJECT_STATUS_PREFIX))
     return COIN_MSG_STATUS_TRANSITION;
   if (under(subject, COIN_SUBJECT_ALERTS_PREFIX))
     return COIN_MSG_ALERT;

@@ -998,8 +998,7 @@ static void json_output(void) {
   struct coin_status_transition s;
   status_fill(&s);
   ASSERT_OK(coin_codec_pack_status(&buf, &len, &s));
-  rc = coin_codec_to_json(&json, "$KV.coin_monitor.state.binance.ETHUSDT.1d",
-                          buf, len);
+  rc = coin_codec_to_json(&json, "coin.status.binance.ETHUSDT.1d", buf, len);
   free(buf);
   ASSERT_OK(rc);
   ASSERT_EQ_STR(

@@ -1,6 +1,7 @@
 /* test_freshness.c: the shared freshness evaluator, table-driven over every
  * timeframe, with 1w/1M calendar boundaries and clock edge cases. */
 #include "coin/error.h"
+#include "coin/file.h"
 #include "coin/freshness.h"
 #include "test.h"
 
@@ -169,7 +170,36 @@ static void reasons(void) {
   ASSERT_RC(coin_degraded_reason_parse(&r, "bad"), COIN_EINVAL);
 }
 
+/* docs/configuration.md holds exactly the rows the freshness table prints
+ * (COIN_PRINT_DOC_ROWS=1 prints them, to regenerate). */
+static void docs_in_sync(void) {
+  char path[1024], *rows = NULL, *doc = NULL;
+  size_t rows_len = 0, doc_len = 0;
+  snprintf(path, sizeof(path), "%s", __FILE__);
+  char *cut = strstr(path, "tests/unit/test_freshness.c");
+  ASSERT_TRUE(cut != NULL);
+  strcpy(cut, "docs/configuration.md");
+  FILE *m = open_memstream(&rows, &rows_len);
+  ASSERT_TRUE(m != NULL);
+  ASSERT_OK(
+      coin_cfg_doc_rows(m, coin_freshness_vars, coin_freshness_var_count));
+  fclose(m);
+  if (getenv("COIN_PRINT_DOC_ROWS"))
+    fputs(rows, stdout);
+  ASSERT_OK(coin_file_read(&doc, &doc_len, path, 1 << 20));
+  for (char *line = rows; *line;) {
+    char *eol = strchr(line, '\n');
+    *eol = '\0';
+    if (strstr(doc, line) == NULL)
+      fprintf(stderr, "  %s lacks the row (regenerate it):\n%s\n", path, line);
+    ASSERT_TRUE(strstr(doc, line) != NULL);
+    line = eol + 1;
+  }
+  free(rows);
+  free(doc);
+}
+
 TEST_MAIN(RUN_TEST(table); RUN_TEST(at_least_as_strict_as_freqtrade);
           RUN_TEST(corrupt_and_min_candles_take_precedence);
           RUN_TEST(worst_and_blocked); RUN_TEST(settings_from_env);
-          RUN_TEST(reasons))
+          RUN_TEST(reasons); RUN_TEST(docs_in_sync))

@@ -1,0 +1,518 @@
+/*
+ * endpoints.c: coin-monitor's HTTP surface and its status document:
+ * GET /status (the same JSON as STATIC_DATA_DIR/status.json),
+ * GET /status/<exchange>/<symbol>/<tf>, /metrics (Prometheus text),
+ * /healthz (the pass loop is alive), /readyz (NATS and InfluxDB reachable,
+ * first evaluation done). Unknown paths 404, other methods 405.
+ * Thread model: handlers run on httpd threads; /status copies the text the
+ * last pass built; per-series and metrics read the series under m->lock.
+ */
+#include "monitor_int.h"
+
+#include "coin/candle.h"
+#include "coin/error.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the status document ------------------------------------------------ */
+
+static void put_alert(struct jbuf *b, const char *key, const struct monitor *m,
+                      const struct mon_series *s, const struct mon_alert *a) {
+  char id[COIN_CODEC_ALERT_ID_BYTES];
+  jbuf_key(b, key);
+  if (!a->active) {
+    jbuf_put(b, "null,", 5);
+    return;
+  }
+  mon_alert_id(id, m, s, a->alertname, a->starts_at_ms);
+  jbuf_put(b, "{", 1);
+  jbuf_kstr(b, "alert_id", id);
+  jbuf_kstr(b, "alertname", a->alertname);
+  jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
+  jbuf_kstr(b, "state", coin_codec_state_name(a->state));
+  jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
+  jbuf_ktime(b, "starts_at", a->starts_at_ms);
+  jbuf_kint(b, "repeat_count", a->repeat_count);
+  jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
+  jbuf_kint_or_null(b, "next_repeat_ms",
+                    a->next_repeat_ms > 0 ? a->next_repeat_ms : -1);
+  jbuf_trim_comma(b);
+  jbuf_put(b, "},", 2);
+}
+
+static void put_wm(struct jbuf *b, const char *key_ms, const char *key,
+                   int64_t v) {
+  jbuf_kint_or_null(b, key_ms, v);
+  jbuf_ktime(b, key, v);
+}
+
+int status_series_json(struct jbuf *b, const struct monitor *m,
+                       const struct mon_series *s, int64_t now_ms) {
+  (void)now_ms;
+  enum coin_fresh_state st = s->known ? s->state : COIN_STATE_UNSPECIFIED;
+  jbuf_put(b, "{", 1);
+  jbuf_kstr(b, "exchange", m->cfg->core.exchange);
+  jbuf_kstr(b, "symbol", s->symbol);
+  jbuf_kstr(b, "timeframe", coin_tf_name(s->tf));
+  jbuf_kstr(b, "status", coin_codec_state_name(st));
+  jbuf_kbool(b, "escalated",
+             st == COIN_STATE_SOFT_STALE_ESCALATED ||
+                 st == COIN_STATE_HARD_STALE_ESCALATED);
+  jbuf_kint_or_null(b, "since_ms", s->known ? s->since_ms : -1);
+  jbuf_ktime(b, "since", s->known ? s->since_ms : -1);
+  jbuf_kint_or_null(b, "changed_at_ms", s->known ? s->at_ms : -1);
+  jbuf_kint(b, "overdue_ms", s->fresh.overdue_ms);
+  jbuf_kint(b, "missing_candles", s->fresh.missing_candles);
+  jbuf_kint(b, "expected_open_ms", s->fresh.expected_open_ms);
+  put_wm(b, "last_candle_open_ms", "last_candle_open", s->last_open_ms);
+  jbuf_kint(b, "candles", s->n_candles);
+  jbuf_kstr(b, "site_status",
+            s->man.gen == m->man_gen && m->manifest_state == MON_MANIFEST_OK &&
+                    !s->man.bad
+                ? coin_codec_state_name(s->man.site_status)
+                : NULL);
+  jbuf_kbool(b, "degraded", s->degraded);
+  jbuf_key(b, "degraded_reasons");
+  jbuf_put(b, "[", 1);
+  for (int i = 0; i < COIN_DEGRADED_REASON_COUNT; i++)
+    if (s->degraded && (s->reasons & (1u << i))) {
+      jbuf_str(b, coin_degraded_reason_name(1u << i));
+      jbuf_put(b, ",", 1);
+    }
+  jbuf_trim_comma(b);
+  jbuf_put(b, "],", 2);
+  jbuf_kint_or_null(b, "degraded_since_ms",
+                    s->degraded ? s->degraded_since_ms : -1);
+  jbuf_kint_or_null(
+      b, "alerts_held_until_ms",
+      s->bootstrap_until_ms > m->pass_now_ms ? s->bootstrap_until_ms : -1);
+  jbuf_key(b, "watermarks");
+  jbuf_put(b, "{", 1);
+  put_wm(b, "ingest_ms", "ingest", s->ingest_wm_ms);
+  put_wm(b, "publish_ms", "publish", s->publish_wm_ms);
+  put_wm(b, "site_ms", "site", s->last_open_ms);
+  jbuf_kint_or_null(b, "publish_lag_candles", s->publish_lag_candles);
+  jbuf_kint_or_null(b, "site_behind_publish_candles", s->site_lag_candles);
+  jbuf_kbool(b, "site_ahead_of_ingest", s->site_ahead);
+  jbuf_trim_comma(b);
+  jbuf_put(b, "},", 2);
+  jbuf_kstr(b, "cause", s->cause);
+  jbuf_kstr(b, "detail", s->detail[0] ? s->detail : NULL);
+  jbuf_kbool(b, "pending_recheck", s->pending);
+  put_alert(b, "alert", m, s, &s->alert);
+  put_alert(b, "degraded_alert", m, s, &s->dalert);
+  jbuf_key(b, "last_alert");
+  if (s->last_alert.set) {
+    const struct mon_last_alert *l = &s->last_alert;
+    char msg_id[COIN_CODEC_MSG_ID_BYTES];
+    mon_last_msg_id(msg_id, m, s);
+    jbuf_put(b, "{", 1);
+    jbuf_kstr(b, "msg_id", msg_id);
+    jbuf_kstr(b, "alertname", l->alertname);
+    jbuf_kstr(b, "status", coin_codec_alert_status_name(l->status));
+    jbuf_kstr(b, "severity", coin_codec_severity_name(l->severity));
+    jbuf_kstr(b, "state", coin_codec_state_name(l->state));
+    jbuf_kint(b, "at_ms", l->at_ms);
+    jbuf_ktime(b, "at", l->at_ms);
+    jbuf_trim_comma(b);
+    jbuf_put(b, "},", 2);
+  } else {
+    jbuf_put(b, "null,", 5);
+  }
+  jbuf_trim_comma(b);
+  jbuf_put(b, "}", 1);
+  return b->oom ? COIN_ENOMEM : 0;
+}
+
+static const char *manifest_name(enum mon_manifest_state s) {
+  return s == MON_MANIFEST_OK    ? "ok"
+         : s == MON_MANIFEST_BAD ? "corrupt"
+                                 : "missing";
+}
+
+int status_build(char **out, size_t *out_len, struct monitor *m) {
+  int64_t now_ms = m->pass_now_ms;
+  struct jbuf b = {0};
+  uint64_t counts[COIN_STATE_INSUFFICIENT_DATA + 1] = {0};
+  enum coin_fresh_state worst = COIN_STATE_FRESH;
+  bool any_degraded = false;
+  for (size_t i = 0; i < m->n_series; i++) {
+    const struct mon_series *s = &m->series[i];
+    enum coin_fresh_state st = s->known ? s->state : COIN_STATE_UNSPECIFIED;
+    counts[st]++;
+    if (s->known)
+      worst = coin_freshness_worst(worst, st);
+    any_degraded |= s->degraded;
+  }
+  jbuf_put(&b, "{", 1);
+  jbuf_kint(&b, "schema_version", 1);
+  jbuf_ktime(&b, "generated_at", now_ms);
+  jbuf_kint(&b, "generated_at_ms", now_ms);
+  jbuf_kstr(&b, "exchange", m->cfg->core.exchange);
+  jbuf_key(&b, "monitor");
+  jbuf_put(&b, "{", 1);
+  jbuf_kstr(&b, "producer_id", m->producer_id);
+  jbuf_kint(&b, "eval_seconds", m->cfg->eval_seconds);
+  jbuf_kint(&b, "soft_escalate_seconds", m->cfg->soft_escalate_seconds);
+  jbuf_kint(&b, "hard_escalate_seconds", m->cfg->hard_escalate_seconds);
+  jbuf_kint(&b, "repeat_seconds", m->cfg->repeat_seconds);
+  jbuf_kint(&b, "passes", m->pass_seq);
+  jbuf_kbool(&b, "nats_connected", coin_bus_connected(m->bus));
+  jbuf_kstr(&b, "manifest", manifest_name(m->manifest_state));
+  jbuf_kstr(&b, "manifest_detail", m->manifest_err[0] ? m->manifest_err : NULL);
+  jbuf_kint_or_null(&b, "manifest_generated_at_ms",
+                    m->manifest_state == MON_MANIFEST_OK ? m->man_generated_ms
+                                                         : -1);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "},", 2);
+  jbuf_key(&b, "overall");
+  jbuf_put(&b, "{", 1);
+  jbuf_kstr(&b, "status", coin_codec_state_name(worst));
+  jbuf_kbool(&b, "degraded", any_degraded);
+  jbuf_kint(&b, "series", (int64_t)m->n_series);
+  jbuf_key(&b, "counts");
+  jbuf_put(&b, "{", 1);
+  for (int st = 0; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
+    if (counts[st])
+      jbuf_kint(&b, coin_codec_state_name((enum coin_fresh_state)st),
+                (int64_t)counts[st]);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "}},", 3);
+  jbuf_key(&b, "series");
+  jbuf_put(&b, "[", 1);
+  for (size_t i = 0; i < m->n_series; i++) {
+    status_series_json(&b, m, &m->series[i], now_ms);
+    jbuf_put(&b, ",", 1);
+  }
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "]}\n", 3);
+  return jbuf_finish(out, out_len, &b);
+}
+
+/* ---- metrics ------------------------------------------------------------ */
+
+static void counter(struct jbuf *b, const char *name, const char *help,
+                    uint64_t v) {
+  jbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
+              name, (unsigned long long)v);
+}
+
+static void gauge(struct jbuf *b, const char *name, const char *help,
+                  double v) {
+  jbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help, name,
+              name, v);
+}
+
+int metrics_text(char **out, struct monitor *m) {
+  struct jbuf b = {0};
+  struct mon_counters *c = &m->c;
+  counter(&b, "coin_monitor_passes_total", "Evaluation passes run.",
+          atomic_load(&c->passes));
+  jbuf_printf(&b, "# HELP coin_monitor_pass_seconds Duration of one "
+                  "evaluation pass over every series.\n"
+                  "# TYPE coin_monitor_pass_seconds histogram\n");
+  uint64_t cum = 0;
+  for (int i = 0; i < MON_PASS_BUCKETS; i++) {
+    cum += atomic_load(&c->pass_bucket[i]);
+    jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"%g\"} %llu\n",
+                mon_pass_bucket_le[i], (unsigned long long)cum);
+  }
+  cum += atomic_load(&c->pass_bucket[MON_PASS_BUCKETS]);
+  jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"+Inf\"} %llu\n",
+              (unsigned long long)cum);
+  jbuf_printf(&b, "coin_monitor_pass_seconds_sum %.6f\n",
+              (double)atomic_load(&c->pass_us_sum) / 1e6);
+  jbuf_printf(&b, "coin_monitor_pass_seconds_count %llu\n",
+              (unsigned long long)cum);
+  gauge(&b, "coin_monitor_pass_last_seconds", "Duration of the last pass.",
+        (double)atomic_load(&c->pass_us_last) / 1e6);
+  gauge(&b, "coin_monitor_pass_max_seconds", "Longest pass since start.",
+        (double)atomic_load(&c->pass_us_max) / 1e6);
+
+  uint64_t counts[COIN_STATE_INSUFFICIENT_DATA + 1] = {0};
+  uint64_t degraded = 0, lagging = 0, ahead = 0, active = 0;
+  int64_t max_lag = 0;
+  pthread_mutex_lock(&m->lock);
+  for (size_t i = 0; i < m->n_series; i++) {
+    const struct mon_series *s = &m->series[i];
+    counts[s->known ? s->state : COIN_STATE_UNSPECIFIED]++;
+    degraded += s->degraded;
+    lagging += s->publish_lag_candles > 0;
+    ahead += s->site_ahead;
+    active += s->alert.active + s->dalert.active;
+    if (s->publish_lag_candles > max_lag)
+      max_lag = s->publish_lag_candles;
+  }
+  pthread_mutex_unlock(&m->lock);
+  jbuf_printf(&b, "# HELP coin_monitor_series Series by monitor state.\n"
+                  "# TYPE coin_monitor_series gauge\n");
+  for (int st = 0; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
+    jbuf_printf(&b, "coin_monitor_series{state=\"%s\"} %llu\n",
+                coin_codec_state_name((enum coin_fresh_state)st),
+                (unsigned long long)counts[st]);
+  gauge(&b, "coin_monitor_series_degraded",
+        "Series whose prediction path is degraded.", (double)degraded);
+  gauge(&b, "coin_monitor_series_publish_lagging",
+        "Series whose site is behind the ingest watermark.", (double)lagging);
+  gauge(&b, "coin_monitor_publish_lag_candles_max",
+        "Largest number of candles the site is behind the ingest watermark.",
+        (double)max_lag);
+  gauge(&b, "coin_monitor_series_site_ahead_of_ingest",
+        "Series whose site shows candles beyond the ingest watermark.",
+        (double)ahead);
+  gauge(&b, "coin_monitor_alerts_active", "Alert episodes firing now.",
+        (double)active);
+  jbuf_printf(&b, "# HELP coin_monitor_transitions_total State transitions "
+                  "by new state.\n"
+                  "# TYPE coin_monitor_transitions_total counter\n");
+  for (int st = 1; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
+    jbuf_printf(&b, "coin_monitor_transitions_total{to=\"%s\"} %llu\n",
+                coin_codec_state_name((enum coin_fresh_state)st),
+                (unsigned long long)atomic_load(&c->transitions[st]));
+  counter(&b, "coin_monitor_degraded_transitions_total",
+          "Changes of the degraded flag.",
+          atomic_load(&c->degraded_transitions));
+  counter(&b, "coin_monitor_alerts_queued_total",
+          "Alert messages produced by the state machine.",
+          atomic_load(&c->alerts_queued));
+  counter(&b, "coin_monitor_alerts_published_total",
+          "Alert messages stored by stream COIN_ALERTS.",
+          atomic_load(&c->alerts_published));
+  counter(&b, "coin_monitor_alerts_duplicate_total",
+          "Alert messages the stream already had (same Nats-Msg-Id).",
+          atomic_load(&c->alerts_duplicate));
+  counter(&b, "coin_monitor_publish_errors_total",
+          "Failed JetStream publishes (retried).",
+          atomic_load(&c->publish_errors));
+  counter(&b, "coin_monitor_status_published_total",
+          "StatusTransition messages published.",
+          atomic_load(&c->status_published));
+  counter(&b, "coin_monitor_state_writes_total",
+          "State records written to KV coin_monitor.",
+          atomic_load(&c->kv_writes));
+  counter(&b, "coin_monitor_state_write_errors_total",
+          "Failed state record writes (retried).", atomic_load(&c->kv_errors));
+  gauge(&b, "coin_monitor_outbox_depth",
+        "Jobs waiting for NATS (alerts, transitions, state records).",
+        (double)atomic_load(&c->outbox_depth));
+  counter(&b, "coin_monitor_outbox_dropped_total",
+          "Jobs dropped because the outbox was full.",
+          atomic_load(&c->outbox_dropped));
+  counter(&b, "coin_monitor_files_hashed_total",
+          "Site files read and hashed (changed or re-verified).",
+          atomic_load(&c->files_hashed));
+  counter(&b, "coin_monitor_bytes_hashed_total", "Bytes hashed.",
+          atomic_load(&c->bytes_hashed));
+  counter(&b, "coin_monitor_manifest_loads_total",
+          "Times manifest.json was read.", atomic_load(&c->manifest_loads));
+  counter(&b, "coin_monitor_watermark_updates_total",
+          "Watermark changes seen on KV coin_watermarks.",
+          atomic_load(&c->watermark_updates));
+  counter(&b, "coin_monitor_status_file_errors_total",
+          "status.json writes that failed.",
+          atomic_load(&c->status_file_errors));
+  gauge(&b, "coin_monitor_nats_connected", "1 when connected to NATS.",
+        coin_bus_connected(m->bus) ? 1 : 0);
+
+  static const struct {
+    const char *name, *help;
+    size_t off;
+    bool is_gauge;
+  } sink_rows[] = {
+      {"coin_monitor_sink_delivered_total",
+       "Alerts a sink accepted (2xx), then acked.",
+       offsetof(struct mon_sink, delivered), false},
+      {"coin_monitor_sink_failures_total", "Failed delivery attempts.",
+       offsetof(struct mon_sink, attempts_failed), false},
+      {"coin_monitor_sink_dropped_total",
+       "Alerts given up (undecodable, or refused with 4xx too often).",
+       offsetof(struct mon_sink, dropped), false},
+      {"coin_monitor_sink_skipped_total",
+       "Alerts older than a newly created sink consumer.",
+       offsetof(struct mon_sink, skipped), false},
+      {"coin_monitor_sink_resends_total",
+       "Active alerts re-sent to Alertmanager (requests).",
+       offsetof(struct mon_sink, resends), false},
+  };
+  for (size_t r = 0; r < COIN_ARRAY_LEN(sink_rows); r++) {
+    jbuf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", sink_rows[r].name,
+                sink_rows[r].help, sink_rows[r].name);
+    for (size_t i = 0; i < m->n_sinks; i++) {
+      const struct mon_sink *k = &m->sinks[i];
+      const atomic_uint_fast64_t *v =
+          (const atomic_uint_fast64_t *)((const char *)k + sink_rows[r].off);
+      jbuf_printf(&b, "%s{sink=\"%s\"} %llu\n", sink_rows[r].name, k->name,
+                  (unsigned long long)atomic_load(v));
+    }
+  }
+  jbuf_printf(&b, "# HELP coin_monitor_sink_backlog Alerts not yet delivered "
+                  "to a sink (consumer pending + in flight).\n"
+                  "# TYPE coin_monitor_sink_backlog gauge\n");
+  for (size_t i = 0; i < m->n_sinks; i++)
+    jbuf_printf(&b, "coin_monitor_sink_backlog{sink=\"%s\"} %lld\n",
+                m->sinks[i].name, (long long)atomic_load(&m->sinks[i].backlog));
+  jbuf_printf(&b, "# HELP coin_monitor_sink_last_success_seconds Unix time "
+                  "of the last delivery (0: none).\n"
+                  "# TYPE coin_monitor_sink_last_success_seconds gauge\n");
+  for (size_t i = 0; i < m->n_sinks; i++)
+    jbuf_printf(&b,
+                "coin_monitor_sink_last_success_seconds{sink=\"%s\"} "
+                "%.3f\n",
+                m->sinks[i].name,
+                (double)atomic_load(&m->sinks[i].last_success_ms) / 1000.0);
+  return jbuf_finish(out, NULL, &b);
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static bool influx_ok(struct monitor *m) {
+  pthread_mutex_lock(&m->ix_lock);
+  int64_t now = mon_mono_ms();
+  if (m->ix_checked_ms == 0 || now - m->ix_checked_ms >= 1000) {
+    m->ix_ok = m->ix && coin_influx_ping(m->ix) == 0;
+    m->ix_checked_ms = now;
+  }
+  bool ok = m->ix_ok;
+  pthread_mutex_unlock(&m->ix_lock);
+  return ok;
+}
+
+static void respond_error(struct coin_httpd_response *resp, int status,
+                          const char *msg) {
+  struct jbuf b = {0};
+  char *text = NULL;
+  size_t len = 0;
+  jbuf_put(&b, "{", 1);
+  jbuf_kstr(&b, "error", msg);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "}\n", 2);
+  if (jbuf_finish(&text, &len, &b) == 0)
+    coin_httpd_respond_take(resp, status, "application/json", text, len);
+  else
+    coin_httpd_respond(resp, 500, NULL, "out of memory\n", 14);
+}
+
+static void handle_series(struct monitor *m, const char *rest,
+                          struct coin_httpd_response *resp) {
+  char ex[64], sym[64], tfs[16];
+  const char *a = rest, *b = strchr(a, '/');
+  const char *c = b ? strchr(b + 1, '/') : NULL;
+  if (!b || !c || strchr(c + 1, '/') || (size_t)(b - a) >= sizeof(ex) ||
+      (size_t)(c - b - 1) >= sizeof(sym) || strlen(c + 1) >= sizeof(tfs)) {
+    respond_error(resp, 404,
+                  "no such path (rule: /status/<exchange>/"
+                  "<symbol>/<timeframe>)");
+    return;
+  }
+  snprintf(ex, sizeof(ex), "%.*s", (int)(b - a), a);
+  snprintf(sym, sizeof(sym), "%.*s", (int)(c - b - 1), b + 1);
+  snprintf(tfs, sizeof(tfs), "%s", c + 1);
+  enum coin_tf tf;
+  if (coin_exchange_validate(ex) != 0 || coin_symbol_validate(sym) != 0 ||
+      coin_tf_parse(&tf, tfs) != 0) {
+    respond_error(resp, 400, coin_error_last());
+    return;
+  }
+  ssize_t k =
+      strcmp(ex, m->cfg->core.exchange) == 0 ? mon_series_find(m, sym, tf) : -1;
+  if (k < 0) {
+    char msg[256];
+    snprintf(msg, sizeof(msg), "series %.32s/%.32s/%.4s is not monitored", ex,
+             sym, tfs);
+    respond_error(resp, 404, msg);
+    return;
+  }
+  if (!atomic_load(&m->evaluated)) {
+    respond_error(resp, 503, "no evaluation yet");
+    return;
+  }
+  struct jbuf jb = {0};
+  char *text = NULL;
+  size_t len = 0;
+  pthread_mutex_lock(&m->lock);
+  status_series_json(&jb, m, &m->series[k], m->pass_now_ms);
+  pthread_mutex_unlock(&m->lock);
+  jbuf_put(&jb, "\n", 1);
+  if (jbuf_finish(&text, &len, &jb) != 0) {
+    coin_httpd_respond(resp, 500, NULL, "out of memory\n", 14);
+    return;
+  }
+  coin_httpd_respond_take(resp, 200, "application/json", text, len);
+}
+
+void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
+                      struct coin_httpd_response *resp) {
+  struct monitor *m = ctx;
+  const char *path = coin_httpd_request_path(req);
+  const char *method = coin_httpd_request_method(req);
+  bool series = strncmp(path, "/status/", 8) == 0;
+  bool known = series || !strcmp(path, "/status") ||
+               !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
+               !strcmp(path, "/readyz");
+  if (!known) {
+    respond_error(resp, 404,
+                  "no such path (see /status, /metrics, /healthz, "
+                  "/readyz)");
+    return;
+  }
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    coin_httpd_response_header(resp, "Allow", "GET, HEAD");
+    respond_error(resp, 405, "method not allowed (rule: GET or HEAD)");
+    return;
+  }
+  if (series) {
+    handle_series(m, path + 8, resp);
+    return;
+  }
+  if (!strcmp(path, "/status")) {
+    char *text = NULL;
+    size_t len = 0;
+    if (!atomic_load(&m->evaluated)) {
+      respond_error(resp, 503, "no evaluation yet");
+      return;
+    }
+    pthread_mutex_lock(&m->lock);
+    int rc = status_build(&text, &len, m);
+    pthread_mutex_unlock(&m->lock);
+    if (rc != 0) {
+      coin_httpd_respond(resp, 500, NULL, "out of memory\n", 14);
+      return;
+    }
+    coin_httpd_respond_take(resp, 200, "application/json", text, len);
+    return;
+  }
+  if (!strcmp(path, "/metrics")) {
+    char *text = NULL;
+    if (metrics_text(&text, m) != 0) {
+      coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
+      return;
+    }
+    coin_httpd_respond_take(resp, 200, "text/plain; version=0.0.4", text,
+                            strlen(text));
+    return;
+  }
+  if (!strcmp(path, "/healthz")) {
+    /* alive = the pass loop keeps passing */
+    int64_t last = atomic_load(&m->last_pass_wall_ms);
+    int64_t age = last ? mon_now_ms() - last : -1;
+    int64_t limit = 3 * m->cfg->eval_seconds * 1000 + 30000;
+    bool ok = last == 0 || age <= limit;
+    coin_httpd_respond_printf(
+        resp, ok ? 200 : 503, "application/json",
+        "{\"status\":\"%s\",\"passes\":%llu,\"last_pass_age_ms\":%lld}\n",
+        ok ? "ok" : "stalled", (unsigned long long)atomic_load(&m->c.passes),
+        (long long)age);
+    return;
+  }
+  bool nats = coin_bus_connected(m->bus);
+  bool influx = influx_ok(m);
+  bool evaluated = atomic_load(&m->evaluated);
+  bool ready = nats && influx && evaluated;
+  coin_httpd_respond_printf(
+      resp, ready ? 200 : 503, "application/json",
+      "{\"ready\":%s,\"nats\":%s,\"influx\":%s,\"evaluated\":%s}\n",
+      ready ? "true" : "false", nats ? "true" : "false",
+      influx ? "true" : "false", evaluated ? "true" : "false");
+}

@@ -1,0 +1,409 @@
+/*
+ * monitor.c: the coin-monitor context: the series table and its index,
+ * start-up (NATS stream and buckets, persisted states, sinks, watermark
+ * watch, HTTP), the scheduler (every MONITOR_EVAL_SECONDS, sooner after a
+ * watermark change or when a fresh mismatch needs confirming) and shutdown.
+ * Threads: monitor_run's thread evaluates; the KV watch callback only
+ * updates the watermark cache and wakes the scheduler.
+ */
+#include "monitor_int.h"
+
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int64_t mon_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t mon_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool mon_sleep_unless(const atomic_bool *stop, int64_t ms) {
+  int64_t end = mon_mono_ms() + ms;
+  for (;;) {
+    if (atomic_load(stop))
+      return true;
+    int64_t left = end - mon_mono_ms();
+    if (left <= 0)
+      return false;
+    if (left > 50)
+      left = 50;
+    struct timespec ts = {0, (long)left * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+}
+
+/* ---- series index ------------------------------------------------------- */
+
+static uint64_t series_hash(const char *symbol, enum coin_tf tf) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const unsigned char *p = (const unsigned char *)symbol; *p; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  h = (h ^ (uint64_t)tf) * 1099511628211ULL;
+  return h;
+}
+
+ssize_t mon_series_find(const struct monitor *m, const char *symbol,
+                        enum coin_tf tf) {
+  if (m->index_cap == 0)
+    return -1;
+  size_t mask = m->index_cap - 1;
+  for (size_t i = series_hash(symbol, tf) & mask;; i = (i + 1) & mask) {
+    uint32_t v = m->index[i];
+    if (v == 0)
+      return -1;
+    const struct mon_series *s = &m->series[v - 1];
+    if (s->tf == tf && strcmp(s->symbol, symbol) == 0)
+      return (ssize_t)(v - 1);
+  }
+}
+
+static int setup_series(struct monitor *m) {
+  const struct coin_config *core = &m->cfg->core;
+  size_t n = core->symbols.n * core->ingest_timeframes.n;
+  m->series = calloc(n ? n : 1, sizeof(*m->series));
+  m->wm_ingest = calloc(n ? n : 1, sizeof(int64_t));
+  m->wm_publish = calloc(n ? n : 1, sizeof(int64_t));
+  m->index_cap = 16;
+  while (m->index_cap < 2 * n)
+    m->index_cap *= 2;
+  m->index = calloc(m->index_cap, sizeof(uint32_t));
+  if (!m->series || !m->wm_ingest || !m->wm_publish || !m->index)
+    return coin_error_set(COIN_ENOMEM, "monitor: out of memory");
+  for (size_t i = 0; i < core->symbols.n; i++)
+    for (size_t k = 0; k < core->ingest_timeframes.n; k++) {
+      size_t idx = m->n_series++;
+      struct mon_series *s = &m->series[idx];
+      const char *sym = core->symbols.items[i];
+      enum coin_tf tf = core->ingest_timeframes.tfs[k];
+      snprintf(s->symbol, sizeof(s->symbol), "%s", sym);
+      s->tf = tf;
+      s->ingest_wm_ms = s->publish_wm_ms = -1;
+      s->last_open_ms = -1;
+      s->publish_lag_candles = s->site_lag_candles = -1;
+      s->degraded_since_ms = -1;
+      m->wm_ingest[idx] = m->wm_publish[idx] = -1;
+      char key[COIN_CODEC_SUBJECT_BYTES];
+      int rc = coin_codec_series_key(key, sizeof(key), COIN_KEY_STATE_PREFIX,
+                                     core->exchange, sym, tf);
+      if (rc != 0)
+        return rc;
+      size_t mask = m->index_cap - 1;
+      size_t j = series_hash(sym, tf) & mask;
+      while (m->index[j] != 0)
+        j = (j + 1) & mask;
+      m->index[j] = (uint32_t)(idx + 1);
+    }
+  return 0;
+}
+
+void mon_state_key(char *out, const struct monitor *m,
+                   const struct mon_series *s) {
+  /* validated at setup: cannot fail */
+  coin_codec_series_key(out, COIN_CODEC_SUBJECT_BYTES, COIN_KEY_STATE_PREFIX,
+                        m->cfg->core.exchange, s->symbol, s->tf);
+}
+
+void mon_alert_id(char out[COIN_CODEC_ALERT_ID_BYTES], const struct monitor *m,
+                  const struct mon_series *s, const char *alertname,
+                  int64_t starts_at_ms) {
+  snprintf(out, COIN_CODEC_ALERT_ID_BYTES, "%s.%s.%s.%s.%lld", alertname,
+           m->cfg->core.exchange, s->symbol, coin_tf_name(s->tf),
+           (long long)starts_at_ms);
+}
+
+void mon_last_msg_id(char out[COIN_CODEC_MSG_ID_BYTES], const struct monitor *m,
+                     const struct mon_series *s) {
+  char id[COIN_CODEC_ALERT_ID_BYTES];
+  const struct mon_last_alert *l = &s->last_alert;
+  mon_alert_id(id, m, s, l->alertname, l->starts_at_ms);
+  snprintf(out, COIN_CODEC_MSG_ID_BYTES, "%s.%s.%u", id,
+           coin_codec_alert_status_name(l->status), (unsigned)l->repeat_count);
+}
+
+/* ---- watermarks --------------------------------------------------------- */
+
+static void wake(struct monitor *m) {
+  pthread_mutex_lock(&m->wake_lock);
+  m->triggered = true;
+  pthread_cond_signal(&m->wake_cond);
+  pthread_mutex_unlock(&m->wake_lock);
+}
+
+static void on_watermark(const struct coin_bus_kv_entry *e, void *closure) {
+  struct monitor *m = closure;
+  if (e->op == COIN_BUS_KV_INIT_DONE) {
+    pthread_mutex_lock(&m->wm_lock);
+    m->wm_ready = true;
+    pthread_mutex_unlock(&m->wm_lock);
+    wake(m);
+    return;
+  }
+  struct coin_series_id id;
+  bool ingest = strncmp(e->key, "ingest.", 7) == 0;
+  bool publish = strncmp(e->key, "publish.", 8) == 0;
+  if (!(ingest || publish) ||
+      coin_codec_series_parse(
+          &id, ingest ? COIN_KEY_INGEST_PREFIX : COIN_KEY_PUBLISH_PREFIX,
+          e->key) != 0 ||
+      strcmp(id.exchange, m->cfg->core.exchange) != 0)
+    return;
+  ssize_t k = mon_series_find(m, id.symbol, id.tf);
+  if (k < 0)
+    return;
+  int64_t v = -1;
+  if (e->op == COIN_BUS_KV_PUT) {
+    char *end = NULL;
+    long long x = strtoll((const char *)e->value, &end, 10);
+    if (end == (const char *)e->value || *end != '\0' || x < 0) {
+      COIN_LOG_WARN("watermark is not a decimal ms time",
+                    COIN_LOG_STR("key", e->key));
+      return;
+    }
+    v = x;
+  }
+  pthread_mutex_lock(&m->wm_lock);
+  int64_t *slot = ingest ? &m->wm_ingest[k] : &m->wm_publish[k];
+  bool changed = *slot != v;
+  *slot = v;
+  bool ready = m->wm_ready;
+  pthread_mutex_unlock(&m->wm_lock);
+  if (changed)
+    atomic_fetch_add(&m->c.watermark_updates, 1);
+  if (changed && ready)
+    wake(m);
+}
+
+/* ---- construction ------------------------------------------------------- */
+
+static int setup_nats(struct monitor *m) {
+  const struct monitor_config *cfg = m->cfg;
+  struct coin_bus_options bo;
+  coin_bus_options_init(&bo);
+  bo.url = cfg->core.nats_url;
+  bo.user = cfg->core.nats_user;
+  bo.password = cfg->core.nats_password;
+  bo.token = cfg->core.nats_token;
+  bo.creds_file = cfg->core.nats_creds_file;
+  bo.tls_ca_file = cfg->core.nats_tls_ca;
+  bo.name = m->producer_id;
+  int rc = coin_bus_connect(&m->bus, &bo);
+  if (rc != 0)
+    return coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
+  const char *subjects[] = {"coin.alerts.>"};
+  struct coin_bus_stream_config sc = {
+      .name = COIN_STREAM_ALERTS,
+      .subjects = subjects,
+      .subjects_len = 1,
+      .duplicate_window_ms = MON_DEDUP_WINDOW_MS,
+      .max_msg_bytes = 1 << 20,
+      .max_age_ms = cfg->alert_max_age_hours * 3600 * 1000,
+      .max_bytes = INT64_C(256) << 20};
+  rc = coin_bus_stream_ensure(NULL, m->bus, &sc);
+  if (rc != 0)
+    return coin_error_wrap(rc, "stream %s", COIN_STREAM_ALERTS);
+  rc = coin_bus_kv_open(&m->kv_wm, m->bus, COIN_KV_WATERMARKS);
+  if (rc == COIN_ENOTFOUND) {
+    /* ingest has not run yet: create it as ingest does */
+    struct coin_bus_kv_config kw = {.bucket = COIN_KV_WATERMARKS, .history = 5};
+    rc = coin_bus_kv_ensure(&m->kv_wm, NULL, m->bus, &kw);
+  }
+  if (rc != 0)
+    return coin_error_wrap(rc, "KV bucket %s", COIN_KV_WATERMARKS);
+  struct coin_bus_kv_config ks = {.bucket = COIN_KV_MONITOR,
+                                  .history = MON_BUCKET_HISTORY};
+  rc = coin_bus_kv_ensure(&m->kv_state, NULL, m->bus, &ks);
+  if (rc != 0)
+    return coin_error_wrap(rc, "KV bucket %s", COIN_KV_MONITOR);
+  return 0;
+}
+
+static int setup_influx(struct monitor *m) {
+  struct coin_influx_options o;
+  coin_influx_options_init(&o);
+  o.url = m->cfg->core.influx_url;
+  o.db = m->cfg->core.influx_db;
+  o.user = m->cfg->core.influx_user;
+  o.password = m->cfg->core.influx_password;
+  o.token = m->cfg->core.influx_token;
+  o.connect_timeout_ms = 1000;
+  o.timeout_ms = 2000;
+  o.max_retries = 0;
+  return coin_influx_new(&m->ix, &o);
+}
+
+int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
+  struct monitor *m = calloc(1, sizeof(*m));
+  int rc = 0;
+  if (m == NULL)
+    return coin_error_set(COIN_ENOMEM, "monitor: out of memory");
+  m->cfg = cfg;
+  pthread_mutex_init(&m->lock, NULL);
+  pthread_mutex_init(&m->wm_lock, NULL);
+  pthread_mutex_init(&m->wake_lock, NULL);
+  pthread_mutex_init(&m->out_lock, NULL);
+  pthread_mutex_init(&m->ix_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&m->wake_cond, &ca);
+  pthread_condattr_destroy(&ca);
+  pthread_cond_init(&m->out_cond, NULL);
+  m->manifest_state = MON_MANIFEST_MISSING;
+  m->site_fd = -1;
+  snprintf(m->producer_id, sizeof(m->producer_id), "monitor@%s",
+           cfg->core.service_id);
+  coin_http_global_init();
+  if ((rc = setup_series(m)) != 0 || (rc = setup_influx(m)) != 0 ||
+      (rc = setup_nats(m)) != 0 || (rc = state_load_all(m)) != 0 ||
+      (rc = sinks_setup(m)) != 0)
+    goto fail;
+
+  char host[256];
+  int port = 0;
+  if ((rc = coin_httpd_listen_parse(host, sizeof(host), &port,
+                                    cfg->core.monitor_http_addr)) != 0)
+    goto fail;
+  struct coin_httpd_opts ho = {.host = host,
+                               .port = port,
+                               .threads = 2,
+                               .handler = endpoints_handle,
+                               .handler_ctx = m};
+  if ((rc = coin_httpd_start(&m->httpd, &ho)) != 0) {
+    coin_error_wrap(rc, "MONITOR_HTTP_ADDR");
+    goto fail;
+  }
+  if ((rc = outbox_start(m)) != 0 || (rc = sinks_start(m)) != 0)
+    goto fail;
+  struct coin_bus_kv_watch_options wo = {.keys = NULL};
+  rc = coin_bus_kv_watch_start(&m->wm_watch, m->kv_wm, &wo, on_watermark, m);
+  if (rc != 0) {
+    coin_error_wrap(rc, "KV %s watch", COIN_KV_WATERMARKS);
+    goto fail;
+  }
+  *out = m;
+  return 0;
+fail:
+  monitor_free(m);
+  return rc;
+}
+
+void monitor_request_stop(struct monitor *m) {
+  m->stop = 1;
+}
+
+/* ---- scheduling --------------------------------------------------------- */
+
+/* Waits until the next pass is due: the period, a watermark change (at most
+ * every MON_MIN_PASS_GAP_MS) or a recheck; false when stopping. */
+static bool wait_next(struct monitor *m, int64_t due_mono, int64_t last_end) {
+  for (;;) {
+    if (m->stop)
+      return false;
+    int64_t now = mon_mono_ms();
+    int64_t recheck = m->next_recheck_ms;
+    if (recheck > 0) {
+      int64_t r = now + (recheck - mon_now_ms());
+      if (r < due_mono)
+        due_mono = r;
+    }
+    pthread_mutex_lock(&m->wake_lock);
+    bool trig = m->triggered;
+    pthread_mutex_unlock(&m->wake_lock);
+    if (trig && last_end + MON_MIN_PASS_GAP_MS < due_mono)
+      due_mono = last_end + MON_MIN_PASS_GAP_MS;
+    if (now >= due_mono) {
+      pthread_mutex_lock(&m->wake_lock);
+      m->triggered = false;
+      pthread_mutex_unlock(&m->wake_lock);
+      return true;
+    }
+    int64_t slice = due_mono - now;
+    if (slice > 200)
+      slice = 200; /* notice the stop flag (set by a signal handler) */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += slice / 1000;
+    ts.tv_nsec += (slice % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&m->wake_lock);
+    if (!m->triggered)
+      pthread_cond_timedwait(&m->wake_cond, &m->wake_lock, &ts);
+    pthread_mutex_unlock(&m->wake_lock);
+  }
+}
+
+int monitor_run(struct monitor *m) {
+  /* The first pass wants the watermarks: wait (briefly) for the watch. */
+  int64_t until = mon_mono_ms() + 5000;
+  for (;;) {
+    pthread_mutex_lock(&m->wm_lock);
+    bool ready = m->wm_ready;
+    pthread_mutex_unlock(&m->wm_lock);
+    if (ready || m->stop || mon_mono_ms() >= until)
+      break;
+    struct timespec ts = {0, 20 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  COIN_LOG_INFO("monitor started", COIN_LOG_UINT("series", m->n_series),
+                COIN_LOG_UINT("sinks", m->n_sinks),
+                COIN_LOG_INT("http_port", coin_httpd_port(m->httpd)));
+  int64_t due = mon_mono_ms();
+  int64_t last_end = 0;
+  while (wait_next(m, due, last_end)) {
+    int64_t start = mon_mono_ms();
+    eval_pass(m, mon_now_ms());
+    m->passes_done++;
+    last_end = mon_mono_ms();
+    due = start + m->cfg->eval_seconds * 1000;
+    if (m->cfg->max_passes && m->passes_done >= m->cfg->max_passes)
+      break;
+  }
+  COIN_LOG_INFO("monitor stopping", COIN_LOG_INT("passes", m->passes_done));
+  return 0;
+}
+
+void monitor_free(struct monitor *m) {
+  if (m == NULL)
+    return;
+  coin_bus_kv_watch_free(m->wm_watch);
+  m->wm_watch = NULL;
+  coin_httpd_free(m->httpd);
+  m->httpd = NULL;
+  outbox_stop(m, 3000); /* sinks keep delivering meanwhile */
+  sinks_stop(m);
+  coin_bus_kv_free(m->kv_wm);
+  coin_bus_kv_free(m->kv_state);
+  coin_bus_free(m->bus);
+  coin_influx_free(m->ix);
+  for (size_t i = 0; i < m->n_series && m->series; i++)
+    site_entry_clear(&m->series[i].man);
+  if (m->site_fd >= 0)
+    close(m->site_fd);
+  free(m->series);
+  free(m->index);
+  free(m->wm_ingest);
+  free(m->wm_publish);
+  pthread_mutex_destroy(&m->lock);
+  pthread_mutex_destroy(&m->wm_lock);
+  pthread_mutex_destroy(&m->wake_lock);
+  pthread_mutex_destroy(&m->out_lock);
+  pthread_mutex_destroy(&m->ix_lock);
+  pthread_cond_destroy(&m->wake_cond);
+  pthread_cond_destroy(&m->out_cond);
+  free(m);
+}

@@ -1,0 +1,383 @@
+/*
+ * monitor_int.h: coin-monitor's inside: the context, per-series state, the
+ * outbox queue and the sinks. Private to services/monitor.
+ * Locks: m->lock guards every series' observation and state machine and the
+ * manifest fields (the pass holds it while it evaluates; /status, per-series
+ * status, /metrics and the Alertmanager resend read under it); m->wm_lock
+ * guards the watermark cache fed by the KV watch; m->out_lock the outbox
+ * queue; m->ix_lock the InfluxDB client of /readyz. A series' symbol and tf
+ * never change after setup (the outbox reads them without a lock).
+ * Counters are atomics.
+ */
+#ifndef COIN_MONITOR_INT_H
+#define COIN_MONITOR_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+
+#include "coin/bus.h"
+#include "coin/codec.h"
+#include "coin/freshness.h"
+#include "coin/hmac.h"
+#include "coin/http.h"
+#include "coin/httpd.h"
+#include "coin/influx.h"
+#include "jbuf.h"
+#include "monitor.h"
+
+#define MON_MAX_FILES 4        /* files per series in the manifest */
+#define MON_FILE_NAME_BYTES 48 /* a file name in the series' directory */
+#define MON_DETAIL_BYTES 256   /* why a series is in its state */
+#define MON_ALERTNAME_BYTES 32 /* CoinSoftStale ... */
+#define MON_MAX_SINKS 32       /* all kinds together */
+#define MON_BUCKET_HISTORY 5   /* KV coin_monitor values kept per key */
+#define MON_DEDUP_WINDOW_MS (3600 * 1000) /* COIN_ALERTS Nats-Msg-Id window */
+#define MON_OUTBOX_MAX 65536    /* queued jobs before the oldest is dropped */
+#define MON_MIN_PASS_GAP_MS 200 /* KV-triggered passes at most this often */
+
+/* ---- the static site as read from STATIC_DATA_DIR ----------------------- */
+
+enum mon_file_kind { MON_FILE_OTHER, MON_FILE_HISTORY, MON_FILE_PREDICTION };
+
+/* A file listed for a series in manifest.json; it lives in the series'
+ * directory v1/<exchange>/<symbol>/<tf>/. */
+struct mon_file {
+  char name[MON_FILE_NAME_BYTES];
+  enum mon_file_kind kind;
+  bool has_previous; /* a transition manifest: the file may still be old */
+  int64_t bytes;
+  int64_t previous_bytes;
+  uint8_t sha256[COIN_SHA256_BYTES];
+  uint8_t previous_sha256[COIN_SHA256_BYTES];
+};
+
+/* What was verified about one file, valid while its identity holds. */
+struct mon_file_cache {
+  bool valid;
+  bool parse_ok;
+  bool degraded; /* prediction: flag + reason bits */
+  unsigned reasons;
+  uint64_t dev, ino;
+  int64_t size, mtime_ns, ctime_ns;
+  int64_t verified_ms;
+  uint8_t sha256[COIN_SHA256_BYTES]; /* digest of the content */
+  char *err;                         /* malloc'd parse error (!parse_ok) */
+  int64_t last_open_ms;              /* history: newest candle, -1 none */
+  int64_t n_candles;
+};
+
+/* The series' entry in manifest.json. */
+struct mon_manifest_entry {
+  uint32_t gen; /* the manifest load that listed it (m->man_gen) */
+  bool bad;     /* the entry breaks the schema: err says how */
+  char *err;    /* malloc'd */
+  enum coin_fresh_state site_status; /* publish's status at generated_at */
+  bool degraded;
+  unsigned reasons;
+  int64_t last_open_ms;  /* -1 when null */
+  int64_t publish_wm_ms; /* -1 when absent */
+  uint8_t n_files;
+  struct mon_file files[MON_MAX_FILES];
+  struct mon_file_cache cache[MON_MAX_FILES];
+};
+
+enum mon_manifest_state {
+  MON_MANIFEST_MISSING,
+  MON_MANIFEST_BAD,
+  MON_MANIFEST_OK
+};
+
+/* ---- alerts ------------------------------------------------------------- */
+
+/* One alert episode (a staleness/corrupt/insufficient alert, or degraded).
+ * Its alert_id is <alertname>.<exchange>.<symbol>.<tf>.<starts_at_ms>. */
+struct mon_alert {
+  bool active;
+  char alertname[MON_ALERTNAME_BYTES];
+  enum coin_severity severity;
+  enum coin_fresh_state state;
+  uint32_t repeat_count;
+  int64_t starts_at_ms;
+  int64_t last_notified_ms;
+  int64_t next_repeat_ms; /* 0: not repeated */
+};
+
+/* The last alert message produced for the series (its msg_id follows). */
+struct mon_last_alert {
+  bool set;
+  char alertname[MON_ALERTNAME_BYTES];
+  enum coin_alert_status status;
+  enum coin_severity severity;
+  enum coin_fresh_state state;
+  uint32_t repeat_count;
+  int64_t starts_at_ms;
+  int64_t at_ms;
+};
+
+/* ---- one symbol+timeframe ----------------------------------------------- */
+
+struct mon_series {
+  char symbol[COIN_CODEC_NAME_BYTES];
+  enum coin_tf tf;
+
+  /* inputs of the last pass */
+  int64_t ingest_wm_ms; /* -1: unknown */
+  int64_t publish_wm_ms;
+  struct mon_manifest_entry man;
+
+  /* observation of the last pass (what users see) */
+  bool observed;
+  struct coin_freshness fresh;
+  int64_t last_open_ms; /* -1: none */
+  int64_t n_candles;
+  bool degraded_known;
+  bool obs_degraded;
+  unsigned obs_reasons;
+  int64_t publish_lag_candles; /* ingest watermark ahead of the site */
+  int64_t site_lag_candles;    /* publish watermark ahead of the site */
+  bool site_ahead;             /* site beyond the ingest watermark */
+  const char *cause;           /* "ingest", "publish", "site" or NULL */
+  char detail[MON_DETAIL_BYTES];
+  bool pending;          /* a fresh mismatch awaits confirmation */
+  int64_t recheck_at_ms; /* when to look again (0: none) */
+
+  /* state machine (persisted in KV coin_monitor) */
+  bool known; /* false: nothing persisted or seen yet (UNSPECIFIED) */
+  enum coin_fresh_state state;
+  int64_t since_ms; /* when the base condition began */
+  int64_t at_ms;    /* when the monitor saw the last transition */
+  bool degraded;
+  unsigned reasons;
+  int64_t degraded_since_ms;
+  int64_t bootstrap_until_ms; /* alerts held back until (0: none) */
+  struct mon_alert alert;     /* staleness / corrupt / insufficient_data */
+  struct mon_alert dalert;    /* degraded */
+  struct mon_last_alert last_alert;
+};
+
+/* ---- the outbox: NATS work queued by the pass, done by its own thread -- */
+
+/* An alert to publish; its subject follows from the job's series. */
+struct mon_msg {
+  char msg_id[COIN_CODEC_MSG_ID_BYTES];
+  uint8_t *data;
+  size_t len;
+};
+
+#define MON_JOB_MAX_ALERTS 4
+
+/* Everything one series' step produced, done in this order: alerts
+ * (JetStream, Nats-Msg-Id), the status transition (core), then the state
+ * record (KV put) - so a crash before the KV write re-derives the same
+ * alerts (same ids, dropped by the stream's duplicate window). */
+struct mon_job {
+  struct mon_job *next;
+  const struct mon_series *series; /* symbol and tf never change */
+  struct mon_msg *alerts;          /* malloc'd, MON_JOB_MAX_ALERTS, or NULL */
+  size_t n_alerts;
+  size_t n_sent;
+  uint8_t *status; /* packed StatusTransition or NULL */
+  size_t status_len;
+  bool status_sent;
+  char *state_json; /* malloc'd; NULL: no KV write */
+  size_t state_len;
+};
+
+/* ---- sinks ------------------------------------------------------------- */
+
+enum mon_sink_kind { MON_SINK_WEBHOOK, MON_SINK_SLACK, MON_SINK_ALERTMANAGER };
+
+struct mon_sink {
+  struct monitor *m;
+  enum mon_sink_kind kind;
+  char name[32];       /* "webhook-0": metrics label, log field */
+  char durable[64];    /* consumer name: monitor_<kind>_<hash of url> */
+  char *url;           /* POST target (Alertmanager: .../api/v2/alerts) */
+  char *log_url;       /* url for logs (Slack: redacted) */
+  uint64_t skip_until; /* stream seqs up to this predate the consumer */
+  pthread_t thread;
+  bool started;
+  atomic_uint_fast64_t delivered;
+  atomic_uint_fast64_t attempts_failed;
+  atomic_uint_fast64_t dropped;
+  atomic_uint_fast64_t skipped; /* older than the sink (first start) */
+  atomic_uint_fast64_t resends; /* Alertmanager refreshes */
+  atomic_int_fast64_t backlog;  /* consumer num_pending (+ held) */
+  atomic_int_fast64_t last_success_ms;
+  atomic_int_fast64_t last_failure_ms;
+  atomic_int last_status; /* HTTP status of the last attempt, 0: none */
+};
+
+/* ---- counters ----------------------------------------------------------- */
+
+#define MON_PASS_BUCKETS 12
+extern const double mon_pass_bucket_le[MON_PASS_BUCKETS];
+
+struct mon_counters {
+  atomic_uint_fast64_t passes;
+  atomic_uint_fast64_t pass_bucket[MON_PASS_BUCKETS + 1]; /* + +Inf */
+  atomic_uint_fast64_t pass_us_sum;
+  atomic_uint_fast64_t pass_us_last;
+  atomic_uint_fast64_t pass_us_max;
+  atomic_uint_fast64_t transitions[COIN_STATE_INSUFFICIENT_DATA + 1];
+  atomic_uint_fast64_t degraded_transitions;
+  atomic_uint_fast64_t alerts_queued;
+  atomic_uint_fast64_t alerts_published;
+  atomic_uint_fast64_t alerts_duplicate;
+  atomic_uint_fast64_t publish_errors;
+  atomic_uint_fast64_t status_published;
+  atomic_uint_fast64_t kv_writes;
+  atomic_uint_fast64_t kv_errors;
+  atomic_uint_fast64_t outbox_dropped;
+  atomic_uint_fast64_t outbox_depth;
+  atomic_uint_fast64_t files_hashed;
+  atomic_uint_fast64_t bytes_hashed;
+  atomic_uint_fast64_t manifest_loads;
+  atomic_uint_fast64_t watermark_updates;
+  atomic_uint_fast64_t status_file_errors;
+};
+
+/* ---- the context -------------------------------------------------------- */
+
+struct monitor {
+  const struct monitor_config *cfg;
+  char producer_id[COIN_CODEC_ID_BYTES];
+  struct coin_bus *bus;
+  struct coin_bus_kv *kv_wm;
+  struct coin_bus_kv *kv_state;
+  struct coin_bus_kv_watch *wm_watch;
+  struct coin_httpd *httpd;
+  struct coin_influx *ix; /* readyz ping, under ix_lock */
+  pthread_mutex_t ix_lock;
+  int64_t ix_checked_ms;
+  bool ix_ok;
+
+  struct mon_series *series;
+  size_t n_series;
+  uint32_t *index; /* open addressing: series index + 1, 0 = empty */
+  size_t index_cap;
+
+  pthread_mutex_t lock; /* series observation + state machine */
+
+  /* watermark cache (the KV watch thread writes) */
+  pthread_mutex_t wm_lock;
+  int64_t *wm_ingest; /* per series, -1 unknown */
+  int64_t *wm_publish;
+  bool wm_ready; /* the watch delivered its initial values */
+
+  /* pass scheduling */
+  pthread_mutex_t wake_lock;
+  pthread_cond_t wake_cond;
+  bool triggered;
+  volatile sig_atomic_t stop;
+  int64_t passes_done;
+  atomic_int_fast64_t last_pass_wall_ms;
+  atomic_bool evaluated;
+
+  /* manifest (pass thread only) */
+  enum mon_manifest_state manifest_state;
+  char manifest_err[MON_DETAIL_BYTES];
+  uint64_t man_dev, man_ino;
+  int64_t man_size, man_mtime_ns, man_ctime_ns;
+  int64_t man_loaded_ms;
+  int64_t man_generated_ms;
+  uint32_t man_gen;        /* manifest loads that parsed (entries carry it) */
+  int site_fd;             /* STATIC_DATA_DIR opened for fstatat/openat, -1 */
+  int64_t next_recheck_ms; /* earliest series recheck (0: none) */
+  int64_t pass_now_ms;     /* the time the last pass evaluated at */
+  int64_t pass_seq;        /* passes started */
+
+  /* outbox */
+  pthread_mutex_t out_lock;
+  pthread_cond_t out_cond;
+  struct mon_job *out_head, *out_tail;
+  size_t out_len;
+  atomic_bool out_stop;
+  pthread_t out_thread;
+  bool out_started;
+
+  struct mon_sink sinks[MON_MAX_SINKS];
+  size_t n_sinks;
+  atomic_bool sinks_stop;
+
+  struct mon_counters c;
+};
+
+/* monitor.c */
+int64_t mon_now_ms(void);
+int64_t mon_mono_ms(void);
+/* Series index of symbol+tf, or -1. */
+ssize_t mon_series_find(const struct monitor *m, const char *symbol,
+                        enum coin_tf tf);
+/* state.<ex>.<sym>.<tf> and the subjects of a series (buffers of
+ * COIN_CODEC_SUBJECT_BYTES). */
+void mon_state_key(char *out, const struct monitor *m,
+                   const struct mon_series *s);
+/* <alertname>.<exchange>.<symbol>.<tf>.<starts_at_ms> */
+void mon_alert_id(char out[COIN_CODEC_ALERT_ID_BYTES], const struct monitor *m,
+                  const struct mon_series *s, const char *alertname,
+                  int64_t starts_at_ms);
+/* The msg_id of the series' last alert. */
+void mon_last_msg_id(char out[COIN_CODEC_MSG_ID_BYTES], const struct monitor *m,
+                     const struct mon_series *s);
+/* Sleeps up to ms in short slices; returns true (early) once *stop is set. */
+bool mon_sleep_unless(const atomic_bool *stop, int64_t ms);
+
+/* site.c: reads manifest.json (when it changed) and each series' files. */
+void site_load_manifest(struct monitor *m, int64_t now_ms);
+/* Frees the heap parts of a manifest entry (errors). */
+void site_entry_clear(struct mon_manifest_entry *e);
+/* Observes series s (files, last candle, degraded); under m->lock. */
+void site_observe(struct monitor *m, struct mon_series *s, int64_t now_ms);
+
+/* eval.c: the state machine step of one series; queues outbox jobs. */
+void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms);
+/* One full pass over all series at now_ms. */
+void eval_pass(struct monitor *m, int64_t now_ms);
+const char *eval_alertname(enum coin_fresh_state base);
+/* The codec Alert of one of s's alert episodes (labels = Alertmanager's). */
+void eval_alert_fill(struct coin_alert *a, const struct monitor *m,
+                     const struct mon_series *s, const struct mon_alert *al,
+                     enum coin_alert_status status, int64_t now_ms,
+                     const char *summary);
+enum coin_fresh_state eval_base(enum coin_fresh_state s);
+enum coin_severity eval_severity(enum coin_fresh_state s);
+
+/* state.c: the KV record (JSON) of a series. */
+int state_encode(char **out, size_t *out_len, const struct monitor *m,
+                 const struct mon_series *s);
+int state_decode(struct mon_series *s, const char *json, size_t len);
+/* Loads every persisted state of the configured series. */
+int state_load_all(struct monitor *m);
+
+/* outbox.c */
+int outbox_start(struct monitor *m);
+void outbox_push(struct monitor *m, struct mon_job *job);
+/* Stops the thread after trying to drain for at most drain_ms. */
+void outbox_stop(struct monitor *m, int64_t drain_ms);
+void mon_job_free(struct mon_job *job);
+
+/* sinks.c */
+int sinks_setup(struct monitor *m);
+int sinks_start(struct monitor *m);
+void sinks_stop(struct monitor *m);
+/* Payloads (also used by tests through the documented format). */
+int sink_webhook_body(char **out, size_t *out_len, const struct coin_alert *a,
+                      const char *msg_id);
+int sink_slack_body(char **out, size_t *out_len, const struct coin_alert *a);
+int sink_am_body(char **out, size_t *out_len, const struct coin_alert *a,
+                 int64_t now_ms, int64_t resend_ms);
+
+/* endpoints.c: /status, /metrics, /healthz, /readyz and status.json. */
+void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
+                      struct coin_httpd_response *resp);
+/* Builds the /status text from the series as of the last pass (under
+ * m->lock). */
+int status_build(char **out, size_t *out_len, struct monitor *m);
+int status_series_json(struct jbuf *b, const struct monitor *m,
+                       const struct mon_series *s, int64_t now_ms);
+int metrics_text(char **out, struct monitor *m);
+
+#endif

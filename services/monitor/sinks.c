@@ -1,0 +1,627 @@
+/*
+ * sinks.c: alert delivery. Every sink (generic webhook, Slack-compatible
+ * webhook, Alertmanager v2) has its own durable pull consumer on stream
+ * COIN_ALERTS and its own thread and HTTP client, so a dead sink holds back
+ * only its own queue. A message is acked only after the sink answered 2xx;
+ * failures are retried with exponential backoff (jitter, capped), in order,
+ * while the message is kept alive with in-progress acks. Alertmanager also
+ * gets the active alerts re-sent periodically (endsAt = now + 4 x period).
+ * Payload formats: docs/monitor.md.
+ * Thread model: one thread per sink; the sink struct's counters are atomics
+ * read by /metrics.
+ */
+#include "monitor_int.h"
+
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* A message held by a sink that died is redelivered after the ack wait:
+ * short enough that a restart resumes soon, longer than one attempt. While a
+ * live sink retries, in-progress acks every third of it keep the message. */
+static int64_t ack_wait_ms(const struct monitor_config *cfg) {
+  return cfg->sink_timeout_ms + 5000 > 10000 ? cfg->sink_timeout_ms + 5000
+                                             : 10000;
+}
+#define SINK_BODY_MAX_BYTES 65536 /* response bodies we read */
+
+static const char *kind_name(enum mon_sink_kind k) {
+  switch (k) {
+  case MON_SINK_WEBHOOK: return "webhook";
+  case MON_SINK_SLACK: return "slack";
+  default: return "alertmanager";
+  }
+}
+
+/* ---- payloads ----------------------------------------------------------- */
+
+static bool is_series(const struct coin_alert *a) {
+  return a->exchange[0] != '\0';
+}
+
+int sink_webhook_body(char **out, size_t *out_len, const struct coin_alert *a,
+                      const char *msg_id) {
+  struct jbuf b = {0};
+  jbuf_put(&b, "{", 1);
+  jbuf_kint(&b, "schema_version", 1);
+  jbuf_kstr(&b, "msg_id", msg_id);
+  jbuf_kstr(&b, "alert_id", a->alert_id);
+  jbuf_kstr(&b, "alertname", a->alertname);
+  jbuf_kstr(&b, "status", coin_codec_alert_status_name(a->status));
+  jbuf_kstr(&b, "severity", coin_codec_severity_name(a->severity));
+  jbuf_kstr(&b, "state",
+            a->state == COIN_STATE_UNSPECIFIED
+                ? NULL
+                : coin_codec_state_name(a->state));
+  jbuf_kstr(&b, "exchange", is_series(a) ? a->exchange : NULL);
+  jbuf_kstr(&b, "symbol", is_series(a) ? a->symbol : NULL);
+  jbuf_kstr(&b, "timeframe", is_series(a) ? coin_tf_name(a->tf) : NULL);
+  jbuf_ktime(&b, "starts_at", a->starts_at_ms);
+  jbuf_kint(&b, "starts_at_ms", a->starts_at_ms);
+  jbuf_ktime(&b, "ends_at", a->has_ends_at_ms ? a->ends_at_ms : -1);
+  jbuf_kint_or_null(&b, "ends_at_ms", a->has_ends_at_ms ? a->ends_at_ms : -1);
+  jbuf_kint(&b, "repeat_count", a->repeat_count);
+  jbuf_kstr(&b, "summary", a->summary);
+  jbuf_key(&b, "labels");
+  jbuf_put(&b, "{", 1);
+  for (size_t i = 0; i < a->n_labels; i++)
+    jbuf_kstr(&b, a->labels[i].name, a->labels[i].value);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "},", 2);
+  jbuf_kstr(&b, "producer_id", a->producer_id);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "}", 1);
+  return jbuf_finish(out, out_len, &b);
+}
+
+int sink_slack_body(char **out, size_t *out_len, const struct coin_alert *a) {
+  char text[1024];
+  const char *sev = coin_codec_severity_name(a->severity);
+  char up[16];
+  size_t i = 0;
+  for (; sev[i] && i < sizeof(up) - 1; i++)
+    up[i] = (char)(sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
+  up[i] = '\0';
+  if (a->status == COIN_ALERT_RESOLVED)
+    snprintf(text, sizeof(text), "[RESOLVED] %s: %s (alert %s)", a->alertname,
+             a->summary, a->alert_id);
+  else if (a->repeat_count > 0)
+    snprintf(text, sizeof(text), "[%s] %s (notice %u): %s (alert %s)", up,
+             a->alertname, (unsigned)a->repeat_count + 1, a->summary,
+             a->alert_id);
+  else
+    snprintf(text, sizeof(text), "[%s] %s: %s (alert %s)", up, a->alertname,
+             a->summary, a->alert_id);
+  struct jbuf b = {0};
+  jbuf_put(&b, "{", 1);
+  jbuf_kstr(&b, "text", text);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "}", 1);
+  return jbuf_finish(out, out_len, &b);
+}
+
+/* One Alertmanager alert: labels from the message (alertname and severity
+ * always present), severity/state overridable for the pre-escalation label
+ * set; endsAt < 0 leaves it out. */
+static void am_entry(struct jbuf *b, const struct coin_alert *a,
+                     const char *severity, const char *state, int64_t starts,
+                     int64_t ends) {
+  jbuf_put(b, "{\"labels\":{", 11);
+  bool has_name = false, has_sev = false;
+  for (size_t i = 0; i < a->n_labels; i++) {
+    const char *n = a->labels[i].name, *v = a->labels[i].value;
+    if (!strcmp(n, "severity")) {
+      v = severity;
+      has_sev = true;
+    } else if (!strcmp(n, "state") && state) {
+      v = state;
+    } else if (!strcmp(n, "alertname")) {
+      has_name = true;
+    }
+    jbuf_kstr(b, n, v);
+  }
+  if (!has_name)
+    jbuf_kstr(b, "alertname", a->alertname);
+  if (!has_sev)
+    jbuf_kstr(b, "severity", severity);
+  jbuf_trim_comma(b);
+  jbuf_put(b, "},\"annotations\":{", 17);
+  jbuf_kstr(b, "summary", a->summary);
+  jbuf_kstr(b, "alert_id", a->alert_id);
+  jbuf_printf(b, "\"repeat_count\":\"%u\"", (unsigned)a->repeat_count);
+  jbuf_put(b, "},", 2);
+  jbuf_ktime(b, "startsAt", starts);
+  if (ends >= 0)
+    jbuf_ktime(b, "endsAt", ends);
+  jbuf_trim_comma(b);
+  jbuf_put(b, "},", 2);
+}
+
+/* Alertmanager identifies an alert by its labels, and escalation changes
+ * severity and state: the escalated label set fires while the one it came
+ * from is resolved, so Alertmanager never shows both. */
+static void am_entries(struct jbuf *b, const struct coin_alert *a,
+                       int64_t now_ms, int64_t resend_ms) {
+  const char *sev = coin_codec_severity_name(a->severity);
+  const char *st = a->state == COIN_STATE_UNSPECIFIED
+                       ? NULL
+                       : coin_codec_state_name(a->state);
+  int64_t ends = a->status == COIN_ALERT_RESOLVED
+                     ? (a->has_ends_at_ms ? a->ends_at_ms : now_ms)
+                     : now_ms + 4 * resend_ms;
+  if (ends < a->starts_at_ms)
+    ends = a->starts_at_ms;
+  am_entry(b, a, sev, st, a->starts_at_ms, ends);
+  enum coin_fresh_state base = eval_base(a->state);
+  if (base != a->state && (!strcmp(a->alertname, "CoinSoftStale") ||
+                           !strcmp(a->alertname, "CoinHardStale"))) {
+    int64_t end = a->status == COIN_ALERT_RESOLVED ? ends : now_ms;
+    am_entry(b, a, coin_codec_severity_name(eval_severity(base)),
+             coin_codec_state_name(base), a->starts_at_ms,
+             end < a->starts_at_ms ? a->starts_at_ms : end);
+  }
+}
+
+int sink_am_body(char **out, size_t *out_len, const struct coin_alert *a,
+                 int64_t now_ms, int64_t resend_ms) {
+  struct jbuf b = {0};
+  jbuf_put(&b, "[", 1);
+  am_entries(&b, a, now_ms, resend_ms);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "]", 1);
+  return jbuf_finish(out, out_len, &b);
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static char *redact_userinfo(const char *url) {
+  char *out = strdup(url);
+  if (out == NULL)
+    return NULL;
+  char *auth = strstr(out, "://");
+  if (auth == NULL)
+    return out;
+  auth += 3;
+  char *end = auth + strcspn(auth, "/?#");
+  char *at = NULL;
+  for (char *p = auth; p < end; p++)
+    if (*p == '@')
+      at = p;
+  if (at) {
+    memmove(auth + 3, at, strlen(at) + 1);
+    memcpy(auth, "***", 3);
+  }
+  return out;
+}
+
+static int add_sink(struct monitor *m, enum mon_sink_kind kind, const char *url,
+                    size_t url_len, int ordinal) {
+  if (m->n_sinks >= MON_MAX_SINKS)
+    return coin_error_set(COIN_ETOOBIG,
+                          "too many alert sinks (rule: at most %d in all)",
+                          MON_MAX_SINKS);
+  struct mon_sink *k = &m->sinks[m->n_sinks];
+  memset(k, 0, sizeof(*k));
+  k->m = m;
+  k->kind = kind;
+  snprintf(k->name, sizeof(k->name), "%s-%d", kind_name(kind), ordinal);
+  char *u = strndup(url, url_len);
+  if (u == NULL)
+    return coin_error_set(COIN_ENOMEM, "out of memory");
+  char hash[COIN_SHA256_HEX_BYTES];
+  coin_sha256_hex(hash, u, strlen(u));
+  snprintf(k->durable, sizeof(k->durable), "monitor_%s_%.12s", kind_name(kind),
+           hash);
+  if (kind == MON_SINK_ALERTMANAGER) {
+    size_t n = strlen(u);
+    while (n > 0 && u[n - 1] == '/')
+      u[--n] = '\0';
+    const char *suffix = "/api/v2/alerts";
+    if (n < strlen(suffix) || strcmp(u + n - strlen(suffix), suffix) != 0) {
+      char *full = malloc(n + strlen(suffix) + 1);
+      if (full == NULL) {
+        free(u);
+        return coin_error_set(COIN_ENOMEM, "out of memory");
+      }
+      memcpy(full, u, n);
+      memcpy(full + n, suffix, strlen(suffix) + 1);
+      free(u);
+      u = full;
+    }
+  }
+  k->url = u;
+  k->log_url = kind == MON_SINK_SLACK ? strdup("(secret)") : redact_userinfo(u);
+  if (k->log_url == NULL)
+    return coin_error_set(COIN_ENOMEM, "out of memory");
+  m->n_sinks++;
+  return 0;
+}
+
+static int add_list(struct monitor *m, enum mon_sink_kind kind,
+                    const char *list) {
+  int ordinal = 0;
+  for (const char *p = list; p && *p;) {
+    const char *comma = strchr(p, ',');
+    size_t n = comma ? (size_t)(comma - p) : strlen(p);
+    int rc = add_sink(m, kind, p, n, ordinal++);
+    if (rc != 0)
+      return rc;
+    p = comma ? comma + 1 : p + n;
+  }
+  return 0;
+}
+
+/* Creates the sink's durable consumer before any alert can be published by
+ * this process. A consumer new to the server starts after the messages
+ * already in the stream: a sink added later does not get old alerts. */
+static int ensure_consumer(struct monitor *m, struct mon_sink *k,
+                           uint64_t *skip_until) {
+  struct coin_bus_consumer_info ci;
+  struct coin_bus_stream_info si;
+  *skip_until = 0;
+  int rc = coin_bus_consumer_info(&ci, m->bus, COIN_STREAM_ALERTS, k->durable);
+  bool fresh = rc == COIN_ENOTFOUND;
+  if (rc != 0 && !fresh)
+    return rc;
+  if (fresh) {
+    rc = coin_bus_stream_info(&si, m->bus, COIN_STREAM_ALERTS);
+    if (rc != 0)
+      return rc;
+    *skip_until = si.last_seq;
+  }
+  struct coin_bus_consumer_config cc = {.stream = COIN_STREAM_ALERTS,
+                                        .durable = k->durable,
+                                        .filter_subject = "coin.alerts.>",
+                                        .ack_wait_ms = ack_wait_ms(m->cfg),
+                                        .max_deliver = 0,
+                                        .max_ack_pending = 1};
+  return coin_bus_consumer_ensure(NULL, m->bus, &cc);
+}
+
+int sinks_setup(struct monitor *m) {
+  const struct monitor_config *cfg = m->cfg;
+  int rc = 0;
+  if ((rc = add_list(m, MON_SINK_WEBHOOK, cfg->webhook_urls)) != 0 ||
+      (rc = add_list(m, MON_SINK_SLACK, cfg->slack_urls)) != 0 ||
+      (rc = add_list(m, MON_SINK_ALERTMANAGER, cfg->alertmanager_urls)) != 0)
+    return rc;
+  for (size_t i = 0; i < m->n_sinks; i++) {
+    rc = ensure_consumer(m, &m->sinks[i], &m->sinks[i].skip_until);
+    if (rc != 0)
+      return coin_error_wrap(rc, "consumer %s of stream %s",
+                             m->sinks[i].durable, COIN_STREAM_ALERTS);
+    COIN_LOG_INFO("alert sink", COIN_LOG_STR("sink", m->sinks[i].name),
+                  COIN_LOG_STR("url", m->sinks[i].log_url),
+                  COIN_LOG_STR("consumer", m->sinks[i].durable),
+                  COIN_LOG_UINT("skip_until_seq", m->sinks[i].skip_until));
+  }
+  return 0;
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+static uint64_t jitter_state(void) {
+  static _Thread_local uint64_t x;
+  if (x == 0) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    x = (uint64_t)ts.tv_nsec ^ ((uint64_t)(uintptr_t)&x << 7) ^ 0x9e3779b9;
+  }
+  x ^= x << 13;
+  x ^= x >> 7;
+  x ^= x << 17;
+  return x;
+}
+
+static int64_t backoff_ms(const struct monitor_config *cfg, int attempt) {
+  int64_t d = cfg->retry_base_ms;
+  int64_t cap = cfg->retry_max_seconds * 1000;
+  for (int i = 1; i < attempt && d < cap; i++)
+    d *= 2;
+  if (d > cap)
+    d = cap;
+  /* jitter in [d/2, d] */
+  return d / 2 + (int64_t)(jitter_state() % (uint64_t)(d / 2 + 1));
+}
+
+static bool permanent_4xx(long status) {
+  return status >= 400 && status < 500 && status != 408 && status != 425 &&
+         status != 429;
+}
+
+/* Builds method-specific request body and headers. */
+struct request {
+  char *body;
+  size_t len;
+  const char *headers[6];
+  char sig[COIN_HMAC_SIGNATURE_BYTES + 32];
+  char idem[COIN_CODEC_MSG_ID_BYTES + 32];
+  char aid[COIN_CODEC_ALERT_ID_BYTES + 32];
+};
+
+static int build_request(struct request *r, const struct mon_sink *k,
+                         const struct coin_alert *a, const char *msg_id,
+                         int64_t now_ms) {
+  const struct monitor_config *cfg = k->m->cfg;
+  int rc, h = 0;
+  memset(r, 0, sizeof(*r));
+  r->headers[h++] = "Content-Type: application/json";
+  if (k->kind == MON_SINK_WEBHOOK) {
+    rc = sink_webhook_body(&r->body, &r->len, a, msg_id);
+    if (rc != 0)
+      return rc;
+    char sig[COIN_HMAC_SIGNATURE_BYTES];
+    rc = coin_hmac_sha256_signature(
+        sig, cfg->webhook_secret, strlen(cfg->webhook_secret), r->body, r->len);
+    if (rc != 0)
+      return rc;
+    snprintf(r->sig, sizeof(r->sig), "X-Coin-Signature: %s", sig);
+    snprintf(r->idem, sizeof(r->idem), "Idempotency-Key: %s", msg_id);
+    snprintf(r->aid, sizeof(r->aid), "X-Coin-Alert-Id: %s", a->alert_id);
+    r->headers[h++] = r->sig;
+    r->headers[h++] = r->idem;
+    r->headers[h++] = r->aid;
+  } else if (k->kind == MON_SINK_SLACK) {
+    rc = sink_slack_body(&r->body, &r->len, a);
+    if (rc != 0)
+      return rc;
+  } else {
+    rc = sink_am_body(&r->body, &r->len, a, now_ms,
+                      cfg->am_resend_seconds * 1000);
+    if (rc != 0)
+      return rc;
+  }
+  r->headers[h] = NULL;
+  return 0;
+}
+
+static int post(struct mon_sink *k, struct coin_http *http, const char *body,
+                size_t len, const char *const *headers, long *status) {
+  struct coin_http_response resp = {0};
+  int rc = coin_http_request(http, &resp, "POST", k->url, headers, body, len);
+  *status = rc == 0 ? resp.status : 0;
+  atomic_store(&k->last_status, (int)*status);
+  coin_http_response_clear(&resp);
+  if (rc == 0 && (*status < 200 || *status > 299))
+    rc = coin_error_set(*status >= 500 ? COIN_EUNAVAIL : COIN_EREJECTED,
+                        "%s answered HTTP %ld", k->name, *status);
+  return rc;
+}
+
+static void deliver(struct mon_sink *k, struct coin_http *http,
+                    struct coin_bus_msg *msg, uint64_t skip_until) {
+  struct monitor *m = k->m;
+  struct coin_alert a;
+  char msg_id[COIN_CODEC_MSG_ID_BYTES];
+  uint64_t seq = coin_bus_msg_stream_seq(msg);
+  if (seq != 0 && seq <= skip_until) {
+    coin_bus_msg_ack(msg);
+    atomic_fetch_add(&k->skipped, 1);
+    return;
+  }
+  int rc = coin_codec_unpack_alert(&a, coin_bus_msg_data(msg),
+                                   coin_bus_msg_len(msg));
+  if (rc == 0)
+    rc = coin_codec_alert_msg_id(msg_id, sizeof(msg_id), &a);
+  if (rc != 0) {
+    atomic_fetch_add(&k->dropped, 1);
+    COIN_LOG_ERROR("undecodable alert dropped", COIN_LOG_STR("sink", k->name),
+                   COIN_LOG_STR("subject", coin_bus_msg_subject(msg)),
+                   COIN_LOG_UINT("stream_seq", seq), COIN_LOG_RC(rc));
+    coin_bus_msg_term(msg);
+    return;
+  }
+  int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
+  int64_t keepalive_at = mon_mono_ms() + keepalive_ms;
+  for (int attempt = 1;; attempt++) {
+    struct request r;
+    long status = 0;
+    if (attempt > 1) { /* an attempt never outlasts the ack wait */
+      coin_bus_msg_in_progress(msg);
+      keepalive_at = mon_mono_ms() + keepalive_ms;
+    }
+    rc = build_request(&r, k, &a, msg_id, mon_now_ms());
+    if (rc == 0)
+      rc = post(k, http, r.body, r.len, r.headers, &status);
+    free(r.body);
+    if (rc == 0) {
+      int arc = coin_bus_msg_ack(msg);
+      atomic_fetch_add(&k->delivered, 1);
+      atomic_store(&k->last_success_ms, mon_now_ms());
+      if (arc != 0)
+        COIN_LOG_WARN("ack failed: the sink may get this alert again (same "
+                      "Idempotency-Key)",
+                      COIN_LOG_STR("sink", k->name),
+                      COIN_LOG_STR("msg_id", msg_id), COIN_LOG_RC(arc));
+      COIN_LOG_DEBUG("alert delivered", COIN_LOG_STR("sink", k->name),
+                     COIN_LOG_STR("msg_id", msg_id),
+                     COIN_LOG_INT("attempts", attempt));
+      return;
+    }
+    atomic_fetch_add(&k->attempts_failed, 1);
+    atomic_store(&k->last_failure_ms, mon_now_ms());
+    if (attempt == 1 || attempt % 10 == 0)
+      COIN_LOG_WARN(
+          "alert delivery failed (will retry)", COIN_LOG_STR("sink", k->name),
+          COIN_LOG_STR("url", k->log_url), COIN_LOG_STR("msg_id", msg_id),
+          COIN_LOG_INT("attempt", attempt), COIN_LOG_RC(rc));
+    if (permanent_4xx(status) && attempt >= m->cfg->give_up_4xx_attempts) {
+      atomic_fetch_add(&k->dropped, 1);
+      COIN_LOG_ERROR(
+          "alert refused by sink: given up", COIN_LOG_STR("sink", k->name),
+          COIN_LOG_STR("msg_id", msg_id), COIN_LOG_INT("status", status),
+          COIN_LOG_INT("attempts", attempt));
+      coin_bus_msg_term(msg);
+      return;
+    }
+    int64_t wait_until = mon_mono_ms() + backoff_ms(m->cfg, attempt);
+    while (mon_mono_ms() < wait_until) {
+      if (atomic_load(&m->sinks_stop)) {
+        coin_bus_msg_nak(msg, 0);
+        return;
+      }
+      if (mon_mono_ms() >= keepalive_at) {
+        coin_bus_msg_in_progress(msg);
+        keepalive_at = mon_mono_ms() + keepalive_ms;
+      }
+      int64_t left = wait_until - mon_mono_ms();
+      mon_sleep_unless(&m->sinks_stop, left > 100 ? 100 : left);
+    }
+  }
+}
+
+/* Re-sends every active alert to Alertmanager (when caught up). */
+static void am_resend(struct mon_sink *k, struct coin_http *http) {
+  struct monitor *m = k->m;
+  struct jbuf b = {0};
+  struct coin_alert a;
+  int64_t now = mon_now_ms();
+  size_t n = 0;
+  jbuf_put(&b, "[", 1);
+  pthread_mutex_lock(&m->lock);
+  for (size_t i = 0; i < m->n_series; i++) {
+    const struct mon_series *s = &m->series[i];
+    const struct mon_alert *al[2] = {&s->alert, &s->dalert};
+    for (int j = 0; j < 2; j++) {
+      if (!al[j]->active)
+        continue;
+      char summary[COIN_CODEC_TEXT_BYTES];
+      if (j == 0)
+        snprintf(summary, sizeof(summary), "%s %s %s is %s: %s",
+                 m->cfg->core.exchange, s->symbol, coin_tf_name(s->tf),
+                 coin_codec_state_name(s->state), s->detail);
+      else
+        snprintf(summary, sizeof(summary), "%s %s %s prediction path degraded",
+                 m->cfg->core.exchange, s->symbol, coin_tf_name(s->tf));
+      eval_alert_fill(&a, m, s, al[j], COIN_ALERT_FIRING, now, summary);
+      am_entries(&b, &a, now, m->cfg->am_resend_seconds * 1000);
+      n++;
+    }
+  }
+  pthread_mutex_unlock(&m->lock);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "]", 1);
+  char *body = NULL;
+  size_t len = 0;
+  if (jbuf_finish(&body, &len, &b) != 0 || n == 0) {
+    free(body);
+    return;
+  }
+  const char *headers[] = {"Content-Type: application/json", NULL};
+  long status = 0;
+  int rc = post(k, http, body, len, headers, &status);
+  free(body);
+  if (rc == 0)
+    atomic_fetch_add(&k->resends, 1);
+  else
+    COIN_LOG_WARN("Alertmanager resend failed", COIN_LOG_STR("sink", k->name),
+                  COIN_LOG_UINT("alerts", n), COIN_LOG_RC(rc));
+}
+
+static void refresh_backlog(struct mon_sink *k) {
+  struct coin_bus_consumer_info ci;
+  if (coin_bus_consumer_info(&ci, k->m->bus, COIN_STREAM_ALERTS, k->durable) ==
+      0)
+    atomic_store(&k->backlog,
+                 (int64_t)ci.num_pending + (int64_t)ci.num_ack_pending);
+}
+
+static void *sink_main(void *arg) {
+  struct mon_sink *k = arg;
+  struct monitor *m = k->m;
+  uint64_t skip_until = k->skip_until;
+  struct coin_http *http = NULL;
+  struct coin_bus_sub *sub = NULL;
+  struct coin_http_opts ho = {
+      .connect_timeout_ms =
+          m->cfg->sink_timeout_ms < 5000 ? m->cfg->sink_timeout_ms : 5000,
+      .timeout_ms = m->cfg->sink_timeout_ms,
+      .max_body_bytes = SINK_BODY_MAX_BYTES,
+      .user_agent = "coin-monitor"};
+  int64_t next_resend = mon_mono_ms() + m->cfg->am_resend_seconds * 1000;
+  int64_t next_backlog = 0;
+  int fails = 0;
+  if (coin_http_new(&http, &ho) != 0) {
+    COIN_LOG_ERROR("sink without HTTP client", COIN_LOG_STR("sink", k->name),
+                   COIN_LOG_STR("error", coin_error_last()));
+    return NULL;
+  }
+  while (!atomic_load(&m->sinks_stop)) {
+    if (sub == NULL) {
+      int rc = coin_bus_sub_bind(&sub, m->bus, COIN_STREAM_ALERTS, k->durable);
+      if (rc == COIN_ENOTFOUND) /* deleted by an operator: create again */
+        rc = ensure_consumer(m, k, &skip_until);
+      if (rc != 0) {
+        sub = NULL;
+        if (fails++ % 10 == 0)
+          COIN_LOG_WARN("sink cannot bind its consumer",
+                        COIN_LOG_STR("sink", k->name),
+                        COIN_LOG_STR("consumer", k->durable), COIN_LOG_RC(rc));
+        mon_sleep_unless(&m->sinks_stop, 1000);
+        continue;
+      }
+      fails = 0;
+    }
+    if (mon_mono_ms() >= next_backlog) {
+      refresh_backlog(k);
+      next_backlog = mon_mono_ms() + 5000;
+    }
+    struct coin_bus_msg *msg = NULL;
+    size_t n = 0;
+    int rc = coin_bus_fetch(&msg, &n, sub, 1, 500);
+    if (rc == COIN_ETIMEOUT || (rc == 0 && n == 0)) {
+      atomic_store(&k->backlog, 0);
+      if (k->kind == MON_SINK_ALERTMANAGER && mon_mono_ms() >= next_resend) {
+        am_resend(k, http);
+        next_resend = mon_mono_ms() + m->cfg->am_resend_seconds * 1000;
+      }
+      continue;
+    }
+    if (rc != 0) {
+      if (fails++ % 10 == 0)
+        COIN_LOG_WARN("sink fetch failed", COIN_LOG_STR("sink", k->name),
+                      COIN_LOG_RC(rc));
+      if (rc == COIN_ECLOSED || rc == COIN_ENOTFOUND) {
+        coin_bus_sub_free(sub);
+        sub = NULL;
+      }
+      mon_sleep_unless(&m->sinks_stop, 500);
+      continue;
+    }
+    fails = 0;
+    deliver(k, http, msg, skip_until);
+    coin_bus_msg_free(msg);
+  }
+  coin_bus_sub_free(sub);
+  coin_http_free(http);
+  return NULL;
+}
+
+int sinks_start(struct monitor *m) {
+  for (size_t i = 0; i < m->n_sinks; i++) {
+    int err =
+        pthread_create(&m->sinks[i].thread, NULL, sink_main, &m->sinks[i]);
+    if (err != 0)
+      return coin_error_set(COIN_EINTERNAL, "sink thread %s: %s",
+                            m->sinks[i].name, strerror(err));
+    m->sinks[i].started = true;
+  }
+  return 0;
+}
+
+void sinks_stop(struct monitor *m) {
+  atomic_store(&m->sinks_stop, true);
+  for (size_t i = 0; i < m->n_sinks; i++) {
+    if (m->sinks[i].started)
+      pthread_join(m->sinks[i].thread, NULL);
+    m->sinks[i].started = false;
+    free(m->sinks[i].url);
+    free(m->sinks[i].log_url);
+    m->sinks[i].url = m->sinks[i].log_url = NULL;
+  }
+  m->n_sinks = 0;
+}

@@ -1,0 +1,288 @@
+/*
+ * state.c: the persisted state of a series, KV coin_monitor key
+ * state.<exchange>.<symbol>.<tf>, as one JSON object (format in
+ * docs/monitor.md): state, since, degraded, the active alerts with their
+ * repeat counts and last notification, and the last alert sent. Loaded
+ * once at start, so a restart neither re-fires nor forgets an escalation.
+ * Thread model: encode on the pass thread (under m->lock); load before any
+ * other thread runs.
+ */
+#include "monitor_int.h"
+
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put_alert(struct jbuf *b, const char *key, const struct monitor *m,
+                      const struct mon_series *s, const struct mon_alert *a) {
+  char id[COIN_CODEC_ALERT_ID_BYTES];
+  jbuf_key(b, key);
+  if (!a->active) {
+    jbuf_put(b, "null,", 5);
+    return;
+  }
+  mon_alert_id(id, m, s, a->alertname, a->starts_at_ms);
+  jbuf_put(b, "{", 1);
+  jbuf_kstr(b, "alert_id", id);
+  jbuf_kstr(b, "alertname", a->alertname);
+  jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
+  jbuf_kstr(b, "state", coin_codec_state_name(a->state));
+  jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
+  jbuf_kint(b, "repeat_count", a->repeat_count);
+  jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
+  jbuf_kint(b, "next_repeat_ms", a->next_repeat_ms);
+  jbuf_trim_comma(b);
+  jbuf_put(b, "},", 2);
+}
+
+static void put_reasons(struct jbuf *b, unsigned bits) {
+  jbuf_key(b, "degraded_reasons");
+  jbuf_put(b, "[", 1);
+  for (int i = 0; i < COIN_DEGRADED_REASON_COUNT; i++)
+    if (bits & (1u << i)) {
+      jbuf_str(b, coin_degraded_reason_name(1u << i));
+      jbuf_put(b, ",", 1);
+    }
+  jbuf_trim_comma(b);
+  jbuf_put(b, "],", 2);
+}
+
+int state_encode(char **out, size_t *out_len, const struct monitor *m,
+                 const struct mon_series *s) {
+  struct jbuf b = {0};
+  jbuf_put(&b, "{", 1);
+  jbuf_kint(&b, "v", 1);
+  jbuf_kstr(&b, "exchange", m->cfg->core.exchange);
+  jbuf_kstr(&b, "symbol", s->symbol);
+  jbuf_kstr(&b, "timeframe", coin_tf_name(s->tf));
+  jbuf_kstr(&b, "state", coin_codec_state_name(s->state));
+  jbuf_kint(&b, "since_ms", s->since_ms);
+  jbuf_kint(&b, "at_ms", s->at_ms);
+  jbuf_kbool(&b, "degraded", s->degraded);
+  put_reasons(&b, s->reasons);
+  jbuf_kint_or_null(&b, "degraded_since_ms",
+                    s->degraded ? s->degraded_since_ms : -1);
+  jbuf_kint(&b, "bootstrap_until_ms", s->bootstrap_until_ms);
+  put_alert(&b, "alert", m, s, &s->alert);
+  put_alert(&b, "degraded_alert", m, s, &s->dalert);
+  jbuf_key(&b, "last_alert");
+  if (s->last_alert.set) {
+    const struct mon_last_alert *l = &s->last_alert;
+    char msg_id[COIN_CODEC_MSG_ID_BYTES];
+    mon_last_msg_id(msg_id, m, s);
+    jbuf_put(&b, "{", 1);
+    jbuf_kstr(&b, "msg_id", msg_id);
+    jbuf_kstr(&b, "alertname", l->alertname);
+    jbuf_kint(&b, "starts_at_ms", l->starts_at_ms);
+    jbuf_kint(&b, "repeat_count", l->repeat_count);
+    jbuf_kstr(&b, "status", coin_codec_alert_status_name(l->status));
+    jbuf_kstr(&b, "severity", coin_codec_severity_name(l->severity));
+    jbuf_kstr(&b, "state", coin_codec_state_name(l->state));
+    jbuf_kint(&b, "at_ms", l->at_ms);
+    jbuf_trim_comma(&b);
+    jbuf_put(&b, "},", 2);
+  } else {
+    jbuf_put(&b, "null,", 5);
+  }
+  jbuf_kstr(&b, "producer_id", m->producer_id);
+  jbuf_trim_comma(&b);
+  jbuf_put(&b, "}", 1);
+  return jbuf_finish(out, out_len, &b);
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+static int severity_parse(enum coin_severity *out, const char *t) {
+  for (int v = COIN_SEVERITY_INFO; v <= COIN_SEVERITY_CRITICAL; v++)
+    if (t && strcmp(t, coin_codec_severity_name((enum coin_severity)v)) == 0) {
+      *out = (enum coin_severity)v;
+      return 0;
+    }
+  return -1;
+}
+
+static int status_parse(enum coin_alert_status *out, const char *t) {
+  for (int v = COIN_ALERT_FIRING; v <= COIN_ALERT_RESOLVED; v++)
+    if (t && strcmp(t, coin_codec_alert_status_name(
+                           (enum coin_alert_status)v)) == 0) {
+      *out = (enum coin_alert_status)v;
+      return 0;
+    }
+  return -1;
+}
+
+static bool get_int(int64_t *out, const json_t *o, const char *key) {
+  const json_t *v = json_object_get(o, key);
+  if (!json_is_integer(v))
+    return false;
+  *out = json_integer_value(v);
+  return true;
+}
+
+static bool get_str(char *out, size_t n, const json_t *o, const char *key) {
+  const char *v = json_string_value(json_object_get(o, key));
+  if (v == NULL || strlen(v) >= n)
+    return false;
+  memcpy(out, v, strlen(v) + 1);
+  return true;
+}
+
+static int decode_alert(struct mon_alert *a, const json_t *o) {
+  int64_t rc = 0;
+  memset(a, 0, sizeof(*a));
+  if (o == NULL || json_is_null(o))
+    return 0;
+  if (!json_is_object(o) ||
+      !get_str(a->alertname, sizeof(a->alertname), o, "alertname") ||
+      severity_parse(&a->severity,
+                     json_string_value(json_object_get(o, "severity"))) != 0 ||
+      coin_codec_state_parse(
+          &a->state, json_string_value(json_object_get(o, "state"))) != 0 ||
+      !get_int(&a->starts_at_ms, o, "starts_at_ms") ||
+      !get_int(&rc, o, "repeat_count") || rc < 0 || rc > UINT32_MAX ||
+      !get_int(&a->last_notified_ms, o, "last_notified_ms") ||
+      !get_int(&a->next_repeat_ms, o, "next_repeat_ms"))
+    return -1;
+  a->repeat_count = (uint32_t)rc;
+  a->active = true;
+  return 0;
+}
+
+int state_decode(struct mon_series *s, const char *json, size_t len) {
+  json_error_t je;
+  json_t *root = json_loadb(json, len, 0, &je);
+  struct mon_series t = *s;
+  int rc = COIN_EDECODE;
+  if (root == NULL)
+    return coin_error_set(COIN_EDECODE,
+                          "state record: JSON error line %d col "
+                          "%d: %s",
+                          je.line, je.column, je.text);
+  int64_t v = 0;
+  const char *sym = json_string_value(json_object_get(root, "symbol"));
+  const char *tf = json_string_value(json_object_get(root, "timeframe"));
+  if (!get_int(&v, root, "v") || v != 1) {
+    coin_error_set(COIN_EDECODE, "state record: v is not 1");
+    goto out;
+  }
+  if (!sym || !tf || strcmp(sym, s->symbol) != 0 ||
+      strcmp(tf, coin_tf_name(s->tf)) != 0) {
+    coin_error_set(COIN_EDECODE, "state record: symbol/timeframe do not match "
+                                 "its key");
+    goto out;
+  }
+  if (coin_codec_state_parse(
+          &t.state, json_string_value(json_object_get(root, "state"))) != 0 ||
+      !get_int(&t.since_ms, root, "since_ms") ||
+      !get_int(&t.at_ms, root, "at_ms") ||
+      !json_is_boolean(json_object_get(root, "degraded"))) {
+    coin_error_set(COIN_EDECODE, "state record: state, since_ms, at_ms or "
+                                 "degraded missing");
+    goto out;
+  }
+  t.degraded = json_is_true(json_object_get(root, "degraded"));
+  t.reasons = 0;
+  const json_t *arr = json_object_get(root, "degraded_reasons");
+  size_t i;
+  const json_t *item;
+  json_array_foreach(arr, i, item) {
+    unsigned bit;
+    if (json_is_string(item) &&
+        coin_degraded_reason_parse(&bit, json_string_value(item)) == 0)
+      t.reasons |= bit;
+  }
+  if (!get_int(&t.degraded_since_ms, root, "degraded_since_ms"))
+    t.degraded_since_ms = t.degraded ? t.at_ms : -1;
+  if (!get_int(&t.bootstrap_until_ms, root, "bootstrap_until_ms"))
+    t.bootstrap_until_ms = 0;
+  if (decode_alert(&t.alert, json_object_get(root, "alert")) != 0 ||
+      decode_alert(&t.dalert, json_object_get(root, "degraded_alert")) != 0) {
+    coin_error_set(COIN_EDECODE, "state record: malformed alert");
+    goto out;
+  }
+  memset(&t.last_alert, 0, sizeof(t.last_alert));
+  const json_t *la = json_object_get(root, "last_alert");
+  if (json_is_object(la)) {
+    struct mon_last_alert *l = &t.last_alert;
+    int64_t lrc = -1;
+    if (get_str(l->alertname, sizeof(l->alertname), la, "alertname") &&
+        get_int(&l->starts_at_ms, la, "starts_at_ms") &&
+        get_int(&lrc, la, "repeat_count") && lrc >= 0 && lrc <= UINT32_MAX &&
+        status_parse(&l->status,
+                     json_string_value(json_object_get(la, "status"))) == 0 &&
+        severity_parse(&l->severity, json_string_value(json_object_get(
+                                         la, "severity"))) == 0 &&
+        coin_codec_state_parse(
+            &l->state, json_string_value(json_object_get(la, "state"))) == 0 &&
+        get_int(&l->at_ms, la, "at_ms")) {
+      l->repeat_count = (uint32_t)lrc;
+      l->set = true;
+    }
+  }
+  t.known = true;
+  *s = t;
+  rc = 0;
+out:
+  json_decref(root);
+  return rc;
+}
+
+int state_load_all(struct monitor *m) {
+  struct coin_bus_kv_watch *w = NULL;
+  char pattern[COIN_CODEC_SUBJECT_BYTES];
+  size_t loaded = 0, bad = 0;
+  snprintf(pattern, sizeof(pattern), "%s.%s.>", COIN_KEY_STATE_PREFIX,
+           m->cfg->core.exchange);
+  struct coin_bus_kv_watch_options o = {.keys = pattern,
+                                        .ignore_deletes = true};
+  int rc = coin_bus_kv_watch(&w, m->kv_state, &o);
+  if (rc != 0)
+    return coin_error_wrap(rc, "KV %s watch %s", COIN_KV_MONITOR, pattern);
+  int64_t deadline = mon_mono_ms() + 30000;
+  for (;;) {
+    struct coin_bus_kv_entry e = {0};
+    int64_t left = deadline - mon_mono_ms();
+    if (left <= 0) {
+      rc = coin_error_set(COIN_ETIMEOUT,
+                          "KV %s: initial states not delivered in 30 s",
+                          COIN_KV_MONITOR);
+      break;
+    }
+    rc = coin_bus_kv_watch_next(&e, w, left);
+    if (rc == COIN_ETIMEOUT)
+      continue;
+    if (rc != 0)
+      break;
+    if (e.op == COIN_BUS_KV_INIT_DONE) {
+      coin_bus_kv_entry_clear(&e);
+      break;
+    }
+    struct coin_series_id id;
+    if (e.op == COIN_BUS_KV_PUT &&
+        coin_codec_series_parse(&id, COIN_KEY_STATE_PREFIX, e.key) == 0 &&
+        strcmp(id.exchange, m->cfg->core.exchange) == 0) {
+      ssize_t k = mon_series_find(m, id.symbol, id.tf);
+      if (k >= 0) {
+        if (state_decode(&m->series[k], (const char *)e.value, e.value_len) ==
+            0) {
+          loaded++;
+        } else {
+          bad++;
+          COIN_LOG_WARN("state record ignored", COIN_LOG_STR("key", e.key),
+                        COIN_LOG_STR("error", coin_error_last()));
+        }
+      }
+    }
+    coin_bus_kv_entry_clear(&e);
+  }
+  coin_bus_kv_watch_free(w);
+  if (rc == 0)
+    COIN_LOG_INFO("states loaded", COIN_LOG_UINT("loaded", loaded),
+                  COIN_LOG_UINT("ignored", bad),
+                  COIN_LOG_UINT("series", m->n_series));
+  return rc;
+}

@@ -1,0 +1,302 @@
+/* test_monitor_restart.c: coin-monitor's promises across crashes and dead
+ * sinks, end to end against a real nats-server:
+ * - SIGKILL mid-escalation, the monitor down for a while, then restarted:
+ *   no alert fires twice (no new episode, no new key), the escalation comes
+ *   when the condition's age says (not restart + escalation time), and the
+ *   repeat count of an escalated alert continues after another SIGKILL;
+ * - a webhook sink that is down (connection refused, then 503) while alerts
+ *   happen: after it returns every alert in the stream is delivered, in
+ *   order, none lost, duplicates only with the same Idempotency-Key. */
+#include "test_monitor_util.h"
+
+static struct fx_monitor mon;
+
+/* Starts a "stopped ingest" for symbol: its last candle two minutes back,
+ * so the next one is overdue since T0 (the current minute). Returns the
+ * soft threshold (s) such that the series is fresh for ~3 s more. */
+static int64_t stop_ingest(struct fx_series *s, const char *symbol,
+                           int64_t *t0) {
+  int64_t now = fx_now_ms();
+  *t0 = coin_tf_floor(COIN_TF_1M, now);
+  *s = (struct fx_series){.symbol = symbol,
+                          .tf = COIN_TF_1M,
+                          .last_open_ms = *t0 - 2 * COIN_MINUTE_MS,
+                          .n_candles = 20,
+                          .listed = true};
+  return (now - *t0 + 999) / 1000 + 3;
+}
+
+static void expect_key(char keys[][200], size_t nk, size_t i,
+                       const char *alert_id, const char *tail) {
+  char want[260];
+  snprintf(want, sizeof(want), "%s.%s", alert_id, tail);
+  if (i >= nk || strcmp(keys[i], want) != 0) {
+    for (size_t k = 0; k < nk; k++)
+      fprintf(stderr, "  key %zu: %s\n", k, keys[k]);
+    fprintf(stderr, "  wanted key %zu: %s\n", i, want);
+    coin_test_failed_flag = 1;
+  }
+}
+
+/* ---- SIGKILL mid-escalation -------------------------------------------- */
+
+static void kill_mid_escalation(void) {
+  struct fx_series s;
+  struct fx_recv hook;
+  int64_t t0;
+  int64_t soft = stop_ingest(&s, "BTCUSDT", &t0);
+  int64_t hard = soft + 14;
+  ASSERT_OK(fx_publish(&s, 1));
+  fx_recv_init(&hook);
+  ASSERT_OK(fx_recv_start(&hook, 0));
+  fx_monitor_init(&mon, "BTCUSDT");
+  fx_monitor_env(&mon, "FRESHNESS_SOFT_AFTER_SECONDS_1m=%lld", (long long)soft);
+  fx_monitor_env(&mon, "FRESHNESS_HARD_AFTER_SECONDS_1m=%lld", (long long)hard);
+  fx_monitor_env(&mon, "MONITOR_EVAL_SECONDS=1");
+  fx_monitor_env(&mon, "MONITOR_SOFT_ESCALATE_SECONDS=6");
+  fx_monitor_env(&mon, "MONITOR_HARD_ESCALATE_SECONDS=3");
+  fx_monitor_env(&mon, "MONITOR_REPEAT_SECONDS=3");
+  fx_monitor_env(&mon, "MONITOR_SINK_TIMEOUT_MS=1000");
+  fx_monitor_env(&mon, "MONITOR_RETRY_BASE_MS=100");
+  fx_monitor_env(&mon, "MONITOR_RETRY_MAX_SECONDS=1");
+  fx_monitor_env(&mon, "MONITOR_WEBHOOK_URLS=%s", hook.url);
+  fx_monitor_env(&mon, "MONITOR_WEBHOOK_SECRET=%s", FX_SECRET);
+  ASSERT_OK(fx_monitor_start(&mon, "kill"));
+
+  int64_t since = t0 + soft * 1000;
+  char soft_id[160], hard_id[160];
+  snprintf(soft_id, sizeof(soft_id), "CoinSoftStale.binance.BTCUSDT.1m.%lld",
+           (long long)since);
+  snprintf(hard_id, sizeof(hard_id), "CoinHardStale.binance.BTCUSDT.1m.%lld",
+           (long long)(t0 + hard * 1000));
+
+  long i0 = fx_recv_wait(&hook, 0, "BTCUSDT", "CoinSoftStale", "firing",
+                         "soft_stale", (soft + 6) * 1000, NULL);
+  ASSERT_TRUE(i0 >= 0);
+  /* let the sink ack, then crash, and stay down past since + 4 s */
+  fx_sleep_ms(300);
+  coin_test_proc_signal(&mon.proc, SIGKILL);
+  ASSERT_TRUE(fx_now_ms() < since + 4000);
+  while (fx_now_ms() < since + 4000)
+    fx_sleep_ms(50);
+  ASSERT_OK(fx_monitor_start(&mon, "kill"));
+
+  /* the same episode goes on: since kept, escalation at since + 6 s (a
+   * timer restarted with the process would escalate after since + 10 s) */
+  json_t *st = fx_series_status(&mon, "BTCUSDT", "1m");
+  for (int i = 0;
+       i < 40 && (!st || strcmp(fx_jstr(st, "status"), "soft_stale")); i++) {
+    json_decref(st);
+    fx_sleep_ms(50);
+    st = fx_series_status(&mon, "BTCUSDT", "1m");
+  }
+  ASSERT_TRUE(st != NULL);
+  ASSERT_EQ_STR(fx_jstr(st, "status"), "soft_stale");
+  ASSERT_EQ_INT(fx_jint(st, "since_ms"), since);
+  ASSERT_EQ_STR(fx_jstr(json_object_get(st, "alert"), "alert_id"), soft_id);
+  json_decref(st);
+  long i1 = fx_recv_wait(&hook, 0, "BTCUSDT", "CoinSoftStale", "firing",
+                         "soft_stale_escalated", 8000, NULL);
+  ASSERT_TRUE(i1 > i0);
+  int64_t at = fx_recv_at(&hook, i1);
+  ASSERT_TRUE(at >= since + 6000);
+  ASSERT_TRUE(at < since + 9000);
+  json_t *j = fx_recv_json(&hook, i1);
+  ASSERT_EQ_INT(fx_jint(j, "repeat_count"), 1);
+  ASSERT_EQ_STR(fx_jstr(j, "alert_id"), soft_id);
+  json_decref(j);
+
+  /* hard_stale_escalated repeats 1, 2; SIGKILL; the next one is 3 */
+  long h1 = fx_recv_wait(&hook, 0, "BTCUSDT", "CoinHardStale", "firing",
+                         "hard_stale_escalated", (hard + 8) * 1000, NULL);
+  ASSERT_TRUE(h1 > i1);
+  long h2 = fx_recv_wait(&hook, (size_t)h1 + 1, "BTCUSDT", "CoinHardStale",
+                         "firing", "hard_stale_escalated", 6000, NULL);
+  ASSERT_TRUE(h2 > h1);
+  j = fx_recv_json(&hook, h2);
+  ASSERT_EQ_INT(fx_jint(j, "repeat_count"), 2);
+  json_decref(j);
+  fx_sleep_ms(300);
+  coin_test_proc_signal(&mon.proc, SIGKILL);
+  int64_t killed = fx_now_ms();
+  ASSERT_OK(fx_monitor_start(&mon, "kill"));
+  long h3 = fx_recv_wait(&hook, (size_t)h2 + 1, "BTCUSDT", "CoinHardStale",
+                         NULL, NULL, 8000, NULL);
+  ASSERT_TRUE(h3 > h2);
+  j = fx_recv_json(&hook, h3);
+  ASSERT_EQ_STR(fx_jstr(j, "status"), "firing");
+  ASSERT_EQ_INT(fx_jint(j, "repeat_count"), 3);
+  json_decref(j);
+  /* not re-sent at start: it came a repeat period after the last one */
+  ASSERT_TRUE(fx_recv_at(&hook, h3) >= fx_recv_at(&hook, h2) + 2500);
+  ASSERT_TRUE(fx_recv_at(&hook, h3) > killed);
+
+  /* recovery */
+  s.last_open_ms = coin_tf_last_closed(COIN_TF_1M, fx_now_ms());
+  ASSERT_OK(fx_publish(&s, 1));
+  long r = fx_recv_wait(&hook, 0, "BTCUSDT", "CoinHardStale", "resolved", NULL,
+                        6000, NULL);
+  ASSERT_TRUE(r > h3);
+  fx_sleep_ms(1200);
+
+  /* each key once, in order: nothing fired twice across two SIGKILLs */
+  char keys[64][200];
+  size_t nk = fx_recv_keys(&hook, keys, 64);
+  j = fx_recv_json(&hook, r);
+  int64_t last_rc = fx_jint(j, "repeat_count");
+  json_decref(j);
+  long sr =
+      fx_recv_find(&hook, 0, "BTCUSDT", "CoinSoftStale", "resolved", NULL);
+  ASSERT_TRUE(sr > 0);
+  j = fx_recv_json(&hook, sr);
+  int64_t soft_rc = fx_jint(j, "repeat_count");
+  json_decref(j);
+  size_t k = 0;
+  char tail[64];
+  for (int64_t i = 0; i <= soft_rc; i++) {
+    snprintf(tail, sizeof(tail), "firing.%lld", (long long)i);
+    expect_key(keys, nk, k++, soft_id, tail);
+  }
+  snprintf(tail, sizeof(tail), "resolved.%lld", (long long)soft_rc);
+  expect_key(keys, nk, k++, soft_id, tail);
+  for (int64_t i = 0; i <= last_rc; i++) {
+    snprintf(tail, sizeof(tail), "firing.%lld", (long long)i);
+    expect_key(keys, nk, k++, hard_id, tail);
+  }
+  snprintf(tail, sizeof(tail), "resolved.%lld", (long long)last_rc);
+  expect_key(keys, nk, k++, hard_id, tail);
+  ASSERT_EQ_INT(nk, k);
+  /* every request verifies */
+  for (size_t i = 0; i < hook.n; i++)
+    ASSERT_OK(coin_hmac_sha256_verify(hook.reqs[i].sig, FX_SECRET,
+                                      strlen(FX_SECRET), hook.reqs[i].body,
+                                      hook.reqs[i].len));
+  fx_monitor_stop(&mon);
+  fx_recv_free(&hook);
+}
+
+/* ---- a webhook sink down for a while ----------------------------------- */
+
+struct stream_ids {
+  pthread_mutex_t lock;
+  char ids[64][200];
+  size_t n;
+};
+
+static void on_alert(const struct coin_bus_msg *msg, void *closure) {
+  struct stream_ids *s = closure;
+  const char *id = coin_bus_msg_header(msg, "Nats-Msg-Id");
+  if (!id || !strstr(coin_bus_msg_subject(msg), ".ETHUSDT."))
+    return;
+  pthread_mutex_lock(&s->lock);
+  if (s->n < 64)
+    snprintf(s->ids[s->n++], 200, "%s", id);
+  pthread_mutex_unlock(&s->lock);
+}
+
+static void sink_down(void) {
+  struct fx_series s;
+  struct fx_recv hook;
+  int64_t t0;
+  int64_t soft = stop_ingest(&s, "ETHUSDT", &t0);
+  ASSERT_OK(fx_publish(&s, 1));
+  fx_recv_init(&hook);
+  int port = coin_test_free_port(); /* nobody listens there yet */
+  snprintf(hook.url, sizeof(hook.url), "http://127.0.0.1:%d/hook", port);
+  fx_monitor_init(&mon, "ETHUSDT");
+  fx_monitor_env(&mon, "FRESHNESS_SOFT_AFTER_SECONDS_1m=%lld", (long long)soft);
+  fx_monitor_env(&mon, "FRESHNESS_HARD_AFTER_SECONDS_1m=%lld",
+                 (long long)(soft + 5));
+  fx_monitor_env(&mon, "MONITOR_EVAL_SECONDS=1");
+  fx_monitor_env(&mon, "MONITOR_SOFT_ESCALATE_SECONDS=2");
+  fx_monitor_env(&mon, "MONITOR_HARD_ESCALATE_SECONDS=2");
+  fx_monitor_env(&mon, "MONITOR_REPEAT_SECONDS=2");
+  fx_monitor_env(&mon, "MONITOR_SINK_TIMEOUT_MS=1000");
+  fx_monitor_env(&mon, "MONITOR_RETRY_BASE_MS=100");
+  fx_monitor_env(&mon, "MONITOR_RETRY_MAX_SECONDS=1");
+  fx_monitor_env(&mon, "MONITOR_WEBHOOK_URLS=%s", hook.url);
+  fx_monitor_env(&mon, "MONITOR_WEBHOOK_SECRET=%s", FX_SECRET);
+  ASSERT_OK(fx_monitor_start(&mon, "sinkdown"));
+
+  /* alerts happen while the sink refuses connections */
+  int64_t hard_esc_at = t0 + (soft + 5 + 2) * 1000;
+  while (fx_now_ms() < hard_esc_at + 1500)
+    fx_sleep_ms(50);
+  ASSERT_EQ_INT(fx_recv_count(&hook), 0);
+  char url[256], *body = NULL;
+  snprintf(url, sizeof(url), "%s/metrics", mon.base);
+  ASSERT_EQ_INT(fx_http(&body, "GET", url), 200);
+  ASSERT_TRUE(strstr(body, "coin_monitor_sink_failures_total{sink=\"webhook-"
+                           "0\"} 0\n") == NULL);
+  free(body);
+  /* then it answers 503 for a while */
+  fx_recv_answer(&hook, 503);
+  ASSERT_OK(fx_recv_start(&hook, port));
+  int64_t until = fx_now_ms() + 2000;
+  while (fx_now_ms() < until)
+    fx_sleep_ms(50);
+  ASSERT_TRUE(fx_recv_count(&hook) >= 1);
+  /* it is back; the series recovers too */
+  fx_recv_answer(&hook, 200);
+  s.last_open_ms = coin_tf_last_closed(COIN_TF_1M, fx_now_ms());
+  ASSERT_OK(fx_publish(&s, 1));
+  long r = fx_recv_wait(&hook, 0, "ETHUSDT", "CoinHardStale", "resolved", NULL,
+                        15000, NULL);
+  ASSERT_TRUE(r >= 0);
+  fx_sleep_ms(1500);
+
+  /* what the stream holds for ETHUSDT */
+  struct stream_ids ids = {.n = 0};
+  pthread_mutex_init(&ids.lock, NULL);
+  struct coin_bus_tap *tap = NULL;
+  ASSERT_OK(
+      coin_bus_tap_stream(&tap, fx_bus, "coin.alerts.>", 1, on_alert, &ids));
+  int64_t end = fx_now_ms() + 3000;
+  size_t last = (size_t)-1;
+  while (fx_now_ms() < end) { /* until the replay settles */
+    pthread_mutex_lock(&ids.lock);
+    size_t n = ids.n;
+    pthread_mutex_unlock(&ids.lock);
+    if (n > 0 && n == last)
+      break;
+    last = n;
+    fx_sleep_ms(300);
+  }
+  coin_bus_tap_free(tap);
+  char keys[64][200];
+  size_t nk = fx_recv_keys(&hook, keys, 64);
+  ASSERT_TRUE(ids.n >= 5); /* fire, escalate, resolve, fire, escalate... */
+  ASSERT_EQ_INT(nk, ids.n);
+  for (size_t i = 0; i < ids.n && i < nk; i++)
+    ASSERT_EQ_STR(keys[i], ids.ids[i]);
+  /* failed attempts were retried with the same key and body */
+  size_t refused = 0;
+  for (size_t i = 0; i < hook.n; i++) {
+    if (hook.reqs[i].answered == 503)
+      refused++;
+    ASSERT_OK(coin_hmac_sha256_verify(hook.reqs[i].sig, FX_SECRET,
+                                      strlen(FX_SECRET), hook.reqs[i].body,
+                                      hook.reqs[i].len));
+  }
+  ASSERT_TRUE(refused >= 1);
+  ASSERT_CONTAINS(keys[0], "CoinSoftStale.binance.ETHUSDT.1m.");
+  ASSERT_CONTAINS(keys[0], ".firing.0");
+  ASSERT_EQ_INT(hook.reqs[0].answered, 503);
+  ASSERT_EQ_STR(hook.reqs[0].idem, keys[0]);
+  fx_monitor_stop(&mon);
+  fx_recv_free(&hook);
+}
+
+int main(int argc, char **argv) {
+  coin_test_main_begin(argc, argv);
+  if (fx_setup(false) != 0) {
+    fprintf(stderr, "setup failed: %s\n", coin_error_last());
+    return 1;
+  }
+  RUN_TEST(kill_mid_escalation);
+  fx_monitor_stop(&mon);
+  RUN_TEST(sink_down);
+  fx_monitor_stop(&mon);
+  fx_teardown();
+  return coin_test_summary();
+}
