@@ -1,6 +1,7 @@
 /* jbuf.c: the growable JSON / text buffer (see jbuf.h). */
 #include "coin/jbuf.h"
 
+#include "coin/error.h"
 #include "coin/fmt.h"
 #include "coin/timeframe.h"
 
@@ -77,26 +78,31 @@ void coin_jbuf_printf(struct coin_jbuf *b, const char *fmt, ...) {
 
 void coin_jbuf_str(struct coin_jbuf *b, const char *s) {
   if (!s) {
-    coin_jbuf_puts(b, "null");
+    coin_jbuf_putn(b, "null", 4);
     return;
   }
-  coin_jbuf_putn(b, "\"", 1);
-  const char *run = s;
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch >= 0x20 && ch != '"' && ch != '\\')
-      continue;
-    coin_jbuf_putn(b, run, (size_t)(s - run));
-    if (ch == '"' || ch == '\\') {
-      char esc[2] = {'\\', (char)ch};
-      coin_jbuf_putn(b, esc, 2);
+  size_t n = strlen(s);
+  if (!reserve(b, n * 6 + 2))
+    return;
+  char *o = b->p + b->len;
+  *o++ = '"';
+  for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
+    unsigned char c = *q;
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
+      *o++ = (char)c;
+    } else if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c == '\n') {
+      *o++ = '\\';
+      *o++ = 'n';
     } else {
-      coin_jbuf_printf(b, "\\u%04x", ch);
+      o += sprintf(o, "\\u%04x", c);
     }
-    run = s + 1;
   }
-  coin_jbuf_putn(b, run, (size_t)(s - run));
-  coin_jbuf_putn(b, "\"", 1);
+  *o++ = '"';
+  *o = '\0';
+  b->len = (size_t)(o - b->p);
 }
 
 void coin_jbuf_i64(struct coin_jbuf *b, int64_t v) {
@@ -145,4 +151,63 @@ void coin_jbuf_prom_gauge(struct coin_jbuf *b, const char *name,
   coin_fmt_double(num, v);
   coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, help,
                    name, name, isfinite(v) ? num : "NaN");
+}
+
+void coin_jbuf_key(struct coin_jbuf *b, const char *key) {
+  coin_jbuf_str(b, key);
+  coin_jbuf_putn(b, ":", 1);
+}
+
+void coin_jbuf_kstr(struct coin_jbuf *b, const char *key, const char *s) {
+  coin_jbuf_key(b, key);
+  coin_jbuf_str(b, s);
+  coin_jbuf_putn(b, ",", 1);
+}
+
+void coin_jbuf_kint(struct coin_jbuf *b, const char *key, int64_t v) {
+  coin_jbuf_key(b, key);
+  coin_jbuf_i64(b, v);
+  coin_jbuf_putn(b, ",", 1);
+}
+
+void coin_jbuf_kint_or_null(struct coin_jbuf *b, const char *key, int64_t v) {
+  if (v < 0) {
+    coin_jbuf_key(b, key);
+    coin_jbuf_putn(b, "null,", 5);
+  } else {
+    coin_jbuf_kint(b, key, v);
+  }
+}
+
+void coin_jbuf_kbool(struct coin_jbuf *b, const char *key, bool v) {
+  coin_jbuf_key(b, key);
+  coin_jbuf_putn(b, v ? "true," : "false,", v ? 5 : 6);
+}
+
+void coin_jbuf_ktime(struct coin_jbuf *b, const char *key, int64_t ms) {
+  char t[COIN_TF_UTC_TEXT_BYTES];
+  if (ms < 0 || coin_tf_format_utc(t, sizeof(t), ms) != 0) {
+    coin_jbuf_key(b, key);
+    coin_jbuf_putn(b, "null,", 5);
+    return;
+  }
+  coin_jbuf_kstr(b, key, t);
+}
+
+void coin_jbuf_trim_comma(struct coin_jbuf *b) {
+  if (!b->oom && b->len > 0 && b->p[b->len - 1] == ',')
+    b->p[--b->len] = '\0';
+}
+
+int coin_jbuf_finish(char **out, size_t *out_len, struct coin_jbuf *b) {
+  if (b->oom || !reserve(b, 0)) {
+    coin_jbuf_free(b);
+    return coin_error_set(COIN_ENOMEM, "out of memory building text");
+  }
+  *out = b->p;
+  if (out_len)
+    *out_len = b->len;
+  b->p = NULL;
+  b->len = b->cap = 0;
+  return 0;
 }

@@ -18,111 +18,112 @@
 
 /* ---- the status document ------------------------------------------------ */
 
-static void put_alert(struct jbuf *b, const char *key, const struct monitor *m,
-                      const struct mon_series *s, const struct mon_alert *a) {
+static void put_alert(struct coin_jbuf *b, const char *key,
+                      const struct monitor *m, const struct mon_series *s,
+                      const struct mon_alert *a) {
   char id[COIN_CODEC_ALERT_ID_BYTES];
-  jbuf_key(b, key);
+  coin_jbuf_key(b, key);
   if (!a->active) {
-    jbuf_put(b, "null,", 5);
+    coin_jbuf_putn(b, "null,", 5);
     return;
   }
   mon_alert_id(id, m, s, a->alertname, a->starts_at_ms);
-  jbuf_put(b, "{", 1);
-  jbuf_kstr(b, "alert_id", id);
-  jbuf_kstr(b, "alertname", a->alertname);
-  jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
-  jbuf_kstr(b, "state", coin_codec_state_name(a->state));
-  jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
-  jbuf_ktime(b, "starts_at", a->starts_at_ms);
-  jbuf_kint(b, "repeat_count", a->repeat_count);
-  jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
-  jbuf_kint_or_null(b, "next_repeat_ms",
-                    a->next_repeat_ms > 0 ? a->next_repeat_ms : -1);
-  jbuf_trim_comma(b);
-  jbuf_put(b, "},", 2);
+  coin_jbuf_putn(b, "{", 1);
+  coin_jbuf_kstr(b, "alert_id", id);
+  coin_jbuf_kstr(b, "alertname", a->alertname);
+  coin_jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
+  coin_jbuf_kstr(b, "state", coin_codec_state_name(a->state));
+  coin_jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
+  coin_jbuf_ktime(b, "starts_at", a->starts_at_ms);
+  coin_jbuf_kint(b, "repeat_count", a->repeat_count);
+  coin_jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
+  coin_jbuf_kint_or_null(b, "next_repeat_ms",
+                         a->next_repeat_ms > 0 ? a->next_repeat_ms : -1);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
 }
 
-static void put_wm(struct jbuf *b, const char *key_ms, const char *key,
+static void put_wm(struct coin_jbuf *b, const char *key_ms, const char *key,
                    int64_t v) {
-  jbuf_kint_or_null(b, key_ms, v);
-  jbuf_ktime(b, key, v);
+  coin_jbuf_kint_or_null(b, key_ms, v);
+  coin_jbuf_ktime(b, key, v);
 }
 
-int status_series_json(struct jbuf *b, const struct monitor *m,
+int status_series_json(struct coin_jbuf *b, const struct monitor *m,
                        const struct mon_series *s, int64_t now_ms) {
   (void)now_ms;
   enum coin_fresh_state st = s->known ? s->state : COIN_STATE_UNSPECIFIED;
-  jbuf_put(b, "{", 1);
-  jbuf_kstr(b, "exchange", m->cfg->core.exchange);
-  jbuf_kstr(b, "symbol", s->symbol);
-  jbuf_kstr(b, "timeframe", coin_tf_name(s->tf));
-  jbuf_kstr(b, "status", coin_codec_state_name(st));
-  jbuf_kbool(b, "escalated",
-             st == COIN_STATE_SOFT_STALE_ESCALATED ||
-                 st == COIN_STATE_HARD_STALE_ESCALATED);
-  jbuf_kint_or_null(b, "since_ms", s->known ? s->since_ms : -1);
-  jbuf_ktime(b, "since", s->known ? s->since_ms : -1);
-  jbuf_kint_or_null(b, "changed_at_ms", s->known ? s->at_ms : -1);
-  jbuf_kint(b, "overdue_ms", s->fresh.overdue_ms);
-  jbuf_kint(b, "missing_candles", s->fresh.missing_candles);
-  jbuf_kint(b, "expected_open_ms", s->fresh.expected_open_ms);
+  coin_jbuf_putn(b, "{", 1);
+  coin_jbuf_kstr(b, "exchange", m->cfg->core.exchange);
+  coin_jbuf_kstr(b, "symbol", s->symbol);
+  coin_jbuf_kstr(b, "timeframe", coin_tf_name(s->tf));
+  coin_jbuf_kstr(b, "status", coin_codec_state_name(st));
+  coin_jbuf_kbool(b, "escalated",
+                  st == COIN_STATE_SOFT_STALE_ESCALATED ||
+                      st == COIN_STATE_HARD_STALE_ESCALATED);
+  coin_jbuf_kint_or_null(b, "since_ms", s->known ? s->since_ms : -1);
+  coin_jbuf_ktime(b, "since", s->known ? s->since_ms : -1);
+  coin_jbuf_kint_or_null(b, "changed_at_ms", s->known ? s->at_ms : -1);
+  coin_jbuf_kint(b, "overdue_ms", s->fresh.overdue_ms);
+  coin_jbuf_kint(b, "missing_candles", s->fresh.missing_candles);
+  coin_jbuf_kint(b, "expected_open_ms", s->fresh.expected_open_ms);
   put_wm(b, "last_candle_open_ms", "last_candle_open", s->last_open_ms);
-  jbuf_kint(b, "candles", s->n_candles);
-  jbuf_kstr(b, "site_status",
-            s->man.gen == m->man_gen && m->manifest_state == MON_MANIFEST_OK &&
-                    !s->man.bad
-                ? coin_codec_state_name(s->man.site_status)
-                : NULL);
-  jbuf_kbool(b, "degraded", s->degraded);
-  jbuf_key(b, "degraded_reasons");
-  jbuf_put(b, "[", 1);
+  coin_jbuf_kint(b, "candles", s->n_candles);
+  coin_jbuf_kstr(b, "site_status",
+                 s->man.gen == m->man_gen &&
+                         m->manifest_state == MON_MANIFEST_OK && !s->man.bad
+                     ? coin_codec_state_name(s->man.site_status)
+                     : NULL);
+  coin_jbuf_kbool(b, "degraded", s->degraded);
+  coin_jbuf_key(b, "degraded_reasons");
+  coin_jbuf_putn(b, "[", 1);
   for (int i = 0; i < COIN_DEGRADED_REASON_COUNT; i++)
     if (s->degraded && (s->reasons & (1u << i))) {
-      jbuf_str(b, coin_degraded_reason_name(1u << i));
-      jbuf_put(b, ",", 1);
+      coin_jbuf_str(b, coin_degraded_reason_name(1u << i));
+      coin_jbuf_putn(b, ",", 1);
     }
-  jbuf_trim_comma(b);
-  jbuf_put(b, "],", 2);
-  jbuf_kint_or_null(b, "degraded_since_ms",
-                    s->degraded ? s->degraded_since_ms : -1);
-  jbuf_kint_or_null(
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "],", 2);
+  coin_jbuf_kint_or_null(b, "degraded_since_ms",
+                         s->degraded ? s->degraded_since_ms : -1);
+  coin_jbuf_kint_or_null(
       b, "alerts_held_until_ms",
       s->bootstrap_until_ms > m->pass_now_ms ? s->bootstrap_until_ms : -1);
-  jbuf_key(b, "watermarks");
-  jbuf_put(b, "{", 1);
+  coin_jbuf_key(b, "watermarks");
+  coin_jbuf_putn(b, "{", 1);
   put_wm(b, "ingest_ms", "ingest", s->ingest_wm_ms);
   put_wm(b, "publish_ms", "publish", s->publish_wm_ms);
   put_wm(b, "site_ms", "site", s->last_open_ms);
-  jbuf_kint_or_null(b, "publish_lag_candles", s->publish_lag_candles);
-  jbuf_kint_or_null(b, "site_behind_publish_candles", s->site_lag_candles);
-  jbuf_kbool(b, "site_ahead_of_ingest", s->site_ahead);
-  jbuf_trim_comma(b);
-  jbuf_put(b, "},", 2);
-  jbuf_kstr(b, "cause", s->cause);
-  jbuf_kstr(b, "detail", s->detail[0] ? s->detail : NULL);
-  jbuf_kbool(b, "pending_recheck", s->pending);
+  coin_jbuf_kint_or_null(b, "publish_lag_candles", s->publish_lag_candles);
+  coin_jbuf_kint_or_null(b, "site_behind_publish_candles", s->site_lag_candles);
+  coin_jbuf_kbool(b, "site_ahead_of_ingest", s->site_ahead);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
+  coin_jbuf_kstr(b, "cause", s->cause);
+  coin_jbuf_kstr(b, "detail", s->detail[0] ? s->detail : NULL);
+  coin_jbuf_kbool(b, "pending_recheck", s->pending);
   put_alert(b, "alert", m, s, &s->alert);
   put_alert(b, "degraded_alert", m, s, &s->dalert);
-  jbuf_key(b, "last_alert");
+  coin_jbuf_key(b, "last_alert");
   if (s->last_alert.set) {
     const struct mon_last_alert *l = &s->last_alert;
     char msg_id[COIN_CODEC_MSG_ID_BYTES];
     mon_last_msg_id(msg_id, m, s);
-    jbuf_put(b, "{", 1);
-    jbuf_kstr(b, "msg_id", msg_id);
-    jbuf_kstr(b, "alertname", l->alertname);
-    jbuf_kstr(b, "status", coin_codec_alert_status_name(l->status));
-    jbuf_kstr(b, "severity", coin_codec_severity_name(l->severity));
-    jbuf_kstr(b, "state", coin_codec_state_name(l->state));
-    jbuf_kint(b, "at_ms", l->at_ms);
-    jbuf_ktime(b, "at", l->at_ms);
-    jbuf_trim_comma(b);
-    jbuf_put(b, "},", 2);
+    coin_jbuf_putn(b, "{", 1);
+    coin_jbuf_kstr(b, "msg_id", msg_id);
+    coin_jbuf_kstr(b, "alertname", l->alertname);
+    coin_jbuf_kstr(b, "status", coin_codec_alert_status_name(l->status));
+    coin_jbuf_kstr(b, "severity", coin_codec_severity_name(l->severity));
+    coin_jbuf_kstr(b, "state", coin_codec_state_name(l->state));
+    coin_jbuf_kint(b, "at_ms", l->at_ms);
+    coin_jbuf_ktime(b, "at", l->at_ms);
+    coin_jbuf_trim_comma(b);
+    coin_jbuf_putn(b, "},", 2);
   } else {
-    jbuf_put(b, "null,", 5);
+    coin_jbuf_putn(b, "null,", 5);
   }
-  jbuf_trim_comma(b);
-  jbuf_put(b, "}", 1);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "}", 1);
   return b->oom ? COIN_ENOMEM : 0;
 }
 
@@ -134,7 +135,7 @@ static const char *manifest_name(enum mon_manifest_state s) {
 
 int status_build(char **out, size_t *out_len, struct monitor *m) {
   int64_t now_ms = m->pass_now_ms;
-  struct jbuf b = {0};
+  struct coin_jbuf b = {0};
   uint64_t counts[COIN_STATE_INSUFFICIENT_DATA + 1] = {0};
   enum coin_fresh_state worst = COIN_STATE_FRESH;
   bool any_degraded = false;
@@ -146,86 +147,87 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
       worst = coin_freshness_worst(worst, st);
     any_degraded |= s->degraded;
   }
-  jbuf_put(&b, "{", 1);
-  jbuf_kint(&b, "schema_version", 1);
-  jbuf_ktime(&b, "generated_at", now_ms);
-  jbuf_kint(&b, "generated_at_ms", now_ms);
-  jbuf_kstr(&b, "exchange", m->cfg->core.exchange);
-  jbuf_key(&b, "monitor");
-  jbuf_put(&b, "{", 1);
-  jbuf_kstr(&b, "producer_id", m->producer_id);
-  jbuf_kint(&b, "eval_seconds", m->cfg->eval_seconds);
-  jbuf_kint(&b, "soft_escalate_seconds", m->cfg->soft_escalate_seconds);
-  jbuf_kint(&b, "hard_escalate_seconds", m->cfg->hard_escalate_seconds);
-  jbuf_kint(&b, "repeat_seconds", m->cfg->repeat_seconds);
-  jbuf_kint(&b, "passes", m->pass_seq);
-  jbuf_kbool(&b, "nats_connected", coin_bus_connected(m->bus));
-  jbuf_kstr(&b, "manifest", manifest_name(m->manifest_state));
-  jbuf_kstr(&b, "manifest_detail", m->manifest_err[0] ? m->manifest_err : NULL);
-  jbuf_kint_or_null(&b, "manifest_generated_at_ms",
-                    m->manifest_state == MON_MANIFEST_OK ? m->man_generated_ms
-                                                         : -1);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "},", 2);
-  jbuf_key(&b, "overall");
-  jbuf_put(&b, "{", 1);
-  jbuf_kstr(&b, "status", coin_codec_state_name(worst));
-  jbuf_kbool(&b, "degraded", any_degraded);
-  jbuf_kint(&b, "series", (int64_t)m->n_series);
-  jbuf_key(&b, "counts");
-  jbuf_put(&b, "{", 1);
+  coin_jbuf_putn(&b, "{", 1);
+  coin_jbuf_kint(&b, "schema_version", 1);
+  coin_jbuf_ktime(&b, "generated_at", now_ms);
+  coin_jbuf_kint(&b, "generated_at_ms", now_ms);
+  coin_jbuf_kstr(&b, "exchange", m->cfg->core.exchange);
+  coin_jbuf_key(&b, "monitor");
+  coin_jbuf_putn(&b, "{", 1);
+  coin_jbuf_kstr(&b, "producer_id", m->producer_id);
+  coin_jbuf_kint(&b, "eval_seconds", m->cfg->eval_seconds);
+  coin_jbuf_kint(&b, "soft_escalate_seconds", m->cfg->soft_escalate_seconds);
+  coin_jbuf_kint(&b, "hard_escalate_seconds", m->cfg->hard_escalate_seconds);
+  coin_jbuf_kint(&b, "repeat_seconds", m->cfg->repeat_seconds);
+  coin_jbuf_kint(&b, "passes", m->pass_seq);
+  coin_jbuf_kbool(&b, "nats_connected", coin_bus_connected(m->bus));
+  coin_jbuf_kstr(&b, "manifest", manifest_name(m->manifest_state));
+  coin_jbuf_kstr(&b, "manifest_detail",
+                 m->manifest_err[0] ? m->manifest_err : NULL);
+  coin_jbuf_kint_or_null(
+      &b, "manifest_generated_at_ms",
+      m->manifest_state == MON_MANIFEST_OK ? m->man_generated_ms : -1);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "},", 2);
+  coin_jbuf_key(&b, "overall");
+  coin_jbuf_putn(&b, "{", 1);
+  coin_jbuf_kstr(&b, "status", coin_codec_state_name(worst));
+  coin_jbuf_kbool(&b, "degraded", any_degraded);
+  coin_jbuf_kint(&b, "series", (int64_t)m->n_series);
+  coin_jbuf_key(&b, "counts");
+  coin_jbuf_putn(&b, "{", 1);
   for (int st = 0; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
     if (counts[st])
-      jbuf_kint(&b, coin_codec_state_name((enum coin_fresh_state)st),
-                (int64_t)counts[st]);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "}},", 3);
-  jbuf_key(&b, "series");
-  jbuf_put(&b, "[", 1);
+      coin_jbuf_kint(&b, coin_codec_state_name((enum coin_fresh_state)st),
+                     (int64_t)counts[st]);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "}},", 3);
+  coin_jbuf_key(&b, "series");
+  coin_jbuf_putn(&b, "[", 1);
   for (size_t i = 0; i < m->n_series; i++) {
     status_series_json(&b, m, &m->series[i], now_ms);
-    jbuf_put(&b, ",", 1);
+    coin_jbuf_putn(&b, ",", 1);
   }
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "]}\n", 3);
-  return jbuf_finish(out, out_len, &b);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "]}\n", 3);
+  return coin_jbuf_finish(out, out_len, &b);
 }
 
 /* ---- metrics ------------------------------------------------------------ */
 
-static void counter(struct jbuf *b, const char *name, const char *help,
+static void counter(struct coin_jbuf *b, const char *name, const char *help,
                     uint64_t v) {
-  jbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name,
-              name, (unsigned long long)v);
+  coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
+                   name, name, (unsigned long long)v);
 }
 
-static void gauge(struct jbuf *b, const char *name, const char *help,
+static void gauge(struct coin_jbuf *b, const char *name, const char *help,
                   double v) {
-  jbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help, name,
-              name, v);
+  coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help,
+                   name, name, v);
 }
 
 int metrics_text(char **out, struct monitor *m) {
-  struct jbuf b = {0};
+  struct coin_jbuf b = {0};
   struct mon_counters *c = &m->c;
   counter(&b, "coin_monitor_passes_total", "Evaluation passes run.",
           atomic_load(&c->passes));
-  jbuf_printf(&b, "# HELP coin_monitor_pass_seconds Duration of one "
-                  "evaluation pass over every series.\n"
-                  "# TYPE coin_monitor_pass_seconds histogram\n");
+  coin_jbuf_printf(&b, "# HELP coin_monitor_pass_seconds Duration of one "
+                       "evaluation pass over every series.\n"
+                       "# TYPE coin_monitor_pass_seconds histogram\n");
   uint64_t cum = 0;
   for (int i = 0; i < MON_PASS_BUCKETS; i++) {
     cum += atomic_load(&c->pass_bucket[i]);
-    jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"%g\"} %llu\n",
-                mon_pass_bucket_le[i], (unsigned long long)cum);
+    coin_jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"%g\"} %llu\n",
+                     mon_pass_bucket_le[i], (unsigned long long)cum);
   }
   cum += atomic_load(&c->pass_bucket[MON_PASS_BUCKETS]);
-  jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"+Inf\"} %llu\n",
-              (unsigned long long)cum);
-  jbuf_printf(&b, "coin_monitor_pass_seconds_sum %.6f\n",
-              (double)atomic_load(&c->pass_us_sum) / 1e6);
-  jbuf_printf(&b, "coin_monitor_pass_seconds_count %llu\n",
-              (unsigned long long)cum);
+  coin_jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"+Inf\"} %llu\n",
+                   (unsigned long long)cum);
+  coin_jbuf_printf(&b, "coin_monitor_pass_seconds_sum %.6f\n",
+                   (double)atomic_load(&c->pass_us_sum) / 1e6);
+  coin_jbuf_printf(&b, "coin_monitor_pass_seconds_count %llu\n",
+                   (unsigned long long)cum);
   gauge(&b, "coin_monitor_pass_last_seconds", "Duration of the last pass.",
         (double)atomic_load(&c->pass_us_last) / 1e6);
   gauge(&b, "coin_monitor_pass_max_seconds", "Longest pass since start.",
@@ -246,12 +248,12 @@ int metrics_text(char **out, struct monitor *m) {
       max_lag = s->publish_lag_candles;
   }
   pthread_mutex_unlock(&m->lock);
-  jbuf_printf(&b, "# HELP coin_monitor_series Series by monitor state.\n"
-                  "# TYPE coin_monitor_series gauge\n");
+  coin_jbuf_printf(&b, "# HELP coin_monitor_series Series by monitor state.\n"
+                       "# TYPE coin_monitor_series gauge\n");
   for (int st = 0; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
-    jbuf_printf(&b, "coin_monitor_series{state=\"%s\"} %llu\n",
-                coin_codec_state_name((enum coin_fresh_state)st),
-                (unsigned long long)counts[st]);
+    coin_jbuf_printf(&b, "coin_monitor_series{state=\"%s\"} %llu\n",
+                     coin_codec_state_name((enum coin_fresh_state)st),
+                     (unsigned long long)counts[st]);
   gauge(&b, "coin_monitor_series_degraded",
         "Series whose prediction path is degraded.", (double)degraded);
   gauge(&b, "coin_monitor_series_publish_lagging",
@@ -264,13 +266,14 @@ int metrics_text(char **out, struct monitor *m) {
         (double)ahead);
   gauge(&b, "coin_monitor_alerts_active", "Alert episodes firing now.",
         (double)active);
-  jbuf_printf(&b, "# HELP coin_monitor_transitions_total State transitions "
-                  "by new state.\n"
-                  "# TYPE coin_monitor_transitions_total counter\n");
+  coin_jbuf_printf(&b,
+                   "# HELP coin_monitor_transitions_total State transitions "
+                   "by new state.\n"
+                   "# TYPE coin_monitor_transitions_total counter\n");
   for (int st = 1; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
-    jbuf_printf(&b, "coin_monitor_transitions_total{to=\"%s\"} %llu\n",
-                coin_codec_state_name((enum coin_fresh_state)st),
-                (unsigned long long)atomic_load(&c->transitions[st]));
+    coin_jbuf_printf(&b, "coin_monitor_transitions_total{to=\"%s\"} %llu\n",
+                     coin_codec_state_name((enum coin_fresh_state)st),
+                     (unsigned long long)atomic_load(&c->transitions[st]));
   counter(&b, "coin_monitor_degraded_transitions_total",
           "Changes of the degraded flag.",
           atomic_load(&c->degraded_transitions));
@@ -337,32 +340,36 @@ int metrics_text(char **out, struct monitor *m) {
        offsetof(struct mon_sink, resends), false},
   };
   for (size_t r = 0; r < COIN_ARRAY_LEN(sink_rows); r++) {
-    jbuf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", sink_rows[r].name,
-                sink_rows[r].help, sink_rows[r].name);
+    coin_jbuf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", sink_rows[r].name,
+                     sink_rows[r].help, sink_rows[r].name);
     for (size_t i = 0; i < m->n_sinks; i++) {
       const struct mon_sink *k = &m->sinks[i];
       const atomic_uint_fast64_t *v =
           (const atomic_uint_fast64_t *)((const char *)k + sink_rows[r].off);
-      jbuf_printf(&b, "%s{sink=\"%s\"} %llu\n", sink_rows[r].name, k->name,
-                  (unsigned long long)atomic_load(v));
+      coin_jbuf_printf(&b, "%s{sink=\"%s\"} %llu\n", sink_rows[r].name, k->name,
+                       (unsigned long long)atomic_load(v));
     }
   }
-  jbuf_printf(&b, "# HELP coin_monitor_sink_backlog Alerts not yet delivered "
-                  "to a sink (consumer pending + in flight).\n"
-                  "# TYPE coin_monitor_sink_backlog gauge\n");
+  coin_jbuf_printf(&b,
+                   "# HELP coin_monitor_sink_backlog Alerts not yet delivered "
+                   "to a sink (consumer pending + in flight).\n"
+                   "# TYPE coin_monitor_sink_backlog gauge\n");
   for (size_t i = 0; i < m->n_sinks; i++)
-    jbuf_printf(&b, "coin_monitor_sink_backlog{sink=\"%s\"} %lld\n",
-                m->sinks[i].name, (long long)atomic_load(&m->sinks[i].backlog));
-  jbuf_printf(&b, "# HELP coin_monitor_sink_last_success_seconds Unix time "
-                  "of the last delivery (0: none).\n"
-                  "# TYPE coin_monitor_sink_last_success_seconds gauge\n");
+    coin_jbuf_printf(&b, "coin_monitor_sink_backlog{sink=\"%s\"} %lld\n",
+                     m->sinks[i].name,
+                     (long long)atomic_load(&m->sinks[i].backlog));
+  coin_jbuf_printf(&b,
+                   "# HELP coin_monitor_sink_last_success_seconds Unix time "
+                   "of the last delivery (0: none).\n"
+                   "# TYPE coin_monitor_sink_last_success_seconds gauge\n");
   for (size_t i = 0; i < m->n_sinks; i++)
-    jbuf_printf(&b,
-                "coin_monitor_sink_last_success_seconds{sink=\"%s\"} "
-                "%.3f\n",
-                m->sinks[i].name,
-                (double)atomic_load(&m->sinks[i].last_success_ms) / 1000.0);
-  return jbuf_finish(out, NULL, &b);
+    coin_jbuf_printf(&b,
+                     "coin_monitor_sink_last_success_seconds{sink=\"%s\"} "
+                     "%.3f\n",
+                     m->sinks[i].name,
+                     (double)atomic_load(&m->sinks[i].last_success_ms) /
+                         1000.0);
+  return coin_jbuf_finish(out, NULL, &b);
 }
 
 /* ---- HTTP --------------------------------------------------------------- */
@@ -381,14 +388,14 @@ static bool influx_ok(struct monitor *m) {
 
 static void respond_error(struct coin_httpd_response *resp, int status,
                           const char *msg) {
-  struct jbuf b = {0};
+  struct coin_jbuf b = {0};
   char *text = NULL;
   size_t len = 0;
-  jbuf_put(&b, "{", 1);
-  jbuf_kstr(&b, "error", msg);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "}\n", 2);
-  if (jbuf_finish(&text, &len, &b) == 0)
+  coin_jbuf_putn(&b, "{", 1);
+  coin_jbuf_kstr(&b, "error", msg);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "}\n", 2);
+  if (coin_jbuf_finish(&text, &len, &b) == 0)
     coin_httpd_respond_take(resp, status, "application/json", text, len);
   else
     coin_httpd_respond(resp, 500, NULL, "out of memory\n", 14);
@@ -428,14 +435,14 @@ static void handle_series(struct monitor *m, const char *rest,
     respond_error(resp, 503, "no evaluation yet");
     return;
   }
-  struct jbuf jb = {0};
+  struct coin_jbuf jb = {0};
   char *text = NULL;
   size_t len = 0;
   pthread_mutex_lock(&m->lock);
   status_series_json(&jb, m, &m->series[k], m->pass_now_ms);
   pthread_mutex_unlock(&m->lock);
-  jbuf_put(&jb, "\n", 1);
-  if (jbuf_finish(&text, &len, &jb) != 0) {
+  coin_jbuf_putn(&jb, "\n", 1);
+  if (coin_jbuf_finish(&text, &len, &jb) != 0) {
     coin_httpd_respond(resp, 500, NULL, "out of memory\n", 14);
     return;
   }

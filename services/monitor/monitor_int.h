@@ -24,7 +24,7 @@
 #include "coin/http.h"
 #include "coin/httpd.h"
 #include "coin/influx.h"
-#include "jbuf.h"
+#include "coin/jbuf.h"
 #include "monitor.h"
 
 #define MON_MAX_FILES 4        /* files per series in the manifest */
@@ -376,7 +376,7 @@ void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
 /* Builds the /status text from the series as of the last pass (under
  * m->lock). */
 int status_build(char **out, size_t *out_len, struct monitor *m);
-int status_series_json(struct jbuf *b, const struct monitor *m,
+int status_series_json(struct coin_jbuf *b, const struct monitor *m,
                        const struct mon_series *s, int64_t now_ms);
 int metrics_text(char **out, struct monitor *m);
 

@@ -45,37 +45,38 @@ static bool is_series(const struct coin_alert *a) {
 
 int sink_webhook_body(char **out, size_t *out_len, const struct coin_alert *a,
                       const char *msg_id) {
-  struct jbuf b = {0};
-  jbuf_put(&b, "{", 1);
-  jbuf_kint(&b, "schema_version", 1);
-  jbuf_kstr(&b, "msg_id", msg_id);
-  jbuf_kstr(&b, "alert_id", a->alert_id);
-  jbuf_kstr(&b, "alertname", a->alertname);
-  jbuf_kstr(&b, "status", coin_codec_alert_status_name(a->status));
-  jbuf_kstr(&b, "severity", coin_codec_severity_name(a->severity));
-  jbuf_kstr(&b, "state",
-            a->state == COIN_STATE_UNSPECIFIED
-                ? NULL
-                : coin_codec_state_name(a->state));
-  jbuf_kstr(&b, "exchange", is_series(a) ? a->exchange : NULL);
-  jbuf_kstr(&b, "symbol", is_series(a) ? a->symbol : NULL);
-  jbuf_kstr(&b, "timeframe", is_series(a) ? coin_tf_name(a->tf) : NULL);
-  jbuf_ktime(&b, "starts_at", a->starts_at_ms);
-  jbuf_kint(&b, "starts_at_ms", a->starts_at_ms);
-  jbuf_ktime(&b, "ends_at", a->has_ends_at_ms ? a->ends_at_ms : -1);
-  jbuf_kint_or_null(&b, "ends_at_ms", a->has_ends_at_ms ? a->ends_at_ms : -1);
-  jbuf_kint(&b, "repeat_count", a->repeat_count);
-  jbuf_kstr(&b, "summary", a->summary);
-  jbuf_key(&b, "labels");
-  jbuf_put(&b, "{", 1);
+  struct coin_jbuf b = {0};
+  coin_jbuf_putn(&b, "{", 1);
+  coin_jbuf_kint(&b, "schema_version", 1);
+  coin_jbuf_kstr(&b, "msg_id", msg_id);
+  coin_jbuf_kstr(&b, "alert_id", a->alert_id);
+  coin_jbuf_kstr(&b, "alertname", a->alertname);
+  coin_jbuf_kstr(&b, "status", coin_codec_alert_status_name(a->status));
+  coin_jbuf_kstr(&b, "severity", coin_codec_severity_name(a->severity));
+  coin_jbuf_kstr(&b, "state",
+                 a->state == COIN_STATE_UNSPECIFIED
+                     ? NULL
+                     : coin_codec_state_name(a->state));
+  coin_jbuf_kstr(&b, "exchange", is_series(a) ? a->exchange : NULL);
+  coin_jbuf_kstr(&b, "symbol", is_series(a) ? a->symbol : NULL);
+  coin_jbuf_kstr(&b, "timeframe", is_series(a) ? coin_tf_name(a->tf) : NULL);
+  coin_jbuf_ktime(&b, "starts_at", a->starts_at_ms);
+  coin_jbuf_kint(&b, "starts_at_ms", a->starts_at_ms);
+  coin_jbuf_ktime(&b, "ends_at", a->has_ends_at_ms ? a->ends_at_ms : -1);
+  coin_jbuf_kint_or_null(&b, "ends_at_ms",
+                         a->has_ends_at_ms ? a->ends_at_ms : -1);
+  coin_jbuf_kint(&b, "repeat_count", a->repeat_count);
+  coin_jbuf_kstr(&b, "summary", a->summary);
+  coin_jbuf_key(&b, "labels");
+  coin_jbuf_putn(&b, "{", 1);
   for (size_t i = 0; i < a->n_labels; i++)
-    jbuf_kstr(&b, a->labels[i].name, a->labels[i].value);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "},", 2);
-  jbuf_kstr(&b, "producer_id", a->producer_id);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "}", 1);
-  return jbuf_finish(out, out_len, &b);
+    coin_jbuf_kstr(&b, a->labels[i].name, a->labels[i].value);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "},", 2);
+  coin_jbuf_kstr(&b, "producer_id", a->producer_id);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "}", 1);
+  return coin_jbuf_finish(out, out_len, &b);
 }
 
 int sink_slack_body(char **out, size_t *out_len, const struct coin_alert *a) {
@@ -96,21 +97,21 @@ int sink_slack_body(char **out, size_t *out_len, const struct coin_alert *a) {
   else
     snprintf(text, sizeof(text), "[%s] %s: %s (alert %s)", up, a->alertname,
              a->summary, a->alert_id);
-  struct jbuf b = {0};
-  jbuf_put(&b, "{", 1);
-  jbuf_kstr(&b, "text", text);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "}", 1);
-  return jbuf_finish(out, out_len, &b);
+  struct coin_jbuf b = {0};
+  coin_jbuf_putn(&b, "{", 1);
+  coin_jbuf_kstr(&b, "text", text);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "}", 1);
+  return coin_jbuf_finish(out, out_len, &b);
 }
 
 /* One Alertmanager alert: labels from the message (alertname and severity
  * always present), severity/state overridable for the pre-escalation label
  * set; endsAt < 0 leaves it out. */
-static void am_entry(struct jbuf *b, const struct coin_alert *a,
+static void am_entry(struct coin_jbuf *b, const struct coin_alert *a,
                      const char *severity, const char *state, int64_t starts,
                      int64_t ends) {
-  jbuf_put(b, "{\"labels\":{", 11);
+  coin_jbuf_putn(b, "{\"labels\":{", 11);
   bool has_name = false, has_sev = false;
   for (size_t i = 0; i < a->n_labels; i++) {
     const char *n = a->labels[i].name, *v = a->labels[i].value;
@@ -122,29 +123,29 @@ static void am_entry(struct jbuf *b, const struct coin_alert *a,
     } else if (!strcmp(n, "alertname")) {
       has_name = true;
     }
-    jbuf_kstr(b, n, v);
+    coin_jbuf_kstr(b, n, v);
   }
   if (!has_name)
-    jbuf_kstr(b, "alertname", a->alertname);
+    coin_jbuf_kstr(b, "alertname", a->alertname);
   if (!has_sev)
-    jbuf_kstr(b, "severity", severity);
-  jbuf_trim_comma(b);
-  jbuf_put(b, "},\"annotations\":{", 17);
-  jbuf_kstr(b, "summary", a->summary);
-  jbuf_kstr(b, "alert_id", a->alert_id);
-  jbuf_printf(b, "\"repeat_count\":\"%u\"", (unsigned)a->repeat_count);
-  jbuf_put(b, "},", 2);
-  jbuf_ktime(b, "startsAt", starts);
+    coin_jbuf_kstr(b, "severity", severity);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},\"annotations\":{", 17);
+  coin_jbuf_kstr(b, "summary", a->summary);
+  coin_jbuf_kstr(b, "alert_id", a->alert_id);
+  coin_jbuf_printf(b, "\"repeat_count\":\"%u\"", (unsigned)a->repeat_count);
+  coin_jbuf_putn(b, "},", 2);
+  coin_jbuf_ktime(b, "startsAt", starts);
   if (ends >= 0)
-    jbuf_ktime(b, "endsAt", ends);
-  jbuf_trim_comma(b);
-  jbuf_put(b, "},", 2);
+    coin_jbuf_ktime(b, "endsAt", ends);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
 }
 
 /* Alertmanager identifies an alert by its labels, and escalation changes
  * severity and state: the escalated label set fires while the one it came
  * from is resolved, so Alertmanager never shows both. */
-static void am_entries(struct jbuf *b, const struct coin_alert *a,
+static void am_entries(struct coin_jbuf *b, const struct coin_alert *a,
                        int64_t now_ms, int64_t resend_ms) {
   const char *sev = coin_codec_severity_name(a->severity);
   const char *st = a->state == COIN_STATE_UNSPECIFIED
@@ -168,12 +169,12 @@ static void am_entries(struct jbuf *b, const struct coin_alert *a,
 
 int sink_am_body(char **out, size_t *out_len, const struct coin_alert *a,
                  int64_t now_ms, int64_t resend_ms) {
-  struct jbuf b = {0};
-  jbuf_put(&b, "[", 1);
+  struct coin_jbuf b = {0};
+  coin_jbuf_putn(&b, "[", 1);
   am_entries(&b, a, now_ms, resend_ms);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "]", 1);
-  return jbuf_finish(out, out_len, &b);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "]", 1);
+  return coin_jbuf_finish(out, out_len, &b);
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -477,11 +478,11 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
 /* Re-sends every active alert to Alertmanager (when caught up). */
 static void am_resend(struct mon_sink *k, struct coin_http *http) {
   struct monitor *m = k->m;
-  struct jbuf b = {0};
+  struct coin_jbuf b = {0};
   struct coin_alert a;
   int64_t now = mon_now_ms();
   size_t n = 0;
-  jbuf_put(&b, "[", 1);
+  coin_jbuf_putn(&b, "[", 1);
   pthread_mutex_lock(&m->lock);
   for (size_t i = 0; i < m->n_series; i++) {
     const struct mon_series *s = &m->series[i];
@@ -503,11 +504,11 @@ static void am_resend(struct mon_sink *k, struct coin_http *http) {
     }
   }
   pthread_mutex_unlock(&m->lock);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "]", 1);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "]", 1);
   char *body = NULL;
   size_t len = 0;
-  if (jbuf_finish(&body, &len, &b) != 0 || n == 0) {
+  if (coin_jbuf_finish(&body, &len, &b) != 0 || n == 0) {
     free(body);
     return;
   }

@@ -17,81 +17,82 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put_alert(struct jbuf *b, const char *key, const struct monitor *m,
-                      const struct mon_series *s, const struct mon_alert *a) {
+static void put_alert(struct coin_jbuf *b, const char *key,
+                      const struct monitor *m, const struct mon_series *s,
+                      const struct mon_alert *a) {
   char id[COIN_CODEC_ALERT_ID_BYTES];
-  jbuf_key(b, key);
+  coin_jbuf_key(b, key);
   if (!a->active) {
-    jbuf_put(b, "null,", 5);
+    coin_jbuf_putn(b, "null,", 5);
     return;
   }
   mon_alert_id(id, m, s, a->alertname, a->starts_at_ms);
-  jbuf_put(b, "{", 1);
-  jbuf_kstr(b, "alert_id", id);
-  jbuf_kstr(b, "alertname", a->alertname);
-  jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
-  jbuf_kstr(b, "state", coin_codec_state_name(a->state));
-  jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
-  jbuf_kint(b, "repeat_count", a->repeat_count);
-  jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
-  jbuf_kint(b, "next_repeat_ms", a->next_repeat_ms);
-  jbuf_trim_comma(b);
-  jbuf_put(b, "},", 2);
+  coin_jbuf_putn(b, "{", 1);
+  coin_jbuf_kstr(b, "alert_id", id);
+  coin_jbuf_kstr(b, "alertname", a->alertname);
+  coin_jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
+  coin_jbuf_kstr(b, "state", coin_codec_state_name(a->state));
+  coin_jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
+  coin_jbuf_kint(b, "repeat_count", a->repeat_count);
+  coin_jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
+  coin_jbuf_kint(b, "next_repeat_ms", a->next_repeat_ms);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
 }
 
-static void put_reasons(struct jbuf *b, unsigned bits) {
-  jbuf_key(b, "degraded_reasons");
-  jbuf_put(b, "[", 1);
+static void put_reasons(struct coin_jbuf *b, unsigned bits) {
+  coin_jbuf_key(b, "degraded_reasons");
+  coin_jbuf_putn(b, "[", 1);
   for (int i = 0; i < COIN_DEGRADED_REASON_COUNT; i++)
     if (bits & (1u << i)) {
-      jbuf_str(b, coin_degraded_reason_name(1u << i));
-      jbuf_put(b, ",", 1);
+      coin_jbuf_str(b, coin_degraded_reason_name(1u << i));
+      coin_jbuf_putn(b, ",", 1);
     }
-  jbuf_trim_comma(b);
-  jbuf_put(b, "],", 2);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "],", 2);
 }
 
 int state_encode(char **out, size_t *out_len, const struct monitor *m,
                  const struct mon_series *s) {
-  struct jbuf b = {0};
-  jbuf_put(&b, "{", 1);
-  jbuf_kint(&b, "v", 1);
-  jbuf_kstr(&b, "exchange", m->cfg->core.exchange);
-  jbuf_kstr(&b, "symbol", s->symbol);
-  jbuf_kstr(&b, "timeframe", coin_tf_name(s->tf));
-  jbuf_kstr(&b, "state", coin_codec_state_name(s->state));
-  jbuf_kint(&b, "since_ms", s->since_ms);
-  jbuf_kint(&b, "at_ms", s->at_ms);
-  jbuf_kbool(&b, "degraded", s->degraded);
+  struct coin_jbuf b = {0};
+  coin_jbuf_putn(&b, "{", 1);
+  coin_jbuf_kint(&b, "v", 1);
+  coin_jbuf_kstr(&b, "exchange", m->cfg->core.exchange);
+  coin_jbuf_kstr(&b, "symbol", s->symbol);
+  coin_jbuf_kstr(&b, "timeframe", coin_tf_name(s->tf));
+  coin_jbuf_kstr(&b, "state", coin_codec_state_name(s->state));
+  coin_jbuf_kint(&b, "since_ms", s->since_ms);
+  coin_jbuf_kint(&b, "at_ms", s->at_ms);
+  coin_jbuf_kbool(&b, "degraded", s->degraded);
   put_reasons(&b, s->reasons);
-  jbuf_kint_or_null(&b, "degraded_since_ms",
-                    s->degraded ? s->degraded_since_ms : -1);
-  jbuf_kint(&b, "bootstrap_until_ms", s->bootstrap_until_ms);
+  coin_jbuf_kint_or_null(&b, "degraded_since_ms",
+                         s->degraded ? s->degraded_since_ms : -1);
+  coin_jbuf_kint(&b, "bootstrap_until_ms", s->bootstrap_until_ms);
   put_alert(&b, "alert", m, s, &s->alert);
   put_alert(&b, "degraded_alert", m, s, &s->dalert);
-  jbuf_key(&b, "last_alert");
+  coin_jbuf_key(&b, "last_alert");
   if (s->last_alert.set) {
     const struct mon_last_alert *l = &s->last_alert;
     char msg_id[COIN_CODEC_MSG_ID_BYTES];
     mon_last_msg_id(msg_id, m, s);
-    jbuf_put(&b, "{", 1);
-    jbuf_kstr(&b, "msg_id", msg_id);
-    jbuf_kstr(&b, "alertname", l->alertname);
-    jbuf_kint(&b, "starts_at_ms", l->starts_at_ms);
-    jbuf_kint(&b, "repeat_count", l->repeat_count);
-    jbuf_kstr(&b, "status", coin_codec_alert_status_name(l->status));
-    jbuf_kstr(&b, "severity", coin_codec_severity_name(l->severity));
-    jbuf_kstr(&b, "state", coin_codec_state_name(l->state));
-    jbuf_kint(&b, "at_ms", l->at_ms);
-    jbuf_trim_comma(&b);
-    jbuf_put(&b, "},", 2);
+    coin_jbuf_putn(&b, "{", 1);
+    coin_jbuf_kstr(&b, "msg_id", msg_id);
+    coin_jbuf_kstr(&b, "alertname", l->alertname);
+    coin_jbuf_kint(&b, "starts_at_ms", l->starts_at_ms);
+    coin_jbuf_kint(&b, "repeat_count", l->repeat_count);
+    coin_jbuf_kstr(&b, "status", coin_codec_alert_status_name(l->status));
+    coin_jbuf_kstr(&b, "severity", coin_codec_severity_name(l->severity));
+    coin_jbuf_kstr(&b, "state", coin_codec_state_name(l->state));
+    coin_jbuf_kint(&b, "at_ms", l->at_ms);
+    coin_jbuf_trim_comma(&b);
+    coin_jbuf_putn(&b, "},", 2);
   } else {
-    jbuf_put(&b, "null,", 5);
+    coin_jbuf_putn(&b, "null,", 5);
   }
-  jbuf_kstr(&b, "producer_id", m->producer_id);
-  jbuf_trim_comma(&b);
-  jbuf_put(&b, "}", 1);
-  return jbuf_finish(out, out_len, &b);
+  coin_jbuf_kstr(&b, "producer_id", m->producer_id);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "}", 1);
+  return coin_jbuf_finish(out, out_len, &b);
 }
 
 /* ---- decoding ----------------------------------------------------------- */

@@ -34,6 +34,22 @@ void coin_jbuf_num(struct coin_jbuf *b, double v);
 /* "2026-11-26T22:00:00.000Z" as a JSON string; out of range: null. */
 void coin_jbuf_time(struct coin_jbuf *b, int64_t ms);
 
+/* Object members with a trailing comma ("key":value,); finish an object or
+ * array with coin_jbuf_trim_comma before its closing bracket. */
+void coin_jbuf_key(struct coin_jbuf *b, const char *key); /* "key": */
+void coin_jbuf_kstr(struct coin_jbuf *b, const char *key, const char *s);
+void coin_jbuf_kint(struct coin_jbuf *b, const char *key, int64_t v);
+/* v < 0 prints null (an absent time or watermark). */
+void coin_jbuf_kint_or_null(struct coin_jbuf *b, const char *key, int64_t v);
+void coin_jbuf_kbool(struct coin_jbuf *b, const char *key, bool v);
+/* ISO 8601 UTC text of ms, or null when ms < 0. */
+void coin_jbuf_ktime(struct coin_jbuf *b, const char *key, int64_t ms);
+/* Drops a trailing ',' (after the last member of an object or array). */
+void coin_jbuf_trim_comma(struct coin_jbuf *b);
+/* Hands out the NUL-terminated text (*out, caller frees; out_len may be
+ * NULL) and resets b. COIN_ENOMEM when an append failed. */
+int coin_jbuf_finish(char **out, size_t *out_len, struct coin_jbuf *b);
+
 /* Prometheus text exposition: one metric with its HELP and TYPE lines. */
 void coin_jbuf_prom_counter(struct coin_jbuf *b, const char *name,
                             const char *help, uint64_t v);
