@@ -11,6 +11,7 @@
 #include "coin/error.h"
 #include "coin/file.h"
 #include "coin/log.h"
+#include "coin/service.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -77,13 +78,7 @@ static void handle_http(void *ctx, const struct coin_httpd_request *req,
 static int make_influx(struct coin_influx **out,
                        const struct ingest_config *cfg) {
   struct coin_influx_options o;
-  coin_influx_options_init(&o);
-  o.url = cfg->core.influx_url;
-  o.db = cfg->core.influx_db;
-  o.user = cfg->core.influx_user;
-  o.password = cfg->core.influx_password;
-  o.token = cfg->core.influx_token;
-  o.rp_by_tf[COIN_TF_1M] = INGEST_RP_1M;
+  coin_service_influx_options(&o, &cfg->core);
   return coin_influx_new(out, &o);
 }
 
@@ -105,10 +100,11 @@ static int setup_servers(struct ingest *in) {
   if (rc != 0)
     return coin_error_wrap(rc, "InfluxDB %s", cfg->core.influx_url);
   if (tf_in(&cfg->core.ingest_timeframes, COIN_TF_1M)) {
-    rc = coin_influx_ensure_rp(in->ix_main, INGEST_RP_1M,
+    rc = coin_influx_ensure_rp(in->ix_main, COIN_INFLUX_RP_1M,
                                cfg->retention_1m_days * COIN_DAY_MS, false);
     if (rc != 0)
-      return coin_error_wrap(rc, "InfluxDB retention policy %s", INGEST_RP_1M);
+      return coin_error_wrap(rc, "InfluxDB retention policy %s",
+                             COIN_INFLUX_RP_1M);
   }
   const char *subjects[] = {"coin.candles.>"};
   struct coin_bus_stream_config sc = {.name = COIN_STREAM_CANDLES,
@@ -196,14 +192,7 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
   }
 
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = cfg->core.nats_url;
-  bo.user = cfg->core.nats_user;
-  bo.password = cfg->core.nats_password;
-  bo.token = cfg->core.nats_token;
-  bo.creds_file = cfg->core.nats_creds_file;
-  bo.tls_ca_file = cfg->core.nats_tls_ca;
-  bo.name = in->producer_id;
+  coin_service_bus_options(&bo, &cfg->core, in->producer_id);
   if ((rc = coin_bus_connect(&in->bus, &bo)) != 0) {
     coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
     goto fail;
@@ -225,20 +214,9 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
     }
   }
 
-  char host[256];
-  int port = 0;
-  if ((rc = coin_httpd_listen_parse(host, sizeof(host), &port,
-                                    cfg->core.ingest_http_addr)) != 0)
+  if ((rc = coin_service_httpd_start(&in->httpd, cfg->core.ingest_http_addr,
+                                     "INGEST_HTTP_ADDR", handle_http, in)) != 0)
     goto fail;
-  struct coin_httpd_opts ho = {.host = host,
-                               .port = port,
-                               .threads = 2,
-                               .handler = handle_http,
-                               .handler_ctx = in};
-  if ((rc = coin_httpd_start(&in->httpd, &ho)) != 0) {
-    coin_error_wrap(rc, "INGEST_HTTP_ADDR");
-    goto fail;
-  }
   *out = in;
   return 0;
 fail:

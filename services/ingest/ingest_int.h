@@ -21,7 +21,6 @@
 
 #define INGEST_BUCKET_STATE "coin_ingest" /* gaps.<exchange>.<symbol>.<tf> */
 #define INGEST_MAX_KNOWN_GAPS 4096
-#define INGEST_RP_1M "rp_1m"
 
 /* A range the exchange answered without (valid) candles. */
 struct known_gap {

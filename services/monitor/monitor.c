@@ -10,6 +10,7 @@
 
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/service.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,14 +191,7 @@ static void on_watermark(const struct coin_bus_kv_entry *e, void *closure) {
 static int setup_nats(struct monitor *m) {
   const struct monitor_config *cfg = m->cfg;
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = cfg->core.nats_url;
-  bo.user = cfg->core.nats_user;
-  bo.password = cfg->core.nats_password;
-  bo.token = cfg->core.nats_token;
-  bo.creds_file = cfg->core.nats_creds_file;
-  bo.tls_ca_file = cfg->core.nats_tls_ca;
-  bo.name = m->producer_id;
+  coin_service_bus_options(&bo, &cfg->core, m->producer_id);
   int rc = coin_bus_connect(&m->bus, &bo);
   if (rc != 0)
     return coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
@@ -231,12 +225,7 @@ static int setup_nats(struct monitor *m) {
 
 static int setup_influx(struct monitor *m) {
   struct coin_influx_options o;
-  coin_influx_options_init(&o);
-  o.url = m->cfg->core.influx_url;
-  o.db = m->cfg->core.influx_db;
-  o.user = m->cfg->core.influx_user;
-  o.password = m->cfg->core.influx_password;
-  o.token = m->cfg->core.influx_token;
+  coin_service_influx_options(&o, &m->cfg->core);
   o.connect_timeout_ms = 1000;
   o.timeout_ms = 2000;
   o.max_retries = 0;
@@ -270,20 +259,10 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
       (rc = sinks_setup(m)) != 0)
     goto fail;
 
-  char host[256];
-  int port = 0;
-  if ((rc = coin_httpd_listen_parse(host, sizeof(host), &port,
-                                    cfg->core.monitor_http_addr)) != 0)
+  if ((rc = coin_service_httpd_start(&m->httpd, cfg->core.monitor_http_addr,
+                                     "MONITOR_HTTP_ADDR", endpoints_handle,
+                                     m)) != 0)
     goto fail;
-  struct coin_httpd_opts ho = {.host = host,
-                               .port = port,
-                               .threads = 2,
-                               .handler = endpoints_handle,
-                               .handler_ctx = m};
-  if ((rc = coin_httpd_start(&m->httpd, &ho)) != 0) {
-    coin_error_wrap(rc, "MONITOR_HTTP_ADDR");
-    goto fail;
-  }
   if ((rc = outbox_start(m)) != 0 || (rc = sinks_start(m)) != 0)
     goto fail;
   struct coin_bus_kv_watch_options wo = {.keys = NULL};

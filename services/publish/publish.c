@@ -12,6 +12,7 @@
 
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/service.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,13 +97,7 @@ static void handle_http(void *ctx, const struct coin_httpd_request *req,
 static int make_influx(struct coin_influx **out,
                        const struct publish_config *cfg) {
   struct coin_influx_options o;
-  coin_influx_options_init(&o);
-  o.url = cfg->core.influx_url;
-  o.db = cfg->core.influx_db;
-  o.user = cfg->core.influx_user;
-  o.password = cfg->core.influx_password;
-  o.token = cfg->core.influx_token;
-  o.rp_by_tf[COIN_TF_1M] = PUBLISH_RP_1M;
+  coin_service_influx_options(&o, &cfg->core);
   o.chunk_size = (size_t)cfg->read_chunk_candles;
   /* A read blocks the one working thread: fail (and retry) rather than
    * stall for InfluxDB's default 10 minutes. */
@@ -113,14 +108,7 @@ static int make_influx(struct coin_influx **out,
 static int setup_bus(struct publish *p) {
   const struct publish_config *cfg = p->cfg;
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = cfg->core.nats_url;
-  bo.user = cfg->core.nats_user;
-  bo.password = cfg->core.nats_password;
-  bo.token = cfg->core.nats_token;
-  bo.creds_file = cfg->core.nats_creds_file;
-  bo.tls_ca_file = cfg->core.nats_tls_ca;
-  bo.name = p->producer_id;
+  coin_service_bus_options(&bo, &cfg->core, p->producer_id);
   int rc = coin_bus_connect(&p->bus, &bo);
   if (rc != 0)
     return coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
@@ -200,20 +188,9 @@ int publish_new(struct publish **out, const struct publish_config *cfg) {
     goto fail;
   }
 
-  char host[256];
-  int port = 0;
-  if ((rc = coin_httpd_listen_parse(host, sizeof(host), &port,
-                                    cfg->core.publish_http_addr)) != 0)
+  if ((rc = coin_service_httpd_start(&p->httpd, cfg->core.publish_http_addr,
+                                     "PUBLISH_HTTP_ADDR", handle_http, p)) != 0)
     goto fail;
-  struct coin_httpd_opts ho = {.host = host,
-                               .port = port,
-                               .threads = 2,
-                               .handler = handle_http,
-                               .handler_ctx = p};
-  if ((rc = coin_httpd_start(&p->httpd, &ho)) != 0) {
-    coin_error_wrap(rc, "PUBLISH_HTTP_ADDR");
-    goto fail;
-  }
   *out = p;
   return 0;
 fail:

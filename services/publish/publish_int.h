@@ -21,7 +21,6 @@
 #include "coin/serving.h"
 #include "publish.h"
 
-#define PUBLISH_RP_1M "rp_1m" /* coin-ingest's retention policy for 1m */
 #define PUBLISH_SHA256_HEX 65
 #define PUBLISH_FILES 2 /* history.json, prediction.json */
 #define PUBLISH_DIR_BYTES 128

@@ -483,7 +483,7 @@ int series_read_sot_many(struct publish *p, struct series_read *v, size_t n) {
   coin_jbuf_puts(&q,
                  "SELECT \"open\",\"high\",\"low\",\"close\",\"volume\" FROM ");
   if (s0->tf == COIN_TF_1M)
-    coin_jbuf_puts(&q, "\"" PUBLISH_RP_1M "\".");
+    coin_jbuf_puts(&q, "\"" COIN_INFLUX_RP_1M "\".");
   /* Tokens were validated ([a-z0-9_], [A-Z0-9_-]): nothing to escape. */
   coin_jbuf_printf(
       &q, "\"candle\" WHERE \"exchange\" = '%s' AND \"timeframe\" = '%s'",

@@ -11,13 +11,13 @@
 #include "coin/error.h"
 #include "coin/hmac.h"
 #include "coin/log.h"
+#include "coin/service.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define TRAIN_RP_1M "rp_1m" /* where coin-ingest keeps 1m candles */
 #define BATCH 4096
 /* InfluxDB's time range ends in 2262 (int64 nanoseconds) */
 #define FAR_FUTURE_MS INT64_C(9214646400000) /* 2262-01-01 */
@@ -36,14 +36,7 @@ int train_ctx_open(struct train_ctx **out, const struct train_config *cfg,
            cfg->core.service_id ? cfg->core.service_id : "coin",
            (long)getpid());
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = cfg->core.nats_url;
-  bo.user = cfg->core.nats_user;
-  bo.password = cfg->core.nats_password;
-  bo.token = cfg->core.nats_token;
-  bo.creds_file = cfg->core.nats_creds_file;
-  bo.tls_ca_file = cfg->core.nats_tls_ca;
-  bo.name = "coin-train";
+  coin_service_bus_options(&bo, &cfg->core, "coin-train");
   if ((rc = coin_bus_connect(&c->bus, &bo)) != 0) {
     coin_error_wrap(rc, "NATS");
     goto fail;
@@ -58,13 +51,7 @@ int train_ctx_open(struct train_ctx **out, const struct train_config *cfg,
     goto fail;
   }
   struct coin_influx_options io;
-  coin_influx_options_init(&io);
-  io.url = cfg->core.influx_url;
-  io.db = cfg->core.influx_db;
-  io.user = cfg->core.influx_user;
-  io.password = cfg->core.influx_password;
-  io.token = cfg->core.influx_token;
-  io.rp_by_tf[COIN_TF_1M] = TRAIN_RP_1M;
+  coin_service_influx_options(&io, &cfg->core);
   io.chunk_size = 5000;
   if ((rc = coin_influx_new(&c->ix, &io)) != 0) {
     coin_error_wrap(rc, "InfluxDB");

@@ -19,6 +19,8 @@
 /* The project's schema (DESIGN.md, "InfluxDB (SoT)"). */
 #define COIN_INFLUX_DB "coin"
 #define COIN_INFLUX_MEASUREMENT "candle"
+/* coin-ingest keeps 1m candles in this short retention policy. */
+#define COIN_INFLUX_RP_1M "rp_1m"
 
 struct coin_influx;
 
