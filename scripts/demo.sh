@@ -17,7 +17,7 @@ DEMO_BIN_DIR="${DEMO_BIN_DIR:-$DEMO_BUILD_DIR/bin}"
 DEMO_DATA_DIR="${DEMO_DATA_DIR:-$repo/../shared/data/candles}"
 DEMO_SKIP_BUILD="${DEMO_SKIP_BUILD:-0}"
 DEMO_EXCHANGE="${DEMO_EXCHANGE:-auto}" # auto | live | replay
-DEMO_SYMBOLS="${DEMO_SYMBOLS:-BTCUSDT,ETHUSDT,SOLUSDT}"
+DEMO_SYMBOLS="${DEMO_SYMBOLS:-BTCUSDT,ETHUSDT}" # the recorded 1m candles exist for these two
 DEMO_TIMEFRAMES="${DEMO_TIMEFRAMES:-1m,1h,1d,1w,1M}"
 DEMO_NATS_PORT="${DEMO_NATS_PORT:-4222}"
 DEMO_NATS_MON_PORT="${DEMO_NATS_MON_PORT:-8222}"
@@ -320,7 +320,10 @@ EOF
   if is_service "$DEMO_BIN_DIR/coin-train"; then
     # A first model: train, then make it the champion (--bootstrap: there is
     # no champion yet to compare with). Runs in the background, ends by itself.
-    pid=$(start train sh -c '"$1" train && "$1" promote --bootstrap' sh "$DEMO_BIN_DIR/coin-train")
+    # It learns from 1h and 1d (a week of 1m candles is mostly noise and would
+    # not beat persistence at the gate); the one shared model serves every
+    # timeframe.
+    pid=$(start train sh -c '"$1" train --timeframes 1h,1d && "$1" promote --bootstrap' sh "$DEMO_BIN_DIR/coin-train")
     started+=(train)
     say "coin-train   first training run started (log: $logs/train.log)"
   else
