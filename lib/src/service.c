@@ -2,6 +2,13 @@
 #include "coin/service.h"
 
 #include "coin/error.h"
+#include "coin/log.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 
 void coin_service_influx_options(struct coin_influx_options *out,
                                  const struct coin_config *cfg) {
@@ -43,4 +50,76 @@ int coin_service_httpd_start(struct coin_httpd **out, const char *addr,
   if (rc != 0)
     return coin_error_wrap(rc, "%s", var);
   return 0;
+}
+
+/* The running service for the signal handler (one per process). */
+static void *running_svc;
+static void (*running_stop)(void *svc);
+
+static void on_signal(int sig) {
+  (void)sig;
+  if (running_svc && running_stop)
+    running_stop(running_svc);
+}
+
+int coin_service_main(const struct coin_service_def *def, int argc,
+                      char **argv) {
+  struct coin_cfg_errors errs = {0};
+  struct coin_env env = coin_env_process();
+  void *svc = NULL;
+  int rc;
+
+  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+    fputs(def->usage, stdout);
+    return 0;
+  }
+  if (argc > 1 && !strcmp(argv[1], "--config-doc"))
+    return coin_cfg_doc_rows(stdout, def->vars, def->n_vars) == 0 ? 0 : 1;
+  if (argc > 1) {
+    fprintf(stderr, "%s: unknown argument \"%s\" (try --help)\n", def->name,
+            argv[1]);
+    return 2;
+  }
+  if (def->config_load(def->cfg, &env, &errs) != 0) {
+    fprintf(stderr, "%s: invalid configuration:\n%s", def->name,
+            errs.text ? errs.text : "");
+    coin_cfg_errors_free(&errs);
+    return 2;
+  }
+  coin_cfg_errors_free(&errs);
+  const struct coin_config *core = def->cfg; /* the first member */
+  coin_log_init(def->name, core->log_level, NULL);
+  char *json = NULL;
+  if (def->config_to_json(&json, def->cfg) == 0) {
+    COIN_LOG_INFO("effective configuration", COIN_LOG_RAW("config", json));
+    free(json);
+  }
+
+  struct sigaction sa;
+  memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = on_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  rc = def->create(&svc, def->cfg);
+  if (rc != 0) {
+    fprintf(stderr, "%s: %s\n", def->name, coin_error_last());
+    COIN_LOG_ERROR("start-up failed", COIN_LOG_RC(rc));
+    def->config_free(def->cfg);
+    coin_bus_shutdown();
+    return rc == COIN_EINVAL || rc == COIN_ENOTFOUND ? 2 : 1;
+  }
+  running_stop = def->request_stop;
+  running_svc = svc;
+  rc = def->run(svc);
+  running_svc = NULL;
+  def->destroy(svc);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  COIN_LOG_INFO("exit", COIN_LOG_INT("max_rss_kib", ru.ru_maxrss),
+                COIN_LOG_BOOL("clean", rc == 0));
+  def->config_free(def->cfg);
+  coin_bus_shutdown();
+  return rc == 0 ? 0 : 1;
 }

@@ -1,75 +1,53 @@
-/* main.c: coin-ingest: read config, build the context, run until SIGTERM. */
+/* main.c: coin-ingest: the shared service life (coin_service_main) around
+ * ingest.h; all logic lives there. */
 #include "ingest.h"
 
-#include "coin/bus.h"
-#include "coin/error.h"
-#include "coin/log.h"
+#include "coin/service.h"
 
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+static struct ingest_config cfg;
 
-static struct ingest *running;
-
-static void on_signal(int sig) {
-  (void)sig;
-  if (running)
-    ingest_request_stop(running);
+static int load(void *c, const struct coin_env *env,
+                struct coin_cfg_errors *errs) {
+  return ingest_config_load(c, env, errs);
+}
+static int to_json(char **out, const void *c) {
+  return ingest_config_to_json(out, c);
+}
+static void free_cfg(void *c) {
+  ingest_config_free(c);
+}
+static int create(void **out, const void *c) {
+  struct ingest *s = NULL;
+  int rc = ingest_new(&s, c);
+  if (rc == 0)
+    *out = s;
+  return rc;
+}
+static int run(void *s) {
+  return ingest_run(s);
+}
+static void stop(void *s) {
+  ingest_request_stop(s);
+}
+static void destroy(void *s) {
+  ingest_free(s);
 }
 
 int main(int argc, char **argv) {
-  struct ingest_config cfg = {0};
-  struct coin_cfg_errors errs = {0};
-  struct coin_env env = coin_env_process();
-  int rc;
-
-  if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-    fputs("usage: coin-ingest [--config-doc]   (configured by environment "
-          "variables; see docs/configuration.md)\n",
-          stdout);
-    return 0;
-  }
-  if (argc > 1 && !strcmp(argv[1], "--config-doc")) {
-    /* The Markdown rows of coin-ingest's own variables. */
-    return coin_cfg_doc_rows(stdout, ingest_config_vars,
-                             ingest_config_var_count) == 0
-               ? 0
-               : 1;
-  }
-  if (ingest_config_load(&cfg, &env, &errs) != 0) {
-    fprintf(stderr, "coin-ingest: invalid configuration:\n%s", errs.text);
-    coin_cfg_errors_free(&errs);
-    return 2;
-  }
-  coin_log_init("coin-ingest", cfg.core.log_level, NULL);
-  char *json = NULL;
-  if (ingest_config_to_json(&json, &cfg) == 0) {
-    COIN_LOG_INFO("effective configuration", COIN_LOG_RAW("config", json));
-    free(json);
-  }
-
-  struct sigaction sa;
-  memset(&sa, 0, sizeof(sa));
-  sa.sa_handler = on_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN);
-
-  struct ingest *in = NULL;
-  rc = ingest_new(&in, &cfg);
-  if (rc != 0) {
-    fprintf(stderr, "coin-ingest: %s\n", coin_error_last());
-    COIN_LOG_ERROR("start-up failed", COIN_LOG_RC(rc));
-    ingest_config_free(&cfg);
-    coin_bus_shutdown();
-    return rc == COIN_ENOTFOUND || rc == COIN_EINVAL ? 2 : 1;
-  }
-  running = in;
-  rc = ingest_run(in);
-  running = NULL;
-  ingest_free(in);
-  ingest_config_free(&cfg);
-  coin_bus_shutdown();
-  return rc == 0 ? 0 : 1;
+  const struct coin_service_def def = {
+      .name = "coin-ingest",
+      .usage = "usage: coin-ingest [--config-doc]   (configured by environment "
+               "variables: docs/configuration.md, docs/ingest.md)\n",
+      .vars = ingest_config_vars,
+      .n_vars = ingest_config_var_count,
+      .cfg = &cfg,
+      .config_load = load,
+      .config_to_json = to_json,
+      .config_free = free_cfg,
+      .create = create,
+      .run = run,
+      .request_stop = stop,
+      .destroy = destroy,
+  };
+  return coin_service_main(&def, argc, argv);
 }

@@ -28,4 +28,31 @@ int coin_service_httpd_start(struct coin_httpd **out, const char *addr,
                              const char *var, coin_httpd_handler_fn handler,
                              void *ctx);
 
+/* A long-running service's process life, the same for all of them:
+ * --help, --config-doc (its own variables as Markdown rows), configuration
+ * (all problems at once, exit 2), JSON logs with the effective configuration
+ * (secrets redacted), SIGTERM/SIGINT -> stop (async-signal-safe), run,
+ * teardown, nats_Close. cfg points at the service's config struct, whose
+ * first member is struct coin_config. Exit codes: 0 after a clean stop,
+ * 2 for configuration problems (also COIN_EINVAL / COIN_ENOTFOUND at start,
+ * e.g. a symbol the exchange does not list), 1 otherwise. */
+struct coin_service_def {
+  const char *name;  /* "coin-ingest" */
+  const char *usage; /* --help text */
+  const struct coin_cfg_var *vars;
+  size_t n_vars;
+  void *cfg;
+  int (*config_load)(void *cfg, const struct coin_env *env,
+                     struct coin_cfg_errors *errs);
+  int (*config_to_json)(char **out, const void *cfg);
+  void (*config_free)(void *cfg);
+  int (*create)(void **out, const void *cfg);
+  int (*run)(void *svc);
+  void (*request_stop)(void *svc);
+  void (*destroy)(void *svc);
+};
+
+int coin_service_main(const struct coin_service_def *def, int argc,
+                      char **argv);
+
 #endif
