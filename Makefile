@@ -7,7 +7,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DCOIN_WERROR=ON
 endif
 
-.PHONY: all deps build test test-unit test-asan demo demo-stop format format-check clean
+.PHONY: all deps build test test-unit test-asan test-valgrind demo demo-stop format format-check clean
 
 all: build
 
@@ -32,6 +32,10 @@ test-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCOIN_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit
+
+# Unit tests under valgrind memcheck (reuses the build tree of make test).
+test-valgrind: build
+	@./scripts/valgrind-unit.sh $(BUILD_DIR)
 
 demo: build
 	@./scripts/demo.sh start

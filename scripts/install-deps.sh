@@ -9,7 +9,7 @@ PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libjansson-dev libmicrohttpd-dev libssl-dev libxgboost-dev
   nats-server influxdb
-  nginx prometheus-alertmanager faketime python3
+  nginx prometheus-alertmanager faketime python3 valgrind
   nodejs npm
   chromium docker-compose kubernetes-client
 )
