@@ -52,6 +52,37 @@ int coin_service_httpd_start(struct coin_httpd **out, const char *addr,
   return 0;
 }
 
+bool coin_service_http_common(const struct coin_httpd_request *req,
+                              struct coin_httpd_response *resp,
+                              const char *const *paths,
+                              int (*metrics)(char **out, void *ctx),
+                              void *ctx) {
+  const char *path = coin_httpd_request_path(req);
+  const char *method = coin_httpd_request_method(req);
+  bool known = false;
+  for (size_t i = 0; paths[i] && !known; i++)
+    known = strcmp(path, paths[i]) == 0;
+  if (!known) {
+    coin_httpd_respond(resp, 404, NULL, "not found\n", 10);
+    return true;
+  }
+  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+    coin_httpd_response_header(resp, "Allow", "GET, HEAD");
+    coin_httpd_respond(resp, 405, NULL, "method not allowed\n", 19);
+    return true;
+  }
+  if (strcmp(path, "/metrics") != 0)
+    return false;
+  char *text = NULL;
+  if (metrics(&text, ctx) != 0) {
+    coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
+    return true;
+  }
+  coin_httpd_respond_take(resp, 200, "text/plain; version=0.0.4", text,
+                          strlen(text));
+  return true;
+}
+
 /* The running service for the signal handler (one per process). */
 static void *running_svc;
 static void (*running_stop)(void *svc);

@@ -35,32 +35,17 @@ static bool tf_in(const struct coin_cfg_tf_list *l, enum coin_tf tf) {
 
 /* ---- HTTP endpoints ----------------------------------------------------- */
 
+static int metrics_cb(char **out, void *ctx) {
+  return ingest_metrics_text(out, ctx);
+}
+
 static void handle_http(void *ctx, const struct coin_httpd_request *req,
                         struct coin_httpd_response *resp) {
   struct ingest *in = ctx;
+  static const char *const paths[] = {"/metrics", "/healthz", "/readyz", NULL};
+  if (coin_service_http_common(req, resp, paths, metrics_cb, in))
+    return;
   const char *path = coin_httpd_request_path(req);
-  const char *method = coin_httpd_request_method(req);
-  bool known = !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
-               !strcmp(path, "/readyz");
-  if (!known) {
-    coin_httpd_respond(resp, 404, NULL, "not found\n", 10);
-    return;
-  }
-  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-    coin_httpd_response_header(resp, "Allow", "GET, HEAD");
-    coin_httpd_respond(resp, 405, NULL, "method not allowed\n", 19);
-    return;
-  }
-  if (!strcmp(path, "/metrics")) {
-    char *text = NULL;
-    if (ingest_metrics_text(&text, in) != 0) {
-      coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
-      return;
-    }
-    coin_httpd_respond_take(resp, 200, "text/plain; version=0.0.4", text,
-                            strlen(text));
-    return;
-  }
   if (!strcmp(path, "/healthz")) {
     coin_httpd_respond_printf(resp, 200, "application/json",
                               "{\"status\":\"ok\",\"cycles\":%llu}\n",

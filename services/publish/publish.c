@@ -50,32 +50,17 @@ static void pause_ms(struct publish *p, int64_t ms) {
 
 /* ---- HTTP endpoints ----------------------------------------------------- */
 
+static int metrics_cb(char **out, void *ctx) {
+  return metrics_text(out, ctx);
+}
+
 static void handle_http(void *ctx, const struct coin_httpd_request *req,
                         struct coin_httpd_response *resp) {
   struct publish *p = ctx;
+  static const char *const paths[] = {"/metrics", "/healthz", "/readyz", NULL};
+  if (coin_service_http_common(req, resp, paths, metrics_cb, p))
+    return;
   const char *path = coin_httpd_request_path(req);
-  const char *method = coin_httpd_request_method(req);
-  bool known = !strcmp(path, "/metrics") || !strcmp(path, "/healthz") ||
-               !strcmp(path, "/readyz");
-  if (!known) {
-    coin_httpd_respond(resp, 404, NULL, "not found\n", 10);
-    return;
-  }
-  if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-    coin_httpd_response_header(resp, "Allow", "GET, HEAD");
-    coin_httpd_respond(resp, 405, NULL, "method not allowed\n", 19);
-    return;
-  }
-  if (!strcmp(path, "/metrics")) {
-    char *text = NULL;
-    if (metrics_text(&text, p) != 0) {
-      coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
-      return;
-    }
-    coin_httpd_respond_take(resp, 200, "text/plain; version=0.0.4", text,
-                            strlen(text));
-    return;
-  }
   int64_t idle = publish_mono_ms() - atomic_load(&p->c.last_loop_mono_ms);
   if (!strcmp(path, "/healthz")) {
     bool ok = idle < STALL_MS;

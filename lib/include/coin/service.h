@@ -6,6 +6,8 @@
 #ifndef COIN_SERVICE_H
 #define COIN_SERVICE_H
 
+#include <stdbool.h>
+
 #include "coin/bus.h"
 #include "coin/config.h"
 #include "coin/httpd.h"
@@ -27,6 +29,15 @@ void coin_service_bus_options(struct coin_bus_options *out,
 int coin_service_httpd_start(struct coin_httpd **out, const char *addr,
                              const char *var, coin_httpd_handler_fn handler,
                              void *ctx);
+
+/* The part of an endpoint handler every service shares: 404 for a path not
+ * in paths (NULL-terminated), 405 (with Allow) for methods other than GET and
+ * HEAD, and GET /metrics answered with metrics(ctx) as Prometheus text.
+ * Returns true when it answered; the caller handles the rest. */
+bool coin_service_http_common(const struct coin_httpd_request *req,
+                              struct coin_httpd_response *resp,
+                              const char *const *paths,
+                              int (*metrics)(char **out, void *ctx), void *ctx);
 
 /* A long-running service's process life, the same for all of them:
  * --help, --config-doc (its own variables as Markdown rows), configuration
