@@ -10,13 +10,16 @@
 #define HOUR_MS COIN_HOUR_MS
 #define DAY_MS COIN_DAY_MS
 
-/* freqtrade calls data outdated when the newest candle opened more than
- * 2 x timeframe + 5 min ago, i.e. when the candle after it is overdue by more
- * than 5 min, whatever the timeframe. hard_stale is at least that strict. */
+/* The one table (docs/freshness.md). Rule: soft = max(30 s, L/30), hard =
+ * max(3 min, L/12) of the candle length L (1M: 30 days), in whole seconds.
+ * 1m and 1h come out as strict as freqtrade's "outdated" (newest candle
+ * older than 2 x timeframe + 5 min, i.e. the next one overdue > 5 min);
+ * longer candles get room that scales with them, so a week is not
+ * hard_stale minutes after a missed Monday boundary. */
 static const int64_t default_soft_ms[COIN_TF_COUNT] = {
-    30 * 1000, 2 * MIN_MS, 2 * MIN_MS, 2 * MIN_MS, 2 * MIN_MS};
+    30 * 1000, 2 * MIN_MS, 48 * MIN_MS, 336 * MIN_MS, 24 * HOUR_MS};
 static const int64_t default_hard_ms[COIN_TF_COUNT] = {
-    3 * MIN_MS, 5 * MIN_MS, 5 * MIN_MS, 5 * MIN_MS, 5 * MIN_MS};
+    3 * MIN_MS, 5 * MIN_MS, 2 * HOUR_MS, 14 * HOUR_MS, 60 * HOUR_MS};
 
 void coin_freshness_policy_default(struct coin_freshness_policy *p) {
   memcpy(p->soft_after_ms, default_soft_ms, sizeof(default_soft_ms));
@@ -45,22 +48,22 @@ const struct coin_cfg_var coin_freshness_vars[] = {
     VAR("FRESHNESS_HARD_AFTER_SECONDS_1h", hard_seconds, COIN_TF_1H, "300",
         "A 1h series whose next candle is overdue longer than this is "
         "hard_stale (blocked: no prediction values)."),
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1d", soft_seconds, COIN_TF_1D, "120",
+    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1d", soft_seconds, COIN_TF_1D, "2880",
         "A 1d series whose next candle is overdue longer than this is "
         "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1d", hard_seconds, COIN_TF_1D, "300",
+    VAR("FRESHNESS_HARD_AFTER_SECONDS_1d", hard_seconds, COIN_TF_1D, "7200",
         "A 1d series whose next candle is overdue longer than this is "
         "hard_stale (blocked: no prediction values)."),
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1w", soft_seconds, COIN_TF_1W, "120",
+    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1w", soft_seconds, COIN_TF_1W, "20160",
         "A 1w series whose next candle is overdue longer than this is "
         "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1w", hard_seconds, COIN_TF_1W, "300",
+    VAR("FRESHNESS_HARD_AFTER_SECONDS_1w", hard_seconds, COIN_TF_1W, "50400",
         "A 1w series whose next candle is overdue longer than this is "
         "hard_stale (blocked: no prediction values)."),
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1M", soft_seconds, COIN_TF_1MO, "120",
+    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1M", soft_seconds, COIN_TF_1MO, "86400",
         "A 1M series whose next candle is overdue longer than this is "
         "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1M", hard_seconds, COIN_TF_1MO, "300",
+    VAR("FRESHNESS_HARD_AFTER_SECONDS_1M", hard_seconds, COIN_TF_1MO, "216000",
         "A 1M series whose next candle is overdue longer than this is "
         "hard_stale (blocked: no prediction values)."),
 };

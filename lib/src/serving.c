@@ -326,16 +326,10 @@ static void fill_metrics(struct coin_prediction *out,
   if (coin_codec_metric_get(&mae, m->metrics, m->n_metrics, k[0]) ||
       coin_codec_metric_get(&pmae, m->metrics, m->n_metrics, k[1]) ||
       coin_codec_metric_get(&acc, m->metrics, m->n_metrics, k[2]) ||
-      coin_codec_metric_get(&n, m->metrics, m->n_metrics, k[3])) {
-    /* no figures for this timeframe: the pooled ones */
-    if (coin_codec_metric_get(&mae, m->metrics, m->n_metrics, "wf.mae") ||
-        coin_codec_metric_get(&pmae, m->metrics, m->n_metrics,
-                              "wf.persistence_mae") ||
-        coin_codec_metric_get(&acc, m->metrics, m->n_metrics, "wf.dir_acc") ||
-        coin_codec_metric_get(&n, m->metrics, m->n_metrics, "wf.n"))
-      return;
-  }
+      coin_codec_metric_get(&n, m->metrics, m->n_metrics, k[3]) || !(n > 0))
+    return; /* not evaluated on this timeframe: never the pooled figures */
   out->has_metrics = true;
+  out->evaluated = true;
   out->wf_mae = mae;
   out->wf_persistence_mae = pmae;
   out->wf_directional_accuracy = acc;

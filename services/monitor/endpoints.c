@@ -57,7 +57,9 @@ int status_series_json(struct coin_jbuf *b, const struct monitor *m,
   coin_jbuf_kstr(b, "exchange", m->cfg->core.exchange);
   coin_jbuf_kstr(b, "symbol", s->symbol);
   coin_jbuf_kstr(b, "timeframe", coin_tf_name(s->tf));
-  coin_jbuf_kstr(b, "status", coin_codec_state_name(st));
+  struct coin_site_validity v;
+  status_series_validity(&v, s, m->pass_now_ms);
+  coin_site_put_validity(b, &v);
   coin_jbuf_kbool(b, "escalated",
                   st == COIN_STATE_SOFT_STALE_ESCALATED ||
                       st == COIN_STATE_HARD_STALE_ESCALATED);
@@ -127,6 +129,15 @@ int status_series_json(struct coin_jbuf *b, const struct monitor *m,
   return b->oom ? COIN_ENOMEM : 0;
 }
 
+void status_series_validity(struct coin_site_validity *out,
+                            const struct mon_series *s, int64_t now_ms) {
+  coin_site_validity_of(out, &s->fresh, now_ms);
+  out->status = s->known ? s->state : COIN_STATE_UNSPECIFIED;
+  if (!s->known || out->status == COIN_STATE_CORRUPT ||
+      out->status == COIN_STATE_INSUFFICIENT_DATA)
+    out->soft_at_ms = out->hard_at_ms = -1;
+}
+
 static const char *manifest_name(enum mon_manifest_state s) {
   return s == MON_MANIFEST_OK    ? "ok"
          : s == MON_MANIFEST_BAD ? "corrupt"
@@ -137,20 +148,23 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
   int64_t now_ms = m->pass_now_ms;
   struct coin_jbuf b = {0};
   uint64_t counts[COIN_STATE_INSUFFICIENT_DATA + 1] = {0};
-  enum coin_fresh_state worst = COIN_STATE_FRESH;
+  struct coin_site_validity overall;
   bool any_degraded = false;
+  coin_site_validity_none(&overall, now_ms);
+  overall.status = COIN_STATE_FRESH;
   for (size_t i = 0; i < m->n_series; i++) {
     const struct mon_series *s = &m->series[i];
     enum coin_fresh_state st = s->known ? s->state : COIN_STATE_UNSPECIFIED;
     counts[st]++;
-    if (s->known)
-      worst = coin_freshness_worst(worst, st);
+    if (s->known) {
+      struct coin_site_validity v;
+      status_series_validity(&v, s, now_ms);
+      coin_site_validity_merge(&overall, &v);
+    }
     any_degraded |= s->degraded;
   }
   coin_jbuf_putn(&b, "{", 1);
-  coin_jbuf_kint(&b, "schema_version", 1);
-  coin_jbuf_ktime(&b, "generated_at", now_ms);
-  coin_jbuf_kint(&b, "generated_at_ms", now_ms);
+  coin_site_put_head(&b, now_ms);
   coin_jbuf_kstr(&b, "exchange", m->cfg->core.exchange);
   coin_jbuf_key(&b, "monitor");
   coin_jbuf_putn(&b, "{", 1);
@@ -171,7 +185,7 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
   coin_jbuf_putn(&b, "},", 2);
   coin_jbuf_key(&b, "overall");
   coin_jbuf_putn(&b, "{", 1);
-  coin_jbuf_kstr(&b, "status", coin_codec_state_name(worst));
+  coin_site_put_validity(&b, &overall);
   coin_jbuf_kbool(&b, "degraded", any_degraded);
   coin_jbuf_kint(&b, "series", (int64_t)m->n_series);
   coin_jbuf_key(&b, "counts");

@@ -20,6 +20,7 @@
 #include "coin/bus.h"
 #include "coin/codec.h"
 #include "coin/freshness.h"
+#include "coin/site.h"
 #include "coin/hmac.h"
 #include "coin/http.h"
 #include "coin/httpd.h"
@@ -376,6 +377,10 @@ void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
 /* Builds the /status text from the series as of the last pass (under
  * m->lock). */
 int status_build(char **out, size_t *out_len, struct monitor *m);
+/* The series' validity instants as status.json states them (the monitor's
+ * own evaluation; none while unknown, corrupt or insufficient_data). */
+void status_series_validity(struct coin_site_validity *out,
+                            const struct mon_series *s, int64_t now_ms);
 int status_series_json(struct coin_jbuf *b, const struct monitor *m,
                        const struct mon_series *s, int64_t now_ms);
 int metrics_text(char **out, struct monitor *m);

@@ -12,6 +12,7 @@
 
 #include "coin/candle.h"
 #include "coin/error.h"
+#include "coin/site.h"
 #include "jscan.h"
 
 #include <errno.h>
@@ -136,18 +137,20 @@ static bool hex_sha(uint8_t out[COIN_SHA256_BYTES], const char *s) {
 }
 
 static enum mon_file_kind kind_of(const char *name) {
-  if (strcmp(name, "history.json") == 0)
-    return MON_FILE_HISTORY;
-  if (strcmp(name, "prediction.json") == 0)
-    return MON_FILE_PREDICTION;
-  return MON_FILE_OTHER;
+  enum coin_site_file f;
+  if (coin_site_file_parse(&f, name) != 0)
+    return MON_FILE_OTHER;
+  return f == COIN_SITE_HISTORY ? MON_FILE_HISTORY : MON_FILE_PREDICTION;
 }
 
 /* v1/<exchange>/<symbol>/<tf>/ of a series. */
 static void series_dir(char *out, size_t n, const struct monitor *m,
                        const struct mon_series *s) {
-  snprintf(out, n, "v1/%s/%s/%s/", m->cfg->core.exchange, s->symbol,
-           coin_tf_name(s->tf));
+  if (coin_site_series_dir(out, n - 1, m->cfg->core.exchange, s->symbol,
+                           s->tf) != 0)
+    snprintf(out, n, "v1/?/"); /* configured tokens were validated at start */
+  else
+    strcat(out, "/");
 }
 
 /* ---- scanning helpers --------------------------------------------------- */
@@ -215,8 +218,9 @@ static int take_id(struct jscan *js, struct ids *ids) {
 static bool check_ids(char **err, const struct ids *ids,
                       const struct monitor *m, const struct mon_series *s,
                       const char *what) {
-  if (ids->schema != 1) {
-    set_err(err, "%s: schema_version is not 1", what);
+  if (ids->schema < 1 || ids->schema > COIN_SITE_SCHEMA_VERSION) {
+    set_err(err, "%s: schema_version is not in 1..%d", what,
+            COIN_SITE_SCHEMA_VERSION);
     return false;
   }
   if (strcmp(ids->exchange, m->cfg->core.exchange) != 0 ||
@@ -757,7 +761,7 @@ static int parse_manifest(struct monitor *m, const char *buf, size_t len,
   }
   if (jscan_next(&js) != J_EOF)
     goto bad;
-  if (schema != 1 || !have_series)
+  if (schema < 1 || schema > COIN_SITE_SCHEMA_VERSION || !have_series)
     goto schema;
   return 0;
 bad_or_schema:
@@ -773,8 +777,9 @@ bad : {
 }
 schema:
   snprintf(m->manifest_err, sizeof(m->manifest_err),
-           "manifest.json: not an object with schema_version 1 and a series "
-           "array");
+           "manifest.json: not an object with schema_version 1..%d and a "
+           "series array",
+           COIN_SITE_SCHEMA_VERSION);
   free(it.err);
   return -1;
 }
@@ -792,7 +797,7 @@ void site_load_manifest(struct monitor *m, int64_t now_ms) {
   struct stat st;
   struct ident id;
   open_site(m);
-  if (m->site_fd < 0 || fstatat(m->site_fd, "manifest.json", &st, 0) != 0) {
+  if (m->site_fd < 0 || fstatat(m->site_fd, COIN_SITE_MANIFEST, &st, 0) != 0) {
     if (errno == ENOENT) {
       m->manifest_state = MON_MANIFEST_MISSING;
       snprintf(m->manifest_err, sizeof(m->manifest_err),
@@ -814,7 +819,7 @@ void site_load_manifest(struct monitor *m, int64_t now_ms) {
 
   char *buf = NULL;
   size_t len = 0;
-  int rc = read_whole(&buf, &len, &id, m->site_fd, "manifest.json",
+  int rc = read_whole(&buf, &len, &id, m->site_fd, COIN_SITE_MANIFEST,
                       m->cfg->max_file_bytes);
   atomic_fetch_add(&m->c.manifest_loads, 1);
   m->man_dev = id.dev;

@@ -34,6 +34,8 @@ struct publish_config {
   bool unconfigured_series;
   int64_t cache_max_age_seconds;
   int64_t model_max_age_hours;
+  bool serve_unevaluated;
+  int data_source; /* 0 live, 1 recorded */
 };
 
 extern const struct coin_cfg_var publish_config_vars[];

@@ -22,6 +22,8 @@ static int check_durable(const char *text) {
   return coin_cfg_check_service_id(text);
 }
 
+static const char *const data_source_choices[] = {"live", "recorded", NULL};
+
 const struct coin_cfg_var publish_config_vars[] = {
     {.name = "PUBLISH_DURABLE",
      .type = COIN_CFG_STRING,
@@ -113,6 +115,22 @@ const struct coin_cfg_var publish_config_vars[] = {
      .max = 87600,
      .doc = "A champion older than this marks predictions degraded "
             "model_too_old (0 = no limit)."},
+    {.name = "PUBLISH_SERVE_UNEVALUATED",
+     .type = COIN_CFG_BOOL,
+     .def = "false",
+     .offset = F(serve_unevaluated),
+     .doc = "Also serve predictions on timeframes the champion was not "
+            "walk-forward evaluated on (prediction_status not_evaluated "
+            "otherwise; the page then says so)."},
+    {.name = "SITE_DATA_SOURCE",
+     .type = COIN_CFG_ENUM,
+     .def = "live",
+     .offset = F(data_source),
+     .choices = data_source_choices,
+     .doc = "What the candles are, as manifest.json data_source.kind: live "
+            "(an exchange) or recorded (replayed recordings, e.g. the "
+            "demo's replay exchange); the page shows a banner for "
+            "recorded."},
 };
 const size_t publish_config_var_count = COIN_ARRAY_LEN(publish_config_vars);
 

@@ -19,10 +19,11 @@
 #include "coin/influx.h"
 #include "coin/jbuf.h"
 #include "coin/serving.h"
+#include "coin/site.h"
 #include "publish.h"
 
 #define PUBLISH_SHA256_HEX 65
-#define PUBLISH_FILES 2 /* history.json, prediction.json */
+#define PUBLISH_FILES COIN_SITE_FILE_COUNT /* history, prediction */
 #define PUBLISH_DIR_BYTES 128
 #define PUBLISH_CACHE_BYTES 96
 #define PUBLISH_LATENCY_BUCKETS 14
@@ -51,6 +52,8 @@ struct shown {
   enum coin_fresh_state pred_state;
   unsigned degraded;
   bool has_values;
+  enum coin_site_pred_status pred_status;
+  struct coin_site_validity hist_v; /* history's validity (manifest entry) */
   char model_version[COIN_CODEC_ID_BYTES];
 };
 
@@ -81,6 +84,7 @@ struct pseries {
   bool dirty_wm;    /* publish watermark must be written after them */
   bool dirs_made;
   bool pred_stale; /* candles or model changed: predict again */
+  bool pred_not_evaluated; /* values withheld: champion not evaluated on tf */
   struct coin_prediction pred;
   struct shown shown;
   struct file_info files[PUBLISH_FILES];

@@ -12,6 +12,7 @@
 #include "coin/error.h"
 #include "coin/file.h"
 #include "coin/log.h"
+#include "coin/site.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,12 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
 #define SOFT_MAX_AGE_SECONDS 10
 #define SOFT_SWR_SECONDS 30
 
-static const char *const file_names[PUBLISH_FILES] = {"history.json",
-                                                      "prediction.json"};
+static const char *file_name(int idx) {
+  return coin_site_file_name((enum coin_site_file)idx);
+}
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -69,15 +70,24 @@ static void eval_series(struct publish *p, const struct pseries *s,
  * content stays until the next candle boundary; soft_stale may change any
  * moment; blocked states must always be revalidated. */
 static void cache_control(char out[PUBLISH_CACHE_BYTES], struct publish *p,
-                          const struct pseries *s, enum coin_fresh_state st,
-                          int64_t now_ms) {
+                          const struct pseries *s,
+                          const struct coin_site_validity *v, int64_t now_ms) {
+  enum coin_fresh_state st = v->status;
   if (st == COIN_STATE_FRESH) {
-    int64_t secs = (coin_tf_next(s->tf, now_ms) - now_ms) / 1000;
+    /* never held by a cache past the file's own soft instant */
+    int64_t until = coin_tf_next(s->tf, now_ms);
+    if (v->soft_at_ms >= 0 && v->soft_at_ms < until)
+      until = v->soft_at_ms;
+    int64_t secs = (until - now_ms) / 1000;
     if (secs < 1)
-      secs = 1;
+      secs = 0;
     if (secs > p->cfg->cache_max_age_seconds)
       secs = p->cfg->cache_max_age_seconds;
-    snprintf(out, PUBLISH_CACHE_BYTES, "public, max-age=%lld", (long long)secs);
+    if (secs == 0)
+      snprintf(out, PUBLISH_CACHE_BYTES, "no-cache");
+    else
+      snprintf(out, PUBLISH_CACHE_BYTES, "public, max-age=%lld",
+               (long long)secs);
   } else if (st == COIN_STATE_SOFT_STALE) {
     snprintf(out, PUBLISH_CACHE_BYTES,
              "public, max-age=%d, stale-while-revalidate=%d",
@@ -85,21 +95,6 @@ static void cache_control(char out[PUBLISH_CACHE_BYTES], struct publish *p,
   } else {
     snprintf(out, PUBLISH_CACHE_BYTES, "no-cache");
   }
-}
-
-static void put_reasons(struct coin_jbuf *b, unsigned degraded) {
-  coin_jbuf_puts(b, "[");
-  bool first = true;
-  for (unsigned i = 0; i < COIN_DEGRADED_REASON_COUNT; i++) {
-    const char *name = coin_degraded_reason_name(1u << i);
-    if (!(degraded & (1u << i)) || !name)
-      continue;
-    if (!first)
-      coin_jbuf_puts(b, ",");
-    coin_jbuf_str(b, name);
-    first = false;
-  }
-  coin_jbuf_puts(b, "]");
 }
 
 static void put_opt_ms(struct coin_jbuf *b, const char *key, int64_t ms) {
@@ -118,29 +113,32 @@ static void put_opt_time(struct coin_jbuf *b, const char *key, int64_t ms) {
     coin_jbuf_puts(b, "null");
 }
 
-/* {"schema_version":1,...,"last_candle_open":...  (object left open) */
+/* The validity of an artifact in state `state` whose input the evaluator
+ * judged fr at gen_ms: the input's instants, none for states time cannot
+ * change (corrupt, insufficient_data). */
+static void validity(struct coin_site_validity *v,
+                     const struct coin_freshness *fr, int64_t gen_ms,
+                     enum coin_fresh_state state) {
+  coin_site_validity_of(v, fr, gen_ms);
+  v->status = state;
+  if (state == COIN_STATE_CORRUPT || state == COIN_STATE_INSUFFICIENT_DATA)
+    v->soft_at_ms = v->hard_at_ms = -1;
+}
+
+/* {"schema_version":2,...,"freshness":{...}  (object left open) */
 static void put_common(struct coin_jbuf *b, const struct pseries *s,
                        int64_t gen_ms, enum coin_fresh_state state,
                        unsigned degraded, const struct coin_freshness *fr) {
   int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
-  coin_jbuf_printf(b,
-                   "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
-  coin_jbuf_time(b, gen_ms);
-  coin_jbuf_puts(b, ",\"generated_at_ms\":");
-  coin_jbuf_i64(b, gen_ms);
-  coin_jbuf_puts(b, ",\"exchange\":");
-  coin_jbuf_str(b, s->exchange);
-  coin_jbuf_puts(b, ",\"symbol\":");
-  coin_jbuf_str(b, s->symbol);
-  coin_jbuf_puts(b, ",\"timeframe\":");
-  coin_jbuf_str(b, coin_tf_name(s->tf));
-  coin_jbuf_puts(b, ",\"status\":");
-  coin_jbuf_str(b, state_name(state));
-  coin_jbuf_printf(
-      b, ",\"degraded\":%s,\"degraded_reasons\":", degraded ? "true" : "false");
-  put_reasons(b, degraded);
-  put_opt_ms(b, "last_candle_open_ms", last);
-  put_opt_time(b, "last_candle_open", last);
+  struct coin_site_validity v;
+  validity(&v, fr, gen_ms, state);
+  coin_jbuf_puts(b, "{");
+  coin_site_put_head(b, gen_ms);
+  coin_site_put_ids(b, s->exchange, s->symbol, s->tf);
+  coin_site_put_validity(b, &v);
+  coin_site_put_degraded(b, degraded);
+  coin_site_put_last_candle(b, s->tf, last);
+  coin_jbuf_trim_comma(b);
   coin_jbuf_puts(b, ",\"freshness\":{\"expected_open_ms\":");
   coin_jbuf_i64(b, fr->expected_open_ms);
   coin_jbuf_puts(b, ",\"missing_candles\":");
@@ -167,21 +165,28 @@ static void render_history(struct coin_jbuf *b, const struct pseries *s,
   coin_jbuf_puts(b, "]}\n");
 }
 
-static const char *blocked_reason(enum coin_fresh_state input,
-                                  const struct coin_prediction *pr,
-                                  bool values) {
+/* Why the prediction has values or not (docs/static-site.md): the input's
+ * blocking state first, then the prediction path's named reason. */
+static enum coin_site_pred_status
+pred_status(enum coin_fresh_state input, const struct pseries *s, bool values) {
+  const struct coin_prediction *pr = &s->pred;
+  if (input == COIN_STATE_CORRUPT)
+    return COIN_SITE_PRED_CORRUPT;
+  if (input == COIN_STATE_INSUFFICIENT_DATA)
+    return COIN_SITE_PRED_INSUFFICIENT_DATA;
   if (coin_freshness_blocked(input))
-    return state_name(input);
+    return COIN_SITE_PRED_HARD_STALE;
   if (values)
-    return NULL;
-  static const unsigned order[] = {COIN_DEGRADED_NO_MODEL,
-                                   COIN_DEGRADED_MODEL_LOAD_FAILED,
-                                   COIN_DEGRADED_INFERENCE_ERROR};
-  for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-    if (pr->degraded & order[i])
-      return coin_degraded_reason_name(order[i]);
-  return state_name(pr->state == COIN_STATE_FRESH ? COIN_STATE_INSUFFICIENT_DATA
-                                                  : pr->state);
+    return COIN_SITE_PRED_SERVED;
+  if (pr->degraded & COIN_DEGRADED_NO_MODEL)
+    return COIN_SITE_PRED_NO_MODEL;
+  if (s->pred_not_evaluated)
+    return COIN_SITE_PRED_NOT_EVALUATED;
+  if (pr->degraded & COIN_DEGRADED_MODEL_LOAD_FAILED)
+    return COIN_SITE_PRED_MODEL_LOAD_FAILED;
+  if (pr->degraded & COIN_DEGRADED_INFERENCE_ERROR)
+    return COIN_SITE_PRED_INFERENCE_ERROR;
+  return COIN_SITE_PRED_INSUFFICIENT_DATA;
 }
 
 static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
@@ -227,9 +232,12 @@ static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
                       "\"band\":null,\"direction\":null,"
                       "\"direction_probability\":null");
   }
-  coin_jbuf_puts(b, ",\"walk_forward\":");
+  coin_jbuf_printf(b, ",\"evaluated_on_timeframe\":%s,\"walk_forward\":",
+                   pr->evaluated ? "true" : "false");
   if (pr->has_metrics) {
-    coin_jbuf_puts(b, "{\"mae\":");
+    coin_jbuf_puts(b, "{\"timeframe\":");
+    coin_jbuf_str(b, coin_tf_name(s->tf));
+    coin_jbuf_puts(b, ",\"mae\":");
     coin_jbuf_num(b, pr->wf_mae);
     coin_jbuf_puts(b, ",\"persistence_mae\":");
     coin_jbuf_num(b, pr->wf_persistence_mae);
@@ -241,8 +249,12 @@ static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
   } else {
     coin_jbuf_puts(b, "null");
   }
+  enum coin_site_pred_status ps = pred_status(input, s, values);
+  coin_jbuf_puts(b, ",\"prediction_status\":");
+  coin_jbuf_str(b, coin_site_pred_status_name(ps));
   coin_jbuf_puts(b, ",\"blocked_reason\":");
-  coin_jbuf_str(b, blocked_reason(input, pr, values));
+  coin_jbuf_str(
+      b, ps == COIN_SITE_PRED_SERVED ? NULL : coin_site_pred_status_name(ps));
   coin_jbuf_puts(b, "}\n");
 }
 
@@ -279,6 +291,13 @@ static int predict(struct publish *p, struct pseries *s) {
   if (pr.has_values &&
       (pr.state != COIN_STATE_FRESH || !(pr.predicted_close > 0) || s->n == 0))
     pr.has_values = false; /* never an invented or inconsistent value */
+  /* a timeframe the champion was never evaluated on is not served by
+   * default: its figures would be someone else's */
+  s->pred_not_evaluated = pr.has_values && !pr.evaluated;
+  if (s->pred_not_evaluated && !p->cfg->serve_unevaluated)
+    pr.has_values = false;
+  else
+    s->pred_not_evaluated = false;
   s->pred = pr;
   s->pred_stale = false;
   return 0;
@@ -287,8 +306,16 @@ static int predict(struct publish *p, struct pseries *s) {
 /* The prediction's status: never better than its input's. */
 static enum coin_fresh_state
 pred_state(const struct pseries *s, enum coin_fresh_state input, bool *values) {
-  enum coin_fresh_state own =
-      s->pred.has_values ? s->pred.state : COIN_STATE_INSUFFICIENT_DATA;
+  /* without values for a named path reason (no_model, not_evaluated, ...)
+   * the file still shows the input's freshness; too little history is
+   * insufficient_data */
+  bool path_reason = (s->pred.degraded & (COIN_DEGRADED_NO_MODEL |
+                                          COIN_DEGRADED_MODEL_LOAD_FAILED |
+                                          COIN_DEGRADED_INFERENCE_ERROR)) ||
+                     s->pred_not_evaluated;
+  enum coin_fresh_state own = s->pred.has_values || path_reason
+                                  ? COIN_STATE_FRESH
+                                  : COIN_STATE_INSUFFICIENT_DATA;
   enum coin_fresh_state st = coin_freshness_worst(own, input);
   *values = s->pred.has_values && !coin_freshness_blocked(st);
   return st;
@@ -336,13 +363,17 @@ static int stage(struct publish *p, struct staged *st, struct pseries *s,
     f->bytes = st->doc[i].len;
     f->state = states[i];
     sha256_hex(f->sha256, st->doc[i].p, st->doc[i].len);
-    cache_control(f->cache_control, p, s, states[i], gen_ms);
+    struct coin_site_validity v;
+    validity(&v, &fr, gen_ms, states[i]);
+    cache_control(f->cache_control, p, s, &v, gen_ms);
   }
   st->shown.valid = true;
   st->shown.hist_state = fr.state;
   st->shown.pred_state = pst;
   st->shown.degraded = s->pred.degraded;
   st->shown.has_values = values;
+  st->shown.pred_status = pred_status(fr.state, s, values);
+  validity(&st->shown.hist_v, &fr, gen_ms, fr.state);
   snprintf(st->shown.model_version, sizeof(st->shown.model_version), "%s",
            s->pred.model_version);
   return 0;
@@ -372,17 +403,15 @@ static void render_entry(struct coin_jbuf *b, const struct pseries *s,
   coin_jbuf_str(b, s->symbol);
   coin_jbuf_puts(b, ",\"timeframe\":");
   coin_jbuf_str(b, coin_tf_name(s->tf));
-  coin_jbuf_puts(b, ",\"status\":");
-  coin_jbuf_str(b, state_name(sh->hist_state));
-  coin_jbuf_printf(b, ",\"degraded\":%s,\"degraded_reasons\":",
-                   sh->degraded ? "true" : "false");
-  put_reasons(b, sh->degraded);
-  put_opt_ms(b, "last_candle_open_ms", last);
-  put_opt_time(b, "last_candle_open", last);
+  coin_jbuf_puts(b, ",");
+  coin_site_put_validity(b, &sh->hist_v);
+  coin_site_put_degraded(b, sh->degraded);
+  coin_site_put_last_candle(b, s->tf, last);
+  coin_jbuf_trim_comma(b);
   put_opt_ms(b, "publish_watermark_ms", s->pub_ms);
   put_opt_ms(b, "ingest_watermark_ms", s->ingest_ms);
   coin_jbuf_printf(b, ",\"candles\":%zu,\"prediction_status\":", s->n);
-  coin_jbuf_str(b, state_name(sh->pred_state));
+  coin_jbuf_str(b, coin_site_pred_status_name(sh->pred_status));
   coin_jbuf_puts(b, ",\"files\":[");
   for (int i = 0; i < PUBLISH_FILES; i++) {
     const struct file_info *cur = &files[i];
@@ -391,7 +420,7 @@ static void render_entry(struct coin_jbuf *b, const struct pseries *s,
     if (i)
       coin_jbuf_puts(b, ",");
     coin_jbuf_printf(b, "{\"path\":\"%s/%s\",\"bytes\":%zu,\"sha256\":", s->dir,
-                     file_names[i], f->bytes);
+                     file_name(i), f->bytes);
     coin_jbuf_str(b, f->sha256);
     if (f != cur) {
       coin_jbuf_printf(
@@ -443,7 +472,8 @@ static int write_manifest(struct publish *p, int64_t gen_ms,
       COIN_STATE_INSUFFICIENT_DATA, COIN_STATE_CORRUPT};
   size_t counts[8] = {0}, n = 0, k = 0;
   bool degraded = false;
-  enum coin_fresh_state worst = COIN_STATE_FRESH;
+  struct coin_site_validity overall;
+  coin_site_validity_none(&overall, gen_ms);
   /* chunk is in series order, like p->series: walk both together */
   const struct staged **in_chunk = calloc(p->n_series + 1, sizeof(*in_chunk));
   if (!in_chunk)
@@ -465,23 +495,27 @@ static int write_manifest(struct publish *p, int64_t gen_ms,
     n++;
     counts[sh->hist_state & 7]++;
     degraded |= sh->degraded != 0;
-    worst = coin_freshness_worst(worst, sh->hist_state);
+    coin_site_validity_merge(&overall, &sh->hist_v);
   }
   if (n == 0)
-    worst = COIN_STATE_INSUFFICIENT_DATA;
+    overall.status = COIN_STATE_INSUFFICIENT_DATA;
   struct coin_jbuf *b = &p->out;
   coin_jbuf_reset(b);
-  coin_jbuf_printf(b,
-                   "{\"schema_version\":%d,\"generated_at\":", SCHEMA_VERSION);
-  coin_jbuf_time(b, gen_ms);
-  coin_jbuf_puts(b, ",\"generated_at_ms\":");
-  coin_jbuf_i64(b, gen_ms);
-  coin_jbuf_puts(b, ",\"producer\":");
+  coin_jbuf_puts(b, "{");
+  coin_site_put_head(b, gen_ms);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_printf(b, ",\"data_source\":{\"kind\":\"%s\",\"note\":",
+                   p->cfg->data_source ? "recorded" : "live");
+  coin_jbuf_str(b, p->cfg->data_source
+                       ? "recorded exchange candles replayed with their times "
+                         "shifted to the present; not live market data"
+                       : NULL);
+  coin_jbuf_puts(b, "},\"producer\":");
   coin_jbuf_str(b, p->producer_id);
   coin_jbuf_printf(b, ",\"update_in_progress\":%s", n_chunk ? "true" : "false");
-  coin_jbuf_puts(b, ",\"overall\":{\"status\":");
-  coin_jbuf_str(b, state_name(worst));
-  coin_jbuf_printf(b, ",\"degraded\":%s,\"series\":%zu,\"counts\":{",
+  coin_jbuf_puts(b, ",\"overall\":{");
+  coin_site_put_validity(b, &overall);
+  coin_jbuf_printf(b, "\"degraded\":%s,\"series\":%zu,\"counts\":{",
                    degraded ? "true" : "false", n);
   bool first = true;
   for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
@@ -510,7 +544,7 @@ static int write_manifest(struct publish *p, int64_t gen_ms,
   if (b->oom)
     return coin_error_set(COIN_ENOMEM, "publish: out of memory");
   char path[2 * PATH_MAX];
-  snprintf(path, sizeof(path), "%s/manifest.json", p->site);
+  snprintf(path, sizeof(path), "%s/%s", p->site, COIN_SITE_MANIFEST);
   int rc = coin_file_write_atomic(path, b->p, b->len);
   if (rc != 0) {
     atomic_fetch_add(&p->c.file_errors, 1);
@@ -542,7 +576,7 @@ void site_update_gauges(struct publish *p) {
 static int write_doc(struct publish *p, struct pseries *s, int idx,
                      const struct coin_jbuf *doc) {
   char path[2 * PATH_MAX];
-  snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_names[idx]);
+  snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_name(idx));
   int rc = 0;
   if (!s->dirs_made) {
     if ((rc = coin_file_mkdirs_for(path)) != 0) {
@@ -587,7 +621,7 @@ static int flush_chunk(struct publish *p, struct staged *chunk, size_t n,
       int rc = write_doc(p, s, f, &chunk[k].doc[f]);
       if (rc != 0) {
         COIN_LOG_ERROR("file not written", COIN_LOG_STR("series", s->dir),
-                       COIN_LOG_STR("file", file_names[f]), COIN_LOG_RC(rc));
+                       COIN_LOG_STR("file", file_name(f)), COIN_LOG_RC(rc));
         if (!first_rc)
           first_rc = rc;
         all = false;
@@ -680,7 +714,7 @@ void site_load_disk(struct publish *p) {
     for (int f = 0; f < PUBLISH_FILES; f++) {
       char path[2 * PATH_MAX], *data = NULL;
       size_t len = 0;
-      snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_names[f]);
+      snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_name(f));
       if (coin_file_read(&data, &len, path, 256u << 20) != 0)
         continue;
       struct file_info *fi = &s->files[f];

@@ -23,7 +23,8 @@ struct row {
 };
 
 static void table(void) {
-  /* Defaults: overdue > 30 s (1m) / 2 min soft, > 3 min (1m) / 5 min hard. */
+  /* Defaults: soft = max(30 s, L/30), hard = max(3 min, L/12): 1m 30 s /
+   * 3 min, 1h 2 / 5 min, 1d 48 min / 2 h, 1w 336 min / 14 h, 1M 24 / 60 h. */
   const struct row rows[] = {
       /* 1h: the 10:00 candle closes at 11:00; 11:00 is due at 12:00. */
       {"1h current", COIN_TF_1H, utc(2024, 3, 1, 10, 0), utc(2024, 3, 1, 11, 0),
@@ -50,30 +51,32 @@ static void table(void) {
       /* 1d across a year end and a leap day */
       {"1d year end fresh", COIN_TF_1D, utc(2023, 12, 31, 0, 0),
        utc(2024, 1, 1, 0, 30), COIN_STATE_FRESH, 0},
+      {"1d year end, 47 min overdue", COIN_TF_1D, utc(2023, 12, 31, 0, 0),
+       utc(2024, 1, 2, 0, 48), COIN_STATE_FRESH, 1},
       {"1d year end soft", COIN_TF_1D, utc(2023, 12, 31, 0, 0),
-       utc(2024, 1, 2, 0, 2) + 1, COIN_STATE_SOFT_STALE, 1},
+       utc(2024, 1, 2, 0, 48) + 1, COIN_STATE_SOFT_STALE, 1},
       {"1d leap day hard", COIN_TF_1D, utc(2024, 2, 28, 0, 0),
-       utc(2024, 3, 1, 0, 5) + 1, COIN_STATE_HARD_STALE, 1},
+       utc(2024, 3, 1, 2, 0) + 1, COIN_STATE_HARD_STALE, 1},
       {"1d leap day counted", COIN_TF_1D, utc(2024, 2, 27, 0, 0),
        utc(2024, 3, 1, 12, 0), COIN_STATE_HARD_STALE, 2},
       /* 1w: Monday 2024-01-01 opens a week closing 01-08; 01-08 due 01-15. */
       {"1w fresh on Sunday", COIN_TF_1W, utc(2024, 1, 1, 0, 0),
        utc(2024, 1, 14, 23, 59), COIN_STATE_FRESH, 0},
-      {"1w next week closed, within soft", COIN_TF_1W, utc(2024, 1, 1, 0, 0),
-       utc(2024, 1, 15, 0, 2), COIN_STATE_FRESH, 1},
-      {"1w soft", COIN_TF_1W, utc(2024, 1, 1, 0, 0), utc(2024, 1, 15, 0, 2) + 1,
-       COIN_STATE_SOFT_STALE, 1},
-      {"1w hard", COIN_TF_1W, utc(2024, 1, 1, 0, 0), utc(2024, 1, 15, 0, 5) + 1,
-       COIN_STATE_HARD_STALE, 1},
+      {"1w 10 min past Monday 00:00", COIN_TF_1W, utc(2024, 1, 1, 0, 0),
+       utc(2024, 1, 15, 0, 10), COIN_STATE_FRESH, 1},
+      {"1w soft", COIN_TF_1W, utc(2024, 1, 1, 0, 0),
+       utc(2024, 1, 15, 5, 36) + 1, COIN_STATE_SOFT_STALE, 1},
+      {"1w hard", COIN_TF_1W, utc(2024, 1, 1, 0, 0),
+       utc(2024, 1, 15, 14, 0) + 1, COIN_STATE_HARD_STALE, 1},
       /* 1M: February 2024 (29 days) closes 03-01; March is due 04-01. */
       {"1M fresh through March", COIN_TF_1MO, utc(2024, 2, 1, 0, 0),
        utc(2024, 3, 31, 23, 59), COIN_STATE_FRESH, 0},
       {"1M March overdue, within soft", COIN_TF_1MO, utc(2024, 2, 1, 0, 0),
-       utc(2024, 4, 1, 0, 2), COIN_STATE_FRESH, 1},
-      {"1M soft", COIN_TF_1MO, utc(2024, 2, 1, 0, 0), utc(2024, 4, 1, 0, 2) + 1,
+       utc(2024, 4, 1, 23, 59), COIN_STATE_FRESH, 1},
+      {"1M soft", COIN_TF_1MO, utc(2024, 2, 1, 0, 0), utc(2024, 4, 2, 0, 0) + 1,
        COIN_STATE_SOFT_STALE, 1},
-      {"1M hard", COIN_TF_1MO, utc(2024, 2, 1, 0, 0), utc(2024, 4, 1, 0, 5) + 1,
-       COIN_STATE_HARD_STALE, 1},
+      {"1M hard", COIN_TF_1MO, utc(2024, 2, 1, 0, 0),
+       utc(2024, 4, 3, 12, 0) + 1, COIN_STATE_HARD_STALE, 1},
       {"1M year end", COIN_TF_1MO, utc(2023, 11, 1, 0, 0),
        utc(2024, 1, 15, 0, 0), COIN_STATE_HARD_STALE, 1},
       /* Clock edges: a candle from the future (clock skew) is fresh. */
@@ -100,11 +103,13 @@ static void table(void) {
 
 static void at_least_as_strict_as_freqtrade(void) {
   /* freqtrade: outdated when the newest candle is older than 2 x tf + 5 min
-   * (measured from its open time). Just past that, we must be hard_stale. */
+   * (measured from its open time). Just past that, the intraday timeframes
+   * (1m, 1h) must be hard_stale; 1d and longer get room proportional to
+   * their length (docs/freshness.md). */
   struct coin_freshness_policy p;
   coin_freshness_policy_default(&p);
-  const enum coin_tf tfs[] = {COIN_TF_1M, COIN_TF_1H, COIN_TF_1D, COIN_TF_1W};
-  for (size_t i = 0; i < 4; i++) {
+  const enum coin_tf tfs[] = {COIN_TF_1M, COIN_TF_1H};
+  for (size_t i = 0; i < 2; i++) {
     int64_t last = coin_tf_floor(tfs[i], utc(2024, 5, 6, 0, 0));
     int64_t now = last + 2 * coin_tf_nominal_ms(tfs[i]) + 5 * MIN + 1;
     struct coin_freshness f;
@@ -155,7 +160,7 @@ static void settings_from_env(void) {
   struct coin_freshness_policy p;
   ASSERT_OK(coin_freshness_policy_from(&p, &s));
   ASSERT_EQ_INT(p.soft_after_ms[COIN_TF_1H], 30000);
-  ASSERT_EQ_INT(p.hard_after_ms[COIN_TF_1D], 5 * MIN);
+  ASSERT_EQ_INT(p.hard_after_ms[COIN_TF_1D], 120 * MIN);
   s.soft_seconds[COIN_TF_1W] = s.hard_seconds[COIN_TF_1W];
   ASSERT_RC(coin_freshness_policy_from(&p, &s), COIN_EINVAL);
   ASSERT_CONTAINS(coin_error_last(), "FRESHNESS_SOFT_AFTER_SECONDS_1w");

@@ -24,10 +24,10 @@ struct coin_freshness_policy {
   int64_t min_candles;                  /* fewer: insufficient_data */
 };
 
-/* The defaults (docs/freshness.md): overdue beyond 30 s (1m) / 2 min (others)
- * is soft_stale, beyond 3 min (1m) / 5 min (others) hard_stale: at least as
- * strict as freqtrade's "newest candle older than 2 x timeframe + 5 min".
- * min_candles 1. */
+/* The defaults, one table (docs/freshness.md): soft = max(30 s, L/30),
+ * hard = max(3 min, L/12) of the candle length L: 1m 30 s / 3 min, 1h
+ * 2 min / 5 min (as strict as freqtrade's "outdated"), 1d 48 min / 2 h,
+ * 1w 5.6 h / 14 h, 1M 24 h / 60 h. min_candles 1. */
 void coin_freshness_policy_default(struct coin_freshness_policy *p);
 
 /* Environment variables FRESHNESS_SOFT_AFTER_SECONDS_<TF> and

@@ -60,7 +60,9 @@ struct coin_prediction {
   double band_level;            /* e.g. 0.8 for a 10%..90% band */
   int direction;                /* +1 up, -1 down */
   double direction_probability; /* P(direction) in [0.5, 1] */
-  /* The champion's honest walk-forward figures, for the web page. */
+  /* The champion's walk-forward figures measured on THIS timeframe (never
+   * pooled ones); evaluated is false when it has none for it. */
+  bool evaluated;
   bool has_metrics;
   double wf_mae;
   double wf_persistence_mae;
