@@ -10,6 +10,7 @@
  * the transitions, and the endpoints answer as documented. Time is real:
  * thresholds are seconds, chosen from where in the minute the test starts. */
 #include "test_monitor_util.h"
+#include "coin/site.h"
 
 static struct fx_series story[2];
 static struct fx_recv hook, slack;
@@ -519,7 +520,7 @@ static void endpoints(void) {
       same = !strcmp(file, body);
     if (!same && i == 0) {
       json_t *j = json_loads(body, 0, NULL);
-      ASSERT_EQ_INT(fx_jint(j, "schema_version"), 1);
+      ASSERT_EQ_INT(fx_jint(j, "schema_version"), COIN_SITE_SCHEMA_VERSION);
       ASSERT_EQ_STR(fx_jstr(json_object_get(j, "overall"), "status"), "fresh");
       ASSERT_EQ_INT(json_array_size(json_object_get(j, "series")), 2);
       json_decref(j);

@@ -15,8 +15,10 @@
 #include "coin/bus.h"
 #include "coin/codec.h"
 #include "coin/error.h"
+#include "coin/file.h"
 #include "coin/http.h"
 #include "coin/influx.h"
+#include "coin/site.h"
 #include "coin/timeframe.h"
 #include "harness.h"
 #include "test.h"
@@ -333,7 +335,8 @@ static int check_site_once(const char *site, size_t *out_series,
     return -1;
   int bad = 0;
   size_t previous = 0;
-  if (json_integer_value(json_object_get(m, "schema_version")) != 1)
+  if (json_integer_value(json_object_get(m, "schema_version")) !=
+      COIN_SITE_SCHEMA_VERSION)
     bad = 1;
   json_t *series = json_object_get(m, "series");
   size_t i;
@@ -358,8 +361,20 @@ static int check_site_once(const char *site, size_t *out_series,
         json_decref(doc);
         continue;
       }
-      if (json_integer_value(json_object_get(doc, "schema_version")) != 1)
+      if (json_integer_value(json_object_get(doc, "schema_version")) !=
+          COIN_SITE_SCHEMA_VERSION)
         bad = 1;
+      /* every series file states its validity the contract's way */
+      char *text = NULL;
+      size_t text_len = 0;
+      struct coin_site_head head;
+      if (coin_file_read(&text, &text_len, path, 64u << 20) != 0 ||
+          coin_site_read_head(&head, text, text_len) != 0 ||
+          !head.has_instants) {
+        fprintf(stderr, "  %s: validity: %s\n", path, coin_error_last());
+        bad = 1;
+      }
+      free(text);
       if (prev)
         previous++;
       if ((!want || strcmp(want, got) != 0) &&
@@ -591,6 +606,11 @@ static void ingest_then_publish_end_to_end(void) {
       ASSERT_TRUE(pr != NULL);
       ASSERT_EQ_STR(json_string_value(json_object_get(pr, "blocked_reason")),
                     "no_model");
+      ASSERT_EQ_STR(json_string_value(json_object_get(pr, "prediction_status")),
+                    "no_model");
+      /* no model is not a lack of data: the file keeps its input's status */
+      ASSERT_TRUE(strcmp(json_string_value(json_object_get(pr, "status")),
+                         "insufficient_data") != 0);
       ASSERT_TRUE(json_is_null(json_object_get(pr, "predicted_close")));
       ASSERT_TRUE(json_is_null(json_object_get(pr, "band")));
       ASSERT_EQ_INT(
@@ -782,15 +802,38 @@ static void status_follows_time(void) {
   ASSERT_OK(publish_start(&pub, "site-fresh", "fresh", S, "1h", env));
   ASSERT_OK(wait_ready(&pub, 15000));
   ASSERT_OK(wait_status(pub.site, S, tf, "fresh", 2000));
+  /* the fresh file announces its own instants: the candle after `last`
+   * closes at next(next(last)), soft/hard thresholds after that */
+  json_t *fresh = history(pub.site, S, tf, "history.json");
+  ASSERT_TRUE(fresh != NULL);
+  int64_t due = coin_tf_next(tf, coin_tf_next(tf, last));
+  int64_t soft_at =
+      json_integer_value(json_object_get(fresh, "soft_stale_at_ms"));
+  int64_t hard_at =
+      json_integer_value(json_object_get(fresh, "hard_stale_at_ms"));
+  ASSERT_EQ_INT(soft_at, due + (overdue_s + 4) * 1000);
+  ASSERT_EQ_INT(hard_at, due + (overdue_s + 7) * 1000);
+  ASSERT_EQ_INT(
+      json_integer_value(json_object_get(fresh, "last_candle_close_ms")),
+      coin_tf_next(tf, last));
+  json_decref(fresh);
   ASSERT_OK(wait_status(pub.site, S, tf, "soft_stale", 8000));
+  /* the writer agrees with what the file said in advance (re-evaluation
+   * every second, plus a poll) */
+  ASSERT_TRUE(now_ms() >= soft_at);
+  ASSERT_TRUE(now_ms() <= soft_at + 2500);
   ASSERT_OK(check_site(pub.site, NULL, NULL));
   ASSERT_OK(wait_status(pub.site, S, tf, "hard_stale", 8000));
+  ASSERT_TRUE(now_ms() >= hard_at);
+  ASSERT_TRUE(now_ms() <= hard_at + 2500);
   /* the final manifest comes after both files of that update */
   ASSERT_OK(wait_manifest(pub.site, "hard_stale", 3000));
   json_t *pr = history(pub.site, S, tf, "prediction.json");
   ASSERT_TRUE(pr != NULL);
-  ASSERT_EQ_STR(json_string_value(json_object_get(pr, "status")),
-                "insufficient_data");
+  /* no model and hard_stale input: the input's state, named */
+  ASSERT_EQ_STR(json_string_value(json_object_get(pr, "status")), "hard_stale");
+  ASSERT_EQ_STR(json_string_value(json_object_get(pr, "prediction_status")),
+                "hard_stale");
   ASSERT_EQ_STR(json_string_value(json_object_get(pr, "blocked_reason")),
                 "hard_stale");
   ASSERT_TRUE(json_is_null(json_object_get(pr, "predicted_close")));

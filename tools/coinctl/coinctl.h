@@ -106,5 +106,6 @@ int coinctl_watermarks(struct coinctl *ctl, int argc, char **argv);
 int coinctl_status(struct coinctl *ctl, int argc, char **argv);
 int coinctl_backfill(struct coinctl *ctl, int argc, char **argv);
 int coinctl_model(struct coinctl *ctl, int argc, char **argv);
+int coinctl_site(struct coinctl *ctl, int argc, char **argv);
 
 #endif

@@ -26,6 +26,8 @@ static const char usage[] =
     "                   is hard_stale or corrupt)\n"
     "  backfill         ask coin-ingest to fetch a range of candles again\n"
     "  model            the model registry: ls, show, promote, rollback\n"
+    "  site             judge the static site's files with their own\n"
+    "                   validity at now (exit 3 when hard_stale or corrupt)\n"
     "\n"
     "Global options (also accepted after the command):\n"
     "  --nats URL       NATS server(s) (default $NATS_URL, "
@@ -142,6 +144,8 @@ int main(int argc, char **argv) {
       rc = coinctl_backfill(&ctl, cargc, cargv);
     else if (!strcmp(cmd, "model"))
       rc = coinctl_model(&ctl, cargc, cargv);
+    else if (!strcmp(cmd, "site"))
+      rc = coinctl_site(&ctl, cargc, cargv);
     else {
       fputs(usage, stdout);
       rc = COINCTL_EXIT_OK;
@@ -161,10 +165,12 @@ int main(int argc, char **argv) {
     rc = COINCTL_EXIT_OK;
   } else if (!strcmp(cmd, "model")) {
     rc = coinctl_model(&ctl, cargc, cargv);
+  } else if (!strcmp(cmd, "site")) {
+    rc = coinctl_site(&ctl, cargc, cargv);
   } else {
     fprintf(stderr,
             "coinctl: unknown command \"%s\" (rule: one of tap, watermarks, "
-            "status, backfill, model; see coinctl --help)\n",
+            "status, backfill, model, site; see coinctl --help)\n",
             cmd);
     rc = COINCTL_EXIT_USAGE;
   }
