@@ -277,6 +277,8 @@ EOF
   export INGEST_TIMEFRAMES="$DEMO_TIMEFRAMES"
   export ENABLE_MULTI_TIMEFRAMES=true
   export STATIC_DATA_DIR="$site"
+  # the page shows a "recorded data" banner while the replay exchange serves
+  if [ "$mode" = replay ]; then export SITE_DATA_SOURCE=recorded; else export SITE_DATA_SOURCE=live; fi
   export INGEST_HTTP_ADDR="127.0.0.1:$DEMO_INGEST_PORT"
   export PUBLISH_HTTP_ADDR="127.0.0.1:$DEMO_PUBLISH_PORT"
   export MONITOR_HTTP_ADDR="127.0.0.1:$DEMO_MONITOR_PORT"

@@ -321,6 +321,38 @@ check "model show champion" bash -c "[ $rc -eq 0 ] && grep -Eq '^version +m-2023
 rc=0; "$CTL" model show nosuch-version 2>"$tmp/e" || rc=$?
 check "model show of a missing version: exit 1, one line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$tmp/e') -eq 1 ]"
 
+# ---- site: files judged by their own validity (no service needed) --------------
+site="$tmp/site"
+mkdir -p "$site/v1/binance/BTCUSDT/1h"
+$PY - "$site" <<'EOF'
+import json, sys
+site = sys.argv[1]
+gen, soft, hard = 1767225600000, 1767229320000, 1767229500000  # soft 01:02, hard 01:05
+def doc(**kw):
+    d = {"schema_version": 2, "generated_at_ms": gen, "exchange": "binance",
+         "symbol": "BTCUSDT", "timeframe": "1h", "status": "fresh",
+         "soft_stale_at_ms": soft, "hard_stale_at_ms": hard}
+    d.update(kw)
+    return json.dumps(d)
+open(site + "/v1/binance/BTCUSDT/1h/history.json", "w").write(doc(candles=[]))
+open(site + "/v1/binance/BTCUSDT/1h/prediction.json", "w").write(doc(prediction_status="no_model"))
+open(site + "/manifest.json", "w").write(json.dumps({
+    "schema_version": 2, "generated_at_ms": gen,
+    "overall": {"status": "fresh", "soft_stale_at_ms": soft, "hard_stale_at_ms": hard},
+    "series": [{"exchange": "binance", "symbol": "BTCUSDT", "timeframe": "1h"}]}))
+EOF
+rc=0; "$CTL" site --dir "$site" --now 2026-01-01T01:00:00Z >"$tmp/site.txt" 2>"$tmp/e" || rc=$?
+check "site before the soft instant: exit 0, fresh now" bash -c "[ $rc -eq 0 ] && grep -Eq '^BTCUSDT/1h +v1/binance/BTCUSDT/1h/history.json +fresh +fresh ' '$tmp/site.txt'"
+rc=0; "$CTL" site --dir "$site" --now 2026-01-01T01:03:00Z >"$tmp/site.txt" 2>"$tmp/e" || rc=$?
+check "site after soft: soft_stale now, exit 0" bash -c "[ $rc -eq 0 ] && grep -Eq 'history.json +fresh +soft_stale ' '$tmp/site.txt'"
+rc=0; "$CTL" site --dir "$site" --now 2026-01-01T01:05:01Z >"$tmp/site.txt" 2>"$tmp/e" || rc=$?
+check "site after hard: hard_stale now, exit 3" bash -c "[ $rc -eq 3 ] && grep -Eq 'prediction.json +fresh +hard_stale ' '$tmp/site.txt' && grep -Eq '^\(site\) +manifest.json +fresh +hard_stale ' '$tmp/site.txt'"
+echo '{"schema_version":2,' >"$site/v1/binance/BTCUSDT/1h/prediction.json"
+rc=0; "$CTL" site --dir "$site" --now 2026-01-01T01:00:00Z >"$tmp/site.txt" 2>"$tmp/e" || rc=$?
+check "site: a truncated file is corrupt, exit 3" bash -c "[ $rc -eq 3 ] && grep -Eq 'prediction.json +- +corrupt .*not JSON' '$tmp/site.txt'"
+rc=0; "$CTL" site --dir "$tmp/nosite" 2>"$tmp/e" || rc=$?
+check "site: no manifest: exit 1, one line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$tmp/e') -eq 1 ] && grep -q manifest.json '$tmp/e'"
+
 echo "coinctl tests took $((SECONDS - start_s)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
