@@ -20,12 +20,12 @@
 #include "coin/bus.h"
 #include "coin/codec.h"
 #include "coin/freshness.h"
-#include "coin/site.h"
 #include "coin/hmac.h"
 #include "coin/http.h"
 #include "coin/httpd.h"
 #include "coin/influx.h"
 #include "coin/jbuf.h"
+#include "coin/site.h"
 #include "monitor.h"
 
 #define MON_MAX_FILES 4        /* files per series in the manifest */

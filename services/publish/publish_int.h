@@ -83,7 +83,7 @@ struct pseries {
   bool dirty_files; /* files must be (re)written */
   bool dirty_wm;    /* publish watermark must be written after them */
   bool dirs_made;
-  bool pred_stale; /* candles or model changed: predict again */
+  bool pred_stale;         /* candles or model changed: predict again */
   bool pred_not_evaluated; /* values withheld: champion not evaluated on tf */
   struct coin_prediction pred;
   struct shown shown;

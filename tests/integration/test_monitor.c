@@ -9,8 +9,8 @@
  * Alertmanager shows and then resolves the alerts, coin.status.> carries
  * the transitions, and the endpoints answer as documented. Time is real:
  * thresholds are seconds, chosen from where in the minute the test starts. */
-#include "test_monitor_util.h"
 #include "coin/site.h"
+#include "test_monitor_util.h"
 
 static struct fx_series story[2];
 static struct fx_recv hook, slack;
