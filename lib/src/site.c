@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const file_names[COIN_SITE_FILE_COUNT] = {"history.json",
-                                                             "prediction.json"};
+static const char *const file_names[COIN_SITE_FILE_COUNT] = {
+    "history.json", "prediction.json", "track_record.json"};
 
 const char *coin_site_file_name(enum coin_site_file f) {
   return (unsigned)f < COIN_SITE_FILE_COUNT ? file_names[f] : NULL;

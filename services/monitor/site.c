@@ -140,7 +140,9 @@ static enum mon_file_kind kind_of(const char *name) {
   enum coin_site_file f;
   if (coin_site_file_parse(&f, name) != 0)
     return MON_FILE_OTHER;
-  return f == COIN_SITE_HISTORY ? MON_FILE_HISTORY : MON_FILE_PREDICTION;
+  return f == COIN_SITE_HISTORY      ? MON_FILE_HISTORY
+         : f == COIN_SITE_PREDICTION ? MON_FILE_PREDICTION
+                                     : MON_FILE_OTHER; /* hashed only */
 }
 
 /* v1/<exchange>/<symbol>/<tf>/ of a series. */

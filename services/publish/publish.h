@@ -35,6 +35,7 @@ struct publish_config {
   int64_t cache_max_age_seconds;
   int64_t model_max_age_hours;
   bool serve_unevaluated;
+  int64_t track_record_rows;
   int data_source; /* 0 live, 1 recorded */
 };
 

@@ -122,6 +122,15 @@ const struct coin_cfg_var publish_config_vars[] = {
      .doc = "Also serve predictions on timeframes the champion was not "
             "walk-forward evaluated on (prediction_status not_evaluated "
             "otherwise; the page then says so)."},
+    {.name = "PUBLISH_TRACK_RECORD_ROWS",
+     .type = COIN_CFG_INT,
+     .def = "48",
+     .offset = F(track_record_rows),
+     .min = 1,
+     .max = 1000,
+     .doc = "Newest predictions listed with their realized candles in "
+            "track_record.json (its windows use every row of the last 30 "
+            "days)."},
     {.name = "SITE_DATA_SOURCE",
      .type = COIN_CFG_ENUM,
      .def = "live",

@@ -20,10 +20,11 @@
 #include "coin/jbuf.h"
 #include "coin/serving.h"
 #include "coin/site.h"
+#include "coin/track.h"
 #include "publish.h"
 
 #define PUBLISH_SHA256_HEX 65
-#define PUBLISH_FILES COIN_SITE_FILE_COUNT /* history, prediction */
+#define PUBLISH_FILES COIN_SITE_FILE_COUNT /* history, prediction, track */
 #define PUBLISH_DIR_BYTES 128
 #define PUBLISH_CACHE_BYTES 96
 #define PUBLISH_LATENCY_BUCKETS 14
@@ -34,6 +35,12 @@ struct prow {
   struct coin_candle c;
   char *text;
   size_t len;
+};
+
+/* One row of the track record: a champion prediction (and its truth). */
+struct ptrack {
+  struct coin_track_row r;
+  char version[COIN_CODEC_ID_BYTES];
 };
 
 struct file_info {
@@ -85,6 +92,9 @@ struct pseries {
   bool dirs_made;
   bool pred_stale;         /* candles or model changed: predict again */
   bool pred_not_evaluated; /* values withheld: champion not evaluated on tf */
+  struct ptrack *track;    /* ascending target times, last 30 days */
+  size_t n_track, cap_track;
+  bool track_loaded; /* rows read from InfluxDB once */
   struct coin_prediction pred;
   struct shown shown;
   struct file_info files[PUBLISH_FILES];
@@ -250,6 +260,18 @@ void site_reevaluate(struct publish *p, bool model_check);
 void site_clean_tmp(struct publish *p, int64_t max_age_ms);
 /* Recomputes the status gauges from what is shown. */
 void site_update_gauges(struct publish *p);
+
+/* ---- track.c: the public track record ------------------------------------ */
+/* Reads the champion's recorded predictions of s (once). */
+int track_load(struct publish *p, struct pseries *s, int64_t now_ms);
+/* Adds or replaces the row of a prediction (champion values only). */
+int track_put(struct pseries *s, const struct ptrack *row);
+void track_note_prediction(struct pseries *s, const struct coin_prediction *pr,
+                           bool had_values);
+/* Renders track_record.json (validity v: the history's). */
+void track_render(struct coin_jbuf *b, struct publish *p, struct pseries *s,
+                  int64_t gen_ms, const struct coin_site_validity *v,
+                  bool served);
 
 /* ---- metrics.c ------------------------------------------------------------
  */

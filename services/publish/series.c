@@ -112,6 +112,7 @@ void series_free(struct pseries *s) {
     free(s->rows[i].text);
   free(s->rows);
   free(s->entry);
+  free(s->track);
   free(s);
 }
 

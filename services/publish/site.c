@@ -272,6 +272,7 @@ static int predict(struct publish *p, struct pseries *s) {
       c[i] = s->rows[i].c;
   }
   memset(&pr, 0, sizeof(pr));
+  bool had_values = false;
   if (p->serving) {
     rc = coin_serving_predict(p->serving, &pr, s->symbol, s->tf, c, s->n);
   } else {
@@ -291,6 +292,8 @@ static int predict(struct publish *p, struct pseries *s) {
   if (pr.has_values &&
       (pr.state != COIN_STATE_FRESH || !(pr.predicted_close > 0) || s->n == 0))
     pr.has_values = false; /* never an invented or inconsistent value */
+  had_values = pr.has_values;
+  track_note_prediction(s, &pr, had_values);
   /* a timeframe the champion was never evaluated on is not served by
    * default: its figures would be someone else's */
   s->pred_not_evaluated = pr.has_values && !pr.evaluated;
@@ -352,7 +355,16 @@ static int stage(struct publish *p, struct staged *st, struct pseries *s,
   enum coin_fresh_state pst = pred_state(s, fr.state, &values);
   render_history(&st->doc[0], s, gen_ms, fr.state, s->pred.degraded, &fr);
   render_prediction(&st->doc[1], s, gen_ms, fr.state, pst, values, &fr);
-  const enum coin_fresh_state states[PUBLISH_FILES] = {fr.state, pst};
+  if (!s->track_loaded && track_load(p, s, gen_ms) != 0)
+    COIN_LOG_WARN("track record not read (retried at the next update)",
+                  COIN_LOG_STR("series", s->dir),
+                  COIN_LOG_STR("error", coin_error_last()));
+  {
+    struct coin_site_validity hv;
+    validity(&hv, &fr, gen_ms, fr.state);
+    track_render(&st->doc[2], p, s, gen_ms, &hv, values);
+  }
+  const enum coin_fresh_state states[PUBLISH_FILES] = {fr.state, pst, fr.state};
   for (int i = 0; i < PUBLISH_FILES; i++) {
     if (st->doc[i].oom) {
       staged_clear(st);
@@ -664,7 +676,8 @@ int site_flush(struct publish *p) {
           first_rc = rc;
         continue;
       }
-      bytes += chunk[n].doc[0].len + chunk[n].doc[1].len;
+      for (int f = 0; f < PUBLISH_FILES; f++)
+        bytes += chunk[n].doc[f].len;
       n++;
     }
     if (n == 0)
@@ -772,8 +785,8 @@ void site_reevaluate(struct publish *p, bool model_check) {
 /* "<name>.tmp.<pid>.<n>" of one of our files: returns the pid, else 0. */
 static long tmp_owner(const char *fname) {
   static const char *const ours[] = {"history.json", "prediction.json",
-                                     "manifest.json"};
-  for (size_t i = 0; i < 3; i++) {
+                                     "track_record.json", COIN_SITE_MANIFEST};
+  for (size_t i = 0; i < COIN_ARRAY_LEN(ours); i++) {
     size_t l = strlen(ours[i]);
     if (strncmp(fname, ours[i], l) != 0 || strncmp(fname + l, ".tmp.", 5))
       continue;

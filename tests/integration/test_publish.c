@@ -343,7 +343,7 @@ static int check_site_once(const char *site, size_t *out_series,
   json_t *s;
   json_array_foreach(series, i, s) {
     json_t *files = json_object_get(s, "files");
-    if (json_array_size(files) != 2)
+    if (json_array_size(files) != COIN_SITE_FILE_COUNT)
       bad = 1;
     size_t k;
     json_t *f;

@@ -45,6 +45,8 @@ echo "{\"schema_version\":1,\"candles\":[${big}[0,1,1,1,1,1]]}" \
   >"$SITE/v1/binance/BTCUSDT/1h/history.json"
 echo '{"schema_version":1,"blocked_reason":"no_model"}' \
   >"$SITE/v1/binance/BTCUSDT/1h/prediction.json"
+echo '{"schema_version":2,"rows":[],"windows":[]}' \
+  >"$SITE/v1/binance/BTCUSDT/1h/track_record.json"
 echo '{"schema_version":1,"candles":[]}' >"$SITE/v1/binance/BTCUSDT/1m/history.json"
 echo '{"schema_version":1,"candles":[]}' >"$SITE/v1/binance/BTCUSDT/1M/history.json"
 echo '{"schema_version":1,"series":[]}' >"$SITE/manifest.json"
@@ -140,6 +142,9 @@ check "1h history: json, revalidated (no-cache), gzip" eval 'is 200 &&
   has "content-encoding: gzip" && has "vary: accept-encoding"'
 req /v1/binance/BTCUSDT/1h/prediction.json
 check "1h prediction: no-cache" eval 'is 200 && has "cache-control: no-cache"'
+req /v1/binance/BTCUSDT/1h/track_record.json
+check "1h track record: json, no-cache" eval 'is 200 &&
+  has "content-type: application/json; charset=utf-8" && has "cache-control: no-cache"'
 req /v1/binance/BTCUSDT/1m/history.json
 check "1m history: no-cache" eval 'is 200 &&
   has "cache-control: no-cache"'

@@ -21,7 +21,8 @@
 #include "coin/jbuf.h"
 #include "coin/timeframe.h"
 
-/* 2: validity instants, last_candle_close, prediction_status tokens.
+/* 2: validity instants, last_candle_close, prediction_status tokens,
+ * track_record.json.
  * Readers accept 1 and 2 (1 has no instants). */
 #define COIN_SITE_SCHEMA_VERSION 2
 
@@ -31,9 +32,10 @@
 
 /* The files of one series, in the order the manifest lists them. */
 enum coin_site_file {
-  COIN_SITE_HISTORY = 0,    /* history.json */
-  COIN_SITE_PREDICTION = 1, /* prediction.json */
-  COIN_SITE_FILE_COUNT = 2,
+  COIN_SITE_HISTORY = 0,      /* history.json */
+  COIN_SITE_PREDICTION = 1,   /* prediction.json */
+  COIN_SITE_TRACK_RECORD = 2, /* track_record.json */
+  COIN_SITE_FILE_COUNT = 3,
 };
 
 #define COIN_SITE_DIR_BYTES 128 /* "v1/<exchange>/<symbol>/<tf>" + NUL */

@@ -1,0 +1,255 @@
+/*
+ * track.c: each series' public track record (track_record.json,
+ * docs/static-site.md): the champion's predictions next to the realized
+ * candles. Rows come from InfluxDB measurement "prediction" (role champion,
+ * the records coin_serving writes) once per series, then from every new
+ * prediction; a row is realized from the SoT candle in the series window,
+ * else from the record's realized_return. The arithmetic is lib/track.h,
+ * shared with the monitor. Runs on publish_run's thread only.
+ */
+#include "publish_int.h"
+
+#include "coin/error.h"
+#include "coin/log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TRACK_MAX_ROWS 8192
+#define TRACK_KEEP_MS (30 * COIN_DAY_MS)
+
+static long find(const struct pseries *s, int64_t target_ms) {
+  size_t lo = 0, hi = s->n_track;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (s->track[mid].r.target_open_ms < target_ms)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < s->n_track && s->track[lo].r.target_open_ms == target_ms
+             ? (long)lo
+             : -(long)lo - 1;
+}
+
+/* Drops rows older than the newest minus 30 days, and beyond the cap. */
+static void trim(struct pseries *s) {
+  if (s->n_track == 0)
+    return;
+  int64_t keep_from = s->track[s->n_track - 1].r.target_open_ms - TRACK_KEEP_MS;
+  size_t drop = 0;
+  while (drop < s->n_track && s->track[drop].r.target_open_ms < keep_from)
+    drop++;
+  if (s->n_track - drop > TRACK_MAX_ROWS)
+    drop = s->n_track - TRACK_MAX_ROWS;
+  if (drop) {
+    memmove(s->track, s->track + drop, (s->n_track - drop) * sizeof(*s->track));
+    s->n_track -= drop;
+  }
+}
+
+int track_put(struct pseries *s, const struct ptrack *row) {
+  long i = find(s, row->r.target_open_ms);
+  if (i >= 0) {
+    s->track[i] = *row; /* the newest prediction for that candle */
+    return 0;
+  }
+  size_t at = (size_t)(-i - 1);
+  if (s->n_track == s->cap_track) {
+    size_t cap = s->cap_track ? s->cap_track * 2 : 64;
+    struct ptrack *v = realloc(s->track, cap * sizeof(*v));
+    if (!v)
+      return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+    s->track = v;
+    s->cap_track = cap;
+  }
+  memmove(s->track + at + 1, s->track + at,
+          (s->n_track - at) * sizeof(*s->track));
+  s->track[at] = *row;
+  s->n_track++;
+  trim(s);
+  return 0;
+}
+
+static int load_row(void *ud, const struct coin_influx_row *row) {
+  struct pseries *s = ud;
+  const char *version = coin_influx_row_tag(row, "model_version");
+  const struct coin_influx_value *t = coin_influx_row_get(row, "time");
+  const struct coin_influx_value *pr =
+      coin_influx_row_get(row, "predicted_return");
+  const struct coin_influx_value *ic = coin_influx_row_get(row, "input_close");
+  const struct coin_influx_value *rr =
+      coin_influx_row_get(row, "realized_return");
+  if (!t || !pr || !ic || t->type != COIN_INFLUX_INT ||
+      pr->type != COIN_INFLUX_FLOAT || ic->type != COIN_INFLUX_FLOAT ||
+      !(ic->v.f64 > 0))
+    return 0; /* an incomplete record (e.g. only a realized part) */
+  struct ptrack x;
+  memset(&x, 0, sizeof(x));
+  x.r.target_open_ms = t->v.i64;
+  x.r.input_close = ic->v.f64;
+  x.r.predicted_return = pr->v.f64;
+  if (rr && rr->type == COIN_INFLUX_FLOAT && isfinite(rr->v.f64)) {
+    x.r.realized = true;
+    x.r.realized_close = ic->v.f64 * exp(rr->v.f64);
+  }
+  snprintf(x.version, sizeof(x.version), "%s", version ? version : "");
+  return track_put(s, &x);
+}
+
+int track_load(struct publish *p, struct pseries *s, int64_t now_ms) {
+  char q[768];
+  if (s->track_loaded)
+    return 0;
+  /* tokens were validated: nothing to escape */
+  snprintf(q, sizeof(q),
+           "SELECT predicted_return, input_close, realized_return FROM "
+           "prediction WHERE exchange='%s' AND symbol='%s' AND "
+           "timeframe='%s' AND role='champion' AND time >= %lldms GROUP BY "
+           "model_version",
+           s->exchange, s->symbol, coin_tf_name(s->tf),
+           (long long)(now_ms - TRACK_KEEP_MS));
+  int rc = coin_influx_query(p->ix, q, load_row, s);
+  if (rc == COIN_ENOTFOUND)
+    rc = 0; /* nothing recorded yet */
+  if (rc != 0) {
+    atomic_fetch_add(&p->c.influx_errors, 1);
+    return coin_error_wrap(rc, "track record of %s", s->dir);
+  }
+  s->track_loaded = true;
+  return 0;
+}
+
+void track_note_prediction(struct pseries *s, const struct coin_prediction *pr,
+                           bool had_values) {
+  if (!had_values || s->n == 0 || pr->target_open_ms <= 0)
+    return;
+  struct ptrack x;
+  memset(&x, 0, sizeof(x));
+  x.r.target_open_ms = pr->target_open_ms;
+  x.r.input_close = s->rows[s->n - 1].c.close;
+  x.r.predicted_return = pr->predicted_return;
+  snprintf(x.version, sizeof(x.version), "%s", pr->model_version);
+  if (track_put(s, &x) != 0)
+    COIN_LOG_WARN("track record row dropped", COIN_LOG_STR("series", s->dir),
+                  COIN_LOG_STR("error", coin_error_last()));
+}
+
+/* Realizes rows whose target candle is in the window (the SoT's). */
+static void realize(struct pseries *s) {
+  for (size_t i = 0; i < s->n_track; i++) {
+    struct ptrack *t = &s->track[i];
+    long k = series_find_row(s, t->r.target_open_ms);
+    if (k >= 0) {
+      t->r.realized = true;
+      t->r.realized_close = s->rows[k].c.close;
+    }
+  }
+}
+
+static void put_num_or_null(struct coin_jbuf *b, const char *key, double v) {
+  coin_jbuf_key(b, key);
+  coin_jbuf_num(b, v); /* non-finite: null */
+  coin_jbuf_putn(b, ",", 1);
+}
+
+static void put_window(struct coin_jbuf *b, const char *name,
+                       const struct pseries *s, int64_t from_ms) {
+  struct coin_track_window w;
+  /* rows are ptrack, not contiguous coin_track_row: copy the window */
+  size_t first = 0;
+  while (first < s->n_track && s->track[first].r.target_open_ms < from_ms)
+    first++;
+  size_t n = s->n_track - first;
+  struct coin_track_row *v = n ? malloc(n * sizeof(*v)) : NULL;
+  if (n && !v) {
+    b->oom = true;
+    return;
+  }
+  for (size_t i = 0; i < n; i++)
+    v[i] = s->track[first + i].r;
+  coin_track_window(&w, v, n, from_ms);
+  free(v);
+  coin_jbuf_putn(b, "{", 1);
+  coin_jbuf_kstr(b, "window", name);
+  coin_jbuf_kint(b, "from_ms", from_ms);
+  coin_jbuf_kint(b, "n", w.n);
+  put_num_or_null(b, "mae", w.mae);
+  put_num_or_null(b, "persistence_mae", w.persistence_mae);
+  put_num_or_null(b, "mae_ratio", w.mae_ratio);
+  coin_jbuf_key(b, "mae_diff_ci95");
+  if (isfinite(w.diff_lo)) {
+    coin_jbuf_putn(b, "[", 1);
+    coin_jbuf_num(b, w.diff_lo);
+    coin_jbuf_putn(b, ",", 1);
+    coin_jbuf_num(b, w.diff_hi);
+    coin_jbuf_putn(b, "],", 2);
+  } else {
+    coin_jbuf_puts(b, "null,");
+  }
+  coin_jbuf_kint(b, "directional_n", w.directional_n);
+  coin_jbuf_kint(b, "hits", w.hits);
+  put_num_or_null(b, "hit_rate", w.hit_rate);
+  coin_jbuf_key(b, "hit_rate_ci95");
+  if (isfinite(w.hit_lo)) {
+    coin_jbuf_putn(b, "[", 1);
+    coin_jbuf_num(b, w.hit_lo);
+    coin_jbuf_putn(b, ",", 1);
+    coin_jbuf_num(b, w.hit_hi);
+    coin_jbuf_putn(b, "],", 2);
+  } else {
+    coin_jbuf_puts(b, "null,");
+  }
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
+}
+
+void track_render(struct coin_jbuf *b, struct publish *p, struct pseries *s,
+                  int64_t gen_ms, const struct coin_site_validity *v,
+                  bool served) {
+  realize(s);
+  coin_jbuf_putn(b, "{", 1);
+  coin_site_put_head(b, gen_ms);
+  coin_site_put_ids(b, s->exchange, s->symbol, s->tf);
+  coin_site_put_validity(b, v);
+  coin_jbuf_kbool(b, "served", served);
+  coin_jbuf_kstr(b, "units", "log_return");
+  coin_jbuf_key(b, "rows");
+  coin_jbuf_putn(b, "[", 1);
+  size_t n_rows = (size_t)p->cfg->track_record_rows;
+  size_t first = s->n_track > n_rows ? s->n_track - n_rows : 0;
+  for (size_t i = first; i < s->n_track; i++) {
+    const struct ptrack *t = &s->track[i];
+    double ret, err, perr;
+    int hit;
+    bool ok = coin_track_row_errors(&t->r, &ret, &err, &perr, &hit);
+    coin_jbuf_putn(b, "{", 1);
+    coin_jbuf_kint(b, "target_open_ms", t->r.target_open_ms);
+    coin_jbuf_ktime(b, "target_open", t->r.target_open_ms);
+    coin_jbuf_kstr(b, "model_version", t->version[0] ? t->version : NULL);
+    put_num_or_null(b, "input_close", t->r.input_close);
+    put_num_or_null(b, "predicted_return", t->r.predicted_return);
+    put_num_or_null(b, "predicted_close",
+                    t->r.input_close * exp(t->r.predicted_return));
+    coin_jbuf_kstr(b, "direction", t->r.predicted_return > 0 ? "up" : "down");
+    put_num_or_null(b, "realized_close", ok ? t->r.realized_close : NAN);
+    put_num_or_null(b, "realized_return", ok ? ret : NAN);
+    put_num_or_null(b, "abs_error", ok ? err : NAN);
+    put_num_or_null(b, "persistence_abs_error", ok ? perr : NAN);
+    coin_jbuf_key(b, "hit");
+    coin_jbuf_puts(b, !ok || hit < 0 ? "null," : hit ? "true," : "false,");
+    coin_jbuf_trim_comma(b);
+    coin_jbuf_putn(b, "},", 2);
+  }
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "],", 2);
+  coin_jbuf_key(b, "windows");
+  coin_jbuf_putn(b, "[", 1);
+  put_window(b, "24h", s, gen_ms - COIN_DAY_MS);
+  put_window(b, "7d", s, gen_ms - 7 * COIN_DAY_MS);
+  put_window(b, "30d", s, gen_ms - 30 * COIN_DAY_MS);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "]}\n", 3);
+}
