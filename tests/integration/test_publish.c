@@ -25,6 +25,7 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/time.h>
@@ -998,6 +999,143 @@ static void config_error_exit_2(void) {
                 0);
 }
 
+/* The track record equals an independent recomputation from history.json
+ * and the recorded predictions: champion records written to InfluxDB
+ * measurement "prediction" exactly as coin_serving writes them (plus a
+ * shadow record that must not appear), candles in the SoT; publish reads,
+ * realizes from its window and renders; the test recomputes every row and
+ * the 24 h window from the files and its own list of records. */
+struct rec {
+  int64_t target;
+  double pred_ret, input_close;
+};
+
+static void track_record_matches_recomputation(void) {
+  const char *S = "TESTTRUSDT";
+  const enum coin_tf tf = COIN_TF_1H;
+  int64_t last = coin_tf_last_closed(tf, now_ms());
+  struct coin_candle c[40];
+  for (int i = 0; i < 40; i++)
+    c[i] = synth(tf, last - (39 - i) * COIN_HOUR_MS, 70);
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c, 40));
+  ASSERT_OK(set_ingest_wm(S, tf, last));
+  /* 30 realized predictions (targets c[10..39]) and one pending (next) */
+  struct rec recs[31];
+  for (int i = 0; i < 31; i++) {
+    recs[i].target = c[9].open_ms + (int64_t)(i + 1) * COIN_HOUR_MS;
+    recs[i].input_close = c[9 + i].close;
+    recs[i].pred_ret = 0.0004 * (double)((i % 5) - 2) + 0.0001;
+  }
+  for (int i = 0; i < 32; i++) {
+    bool shadow = i == 31;
+    const struct rec *r = &recs[shadow ? 5 : i];
+    struct coin_influx_tag tags[] = {
+        {"exchange", "binance"},
+        {"symbol", S},
+        {"timeframe", "1h"},
+        {"model_version", shadow ? "m-shadow" : "m-test-1"},
+        {"role", shadow ? "challenger" : "champion"},
+    };
+    struct coin_influx_field fields[] = {
+        {"predicted_return",
+         {.type = COIN_INFLUX_FLOAT, .v.f64 = shadow ? 0.5 : r->pred_ret}},
+        {"p_up", {.type = COIN_INFLUX_FLOAT, .v.f64 = 0.5}},
+        {"input_close", {.type = COIN_INFLUX_FLOAT, .v.f64 = r->input_close}},
+        {"input_open_ms",
+         {.type = COIN_INFLUX_INT, .v.i64 = r->target - COIN_HOUR_MS}},
+    };
+    struct coin_influx_point pt = {.measurement = "prediction",
+                                   .tags = tags,
+                                   .n_tags = 5,
+                                   .fields = fields,
+                                   .n_fields = 4,
+                                   .time_ms = r->target};
+    ASSERT_OK(coin_influx_add(ix, &pt));
+  }
+  ASSERT_OK(coin_influx_flush(ix));
+  const char *env[] = {"PUBLISH_UNCONFIGURED_SERIES=false",
+                       "PUBLISH_TRACK_RECORD_ROWS=24", NULL};
+  struct svc pub;
+  ASSERT_OK(publish_start(&pub, "site-track", "track", S, "1h", env));
+  ASSERT_OK(wait_ready(&pub, 15000));
+  ASSERT_OK(wait_status(pub.site, S, tf, "fresh", 5000));
+  ASSERT_OK(check_site(pub.site, NULL, NULL));
+  json_t *h = history(pub.site, S, tf, "history.json");
+  json_t *t = history(pub.site, S, tf, "track_record.json");
+  ASSERT_TRUE(h != NULL && t != NULL);
+  ASSERT_EQ_STR(json_string_value(json_object_get(t, "status")),
+                json_string_value(json_object_get(h, "status")));
+  ASSERT_EQ_INT(json_integer_value(json_object_get(t, "hard_stale_at_ms")),
+                json_integer_value(json_object_get(h, "hard_stale_at_ms")));
+  json_t *rows = json_object_get(t, "rows");
+  ASSERT_EQ_INT(json_array_size(rows), 24); /* the newest 24 of 31 */
+  json_t *candles = json_object_get(h, "candles");
+  int64_t gen = json_integer_value(json_object_get(t, "generated_at_ms"));
+  double sum = 0, psum = 0;
+  int64_t n = 0, hits = 0, dn = 0;
+  for (size_t k = 0; k < 24; k++) {
+    const struct rec *r = &recs[31 - 24 + k];
+    json_t *row = json_array_get(rows, k);
+    ASSERT_EQ_INT(json_integer_value(json_object_get(row, "target_open_ms")),
+                  r->target);
+    ASSERT_EQ_STR(json_string_value(json_object_get(row, "model_version")),
+                  "m-test-1");
+    ASSERT_NEAR(json_number_value(json_object_get(row, "predicted_close")),
+                r->input_close * exp(r->pred_ret), 1e-9);
+    double real = NAN;
+    for (size_t j = 0; j < json_array_size(candles); j++) {
+      json_t *cr = json_array_get(candles, j);
+      if (json_integer_value(json_array_get(cr, 0)) == r->target)
+        real = json_number_value(json_array_get(cr, 4));
+    }
+    if (isnan(real)) { /* the pending one: the next candle */
+      ASSERT_EQ_INT(r->target, coin_tf_next(tf, last));
+      ASSERT_TRUE(json_is_null(json_object_get(row, "realized_close")));
+      ASSERT_TRUE(json_is_null(json_object_get(row, "hit")));
+      continue;
+    }
+    double ret = log(real / r->input_close);
+    ASSERT_EQ_DBL(json_number_value(json_object_get(row, "realized_close")),
+                  real);
+    ASSERT_NEAR(json_number_value(json_object_get(row, "abs_error")),
+                fabs(r->pred_ret - ret), 1e-15);
+    ASSERT_NEAR(
+        json_number_value(json_object_get(row, "persistence_abs_error")),
+        fabs(ret), 1e-15);
+    ASSERT_TRUE(json_is_true(json_object_get(row, "hit")) ==
+                ((r->pred_ret > 0) == (ret > 0)));
+  }
+  for (int i = 0; i < 31; i++) { /* the 24 h window over every record */
+    const struct rec *r = &recs[i];
+    if (r->target < gen - COIN_DAY_MS || r->target > last)
+      continue;
+    double real =
+        c[r->target == last ? 39 : (r->target - c[0].open_ms) / COIN_HOUR_MS]
+            .close;
+    double ret = log(real / r->input_close);
+    n++;
+    sum += fabs(r->pred_ret - ret);
+    psum += fabs(ret);
+    if (ret != 0) {
+      dn++;
+      hits += (r->pred_ret > 0) == (ret > 0);
+    }
+  }
+  json_t *w = json_array_get(json_object_get(t, "windows"), 0);
+  ASSERT_EQ_STR(json_string_value(json_object_get(w, "window")), "24h");
+  ASSERT_EQ_INT(json_integer_value(json_object_get(w, "n")), n);
+  ASSERT_TRUE(n >= 20);
+  ASSERT_NEAR(json_number_value(json_object_get(w, "mae")), sum / (double)n,
+              1e-15);
+  ASSERT_NEAR(json_number_value(json_object_get(w, "persistence_mae")),
+              psum / (double)n, 1e-15);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(w, "hits")), hits);
+  ASSERT_EQ_INT(json_integer_value(json_object_get(w, "directional_n")), dn);
+  json_decref(h);
+  json_decref(t);
+  svc_stop(&pub);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options bo;
@@ -1032,6 +1170,7 @@ int main(int argc, char **argv) {
   RUN_TEST(watermarks_holes_and_poison);
   RUN_TEST(status_follows_time);
   RUN_TEST(sigkill_while_writing_converges);
+  RUN_TEST(track_record_matches_recomputation);
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   coin_influx_free(ix);

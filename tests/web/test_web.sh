@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # test_web.sh: the web page in a real browser. Generates a fixture site
-# (docs/static-site.md, one series per state incl. a stale one), serves it
-# with web/ on a free port (python3 -m http.server, stopped by PID), and runs
-# tests/web/web_check.js: Debian's headless chromium driven by playwright-core
-# (npm, installed once into $COIN_BUILD_DIR/npm-web). Screenshots go to
-# $COIN_BUILD_DIR and their paths are printed. Fails (never skips) when
-# chromium or playwright-core cannot be had.
+# (site contract v2, one series per state incl. one that turns soft and hard
+# stale while the test watches), serves it with web/ on a free port
+# (python3 -m http.server, stopped by PID), and runs tests/web/web_check.js:
+# Debian's headless chromium driven by playwright-core, with axe-core for
+# accessibility (both from npm, installed once into $COIN_BUILD_DIR/npm-web).
+# web_check.js rewrites the fixture (make_fixture.py --live-anchor-ms) just
+# before it loads the page. Screenshots go to $COIN_BUILD_DIR and their
+# paths are printed. Fails (never skips) when chromium, playwright-core or
+# axe-core cannot be had.
 set -euo pipefail
 
 : "${COIN_BUILD_DIR:?COIN_BUILD_DIR not set (run through ctest)}"
@@ -28,13 +31,20 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing (scripts/install-deps.sh installs it)"
-if [ ! -f "$npm_dir/node_modules/playwright-core/package.json" ]; then
+# playwright-core (>= 1.45 for page.clock) never downloads a browser;
+# Debian's chromium is used. axe-core is the accessibility checker.
+want=()
+pw_ok=$(node -e 'const v=require(process.argv[1]).version.split(".").map(Number);
+  console.log(v[0] > 1 || (v[0] === 1 && v[1] >= 45) ? 1 : 0)' \
+  "$npm_dir/node_modules/playwright-core/package.json" 2>/dev/null || echo 0)
+[ "$pw_ok" = 1 ] || want+=("playwright-core@^1.45")
+[ -f "$npm_dir/node_modules/axe-core/axe.min.js" ] || want+=("axe-core@4")
+if [ "${#want[@]}" -gt 0 ]; then
   mkdir -p "$npm_dir"
-  # playwright-core only: it never downloads a browser; Debian's chromium is used.
   if ! timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund \
-      --loglevel=error playwright-core@1 >"$tmp/npm.log" 2>&1; then
+      --loglevel=error "${want[@]}" >"$tmp/npm.log" 2>&1; then
     tail -n 5 "$tmp/npm.log" >&2 || true
-    fail "npm install playwright-core failed (is the npm registry reachable?)"
+    fail "npm install ${want[*]} failed (is the npm registry reachable?)"
   fi
 fi
 
@@ -53,5 +63,5 @@ for _ in $(seq 1 200); do
 done
 curl -sf "http://127.0.0.1:$port/manifest.json" >/dev/null || fail "site not served"
 
-NODE_PATH="$npm_dir/node_modules" timeout 120 \
-  node "$COIN_SOURCE_DIR/tests/web/web_check.js" "$port" "$COIN_BUILD_DIR"
+NODE_PATH="$npm_dir/node_modules" PYTHON="$PY" timeout 120 \
+  node "$COIN_SOURCE_DIR/tests/web/web_check.js" "$port" "$COIN_BUILD_DIR" "$site"
