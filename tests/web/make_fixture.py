@@ -195,6 +195,8 @@ def track_record(gen, spec, step, n_listed=48, days=30):
         target = last_open + step - k * step
         inp = closes.get(target - step, price)
         pr = rnd.gauss(0.0004, 0.003)
+        if k == 0:       # the served prediction (prediction.json)
+            pr = math.log(round(inp * 1.0042, 2) / inp)
         row = {"target_open_ms": target, "target_open": iso(target),
                "model_version": "ridge-20260101-001",
                "input_close": round(inp, 2), "predicted_return": pr,

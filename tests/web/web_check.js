@@ -316,6 +316,8 @@ function shortUTC(ms) {
     shots.push("web-1M.png");
 
     // 6. Symbol switch: ETHUSDT keeps 1d -> insufficient data, blocked.
+    await page.click("#timeframes button[data-tf='1d']");
+    await waitSeries(page, "BTCUSDT", "1d", null);
     await page.selectOption("#symbol", "ETHUSDT");
     await waitSeries(page, "ETHUSDT", "1d", "insufficient_data");
     check("symbol switch keeps the timeframe: insufficient data", true);
