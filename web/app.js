@@ -130,9 +130,12 @@
     if (ms == null || !isFinite(ms)) return "—";
     return new Date(ms).toISOString().replace("T", " ").replace(/:\d\d\.\d{3}Z$/, " UTC");
   }
+  // "12:34:56 UTC" today (server time), else with the date.
   function fmtSecs(ms) {
     if (ms == null || !isFinite(ms)) return "—";
-    return new Date(ms).toISOString().slice(11, 19) + " UTC";
+    var iso = new Date(ms).toISOString();
+    return (iso.slice(0, 10) === new Date(now()).toISOString().slice(0, 10) ? "" : iso.slice(0, 10) + " ") +
+      iso.slice(11, 19) + " UTC";
   }
   // "06:00 UTC" when the day is today (server time), else the full date.
   function fmtShort(ms) {

@@ -278,7 +278,7 @@ function shortUTC(ms) {
     check("timeframe switch to 1d: soft stale badge", true);
     const notice1d = await text(page, "#notice");
     check("soft stale: notice explains and says when it turns hard",
-      /overdue/.test(notice1d) && /turns hard stale at \d\d:\d\d:\d\d UTC/.test(notice1d), notice1d);
+      /overdue/.test(notice1d) && /turns hard stale at (\d{4}-\d\d-\d\d )?\d\d:\d\d:\d\d UTC/.test(notice1d), notice1d);
     check("soft stale: values still shown", (await page.$("[data-testid=predicted-close]")) !== null);
     check("soft stale: warning row", /may be out of date/.test(await text(page, "#prediction")));
     check("hash follows the selection", (await page.evaluate(() => location.hash)) === "#BTCUSDT/1d");
@@ -377,9 +377,9 @@ function shortUTC(ms) {
     check("grid tile shows the stale series", tile === "hard stale", tile);
     const dogeTile = await page.$eval(".tile[data-series='DOGEUSDT/1h'] .badge", (e) => e.getAttribute("data-status"));
     check("grid tile of the live series: hard stale from its manifest entry", dogeTile === "hard_stale", dogeTile);
-    await go(base + "#BTCUSDT/1h");
+    await go(base + "?deep#BTCUSDT/1h");
     await waitSeries(page, "BTCUSDT", "1h", "fresh");
-    check("deep link #BTCUSDT/1h", true);
+    check("deep link #BTCUSDT/1h (fresh load)", true);
     await page.waitForFunction(() => /monitor:/.test(document.getElementById("system").textContent), null, { timeout: 5000 });
     const sys = await text(page, "#system");
     check("system line reads status.json and runtime_metrics.json",
@@ -390,8 +390,9 @@ function shortUTC(ms) {
     shots.push("web-screenshot.png");
 
     // 12. Phone layout: the chart starts on the first screen.
+    // (a new URL: a hash-only goto would not reload the page)
     await page.setViewportSize({ width: 390, height: 844 });
-    await go(base + "#BTCUSDT/1h");
+    await go(base + "?phone#BTCUSDT/1h");
     await waitSeries(page, "BTCUSDT", "1h", "fresh");
     await page.waitForSelector("#chart [data-testid=prediction-mark]", { timeout: 5000 });
     const box = await page.$eval("#chart", (e) => { const r = e.getBoundingClientRect(); return { top: r.top, bottom: r.bottom }; });
