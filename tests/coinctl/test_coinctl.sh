@@ -339,7 +339,9 @@ open(site + "/v1/binance/BTCUSDT/1h/prediction.json", "w").write(doc(prediction_
 open(site + "/manifest.json", "w").write(json.dumps({
     "schema_version": 2, "generated_at_ms": gen,
     "overall": {"status": "fresh", "soft_stale_at_ms": soft, "hard_stale_at_ms": hard},
-    "series": [{"exchange": "binance", "symbol": "BTCUSDT", "timeframe": "1h"}]}))
+    "series": [{"exchange": "binance", "symbol": "BTCUSDT", "timeframe": "1h",
+                "files": [{"path": "v1/binance/BTCUSDT/1h/history.json"},
+                          {"path": "v1/binance/BTCUSDT/1h/prediction.json"}]}]}))
 EOF
 rc=0; "$CTL" site --dir "$site" --now 2026-01-01T01:00:00Z >"$tmp/site.txt" 2>"$tmp/e" || rc=$?
 check "site before the soft instant: exit 0, fresh now" bash -c "[ $rc -eq 0 ] && grep -Eq '^BTCUSDT/1h +v1/binance/BTCUSDT/1h/history.json +fresh +fresh ' '$tmp/site.txt'"

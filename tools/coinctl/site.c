@@ -137,10 +137,20 @@ static int walk_manifest(struct site_ctx *c, const char *dir) {
       continue;
     }
     snprintf(name, sizeof(name), "%s/%s", sym, tfn);
-    for (int f = 0; rc == 0 && f < COIN_SITE_FILE_COUNT; f++) {
-      char rel[COIN_SITE_DIR_BYTES + 32];
-      snprintf(rel, sizeof(rel), "%s/%s", sdir,
-               coin_site_file_name((enum coin_site_file)f));
+    /* the files the manifest lists (each must be one of the series' own) */
+    json_t *files = json_object_get(e, "files");
+    size_t sl = strlen(sdir);
+    for (size_t k = 0; rc == 0 && k < json_array_size(files); k++) {
+      const char *rel =
+          json_string_value(json_object_get(json_array_get(files, k), "path"));
+      enum coin_site_file f;
+      if (!rel || strncmp(rel, sdir, sl) != 0 || rel[sl] != '/' ||
+          coin_site_file_parse(&f, rel + sl + 1) != 0) {
+        c->bad = true;
+        rc = add_row(c, name, COIN_SITE_MANIFEST, "-", "corrupt", -1, -1,
+                     "files[].path is not one of the series' files");
+        continue;
+      }
       rc = judge(c, dir, name, rel);
     }
   }
