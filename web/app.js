@@ -68,7 +68,7 @@
 
   var state = {
     manifest: null, status: null, metrics: null, symbol: null, tf: null,
-    view: null, viewId: 0, seq: 0, panelKey: null, pickerKey: null,
+    view: null, viewId: 0, seq: 0, panelKey: null, pickerKey: null, fetchError: null,
     clockOffsetMs: 0, clockFromServer: false
   };
 
@@ -432,8 +432,11 @@
     });
     order.sort(function (a, b) { return rank(a) - rank(b); });
     var parts = order.map(function (k) { return counts[k] + " " + statusText(k); });
+    // A failed refetch leaves the last manifest in place: it keeps being
+    // judged by its own instants, and the page says it could not refresh.
     setText($("overall-time"), "site generated " + fmtTime(m.generated_at_ms) + " (" +
-      ago(m.generated_at_ms) + ")" + (parts.length ? " · " + parts.join(", ") : ""));
+      ago(m.generated_at_ms) + ")" + (parts.length ? " · " + parts.join(", ") : "") +
+      (state.fetchError ? " · refresh failed: " + state.fetchError : ""));
     var ds = m.data_source;
     var banner = $("source-banner");
     var recorded = !!(ds && ds.kind === "recorded");
@@ -886,8 +889,9 @@
       root.appendChild(svg("text", { "class": "axis-text price-label", "data-value": String(g),
         x: W - padR + 6, y: yy + 4 }, fmtPrice(g)));
     }
-    // Time labels: about five.
-    var tstep = Math.max(1, Math.ceil(candles.length / 5));
+    // Time labels: one per ~110 px (about five on a desktop).
+    var nLabels = Math.max(2, Math.min(5, Math.floor((W - padL - padR) / 110)));
+    var tstep = Math.max(1, Math.ceil(candles.length / nLabels));
     for (var i = 0; i < candles.length; i += tstep) {
       var dt = new Date(candles[i][0]).toISOString();
       root.appendChild(svg("text", { "class": "axis-text", x: i === 0 ? padL : x(i), y: H - 7,
@@ -993,6 +997,7 @@
   function loadManifest() {
     return fetchText("manifest.json").then(function (text) {
       state.manifest = JSON.parse(text);
+      state.fetchError = null;
       renderOverall(now());
     });
   }
@@ -1010,8 +1015,10 @@
       select(sym, want.tf || "1h");
       return loadSystem();
     }).catch(function (e) {
+      state.fetchError = String(e.message || e);
+      if (state.manifest) { render(); return; }
       setBadge($("overall-badge"), "unknown", "site unavailable");
-      $("overall-time").textContent = String(e.message || e);
+      $("overall-time").textContent = state.fetchError;
     });
   }
 

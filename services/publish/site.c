@@ -237,7 +237,7 @@ static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
   if (pr->has_metrics) {
     coin_jbuf_puts(b, "{\"timeframe\":");
     coin_jbuf_str(b, coin_tf_name(s->tf));
-    coin_jbuf_puts(b, ",\"mae\":");
+    coin_jbuf_puts(b, ",\"units\":\"log_return\",\"mae\":");
     coin_jbuf_num(b, pr->wf_mae);
     coin_jbuf_puts(b, ",\"persistence_mae\":");
     coin_jbuf_num(b, pr->wf_persistence_mae);
@@ -416,6 +416,7 @@ static void render_entry(struct coin_jbuf *b, const struct pseries *s,
   coin_jbuf_puts(b, ",\"timeframe\":");
   coin_jbuf_str(b, coin_tf_name(s->tf));
   coin_jbuf_puts(b, ",");
+  coin_jbuf_kint(b, "generated_at_ms", sh->hist_v.generated_ms);
   coin_site_put_validity(b, &sh->hist_v);
   coin_site_put_degraded(b, sh->degraded);
   coin_site_put_last_candle(b, s->tf, last);

@@ -47,7 +47,11 @@ async function waitSeries(page, symbol, tf, status) {
     },
     [symbol, tf, status],
     { timeout: 10000 }
-  );
+  ).catch(async (e) => {
+    const shown = await page.evaluate(() => document.getElementById("series-title").textContent + " [" +
+      document.getElementById("status-badge").getAttribute("data-status") + "]").catch(() => "?");
+    throw new Error(`waiting for ${symbol} ${tf} [${status === null ? "any" : status}], page shows ${shown}: ${e.message.split("\n")[0]}`);
+  });
 }
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent);
 
@@ -186,6 +190,8 @@ function shortUTC(ms) {
       await sleep(100);
     }
     const s = seen.soft_stale, h = seen.hard_stale;
+    console.log(`# live: soft stale seen ${s ? s.t - softAt : "-"} ms after soft_stale_at, ` +
+      `hard stale ${h ? h.t - hardAt : "-"} ms after hard_stale_at (browser clock +${SHIFT_MS / 3600000} h)`);
     check("live: soft stale within 5 s after soft_stale_at (not before)",
       s && s.t >= softAt - 100 && s.t <= softAt + 5000, s ? `${s.t - softAt} ms after` : "never soft");
     check("live: values still shown while soft stale", s && s.values && s.mark);
