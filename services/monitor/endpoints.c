@@ -70,6 +70,12 @@ int status_series_json(struct coin_jbuf *b, const struct monitor *m,
   coin_jbuf_kint(b, "missing_candles", s->fresh.missing_candles);
   coin_jbuf_kint(b, "expected_open_ms", s->fresh.expected_open_ms);
   put_wm(b, "last_candle_open_ms", "last_candle_open", s->last_open_ms);
+  coin_jbuf_key(b, "site_validity"); /* what the files announce */
+  coin_jbuf_putn(b, "{", 1);
+  coin_jbuf_kint_or_null(b, "soft_stale_at_ms", s->announced_soft_ms);
+  coin_jbuf_kint_or_null(b, "hard_stale_at_ms", s->announced_hard_ms);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
   coin_jbuf_kint(b, "candles", s->n_candles);
   coin_jbuf_kstr(b, "site_status",
                  s->man.gen == m->man_gen &&

@@ -67,6 +67,8 @@ struct mon_file_cache {
   char *err;                         /* malloc'd parse error (!parse_ok) */
   int64_t last_open_ms;              /* history: newest candle, -1 none */
   int64_t n_candles;
+  int64_t announced_soft_ms; /* history: its soft_stale_at_ms, -1 none */
+  int64_t announced_hard_ms;
 };
 
 /* The series' entry in manifest.json. */
@@ -133,6 +135,8 @@ struct mon_series {
   struct coin_freshness fresh;
   int64_t last_open_ms; /* -1: none */
   int64_t n_candles;
+  int64_t announced_soft_ms; /* what history.json says of itself; -1 */
+  int64_t announced_hard_ms;
   bool degraded_known;
   bool obs_degraded;
   unsigned obs_reasons;

@@ -420,6 +420,24 @@ json_error:
   json_err(&c->err, &js, what);
 }
 
+/* The validity the history file announces (lib/site.h reader), shown in
+ * status.json next to the monitor's own evaluation. A file whose shared
+ * members break the contract is unusable like any other parse error. */
+static void read_announced(struct mon_file_cache *c, const char *buf,
+                           size_t len) {
+  struct coin_site_head h;
+  c->announced_soft_ms = c->announced_hard_ms = -1;
+  if (!c->parse_ok)
+    return;
+  if (coin_site_read_head(&h, buf, len) != 0) {
+    c->parse_ok = false;
+    set_err(&c->err, "history.json: %.160s", coin_error_last());
+    return;
+  }
+  c->announced_soft_ms = h.v.soft_at_ms;
+  c->announced_hard_ms = h.v.hard_at_ms;
+}
+
 /* ---- manifest.json ------------------------------------------------------ */
 
 /* One series item as read, before it is matched to a series. */
@@ -929,9 +947,10 @@ static enum verdict verify_file(struct monitor *m, struct mon_series *s,
     atomic_fetch_add(&m->c.files_hashed, 1);
     atomic_fetch_add(&m->c.bytes_hashed, len);
     if (c->valid) {
-      if (f->kind == MON_FILE_HISTORY)
+      if (f->kind == MON_FILE_HISTORY) {
         parse_history(c, m, s, buf, len);
-      else if (f->kind == MON_FILE_PREDICTION)
+        read_announced(c, buf, len);
+      } else if (f->kind == MON_FILE_PREDICTION)
         parse_prediction(c, m, s, buf, len);
       else
         c->parse_ok = true; /* listed and hashed; its content is not ours */
@@ -1039,19 +1058,22 @@ struct obs_saved {
   bool observed, degraded_known, obs_degraded;
   unsigned obs_reasons;
   char detail[MON_DETAIL_BYTES];
+  int64_t announced_soft_ms, announced_hard_ms;
 };
 
 void site_observe(struct monitor *m, struct mon_series *s, int64_t now_ms) {
   bool corrupt = false;
   struct obs_saved saved = {
-      s->last_open_ms, s->n_candles,   s->observed, s->degraded_known,
-      s->obs_degraded, s->obs_reasons, ""};
+      s->last_open_ms,     s->n_candles,   s->observed, s->degraded_known,
+      s->obs_degraded,     s->obs_reasons, "",          s->announced_soft_ms,
+      s->announced_hard_ms};
   memcpy(saved.detail, s->detail, sizeof(saved.detail));
   s->observed = true;
   s->pending = false;
   s->recheck_at_ms = 0;
   s->last_open_ms = -1;
   s->n_candles = 0;
+  s->announced_soft_ms = s->announced_hard_ms = -1;
   s->degraded_known = false;
   s->obs_degraded = false;
   s->obs_reasons = 0;
@@ -1089,6 +1111,8 @@ void site_observe(struct monitor *m, struct mon_series *s, int64_t now_ms) {
       s->degraded_known = saved.degraded_known;
       s->obs_degraded = saved.obs_degraded;
       s->obs_reasons = saved.obs_reasons;
+      s->announced_soft_ms = saved.announced_soft_ms;
+      s->announced_hard_ms = saved.announced_hard_ms;
       memcpy(s->detail, saved.detail, sizeof(s->detail));
       return;
     }
@@ -1099,6 +1123,8 @@ void site_observe(struct monitor *m, struct mon_series *s, int64_t now_ms) {
       if (f->kind == MON_FILE_HISTORY) {
         s->last_open_ms = c->last_open_ms;
         s->n_candles = c->n_candles;
+        s->announced_soft_ms = c->announced_soft_ms;
+        s->announced_hard_ms = c->announced_hard_ms;
         history_previous = f->has_previous &&
                            memcmp(c->sha256, f->sha256, COIN_SHA256_BYTES) != 0;
       } else if (s->man.files[i].kind == MON_FILE_PREDICTION) {
