@@ -155,6 +155,21 @@ static void put_num_or_null(struct coin_jbuf *b, const char *key, double v) {
   coin_jbuf_putn(b, ",", 1);
 }
 
+/* "key":[lo,hi], or null when undefined. */
+static void put_interval(struct coin_jbuf *b, const char *key, double lo,
+                         double hi) {
+  coin_jbuf_key(b, key);
+  if (!isfinite(lo)) {
+    coin_jbuf_puts(b, "null,");
+    return;
+  }
+  coin_jbuf_putn(b, "[", 1);
+  coin_jbuf_num(b, lo);
+  coin_jbuf_putn(b, ",", 1);
+  coin_jbuf_num(b, hi);
+  coin_jbuf_putn(b, "],", 2);
+}
+
 static void put_window(struct coin_jbuf *b, const char *name,
                        const struct pseries *s, int64_t from_ms) {
   struct coin_track_window w;
@@ -179,29 +194,11 @@ static void put_window(struct coin_jbuf *b, const char *name,
   put_num_or_null(b, "mae", w.mae);
   put_num_or_null(b, "persistence_mae", w.persistence_mae);
   put_num_or_null(b, "mae_ratio", w.mae_ratio);
-  coin_jbuf_key(b, "mae_diff_ci95");
-  if (isfinite(w.diff_lo)) {
-    coin_jbuf_putn(b, "[", 1);
-    coin_jbuf_num(b, w.diff_lo);
-    coin_jbuf_putn(b, ",", 1);
-    coin_jbuf_num(b, w.diff_hi);
-    coin_jbuf_putn(b, "],", 2);
-  } else {
-    coin_jbuf_puts(b, "null,");
-  }
+  put_interval(b, "mae_diff_ci95", w.diff_lo, w.diff_hi);
   coin_jbuf_kint(b, "directional_n", w.directional_n);
   coin_jbuf_kint(b, "hits", w.hits);
   put_num_or_null(b, "hit_rate", w.hit_rate);
-  coin_jbuf_key(b, "hit_rate_ci95");
-  if (isfinite(w.hit_lo)) {
-    coin_jbuf_putn(b, "[", 1);
-    coin_jbuf_num(b, w.hit_lo);
-    coin_jbuf_putn(b, ",", 1);
-    coin_jbuf_num(b, w.hit_hi);
-    coin_jbuf_putn(b, "],", 2);
-  } else {
-    coin_jbuf_puts(b, "null,");
-  }
+  put_interval(b, "hit_rate_ci95", w.hit_lo, w.hit_hi);
   coin_jbuf_trim_comma(b);
   coin_jbuf_putn(b, "},", 2);
 }
