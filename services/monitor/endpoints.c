@@ -150,6 +150,30 @@ static const char *manifest_name(enum mon_manifest_state s) {
                                  : "missing";
 }
 
+/* "global_alerts": the firing alerts about no series, and the loop. */
+static void status_global_json(struct coin_jbuf *b, struct monitor *m) {
+  struct mon_global g[MON_MAX_GLOBALS];
+  char id[COIN_CODEC_ALERT_ID_BYTES];
+  size_t n = mon_global_active(m, g, MON_MAX_GLOBALS);
+  coin_jbuf_key(b, "global_alerts");
+  coin_jbuf_putn(b, "[", 1);
+  for (size_t i = 0; i < n; i++) {
+    mon_global_alert_id(id, &g[i]);
+    coin_jbuf_putn(b, "{", 1);
+    coin_jbuf_kstr(b, "alert_id", id);
+    coin_jbuf_kstr(b, "alertname", g[i].alertname);
+    coin_jbuf_kstr(b, "target", g[i].target[0] ? g[i].target : NULL);
+    coin_jbuf_kstr(b, "severity", coin_codec_severity_name(g[i].severity));
+    coin_jbuf_ktime(b, "starts_at", g[i].starts_at_ms);
+    coin_jbuf_kint(b, "starts_at_ms", g[i].starts_at_ms);
+    coin_jbuf_kstr(b, "summary", g[i].summary);
+    coin_jbuf_trim_comma(b);
+    coin_jbuf_putn(b, "},", 2);
+  }
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "],", 2);
+}
+
 int status_build(char **out, size_t *out_len, struct monitor *m) {
   int64_t now_ms = m->pass_now_ms;
   struct coin_jbuf b = {0};
@@ -202,6 +226,7 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
                      (int64_t)counts[st]);
   coin_jbuf_trim_comma(&b);
   coin_jbuf_putn(&b, "}},", 3);
+  status_global_json(&b, m);
   coin_jbuf_key(&b, "series");
   coin_jbuf_putn(&b, "[", 1);
   for (size_t i = 0; i < m->n_series; i++) {
@@ -225,6 +250,32 @@ static void gauge(struct coin_jbuf *b, const char *name, const char *help,
                   double v) {
   coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help,
                    name, name, v);
+}
+
+/* Global alerts and the evaluation loop (dead-man switch). */
+static void metrics_global(struct coin_jbuf *b, struct monitor *m) {
+  int64_t age = 0;
+  bool loop = mon_loop_healthy(m, &age);
+  gauge(b, "coin_monitor_evaluation_loop_healthy",
+        "1 while passes complete within 3 periods + 30 s (Watchdog sent).",
+        loop ? 1 : 0);
+  coin_jbuf_printf(b,
+                   "# HELP coin_monitor_last_pass_age_seconds Since the last "
+                   "evaluation pass ended.\n"
+                   "# TYPE coin_monitor_last_pass_age_seconds gauge\n"
+                   "coin_monitor_last_pass_age_seconds %.3f\n",
+                   (double)age / 1000.0);
+  struct mon_global g[MON_MAX_GLOBALS];
+  size_t n = mon_global_active(m, g, MON_MAX_GLOBALS);
+  coin_jbuf_printf(b, "# HELP coin_monitor_global_alert_active Global alerts "
+                      "firing (alertname, target, severity).\n"
+                      "# TYPE coin_monitor_global_alert_active gauge\n");
+  for (size_t i = 0; i < n; i++)
+    coin_jbuf_printf(
+        b,
+        "coin_monitor_global_alert_active{alertname=\"%s\",target=\"%s\","
+        "severity=\"%s\"} 1\n",
+        g[i].alertname, g[i].target, coin_codec_severity_name(g[i].severity));
 }
 
 int metrics_text(char **out, struct monitor *m) {
@@ -358,6 +409,9 @@ int metrics_text(char **out, struct monitor *m) {
       {"coin_monitor_sink_resends_total",
        "Active alerts re-sent to Alertmanager (requests).",
        offsetof(struct mon_sink, resends), false},
+      {"coin_monitor_sink_watchdog_total",
+       "Alertmanager refreshes that carried the Watchdog (dead-man switch).",
+       offsetof(struct mon_sink, watchdogs), false},
   };
   for (size_t r = 0; r < COIN_ARRAY_LEN(sink_rows); r++) {
     coin_jbuf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", sink_rows[r].name,
@@ -389,6 +443,7 @@ int metrics_text(char **out, struct monitor *m) {
                      m->sinks[i].name,
                      (double)atomic_load(&m->sinks[i].last_success_ms) /
                          1000.0);
+  metrics_global(&b, m);
   return coin_jbuf_finish(out, NULL, &b);
 }
 
@@ -522,10 +577,8 @@ void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
   }
   if (!strcmp(path, "/healthz")) {
     /* alive = the pass loop keeps passing */
-    int64_t last = atomic_load(&m->last_pass_wall_ms);
-    int64_t age = last ? mon_now_ms() - last : -1;
-    int64_t limit = 3 * m->cfg->eval_seconds * 1000 + 30000;
-    bool ok = last == 0 || age <= limit;
+    int64_t age = 0;
+    bool ok = mon_loop_healthy(m, &age);
     coin_httpd_respond_printf(
         resp, ok ? 200 : 503, "application/json",
         "{\"status\":\"%s\",\"passes\":%llu,\"last_pass_age_ms\":%lld}\n",
@@ -533,13 +586,19 @@ void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
         (long long)age);
     return;
   }
+  /* ready = NATS and InfluxDB reachable, evaluated once, and the loop is
+   * not stuck (never takes m->lock: a stuck pass holds it) */
+  int64_t age = 0;
+  bool loop = mon_loop_healthy(m, &age);
   bool nats = coin_bus_connected(m->bus);
   bool influx = influx_ok(m);
   bool evaluated = atomic_load(&m->evaluated);
-  bool ready = nats && influx && evaluated;
+  bool ready = nats && influx && evaluated && loop;
   coin_httpd_respond_printf(
       resp, ready ? 200 : 503, "application/json",
-      "{\"ready\":%s,\"nats\":%s,\"influx\":%s,\"evaluated\":%s}\n",
+      "{\"ready\":%s,\"nats\":%s,\"influx\":%s,\"evaluated\":%s,"
+      "\"evaluation_loop\":\"%s\",\"last_pass_age_ms\":%lld}\n",
       ready ? "true" : "false", nats ? "true" : "false",
-      influx ? "true" : "false", evaluated ? "true" : "false");
+      influx ? "true" : "false", evaluated ? "true" : "false",
+      loop ? "ok" : "stuck", (long long)age);
 }

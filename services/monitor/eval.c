@@ -413,6 +413,7 @@ void eval_pass(struct monitor *m, int64_t now_ms) {
       recheck = s->recheck_at_ms;
   }
   m->next_recheck_ms = recheck;
+  mon_global_sweep(m, now_ms);
   atomic_store(&m->evaluated, true);
   char *status = NULL;
   size_t status_len = 0;
@@ -434,6 +435,7 @@ void eval_pass(struct monitor *m, int64_t now_ms) {
     atomic_store(&m->c.pass_us_max, (uint64_t)us);
   atomic_fetch_add(&m->c.passes, 1);
   atomic_store(&m->last_pass_wall_ms, now_ms);
+  atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
   COIN_LOG_DEBUG("pass done", COIN_LOG_INT("elapsed_us", us));
 
   if (rc == 0 && status != NULL)

@@ -124,6 +124,13 @@ void mon_alert_id(char out[COIN_CODEC_ALERT_ID_BYTES], const struct monitor *m,
            (long long)starts_at_ms);
 }
 
+bool mon_loop_healthy(const struct monitor *m, int64_t *age_ms) {
+  int64_t age = mon_mono_ms() - atomic_load(&m->last_pass_mono_ms);
+  if (age_ms)
+    *age_ms = age;
+  return age <= 3 * m->cfg->eval_seconds * 1000 + 30000;
+}
+
 void mon_last_msg_id(char out[COIN_CODEC_MSG_ID_BYTES], const struct monitor *m,
                      const struct mon_series *s) {
   char id[COIN_CODEC_ALERT_ID_BYTES];
@@ -243,6 +250,7 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
   pthread_mutex_init(&m->wake_lock, NULL);
   pthread_mutex_init(&m->out_lock, NULL);
   pthread_mutex_init(&m->ix_lock, NULL);
+  pthread_mutex_init(&m->g_lock, NULL);
   pthread_condattr_t ca;
   pthread_condattr_init(&ca);
   pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -250,13 +258,15 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&m->out_cond, NULL);
   m->manifest_state = MON_MANIFEST_MISSING;
+  m->started_ms = mon_now_ms();
+  atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
   m->site_fd = -1;
   snprintf(m->producer_id, sizeof(m->producer_id), "monitor@%s",
            cfg->core.service_id);
   coin_http_global_init();
   if ((rc = setup_series(m)) != 0 || (rc = setup_influx(m)) != 0 ||
       (rc = setup_nats(m)) != 0 || (rc = state_load_all(m)) != 0 ||
-      (rc = sinks_setup(m)) != 0)
+      (rc = mon_global_load(m)) != 0 || (rc = sinks_setup(m)) != 0)
     goto fail;
 
   if ((rc = coin_service_httpd_start(&m->httpd, cfg->core.monitor_http_addr,
@@ -382,6 +392,7 @@ void monitor_free(struct monitor *m) {
   pthread_mutex_destroy(&m->wake_lock);
   pthread_mutex_destroy(&m->out_lock);
   pthread_mutex_destroy(&m->ix_lock);
+  pthread_mutex_destroy(&m->g_lock);
   pthread_cond_destroy(&m->wake_cond);
   pthread_cond_destroy(&m->out_cond);
   free(m);

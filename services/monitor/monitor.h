@@ -42,6 +42,7 @@ struct monitor_config {
   int64_t max_file_bytes;
   int64_t alert_max_age_hours;
   bool status_file;
+  char *site_url;     /* public base URL of the site ("/"-terminated); NULL */
   int64_t max_passes; /* 0 = forever; tests and benchmarks stop after N */
 };
 

@@ -160,6 +160,13 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .offset = F(status_file),
      .doc = "Write STATIC_DATA_DIR/status.json (same content as GET /status) "
             "after every evaluation."},
+    {.name = "MONITOR_SITE_URL",
+     .type = COIN_CFG_URL,
+     .offset = F(site_url),
+     .choices = http_schemes,
+     .doc = "The site's public base URL as users open it (e.g. "
+            "https://coin.example.org/): alert links to a series page "
+            "(<url>#SYMBOL/tf); unset = alerts carry no links."},
     {.name = "MONITOR_MAX_PASSES",
      .type = COIN_CFG_INT,
      .def = "0",
@@ -186,6 +193,21 @@ int monitor_config_load(struct monitor_config *out, const struct coin_env *env,
     coin_cfg_errors_add(errs, "MONITOR_WEBHOOK_SECRET: unset (rule: required "
                               "when MONITOR_WEBHOOK_URLS is set; or "
                               "MONITOR_WEBHOOK_SECRET_FILE)");
+  if (cfg.site_url && strchr(cfg.site_url, ',') != NULL)
+    coin_cfg_errors_add(errs, "MONITOR_SITE_URL: one URL only (rule: the "
+                              "site's public base URL)");
+  size_t su = cfg.site_url ? strlen(cfg.site_url) : 0;
+  if (su > 0 && cfg.site_url[su - 1] != '/') {
+    /* links append "#SYMBOL/tf" and file paths: end the base with '/' */
+    char *t = realloc(cfg.site_url, su + 2);
+    if (t == NULL) {
+      coin_cfg_errors_add(errs, "MONITOR_SITE_URL: out of memory");
+    } else {
+      t[su] = '/';
+      t[su + 1] = '\0';
+      cfg.site_url = t;
+    }
+  }
   if (errs->count > before) {
     monitor_config_free(&cfg);
     return coin_error_set(COIN_EINVAL, "%d configuration problem(s)",

@@ -179,7 +179,7 @@ struct mon_msg {
  * alerts (same ids, dropped by the stream's duplicate window). */
 struct mon_job {
   struct mon_job *next;
-  const struct mon_series *series; /* symbol and tf never change */
+  const struct mon_series *series; /* symbol, tf never change; NULL: global */
   struct mon_msg *alerts;          /* malloc'd, MON_JOB_MAX_ALERTS, or NULL */
   size_t n_alerts;
   size_t n_sent;
@@ -188,6 +188,28 @@ struct mon_job {
   bool status_sent;
   char *state_json; /* malloc'd; NULL: no KV write */
   size_t state_len;
+  char *kv_key; /* malloc'd KV key of state_json; NULL: the series' key */
+};
+
+/* ---- global alerts (global.c) ------------------------------------------- */
+
+#define MON_MAX_GLOBALS 64         /* (alertname, target) pairs at once */
+#define MON_GLOBAL_TARGET_BYTES 48 /* "webhook-0", "1h" ... */
+#define MON_GLOBAL_REASSERT_MS (10 * 60 * 1000) /* after a restart */
+#define MON_KEY_GLOBAL_PREFIX "global" /* KV coin_monitor global.<ex>.<..> */
+
+/* One global alert episode (an alert about no series). Its alert_id is
+ * <alertname>.global.<target or ->.<starts_at_ms>. */
+struct mon_global {
+  bool used;
+  bool active;
+  bool asserted;     /* raised since start (false: loaded from KV only) */
+  int64_t loaded_ms; /* when it was loaded from KV */
+  char alertname[MON_ALERTNAME_BYTES];
+  char target[MON_GLOBAL_TARGET_BYTES]; /* label "target"; "" none */
+  enum coin_severity severity;
+  int64_t starts_at_ms;
+  char summary[COIN_CODEC_TEXT_BYTES];
 };
 
 /* ---- sinks ------------------------------------------------------------- */
@@ -207,9 +229,10 @@ struct mon_sink {
   atomic_uint_fast64_t delivered;
   atomic_uint_fast64_t attempts_failed;
   atomic_uint_fast64_t dropped;
-  atomic_uint_fast64_t skipped; /* older than the sink (first start) */
-  atomic_uint_fast64_t resends; /* Alertmanager refreshes */
-  atomic_int_fast64_t backlog;  /* consumer num_pending (+ held) */
+  atomic_uint_fast64_t skipped;   /* older than the sink (first start) */
+  atomic_uint_fast64_t resends;   /* Alertmanager refreshes */
+  atomic_uint_fast64_t watchdogs; /* refreshes that carried the Watchdog */
+  atomic_int_fast64_t backlog;    /* consumer num_pending (+ held) */
   atomic_int_fast64_t last_success_ms;
   atomic_int_fast64_t last_failure_ms;
   atomic_int last_status; /* HTTP status of the last attempt, 0: none */
@@ -279,6 +302,8 @@ struct monitor {
   volatile sig_atomic_t stop;
   int64_t passes_done;
   atomic_int_fast64_t last_pass_wall_ms;
+  atomic_int_fast64_t last_pass_mono_ms; /* monitor_new's time until then */
+  int64_t started_ms;                    /* wall clock at monitor_new */
   atomic_bool evaluated;
 
   /* manifest (pass thread only) */
@@ -302,6 +327,10 @@ struct monitor {
   atomic_bool out_stop;
   pthread_t out_thread;
   bool out_started;
+
+  /* global alerts (global.c), under g_lock */
+  pthread_mutex_t g_lock;
+  struct mon_global globals[MON_MAX_GLOBALS];
 
   struct mon_sink sinks[MON_MAX_SINKS];
   size_t n_sinks;
@@ -327,6 +356,10 @@ void mon_alert_id(char out[COIN_CODEC_ALERT_ID_BYTES], const struct monitor *m,
 /* The msg_id of the series' last alert. */
 void mon_last_msg_id(char out[COIN_CODEC_MSG_ID_BYTES], const struct monitor *m,
                      const struct mon_series *s);
+/* The evaluation loop finished a pass within 3 x MONITOR_EVAL_SECONDS +
+ * 30 s (a pass blocked on a hung file system or lock is not); *age_ms: since
+ * the last pass ended (or the start). */
+bool mon_loop_healthy(const struct monitor *m, int64_t *age_ms);
 /* Sleeps up to ms in short slices; returns true (early) once *stop is set. */
 bool mon_sleep_unless(const atomic_bool *stop, int64_t ms);
 
@@ -363,6 +396,28 @@ void outbox_push(struct monitor *m, struct mon_job *job);
 /* Stops the thread after trying to drain for at most drain_ms. */
 void outbox_stop(struct monitor *m, int64_t drain_ms);
 void mon_job_free(struct mon_job *job);
+
+/* global.c: alerts about no series (subject coin.alerts.global). */
+/* Raises (firing) or resolves the global alert alertname about target (a
+ * sink name, a probe window; "" or NULL for none). Idempotent: raising it
+ * again keeps the episode (a new severity starts a new one) and updates the
+ * summary; thread-safe; never waits for NATS. */
+void mon_global_set(struct monitor *m, const char *alertname,
+                    const char *target, enum coin_severity severity,
+                    bool firing, int64_t now_ms, const char *summary);
+/* Copies up to max active global alerts into out; returns how many. */
+size_t mon_global_active(struct monitor *m, struct mon_global *out, size_t max);
+/* The codec Alert of a global episode. */
+void mon_global_fill(struct coin_alert *a, const struct monitor *m,
+                     const struct mon_global *g, enum coin_alert_status status,
+                     int64_t now_ms);
+void mon_global_alert_id(char out[COIN_CODEC_ALERT_ID_BYTES],
+                         const struct mon_global *g);
+/* Loads the active episodes kept in KV coin_monitor (at start). */
+int mon_global_load(struct monitor *m);
+/* Resolves loaded episodes their owner did not raise again within
+ * MON_GLOBAL_REASSERT_MS (called by every pass). */
+void mon_global_sweep(struct monitor *m, int64_t now_ms);
 
 /* sinks.c */
 int sinks_setup(struct monitor *m);

@@ -25,6 +25,7 @@ void mon_job_free(struct mon_job *job) {
   free(job->alerts);
   free(job->status);
   free(job->state_json);
+  free(job->kv_key);
   free(job);
 }
 
@@ -57,8 +58,10 @@ void outbox_push(struct monitor *m, struct mon_job *job) {
     COIN_LOG_ERROR(
         "outbox full: oldest pending job dropped",
         COIN_LOG_UINT("alerts", dropped->n_alerts),
-        COIN_LOG_STR("symbol", dropped->series->symbol),
-        COIN_LOG_STR("timeframe", coin_tf_name(dropped->series->tf)));
+        COIN_LOG_STR("symbol",
+                     dropped->series ? dropped->series->symbol : "(global)"),
+        COIN_LOG_STR("timeframe",
+                     dropped->series ? coin_tf_name(dropped->series->tf) : ""));
     mon_job_free(dropped);
   }
 }
@@ -71,8 +74,11 @@ static int do_job(struct monitor *m, struct mon_job *job) {
   while (job->n_sent < job->n_alerts) {
     struct mon_msg *a = &job->alerts[job->n_sent];
     struct coin_bus_pub_ack ack = {0};
-    coin_codec_subject_alert(subject, sizeof(subject), m->cfg->core.exchange,
-                             s->symbol, s->tf);
+    if (s)
+      coin_codec_subject_alert(subject, sizeof(subject), m->cfg->core.exchange,
+                               s->symbol, s->tf);
+    else
+      snprintf(subject, sizeof(subject), "%s", COIN_SUBJECT_ALERTS_GLOBAL);
     rc = coin_bus_js_publish(&ack, m->bus, subject, a->msg_id, a->data, a->len);
     if (rc != 0) {
       atomic_fetch_add(&m->c.publish_errors, 1);
@@ -87,7 +93,7 @@ static int do_job(struct monitor *m, struct mon_job *job) {
       atomic_fetch_add(&m->c.alerts_published, 1);
     job->n_sent++;
   }
-  if (job->status && !job->status_sent) {
+  if (job->status && !job->status_sent && s) {
     /* core publish: buffered while reconnecting; a tap may miss it */
     coin_codec_subject_status(subject, sizeof(subject), m->cfg->core.exchange,
                               s->symbol, s->tf);
@@ -97,7 +103,10 @@ static int do_job(struct monitor *m, struct mon_job *job) {
     job->status_sent = true;
   }
   if (job->state_json) {
-    mon_state_key(subject, m, s);
+    if (job->kv_key)
+      snprintf(subject, sizeof(subject), "%s", job->kv_key);
+    else
+      mon_state_key(subject, m, s);
     rc = coin_bus_kv_put(NULL, m->kv_state, subject, job->state_json,
                          job->state_len);
     if (rc != 0) {

@@ -475,52 +475,104 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
   }
 }
 
-/* Re-sends every active alert to Alertmanager (when caught up). */
-static void am_resend(struct mon_sink *k, struct coin_http *http) {
+/* The dead-man switch (the Prometheus Watchdog convention): an alert that
+ * always fires while the evaluation loop is healthy, re-sent with the
+ * others. If the monitor dies or its loop is stuck it stops being
+ * refreshed and Alertmanager ends it at endsAt; the Watchdog route
+ * (deploy/alertmanager/alertmanager.yml) sends it to a dead-man receiver
+ * that pages when the heartbeats stop. */
+static void am_watchdog(struct coin_jbuf *b, const struct monitor *m,
+                        int64_t now_ms, int64_t resend_ms) {
+  coin_jbuf_putn(b, "{\"labels\":{", 11);
+  coin_jbuf_kstr(b, "alertname", "Watchdog");
+  coin_jbuf_kstr(b, "severity", "none");
+  coin_jbuf_kstr(b, "exchange", m->cfg->core.exchange);
+  coin_jbuf_kstr(b, "producer_id", m->producer_id);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},\"annotations\":{", 17);
+  coin_jbuf_kstr(b, "summary",
+                 "coin-monitor is alive and evaluating; this alert always "
+                 "fires, its absence means the monitor is dead or stuck");
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
+  coin_jbuf_ktime(b, "startsAt", m->started_ms);
+  coin_jbuf_ktime(b, "endsAt", now_ms + 4 * resend_ms);
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
+}
+
+/* Re-sends every active alert (series and global) to Alertmanager, and the
+ * Watchdog while the evaluation loop is healthy. A pass stuck holding
+ * m->lock costs the series alerts of this round, not the sink thread. */
+static int am_resend(struct mon_sink *k, struct coin_http *http) {
   struct monitor *m = k->m;
   struct coin_jbuf b = {0};
   struct coin_alert a;
   int64_t now = mon_now_ms();
+  int64_t resend_ms = m->cfg->am_resend_seconds * 1000;
   size_t n = 0;
+  bool watchdog = atomic_load(&m->evaluated) && mon_loop_healthy(m, NULL);
   coin_jbuf_putn(&b, "[", 1);
-  pthread_mutex_lock(&m->lock);
-  for (size_t i = 0; i < m->n_series; i++) {
-    const struct mon_series *s = &m->series[i];
-    const struct mon_alert *al[2] = {&s->alert, &s->dalert};
-    for (int j = 0; j < 2; j++) {
-      if (!al[j]->active)
-        continue;
-      char summary[COIN_CODEC_TEXT_BYTES];
-      if (j == 0)
-        snprintf(summary, sizeof(summary), "%s %s %s is %s: %s",
-                 m->cfg->core.exchange, s->symbol, coin_tf_name(s->tf),
-                 coin_codec_state_name(s->state), s->detail);
-      else
-        snprintf(summary, sizeof(summary), "%s %s %s prediction path degraded",
-                 m->cfg->core.exchange, s->symbol, coin_tf_name(s->tf));
-      eval_alert_fill(&a, m, s, al[j], COIN_ALERT_FIRING, now, summary);
-      am_entries(&b, &a, now, m->cfg->am_resend_seconds * 1000);
-      n++;
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 2;
+  if (pthread_mutex_timedlock(&m->lock, &until) == 0) {
+    for (size_t i = 0; i < m->n_series; i++) {
+      const struct mon_series *s = &m->series[i];
+      const struct mon_alert *al[2] = {&s->alert, &s->dalert};
+      for (int j = 0; j < 2; j++) {
+        if (!al[j]->active)
+          continue;
+        char summary[COIN_CODEC_TEXT_BYTES];
+        if (j == 0)
+          snprintf(summary, sizeof(summary), "%s %s %s is %s: %s",
+                   m->cfg->core.exchange, s->symbol, coin_tf_name(s->tf),
+                   coin_codec_state_name(s->state), s->detail);
+        else
+          snprintf(summary, sizeof(summary),
+                   "%s %s %s prediction path degraded", m->cfg->core.exchange,
+                   s->symbol, coin_tf_name(s->tf));
+        eval_alert_fill(&a, m, s, al[j], COIN_ALERT_FIRING, now, summary);
+        am_entries(&b, &a, now, resend_ms);
+        n++;
+      }
     }
+    pthread_mutex_unlock(&m->lock);
+  } else {
+    watchdog = false;
   }
-  pthread_mutex_unlock(&m->lock);
+  struct mon_global g[MON_MAX_GLOBALS];
+  size_t ng = mon_global_active(m, g, MON_MAX_GLOBALS);
+  for (size_t i = 0; i < ng; i++) {
+    mon_global_fill(&a, m, &g[i], COIN_ALERT_FIRING, now);
+    am_entries(&b, &a, now, resend_ms);
+    n++;
+  }
+  if (watchdog) {
+    am_watchdog(&b, m, now, resend_ms);
+    n++;
+  }
   coin_jbuf_trim_comma(&b);
   coin_jbuf_putn(&b, "]", 1);
   char *body = NULL;
   size_t len = 0;
   if (coin_jbuf_finish(&body, &len, &b) != 0 || n == 0) {
     free(body);
-    return;
+    return n == 0 ? 0 : COIN_ENOMEM;
   }
   const char *headers[] = {"Content-Type: application/json", NULL};
   long status = 0;
   int rc = post(k, http, body, len, headers, &status);
   free(body);
-  if (rc == 0)
+  if (rc == 0) {
     atomic_fetch_add(&k->resends, 1);
-  else
+    if (watchdog)
+      atomic_fetch_add(&k->watchdogs, 1);
+  } else {
     COIN_LOG_WARN("Alertmanager resend failed", COIN_LOG_STR("sink", k->name),
                   COIN_LOG_UINT("alerts", n), COIN_LOG_RC(rc));
+  }
+  return watchdog && rc == 0 ? 1 : 0;
 }
 
 static void refresh_backlog(struct mon_sink *k) {
@@ -545,6 +597,8 @@ static void *sink_main(void *arg) {
       .user_agent = "coin-monitor"};
   int64_t next_resend = mon_mono_ms() + m->cfg->am_resend_seconds * 1000;
   int64_t next_backlog = 0;
+  bool watchdog_sent = false;
+  int64_t next_first = 0;
   int fails = 0;
   if (coin_http_new(&http, &ho) != 0) {
     COIN_LOG_ERROR("sink without HTTP client", COIN_LOG_STR("sink", k->name),
@@ -576,9 +630,15 @@ static void *sink_main(void *arg) {
     int rc = coin_bus_fetch(&msg, &n, sub, 1, 500);
     if (rc == COIN_ETIMEOUT || (rc == 0 && n == 0)) {
       atomic_store(&k->backlog, 0);
-      if (k->kind == MON_SINK_ALERTMANAGER && mon_mono_ms() >= next_resend) {
-        am_resend(k, http);
+      /* the first Watchdog goes out right after the first evaluation */
+      if (k->kind == MON_SINK_ALERTMANAGER &&
+          (mon_mono_ms() >= next_resend ||
+           (!watchdog_sent && atomic_load(&m->evaluated) &&
+            mon_mono_ms() >= next_first))) {
+        if (am_resend(k, http) == 1)
+          watchdog_sent = true;
         next_resend = mon_mono_ms() + m->cfg->am_resend_seconds * 1000;
+        next_first = mon_mono_ms() + 5000;
       }
       continue;
     }

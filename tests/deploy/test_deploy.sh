@@ -145,5 +145,16 @@ else
   bad "coin-install-web"
 fi
 
+# ---- Alertmanager examples: valid for the Alertmanager we ship, and route the
+# always-firing Watchdog to the dead-man receiver only --------------------------
+command -v amtool >/dev/null || fail "amtool missing (scripts/install-deps.sh installs prometheus-alertmanager)"
+for f in deploy/alertmanager/alertmanager.yml deploy/compose/alertmanager.yml; do
+  if amtool check-config "$src/$f" >"$tmp/am.out" 2>&1; then ok "amtool check-config $f"; else bad "amtool check-config $f: $(grep -v '^ ' "$tmp/am.out" | head -3)"; fi
+  got=$(amtool config routes test --config.file="$src/$f" alertname=Watchdog severity=none exchange=binance 2>/dev/null || true)
+  if [ "$got" = "deadman" ]; then ok "$f: Watchdog goes to deadman only"; else bad "$f: Watchdog routed to '$got', want deadman"; fi
+  got=$(amtool config routes test --config.file="$src/$f" alertname=CoinHardStale severity=critical exchange=binance symbol=BTCUSDT timeframe=1m 2>/dev/null || true)
+  case "$got" in *deadman*) bad "$f: a series alert reaches the dead-man receiver ($got)" ;; *) ok "$f: series alerts stay off the dead-man receiver ($got)" ;; esac
+done
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

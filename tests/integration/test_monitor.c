@@ -15,7 +15,7 @@
 static struct fx_series story[2];
 static struct fx_recv hook, slack;
 static struct fx_monitor mon;
-static struct coin_test_proc am;
+static struct fx_am amx;
 static int am_port;
 static int64_t T0;     /* the minute the test started in */
 static int64_t soft_s; /* FRESHNESS_SOFT_AFTER_SECONDS_1m */
@@ -58,48 +58,18 @@ static void wait_ms(int64_t ms) {
 /* ---- Alertmanager ------------------------------------------------------- */
 
 static int am_start(void) {
-  char conf[400], store[400], listen[64], cfgarg[460], storearg[460], logp[400],
-      bin[] = "/usr/bin/prometheus-alertmanager";
-  snprintf(conf, sizeof(conf), "%s/alertmanager.yml", fx_dir);
-  snprintf(store, sizeof(store), "%s/am-data", fx_dir);
-  snprintf(logp, sizeof(logp), "%s/alertmanager.log", fx_dir);
-  FILE *f = fopen(conf, "w");
-  if (!f)
-    return -1;
-  fputs("route:\n  receiver: blackhole\n  group_wait: 1s\n"
-        "receivers:\n  - name: blackhole\n",
-        f);
-  fclose(f);
-  am_port = coin_test_free_port();
-  snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d",
-           am_port);
-  snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s", conf);
-  snprintf(storearg, sizeof(storearg), "--storage.path=%s", store);
-  char *argv[] = {
-      bin, cfgarg, storearg, listen, "--cluster.listen-address=", NULL};
-  if (coin_test_proc_start(&am, argv, NULL, logp) != 0)
-    return -1;
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/-/ready", am_port);
-  for (int i = 0; i < 200; i++) {
-    if (fx_http(NULL, "GET", url) == 200)
-      return 0;
-    fx_sleep_ms(50);
-  }
-  return -1;
+  int rc = fx_am_start(&amx, "route:\n  receiver: blackhole\n  group_wait: 1s\n"
+                             "receivers:\n  - name: blackhole\n");
+  am_port = amx.port;
+  return rc;
 }
 
 /* Active alerts in Alertmanager for BTCUSDT with this alertname and
  * severity (NULL: any); -1 when Alertmanager does not answer. */
 static int am_count(const char *alertname, const char *severity) {
-  char url[128];
-  snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v2/alerts", am_port);
-  long st = 0;
-  json_t *arr = fx_get_json(&st, url);
-  if (st != 200 || !json_is_array(arr)) {
-    json_decref(arr);
+  json_t *arr = fx_am_alerts(&amx);
+  if (arr == NULL)
     return -1;
-  }
   int n = 0;
   size_t i;
   json_t *a;
@@ -546,11 +516,7 @@ int main(int argc, char **argv) {
   RUN_TEST(fault_story);
   RUN_TEST(endpoints);
   fx_monitor_stop(&mon);
-  if (am.pid > 0) {
-    coin_test_proc_signal(&am, SIGTERM);
-    if (coin_test_proc_wait(&am, 5000) < 0)
-      coin_test_proc_signal(&am, SIGKILL);
-  }
+  fx_am_stop(&amx);
   fx_recv_free(&hook);
   fx_recv_free(&slack);
   fx_teardown();

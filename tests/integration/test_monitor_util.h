@@ -413,6 +413,69 @@ FX_FN int64_t fx_jint(const json_t *o, const char *key) {
   return json_is_integer(v) ? json_integer_value(v) : -1;
 }
 
+/* ---- a real Prometheus Alertmanager -------------------------------------- */
+
+struct fx_am {
+  struct coin_test_proc proc;
+  int port;
+};
+
+/* Starts Alertmanager on a free loopback port with this configuration. */
+FX_FN int fx_am_start(struct fx_am *a, const char *yaml) {
+  char conf[400], store[400], listen[64], cfgarg[460], storearg[460], logp[400],
+      bin[] = "/usr/bin/prometheus-alertmanager";
+  static int seq;
+  seq++;
+  snprintf(conf, sizeof(conf), "%s/alertmanager-%d.yml", fx_dir, seq);
+  snprintf(store, sizeof(store), "%s/am-data-%d", fx_dir, seq);
+  snprintf(logp, sizeof(logp), "%s/alertmanager-%d.log", fx_dir, seq);
+  FILE *f = fopen(conf, "w");
+  if (!f)
+    return -1;
+  fputs(yaml, f);
+  fclose(f);
+  memset(a, 0, sizeof(*a));
+  a->port = coin_test_free_port();
+  snprintf(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d",
+           a->port);
+  snprintf(cfgarg, sizeof(cfgarg), "--config.file=%s", conf);
+  snprintf(storearg, sizeof(storearg), "--storage.path=%s", store);
+  char *argv[] = {
+      bin, cfgarg, storearg, listen, "--cluster.listen-address=", NULL};
+  if (coin_test_proc_start(&a->proc, argv, NULL, logp) != 0)
+    return -1;
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/-/ready", a->port);
+  for (int i = 0; i < 200; i++) {
+    if (fx_http(NULL, "GET", url) == 200)
+      return 0;
+    fx_sleep_ms(50);
+  }
+  return -1;
+}
+
+FX_FN void fx_am_stop(struct fx_am *a) {
+  if (a->proc.pid > 0 && coin_test_proc_alive(&a->proc)) {
+    coin_test_proc_signal(&a->proc, SIGTERM);
+    if (coin_test_proc_wait(&a->proc, 5000) < 0)
+      coin_test_proc_signal(&a->proc, SIGKILL);
+  }
+  a->proc.pid = 0;
+}
+
+/* GET /api/v2/alerts (the JSON array), NULL when it does not answer. */
+FX_FN json_t *fx_am_alerts(const struct fx_am *a) {
+  char url[128];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/api/v2/alerts", a->port);
+  long st = 0;
+  json_t *arr = fx_get_json(&st, url);
+  if (st != 200 || !json_is_array(arr)) {
+    json_decref(arr);
+    return NULL;
+  }
+  return arr;
+}
+
 /* ---- webhook receiver (in process) -------------------------------------- */
 
 struct fx_req {
