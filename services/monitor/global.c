@@ -212,8 +212,10 @@ void mon_global_sweep(struct monitor *m, int64_t now_ms) {
       continue;
     if (now_ms - g->loaded_ms < MON_GLOBAL_REASSERT_MS)
       continue;
+    char name[sizeof(g->alertname)];
+    snprintf(name, sizeof(name), "%s", g->alertname);
     snprintf(g->summary, sizeof(g->summary),
-             "%s: not raised again after the monitor restarted", g->alertname);
+             "%s: not raised again after the monitor restarted", name);
     g->active = false;
     global_queue(m, g, COIN_ALERT_RESOLVED, now_ms);
     g->used = false;
