@@ -439,7 +439,7 @@ int sink_webhook_sign(char ts_header[64],
 /* receivers.c: what receivers see beyond the alert itself - links and the
  * Slack Block Kit message of an incident wave. Pure functions. */
 #define MON_LINK_BYTES 1024
-#define MON_SLACK_LIST_LINES 20 /* series listed in a wave message */
+#define MON_SLACK_LIST_LINES 30 /* series listed in a wave message */
 #define MON_SLACK_WAVE_MAX 500  /* alerts in one wave message at most */
 /* The series page "<MONITOR_SITE_URL>#<SYMBOL>/<tf>" (web/app.js route);
  * false (out "") without a site URL or for a global alert (symbol ""). */

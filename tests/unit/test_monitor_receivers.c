@@ -230,8 +230,8 @@ static void slack_wave(void) {
   static const enum coin_tf tfs[] = {COIN_TF_1M, COIN_TF_1H, COIN_TF_1D,
                                      COIN_TF_1W, COIN_TF_1MO};
   struct monitor_config c = cfg_with("http://site.example/", NULL, true);
-  struct coin_alert a[25];
-  for (int i = 0; i < 25; i++) {
+  struct coin_alert a[35];
+  for (int i = 0; i < 35; i++) {
     alert_of(&a[i], syms[i / 5], i == 7 ? "CoinCorrupt" : "CoinSoftStale",
              i == 7 ? COIN_SEVERITY_CRITICAL : COIN_SEVERITY_WARNING,
              i == 3 ? COIN_ALERT_RESOLVED : COIN_ALERT_FIRING);
@@ -239,19 +239,19 @@ static void slack_wave(void) {
   }
   char *body = NULL;
   size_t len = 0;
-  ASSERT_OK(sink_slack_body(&body, &len, &c, a, 25));
+  ASSERT_OK(sink_slack_body(&body, &len, &c, a, 35));
   json_t *j = NULL;
   slack_check(&j, body);
   ASSERT_CONTAINS(json_string_value(json_object_get(j, "text")),
-                  "[CRITICAL] 25 alerts (24 firing, 1 resolved):");
+                  "[CRITICAL] 35 alerts (34 firing, 1 resolved):");
   ASSERT_CONTAINS(json_string_value(json_object_get(j, "text")), "and 5 more");
-  ASSERT_CONTAINS(body, "\"[CRITICAL] 25 alerts: 24 firing, 1 resolved\"");
-  /* the first 20 are listed with links, the rest counted */
-  for (int i = 0; i < 25; i++) {
+  ASSERT_CONTAINS(body, "\"[CRITICAL] 35 alerts: 34 firing, 1 resolved\"");
+  /* the first 30 are listed with links, the rest counted */
+  for (int i = 0; i < 35; i++) {
     char link[128];
     snprintf(link, sizeof(link), "<http://site.example/#%s/%s|", syms[i / 5],
              coin_tf_name(tfs[i % 5]));
-    if (i < 20)
+    if (i < MON_SLACK_LIST_LINES)
       ASSERT_CONTAINS(body, link);
     else
       ASSERT_TRUE(strstr(body, link) == NULL);
