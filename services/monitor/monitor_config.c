@@ -66,14 +66,16 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .offset = F(webhook_secret),
      .flags = COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .rule = "required when MONITOR_WEBHOOK_URLS is set",
-     .doc = "Shared secret of the X-Coin-Signature HMAC-SHA256 header."},
+     .doc = "Shared secret of the X-Coin-Signature header (HMAC-SHA256 of "
+            "\"<unix seconds>.<body>\", docs/monitor.md)."},
     {.name = "MONITOR_SLACK_URLS",
      .type = COIN_CFG_URL,
      .offset = F(slack_urls),
      .flags = COIN_CFG_MULTI | COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .choices = http_schemes,
-     .doc = "Slack-compatible incoming webhooks (body {\"text\": ...}); the "
-            "URLs hold a token, so they are secret."},
+     .doc = "Slack-compatible incoming webhooks (Block Kit message with a "
+            "fallback text, one per incident wave); the URLs hold a token, so "
+            "they are secret."},
     {.name = "MONITOR_ALERTMANAGER_URLS",
      .type = COIN_CFG_URL,
      .offset = F(alertmanager_urls),

@@ -6,6 +6,9 @@
  * failures are retried with exponential backoff (jitter, capped), in order,
  * while the message is kept alive with in-progress acks. Alertmanager also
  * gets the active alerts re-sent periodically (endsAt = now + 4 x period).
+ * The webhook is signed over a fresh timestamp and the body per attempt;
+ * Slack gets one Block Kit message per incident wave (receivers.c builds
+ * it; every alert of the wave is acked only after that message's 2xx).
  * Payload formats: docs/monitor.md.
  * Thread model: one thread per sink; the sink struct's counters are atomics
  * read by /metrics.
