@@ -26,7 +26,9 @@ int coin_sha256_hex(char out[COIN_SHA256_HEX_BYTES], const void *data,
 /* HMAC-SHA256 of data with key (any length, also 0). */
 int coin_hmac_sha256(uint8_t out[COIN_SHA256_BYTES], const void *key,
                      size_t key_len, const void *data, size_t len);
-/* The webhook signature header value: "sha256=<64 lower-case hex>". */
+/* The body-only signature "sha256=<64 lower-case hex>" (the webhook's
+ * scheme before timestamps; receivers migrating accept it beside
+ * coin_hmac_webhook_verify, docs/monitor.md "Migration"). */
 int coin_hmac_sha256_signature(char out[COIN_HMAC_SIGNATURE_BYTES],
                                const void *key, size_t key_len,
                                const void *data, size_t len);
