@@ -8,6 +8,7 @@
 #include "bus_int.h"
 
 #include "coin/error.h"
+#include "coin/redact.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -263,33 +264,6 @@ static int split_urls(char **urls, int *out_n, const char *list) {
   return 0;
 }
 
-/* The url list with any "user:password@" replaced by "***@", for errors. */
-static void redact_urls(char *dst, size_t dst_bytes, const char *urls) {
-  size_t o = 0;
-  for (const char *p = urls; *p && o + 1 < dst_bytes;) {
-    const char *scheme = strstr(p, "://");
-    const char *end = strchr(p, ',');
-    if (end == NULL)
-      end = p + strlen(p);
-    const char *at = memchr(p, '@', (size_t)(end - p));
-    if (scheme && scheme < end && at && at > scheme) {
-      o += (size_t)snprintf(dst + o, dst_bytes - o, "%.*s***",
-                            (int)(scheme + 3 - p), p);
-      p = at;
-      continue;
-    }
-    size_t n = (size_t)(end - p) + (*end == ',');
-    if (n > dst_bytes - 1 - o)
-      n = dst_bytes - 1 - o;
-    memcpy(dst + o, p, n);
-    o += n;
-    p += n;
-  }
-  if (o >= dst_bytes)
-    o = dst_bytes - 1;
-  dst[o] = '\0';
-}
-
 static int check_options(const struct coin_bus_options *o) {
   int rc;
   if (o->url == NULL || o->url[0] == '\0')
@@ -396,7 +370,7 @@ int coin_bus_connect(struct coin_bus **out,
   if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
     atomic_fetch_sub(&st->refs, 1); /* no connection, no callbacks */
     char shown[URL_MAX];
-    redact_urls(shown, sizeof(shown), opts->url);
+    coin_redact_urls(shown, sizeof(shown), opts->url);
     rc = bus_nats_error(s, 0, "nats");
     coin_error_wrap(rc, "connect %s", shown);
     goto out;

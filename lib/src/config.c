@@ -20,6 +20,7 @@
 
 #include "coin/candle.h"
 #include "coin/error.h"
+#include "coin/redact.h"
 
 #define NAME_MAX_BYTES 128
 #define SHOWN_MAX_CHARS 80
@@ -609,6 +610,36 @@ static const char *nonempty(const char *s) {
   return s && s[0] ? s : NULL;
 }
 
+/* The placeholder values of the shipped examples (deploy/compose/secrets,
+ * deploy/k8s) and the usual stand-ins: a secret holding one is refused, so
+ * an example never runs as if it were a real deployment. */
+static const char *const placeholder_secrets[] = {
+    "change-me-to-a-long-random-string", /* compose webhook_secret.example */
+    "example-only-change-me",            /* k8s overlays/example */
+    "replace-me",                        /* k8s base */
+    "changeme",
+    "change-me",
+    "replaceme",
+    "secret",
+    "password",
+    "example",
+    "xxx",
+    NULL};
+
+bool coin_cfg_is_placeholder_secret(const char *value) {
+  if (value == NULL)
+    return false;
+  size_t n = strlen(value);
+  while (n > 0 &&
+         (value[n - 1] == '\n' || value[n - 1] == '\r' || value[n - 1] == ' '))
+    n--;
+  for (int i = 0; placeholder_secrets[i]; i++)
+    if (strlen(placeholder_secrets[i]) == n &&
+        strncasecmp(value, placeholder_secrets[i], n) == 0)
+      return true;
+  return false;
+}
+
 /* Loads one row; returns true when it added a problem. */
 static bool load_row(void *cfg, const struct coin_cfg_var *v,
                      const struct coin_env *env, struct coin_cfg_errors *errs) {
@@ -661,11 +692,27 @@ static bool load_row(void *cfg, const struct coin_cfg_var *v,
     text = v->def;
     from_default = true;
   }
+  if (is_secret && !from_default && coin_cfg_is_placeholder_secret(text)) {
+    coin_cfg_errors_add(errs,
+                        "%s: the example placeholder value is not a secret "
+                        "(rule: set a real one, e.g. openssl rand -hex 32)",
+                        v->name);
+    bad = true;
+    goto out;
+  }
   if (parse_value(cfg, v, text, why) != 0) {
+    char red[SHOWN_MAX_CHARS * 2 + 64];
+    const char *plain = text;
+    if (v->type == COIN_CFG_URL) { /* user-info, tokens: coin/redact.h */
+      coin_redact_urls(red, sizeof(red), text);
+      plain = red;
+    }
+    char why_red[WHY_BYTES + 64];
+    coin_redact_text(why_red, sizeof(why_red), why);
     coin_cfg_errors_add(
         errs, "%s=%s%s%s%s: %s (rule: %s)", v->name, is_secret ? "" : "\"",
-        is_secret ? "***" : shown(show, text), is_secret ? "" : "\"",
-        from_default ? " (the default)" : "", why, rule);
+        is_secret ? "***" : shown(show, plain), is_secret ? "" : "\"",
+        from_default ? " (the default)" : "", why_red, rule);
     bad = true;
   }
 out:
@@ -724,44 +771,13 @@ void coin_cfg_free(void *cfg, const struct coin_cfg_var *vars, size_t n) {
 
 /* ---- JSON and docs ------------------------------------------------------ */
 
-/* URLs with the secret of "user:password@" or "token@" replaced by "***",
- * e.g. "bob:hunter2@n1:4222" -> "bob:***@n1:4222", "tok@n2" -> "***@n2". */
+/* URLs as they may be shown (coin/redact.h). */
 static json_t *redacted_urls(const char *s) {
-  size_t cap = 2 * strlen(s) + 16; /* each item grows by at most 2 bytes */
+  size_t cap = strlen(s) + 64;
   char *out = malloc(cap);
   if (out == NULL)
     return NULL;
-  size_t len = 0;
-  for (const char *p = s;;) {
-    const char *item_end = strchr(p, ',');
-    if (item_end == NULL)
-      item_end = p + strlen(p);
-    const char *auth = strstr(p, "://");
-    auth = (auth && auth < item_end) ? auth + 3 : NULL;
-    const char *at = NULL, *colon = NULL;
-    for (const char *q = auth; q && q < item_end && *q != '/'; q++)
-      if (*q == '@')
-        at = q;
-    for (const char *q = auth; at && q < at && !colon; q++)
-      if (*q == ':')
-        colon = q;
-    const char *keep_end = colon ? colon + 1 : auth; /* copied as is */
-    if (at == NULL)
-      keep_end = item_end;
-    memcpy(out + len, p, (size_t)(keep_end - p));
-    len += (size_t)(keep_end - p);
-    if (at) {
-      memcpy(out + len, "***", 3);
-      len += 3;
-      memcpy(out + len, at, (size_t)(item_end - at));
-      len += (size_t)(item_end - at);
-    }
-    if (*item_end == '\0')
-      break;
-    out[len++] = ',';
-    p = item_end + 1;
-  }
-  out[len] = '\0';
+  coin_redact_urls(out, cap, s);
   json_t *j = json_string(out);
   free(out);
   return j;

@@ -6,6 +6,7 @@
 #include "coin/http.h"
 
 #include "coin/error.h"
+#include "coin/redact.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -152,14 +153,18 @@ int coin_http_request(struct coin_http *h, struct coin_http_response *out,
   CURLcode cc = curl_easy_perform(c);
   if (cc != CURLE_OK) {
     const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(cc);
+    char shown[512], why_shown[CURL_ERROR_SIZE + 64];
+    coin_redact_urls(shown, sizeof(shown), url); /* tokens stay out */
+    coin_redact_text(why_shown, sizeof(why_shown), why);
+    why = why_shown;
     if (bb.overflow)
       rc =
           coin_error_set(COIN_ETOOBIG, "%s %s: response body exceeds %zu bytes",
-                         method, url, h->opts.max_body_bytes);
+                         method, shown, h->opts.max_body_bytes);
     else if (cc == CURLE_OPERATION_TIMEDOUT)
-      rc = coin_error_set(COIN_ETIMEOUT, "%s %s: %s", method, url, why);
+      rc = coin_error_set(COIN_ETIMEOUT, "%s %s: %s", method, shown, why);
     else
-      rc = coin_error_set(COIN_EUNAVAIL, "%s %s: %s", method, url, why);
+      rc = coin_error_set(COIN_EUNAVAIL, "%s %s: %s", method, shown, why);
     goto out;
   }
   memset(out, 0, sizeof(*out));

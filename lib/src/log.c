@@ -7,6 +7,7 @@
 #include "coin/log.h"
 
 #include "coin/fmt.h"
+#include "coin/redact.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -214,11 +215,27 @@ static void put_field(struct line *l, const struct coin_log_field *f) {
     return;
   }
   switch (f->kind) {
-  case COIN_LOG_KIND_STR:
-    /* A string cut short is kept (closed); one never opened is dropped. */
-    if (!(f->v.s ? put_json_string(l, f->v.s) : puts_(l, "null")))
+  case COIN_LOG_KIND_STR: {
+    /* A string cut short is kept (closed); one never opened is dropped. A
+     * value holding a URL (an error text echoing one) loses its secrets
+     * here whatever the caller did (coin/redact.h). */
+    const char *v = f->v.s;
+    char *red = NULL;
+    if (v && strstr(v, "://")) {
+      size_t cap = strlen(v) + 64;
+      red = malloc(cap);
+      if (red) {
+        coin_redact_text(red, cap, v);
+        v = red;
+      } else {
+        v = "(value with a URL, not shown: out of memory)";
+      }
+    }
+    if (!(v ? put_json_string(l, v) : puts_(l, "null")))
       l->len = mark;
+    free(red);
     return;
+  }
   case COIN_LOG_KIND_INT:
     snprintf(buf, sizeof(buf), "%" PRId64, f->v.i);
     puts_(l, buf);
@@ -267,7 +284,7 @@ static int build(struct line *l, enum coin_log_level level, int64_t ts_ms,
   puts_(l, "\",\"svc\":");
   put_json_string(l, svc);
   puts_(l, ",\"msg\":");
-  put_json_string(l, msg ? msg : "");
+  put_json_string(l, msg ? msg : ""); /* messages are literals */
   for (size_t i = 0; i < n_fields && !l->full; i++)
     put_field(l, &fields[i]);
   /* The reserve guarantees the closing bytes fit. */

@@ -3,6 +3,7 @@
 
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/redact.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -135,7 +136,9 @@ int coin_service_main(const struct coin_service_def *def, int argc,
 
   rc = def->create(&svc, def->cfg);
   if (rc != 0) {
-    fprintf(stderr, "%s: %s\n", def->name, coin_error_last());
+    char shown[2048];
+    coin_redact_text(shown, sizeof(shown), coin_error_last());
+    fprintf(stderr, "%s: %s\n", def->name, shown);
     COIN_LOG_ERROR("start-up failed", COIN_LOG_RC(rc));
     def->config_free(def->cfg);
     coin_bus_shutdown();

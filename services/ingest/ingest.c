@@ -11,6 +11,7 @@
 #include "coin/error.h"
 #include "coin/file.h"
 #include "coin/log.h"
+#include "coin/redact.h"
 #include "coin/service.h"
 
 #include <limits.h>
@@ -82,8 +83,11 @@ static int make_exchange(struct coin_exchange **out, struct ingest *in) {
 static int setup_servers(struct ingest *in) {
   const struct ingest_config *cfg = in->cfg;
   int rc = coin_influx_create_db(in->ix_main);
-  if (rc != 0)
-    return coin_error_wrap(rc, "InfluxDB %s", cfg->core.influx_url);
+  if (rc != 0) {
+    char shown[512];
+    coin_redact_urls(shown, sizeof(shown), cfg->core.influx_url);
+    return coin_error_wrap(rc, "InfluxDB %s", shown);
+  }
   if (tf_in(&cfg->core.ingest_timeframes, COIN_TF_1M)) {
     rc = coin_influx_ensure_rp(in->ix_main, COIN_INFLUX_RP_1M,
                                cfg->retention_1m_days * COIN_DAY_MS, false);
@@ -179,7 +183,7 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
   struct coin_bus_options bo;
   coin_service_bus_options(&bo, &cfg->core, in->producer_id);
   if ((rc = coin_bus_connect(&in->bus, &bo)) != 0) {
-    coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
+    coin_error_wrap(rc, "NATS"); /* the bus names the (redacted) URLs */
     goto fail;
   }
   if ((rc = setup_servers(in)) != 0)

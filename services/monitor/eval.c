@@ -195,6 +195,19 @@ static void queue_status(struct monitor *m, struct mon_series *s,
   }
 }
 
+/* corrupt and insufficient_data have no escalated state of their own: their
+ * episode escalates in place (severity critical, reminders) once the state
+ * lasted longer than MONITOR_HARD_ESCALATE_SECONDS, like hard_stale - the
+ * three states that block the data users see. */
+static bool escalates_in_place(enum coin_fresh_state base) {
+  return base == COIN_STATE_CORRUPT || base == COIN_STATE_INSUFFICIENT_DATA;
+}
+
+static bool lasted_beyond_escalation(const struct monitor *m, int64_t since,
+                                     int64_t now_ms) {
+  return now_ms - since > m->cfg->hard_escalate_seconds * 1000;
+}
+
 static void new_episode(struct mon_alert *al, const struct monitor *m,
                         const char *alertname, enum coin_fresh_state state,
                         int64_t starts_at_ms, int64_t now_ms) {
@@ -205,8 +218,19 @@ static void new_episode(struct mon_alert *al, const struct monitor *m,
   al->state = state;
   al->starts_at_ms = starts_at_ms;
   al->last_notified_ms = now_ms;
-  al->next_repeat_ms =
-      escalated(state) ? now_ms + m->cfg->repeat_seconds * 1000 : 0;
+  bool esc = escalated(state);
+  if (escalates_in_place(state) &&
+      lasted_beyond_escalation(m, starts_at_ms, now_ms)) {
+    esc = true; /* first alert after a held fill: already escalated */
+    al->severity = COIN_SEVERITY_CRITICAL;
+  }
+  al->next_repeat_ms = esc ? now_ms + m->cfg->repeat_seconds * 1000 : 0;
+}
+
+/* A duration for a summary: from a sane start only (never from the epoch
+ * or an unset -1), never negative. */
+static void fmt_since(char *out, size_t n, int64_t since, int64_t now_ms) {
+  fmt_duration(out, n, since > 0 && since <= now_ms ? now_ms - since : 0);
 }
 
 /* When the condition behind base began, as the data says (so a restart or a
@@ -218,7 +242,41 @@ static int64_t base_since(const struct mon_series *s,
     t = s->fresh.soft_since_ms;
   else if (base == COIN_STATE_HARD_STALE)
     t = s->fresh.hard_since_ms;
-  return t > 0 && t <= now_ms ? t : now_ms;
+  if (t <= 0 || t > now_ms)
+    return now_ms;
+  /* A series that was never fresh since the monitor first saw it (a
+   * deployment backfilling from years back) is stale since it was first
+   * seen, not since a candle of its history closed. */
+  if (!s->ever_fresh && s->first_seen_ms > 0 && t < s->first_seen_ms)
+    t = s->first_seen_ms <= now_ms ? s->first_seen_ms : now_ms;
+  return t;
+}
+
+/* ---- quiet deployments -------------------------------------------------- */
+
+/* Publish has not caught up with ingest (a backfill being published). */
+static bool publish_behind(const struct mon_series *s) {
+  return s->ingest_wm_ms >= 0 && s->publish_wm_ms >= 0 &&
+         s->publish_wm_ms < s->ingest_wm_ms;
+}
+
+/* The fill of a series new to the monitor (first seen without a KV record:
+ * a new deployment, or a series added to SYMBOLS/INGEST_TIMEFRAMES), bounded
+ * by bootstrap_until_ms = first sight + MONITOR_BOOTSTRAP_SECONDS. It is
+ * filling while it has never been fresh, or while publish is behind ingest;
+ * staleness, insufficient_data and degraded alerts wait (corrupt does not). */
+static bool filling(const struct mon_series *s, int64_t now_ms) {
+  return s->bootstrap_until_ms > now_ms &&
+         (!s->ever_fresh || publish_behind(s));
+}
+
+/* A new deployment has no model until its first training, which needs the
+ * backfilled data: a degraded flag whose only reason is no_model waits for
+ * the whole bound, even after the data is fresh. */
+static bool model_awaited(const struct mon_series *s, bool degraded,
+                          unsigned reasons, int64_t now_ms) {
+  return s->bootstrap_until_ms > now_ms && degraded &&
+         reasons == COIN_DEGRADED_NO_MODEL;
 }
 
 void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
@@ -232,6 +290,14 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
   int64_t since = s->since_ms;
   bool from_degraded = s->known && s->degraded;
 
+  if (!s->known) {
+    /* first sight without a record: a new deployment or a new series */
+    s->first_seen_ms = now_ms;
+    s->ever_fresh = false;
+    s->first_fresh_ms = -1;
+    s->bootstrap_until_ms =
+        cfg->bootstrap_seconds > 0 ? now_ms + cfg->bootstrap_seconds * 1000 : 0;
+  }
   if (!s->known || base != eval_base(prev)) {
     next = base;
     since = base_since(s, base, now_ms);
@@ -260,14 +326,24 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
   }
   job->series = s;
   /* Commit the new state first: summaries and records describe it. */
-  if (!s->known) /* first sight with nothing published: a deployment */
-    s->bootstrap_until_ms =
-        base == COIN_STATE_INSUFFICIENT_DATA && cfg->bootstrap_seconds > 0
-            ? now_ms + cfg->bootstrap_seconds * 1000
-            : 0;
-  if (next == COIN_STATE_FRESH)
+  bool fill_changed = false;
+  if (next == COIN_STATE_FRESH && !s->ever_fresh) {
+    s->ever_fresh = true;
+    s->first_fresh_ms = now_ms;
+    fill_changed = true;
+  }
+  bool held = filling(s, now_ms);
+  bool dheld = held || model_awaited(s, degraded, reasons, now_ms);
+  if (s->bootstrap_until_ms > 0 && !held && !dheld) {
+    /* the fill is over (fresh and caught up, or its bound passed) */
+    COIN_LOG_INFO(
+        "series fill over", COIN_LOG_STR("symbol", s->symbol),
+        COIN_LOG_STR("timeframe", tfn),
+        COIN_LOG_BOOL("fresh_once", s->ever_fresh),
+        COIN_LOG_BOOL("bound_passed", s->bootstrap_until_ms <= now_ms));
     s->bootstrap_until_ms = 0;
-  bool bootstrapping = s->bootstrap_until_ms > now_ms;
+    fill_changed = true;
+  }
   s->known = true;
   s->state = next;
   s->since_ms = since;
@@ -282,12 +358,11 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
   const char *sn = coin_codec_state_name(next);
   enum coin_fresh_state nbase = eval_base(next);
   const char *name = eval_alertname(nbase);
-  /* A deployment (first seen with nothing published, never fresh since)
-   * gets MONITOR_BOOTSTRAP_SECONDS to backfill and publish before staleness,
-   * missing data or degraded alert; corruption alerts at once. An alert
-   * held back fires when the grace ends, if its condition still holds. */
-  bool alertable =
-      name != NULL && !(bootstrapping && nbase != COIN_STATE_CORRUPT);
+  /* A series new to the monitor gets up to MONITOR_BOOTSTRAP_SECONDS to
+   * fill (see filling()) before a staleness, missing data or degraded alert;
+   * corruption alerts at once. An alert held back fires when the fill ends,
+   * if its condition still holds, with the episode's real start. */
+  bool alertable = name != NULL && !(held && nbase != COIN_STATE_CORRUPT);
 
   if (s->alert.active && eval_base(s->alert.state) != nbase) {
     snprintf(summary, sizeof(summary), "%s %s %s is no longer %s: now %s", ex,
@@ -297,10 +372,11 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
   }
   if (alertable && !s->alert.active) {
     new_episode(&s->alert, m, name, next, since, now_ms);
-    fmt_duration(dur, sizeof(dur), now_ms - since);
-    snprintf(summary, sizeof(summary), "%s %s %s is %s%s%s: %s", ex, s->symbol,
-             tfn, sn, escalated(next) ? " for " : "",
-             escalated(next) ? dur : "", s->detail);
+    bool esc = escalated(next) || s->alert.next_repeat_ms > 0;
+    fmt_since(dur, sizeof(dur), since, now_ms);
+    snprintf(summary, sizeof(summary), "%s %s %s is %s%s%s%s: %s", ex,
+             s->symbol, tfn, sn, esc && !escalated(next) ? " (escalated)" : "",
+             esc ? " for " : "", esc ? dur : "", s->detail);
     queue_alert(m, s, job, &s->alert, COIN_ALERT_FIRING, now_ms, summary);
   } else if (s->alert.active && s->alert.state != next) {
     /* escalation within the same episode */
@@ -310,7 +386,19 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
     s->alert.last_notified_ms = now_ms;
     s->alert.next_repeat_ms =
         escalated(next) ? now_ms + cfg->repeat_seconds * 1000 : 0;
-    fmt_duration(dur, sizeof(dur), now_ms - since);
+    fmt_since(dur, sizeof(dur), since, now_ms);
+    snprintf(summary, sizeof(summary), "%s %s %s escalated: %s for %s: %s", ex,
+             s->symbol, tfn, coin_codec_state_name(nbase), dur, s->detail);
+    queue_alert(m, s, job, &s->alert, COIN_ALERT_FIRING, now_ms, summary);
+  } else if (s->alert.active && escalates_in_place(nbase) &&
+             s->alert.next_repeat_ms == 0 &&
+             lasted_beyond_escalation(m, since, now_ms)) {
+    /* corrupt / insufficient_data lasted: escalation in place */
+    s->alert.severity = COIN_SEVERITY_CRITICAL;
+    s->alert.repeat_count++;
+    s->alert.last_notified_ms = now_ms;
+    s->alert.next_repeat_ms = now_ms + cfg->repeat_seconds * 1000;
+    fmt_since(dur, sizeof(dur), since, now_ms);
     snprintf(summary, sizeof(summary), "%s %s %s escalated: %s for %s: %s", ex,
              s->symbol, tfn, coin_codec_state_name(nbase), dur, s->detail);
     queue_alert(m, s, job, &s->alert, COIN_ALERT_FIRING, now_ms, summary);
@@ -319,7 +407,7 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
     s->alert.repeat_count++;
     s->alert.last_notified_ms = now_ms;
     s->alert.next_repeat_ms = now_ms + cfg->repeat_seconds * 1000;
-    fmt_duration(dur, sizeof(dur), now_ms - since);
+    fmt_since(dur, sizeof(dur), since, now_ms);
     snprintf(summary, sizeof(summary),
              "%s %s %s still %s after %s (reminder %u): %s", ex, s->symbol, tfn,
              coin_codec_state_name(nbase), dur, (unsigned)s->alert.repeat_count,
@@ -327,7 +415,7 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
     queue_alert(m, s, job, &s->alert, COIN_ALERT_FIRING, now_ms, summary);
   }
 
-  if (degraded && !bootstrapping && !s->dalert.active) {
+  if (degraded && !dheld && !s->dalert.active) {
     new_episode(&s->dalert, m, "CoinDegraded", next,
                 s->degraded_since_ms > 0 ? s->degraded_since_ms : now_ms,
                 now_ms);
@@ -358,7 +446,7 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
                   COIN_LOG_STR("cause", s->cause),
                   COIN_LOG_STR("detail", s->detail));
   }
-  if (state_changed || degraded_changed || reasons_changed ||
+  if (state_changed || degraded_changed || reasons_changed || fill_changed ||
       job->n_alerts > 0) {
     if (state_encode(&job->state_json, &job->state_len, m, s) != 0)
       COIN_LOG_ERROR("state record not built",

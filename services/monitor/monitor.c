@@ -201,7 +201,7 @@ static int setup_nats(struct monitor *m) {
   coin_service_bus_options(&bo, &cfg->core, m->producer_id);
   int rc = coin_bus_connect(&m->bus, &bo);
   if (rc != 0)
-    return coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
+    return coin_error_wrap(rc, "NATS"); /* the bus names the (redacted) URLs */
   const char *subjects[] = {"coin.alerts.>"};
   struct coin_bus_stream_config sc = {
       .name = COIN_STREAM_ALERTS,

@@ -35,8 +35,9 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .offset = F(hard_escalate_seconds),
      .min = 1,
      .max = 30 * 86400,
-     .doc = "hard_stale lasting longer than this becomes "
-            "hard_stale_escalated."},
+     .doc = "A blocking state lasting longer than this escalates: hard_stale "
+            "becomes hard_stale_escalated, corrupt and insufficient_data "
+            "alerts escalate in place (severity critical, repeated)."},
     {.name = "MONITOR_REPEAT_SECONDS",
      .type = COIN_CFG_INT,
      .def = "3600",
@@ -50,10 +51,11 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .offset = F(bootstrap_seconds),
      .min = 0,
      .max = 30 * 86400,
-     .doc = "A series first seen with nothing published (a new deployment) "
-            "raises no staleness, insufficient_data or degraded alert until "
-            "it was fresh once or this long passed (backfill time); 0 = no "
-            "grace."},
+     .doc = "A series first seen by the monitor (a new deployment or a newly "
+            "added series) raises no staleness, insufficient_data or degraded "
+            "alert while it fills (never fresh yet, or publish behind ingest; "
+            "a lone no_model waits the whole time), at most this long; "
+            "corrupt alerts at once; 0 = no grace."},
     {.name = "MONITOR_WEBHOOK_URLS",
      .type = COIN_CFG_URL,
      .offset = F(webhook_urls),

@@ -160,6 +160,12 @@ struct mon_series {
   struct mon_alert alert;     /* staleness / corrupt / insufficient_data */
   struct mon_alert dalert;    /* degraded */
   struct mon_last_alert last_alert;
+
+  /* quiet deployments (persisted): the fill of a series new to the monitor
+   * (eval.c; bootstrap_until_ms above is its bound) */
+  int64_t first_seen_ms;  /* first evaluated without a record; -1 unknown */
+  bool ever_fresh;        /* fresh at least once since first seen */
+  int64_t first_fresh_ms; /* when it first was; -1 never or unknown */
 };
 
 /* ---- the outbox: NATS work queued by the pass, done by its own thread -- */

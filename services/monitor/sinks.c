@@ -17,6 +17,7 @@
 
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/redact.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,23 +164,11 @@ int sink_am_body(char **out, size_t *out_len, const struct monitor_config *cfg,
 
 /* ---- setup -------------------------------------------------------------- */
 
-static char *redact_userinfo(const char *url) {
-  char *out = strdup(url);
-  if (out == NULL)
-    return NULL;
-  char *auth = strstr(out, "://");
-  if (auth == NULL)
-    return out;
-  auth += 3;
-  char *end = auth + strcspn(auth, "/?#");
-  char *at = NULL;
-  for (char *p = auth; p < end; p++)
-    if (*p == '@')
-      at = p;
-  if (at) {
-    memmove(auth + 3, at, strlen(at) + 1);
-    memcpy(auth, "***", 3);
-  }
+static char *redacted(const char *url) {
+  size_t cap = strlen(url) + 64;
+  char *out = malloc(cap);
+  if (out)
+    coin_redact_urls(out, cap, url);
   return out;
 }
 
@@ -219,7 +208,7 @@ static int add_sink(struct monitor *m, enum mon_sink_kind kind, const char *url,
     }
   }
   k->url = u;
-  k->log_url = kind == MON_SINK_SLACK ? strdup("(secret)") : redact_userinfo(u);
+  k->log_url = redacted(u); /* Slack: the token path becomes stars */
   if (k->log_url == NULL)
     return coin_error_set(COIN_ENOMEM, "out of memory");
   m->n_sinks++;

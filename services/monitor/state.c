@@ -68,6 +68,13 @@ int state_encode(char **out, size_t *out_len, const struct monitor *m,
   coin_jbuf_kint_or_null(&b, "degraded_since_ms",
                          s->degraded ? s->degraded_since_ms : -1);
   coin_jbuf_kint(&b, "bootstrap_until_ms", s->bootstrap_until_ms);
+  /* quiet deployments: the fill (fields absent in older records) */
+  coin_jbuf_kint_or_null(&b, "first_seen_ms",
+                         s->first_seen_ms > 0 ? s->first_seen_ms : -1);
+  coin_jbuf_kbool(&b, "ever_fresh", s->ever_fresh);
+  coin_jbuf_kint_or_null(
+      &b, "first_fresh_ms",
+      s->ever_fresh && s->first_fresh_ms > 0 ? s->first_fresh_ms : -1);
   put_alert(&b, "alert", m, s, &s->alert);
   put_alert(&b, "degraded_alert", m, s, &s->dalert);
   coin_jbuf_key(&b, "last_alert");
@@ -200,6 +207,19 @@ int state_decode(struct mon_series *s, const char *json, size_t len) {
     t.degraded_since_ms = t.degraded ? t.at_ms : -1;
   if (!get_int(&t.bootstrap_until_ms, root, "bootstrap_until_ms"))
     t.bootstrap_until_ms = 0;
+  /* quiet deployments. A record written before these fields existed was in
+   * its fill only while the old grace held it (bootstrap_until_ms set and
+   * not fresh); every other such series counts as fresh once. */
+  if (!get_int(&t.first_seen_ms, root, "first_seen_ms") || t.first_seen_ms <= 0)
+    t.first_seen_ms = -1;
+  const json_t *ef = json_object_get(root, "ever_fresh");
+  if (json_is_boolean(ef))
+    t.ever_fresh = json_is_true(ef);
+  else
+    t.ever_fresh = !(t.bootstrap_until_ms > 0 && t.state != COIN_STATE_FRESH);
+  if (!t.ever_fresh || !get_int(&t.first_fresh_ms, root, "first_fresh_ms") ||
+      t.first_fresh_ms <= 0)
+    t.first_fresh_ms = -1;
   if (decode_alert(&t.alert, json_object_get(root, "alert")) != 0 ||
       decode_alert(&t.dalert, json_object_get(root, "degraded_alert")) != 0) {
     coin_error_set(COIN_EDECODE, "state record: malformed alert");

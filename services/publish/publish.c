@@ -96,7 +96,7 @@ static int setup_bus(struct publish *p) {
   coin_service_bus_options(&bo, &cfg->core, p->producer_id);
   int rc = coin_bus_connect(&p->bus, &bo);
   if (rc != 0)
-    return coin_error_wrap(rc, "NATS %s", cfg->core.nats_url);
+    return coin_error_wrap(rc, "NATS"); /* the bus names the (redacted) URLs */
   struct coin_bus_kv_config kw = {.bucket = COIN_KV_WATERMARKS, .history = 5};
   if ((rc = coin_bus_kv_ensure(&p->kv_wm, NULL, p->bus, &kw)) != 0)
     return coin_error_wrap(rc, "KV bucket %s", COIN_KV_WATERMARKS);

@@ -201,6 +201,12 @@ extern const size_t coin_config_var_count;
 int coin_config_load(struct coin_config *out, const struct coin_env *env,
                      struct coin_cfg_errors *errs);
 void coin_config_free(struct coin_config *cfg);
+/* True when value (a trailing newline ignored) is one of the example
+ * placeholder secrets (deploy/ examples, "changeme", ...): such a secret is
+ * refused at load with "<VAR>: the example placeholder value is not a
+ * secret". */
+bool coin_cfg_is_placeholder_secret(const char *value);
+
 /* The effective core config as JSON, secrets redacted. */
 int coin_config_to_json(char **out, const struct coin_config *cfg);
 
