@@ -42,8 +42,11 @@ struct monitor_config {
   int64_t max_file_bytes;
   int64_t alert_max_age_hours;
   bool status_file;
-  char *site_url;     /* public base URL of the site ("/"-terminated); NULL */
-  int64_t max_passes; /* 0 = forever; tests and benchmarks stop after N */
+  char *site_url; /* public base URL of the site ("/"-terminated); NULL */
+  /* receivers */
+  char *public_url;       /* the monitor's public base ("/"-terminated); NULL */
+  int64_t slack_group_ms; /* Slack incident wave window */
+  int64_t max_passes;     /* 0 = forever; tests and benchmarks stop after N */
 };
 
 extern const struct coin_cfg_var monitor_config_vars[];

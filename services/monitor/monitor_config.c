@@ -68,14 +68,16 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .offset = F(webhook_secret),
      .flags = COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .rule = "required when MONITOR_WEBHOOK_URLS is set",
-     .doc = "Shared secret of the X-Coin-Signature HMAC-SHA256 header."},
+     .doc = "Shared secret of the X-Coin-Signature header (HMAC-SHA256 of "
+            "\"<unix seconds>.<body>\", docs/monitor.md)."},
     {.name = "MONITOR_SLACK_URLS",
      .type = COIN_CFG_URL,
      .offset = F(slack_urls),
      .flags = COIN_CFG_MULTI | COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .choices = http_schemes,
-     .doc = "Slack-compatible incoming webhooks (body {\"text\": ...}); the "
-            "URLs hold a token, so they are secret."},
+     .doc = "Slack-compatible incoming webhooks (Block Kit message with a "
+            "fallback text, one per incident wave); the URLs hold a token, so "
+            "they are secret."},
     {.name = "MONITOR_ALERTMANAGER_URLS",
      .type = COIN_CFG_URL,
      .offset = F(alertmanager_urls),
@@ -169,6 +171,24 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .doc = "The site's public base URL as users open it (e.g. "
             "https://coin.example.org/): alert links to a series page "
             "(<url>#SYMBOL/tf); unset = alerts carry no links."},
+    /* receivers: links in alerts and the Slack incident wave */
+    {.name = "MONITOR_PUBLIC_URL",
+     .type = COIN_CFG_URL,
+     .offset = F(public_url),
+     .choices = http_schemes,
+     .doc = "The monitor's own public base URL (e.g. "
+            "https://monitor.example.org/): alerts link to <url>status; unset "
+            "= they link to <MONITOR_SITE_URL>status.json (the same document) "
+            "when that is set and written."},
+    {.name = "MONITOR_SLACK_GROUP_MS",
+     .type = COIN_CFG_INT,
+     .def = "2000",
+     .offset = F(slack_group_ms),
+     .min = 0,
+     .max = 60000,
+     .doc = "Slack alerts arriving within this long of the first one of a "
+            "wave are sent as one message (0 = only what is already "
+            "queued)."},
     {.name = "MONITOR_MAX_PASSES",
      .type = COIN_CFG_INT,
      .def = "0",
@@ -208,6 +228,22 @@ int monitor_config_load(struct monitor_config *out, const struct coin_env *env,
       t[su] = '/';
       t[su + 1] = '\0';
       cfg.site_url = t;
+    }
+  }
+  /* receivers: the monitor's public base ends with '/' ("status" follows) */
+  if (cfg.public_url && strpbrk(cfg.public_url, ",#?") != NULL)
+    coin_cfg_errors_add(errs, "MONITOR_PUBLIC_URL: one base URL without "
+                              "query or fragment (rule: links append "
+                              "\"status\")");
+  size_t pu = cfg.public_url ? strlen(cfg.public_url) : 0;
+  if (pu > 0 && cfg.public_url[pu - 1] != '/') {
+    char *t = realloc(cfg.public_url, pu + 2);
+    if (t == NULL) {
+      coin_cfg_errors_add(errs, "MONITOR_PUBLIC_URL: out of memory");
+    } else {
+      t[pu] = '/';
+      t[pu + 1] = '\0';
+      cfg.public_url = t;
     }
   }
   if (errs->count > before) {

@@ -432,9 +432,40 @@ void sinks_stop(struct monitor *m);
 /* Payloads (also used by tests through the documented format). */
 int sink_webhook_body(char **out, size_t *out_len, const struct coin_alert *a,
                       const char *msg_id);
-int sink_slack_body(char **out, size_t *out_len, const struct coin_alert *a);
-int sink_am_body(char **out, size_t *out_len, const struct coin_alert *a,
-                 int64_t now_ms, int64_t resend_ms);
+int sink_am_body(char **out, size_t *out_len, const struct monitor_config *cfg,
+                 const struct coin_alert *a, int64_t now_ms, int64_t resend_ms);
+/* The signed webhook's headers for body at unix time ts_seconds (a fresh one
+ * per attempt): "X-Coin-Timestamp: <ts>" and "X-Coin-Signature: t=<ts>,
+ * v1=<hex>" (docs/monitor.md). */
+int sink_webhook_sign(char ts_header[64],
+                      char sig_header[COIN_WEBHOOK_SIGNATURE_BYTES + 32],
+                      const char *secret, int64_t ts_seconds, const char *body,
+                      size_t len);
+
+/* receivers.c: what receivers see beyond the alert itself - links and the
+ * Slack Block Kit message of an incident wave. Pure functions. */
+#define MON_LINK_BYTES 1024
+#define MON_SLACK_LIST_LINES 30 /* series listed in a wave message */
+#define MON_SLACK_WAVE_MAX 500  /* alerts in one wave message at most */
+/* The series page "<MONITOR_SITE_URL>#<SYMBOL>/<tf>" (web/app.js route);
+ * false (out "") without a site URL or for a global alert (symbol ""). */
+bool mon_link_series(char out[MON_LINK_BYTES], const struct monitor_config *cfg,
+                     const char *symbol, enum coin_tf tf);
+/* The status document: "<MONITOR_PUBLIC_URL>status", else
+ * "<MONITOR_SITE_URL>status.json" when MONITOR_STATUS_FILE; false when
+ * neither. */
+bool mon_link_status(char out[MON_LINK_BYTES],
+                     const struct monitor_config *cfg);
+/* Alertmanager's generatorURL: the series page, else the status link. */
+bool mon_link_generator(char out[MON_LINK_BYTES],
+                        const struct monitor_config *cfg,
+                        const struct coin_alert *a);
+/* One Slack message (Block Kit blocks + fallback text) for alerts[0..n),
+ * n >= 1, in arrival order; at most MON_SLACK_LIST_LINES are listed, then
+ * "and N more". */
+int sink_slack_body(char **out, size_t *out_len,
+                    const struct monitor_config *cfg,
+                    const struct coin_alert *alerts, size_t n);
 
 /* endpoints.c: /status, /metrics, /healthz, /readyz and status.json. */
 void endpoints_handle(void *ctx, const struct coin_httpd_request *req,

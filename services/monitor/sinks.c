@@ -6,6 +6,9 @@
  * failures are retried with exponential backoff (jitter, capped), in order,
  * while the message is kept alive with in-progress acks. Alertmanager also
  * gets the active alerts re-sent periodically (endsAt = now + 4 x period).
+ * The webhook is signed over a fresh timestamp and the body per attempt;
+ * Slack gets one Block Kit message per incident wave (receivers.c builds
+ * it; every alert of the wave is acked only after that message's 2xx).
  * Payload formats: docs/monitor.md.
  * Thread model: one thread per sink; the sink struct's counters are atomics
  * read by /metrics.
@@ -80,38 +83,12 @@ int sink_webhook_body(char **out, size_t *out_len, const struct coin_alert *a,
   return coin_jbuf_finish(out, out_len, &b);
 }
 
-int sink_slack_body(char **out, size_t *out_len, const struct coin_alert *a) {
-  char text[1024];
-  const char *sev = coin_codec_severity_name(a->severity);
-  char up[16];
-  size_t i = 0;
-  for (; sev[i] && i < sizeof(up) - 1; i++)
-    up[i] = (char)(sev[i] >= 'a' && sev[i] <= 'z' ? sev[i] - 32 : sev[i]);
-  up[i] = '\0';
-  if (a->status == COIN_ALERT_RESOLVED)
-    snprintf(text, sizeof(text), "[RESOLVED] %s: %s (alert %s)", a->alertname,
-             a->summary, a->alert_id);
-  else if (a->repeat_count > 0)
-    snprintf(text, sizeof(text), "[%s] %s (notice %u): %s (alert %s)", up,
-             a->alertname, (unsigned)a->repeat_count + 1, a->summary,
-             a->alert_id);
-  else
-    snprintf(text, sizeof(text), "[%s] %s: %s (alert %s)", up, a->alertname,
-             a->summary, a->alert_id);
-  struct coin_jbuf b = {0};
-  coin_jbuf_putn(&b, "{", 1);
-  coin_jbuf_kstr(&b, "text", text);
-  coin_jbuf_trim_comma(&b);
-  coin_jbuf_putn(&b, "}", 1);
-  return coin_jbuf_finish(out, out_len, &b);
-}
-
 /* One Alertmanager alert: labels from the message (alertname and severity
  * always present), severity/state overridable for the pre-escalation label
  * set; endsAt < 0 leaves it out. */
 static void am_entry(struct coin_jbuf *b, const struct coin_alert *a,
                      const char *severity, const char *state, int64_t starts,
-                     int64_t ends) {
+                     int64_t ends, const char *generator) {
   coin_jbuf_putn(b, "{\"labels\":{", 11);
   bool has_name = false, has_sev = false;
   for (size_t i = 0; i < a->n_labels; i++) {
@@ -139,6 +116,8 @@ static void am_entry(struct coin_jbuf *b, const struct coin_alert *a,
   coin_jbuf_ktime(b, "startsAt", starts);
   if (ends >= 0)
     coin_jbuf_ktime(b, "endsAt", ends);
+  if (generator && generator[0])
+    coin_jbuf_kstr(b, "generatorURL", generator);
   coin_jbuf_trim_comma(b);
   coin_jbuf_putn(b, "},", 2);
 }
@@ -146,8 +125,12 @@ static void am_entry(struct coin_jbuf *b, const struct coin_alert *a,
 /* Alertmanager identifies an alert by its labels, and escalation changes
  * severity and state: the escalated label set fires while the one it came
  * from is resolved, so Alertmanager never shows both. */
-static void am_entries(struct coin_jbuf *b, const struct coin_alert *a,
-                       int64_t now_ms, int64_t resend_ms) {
+static void am_entries(struct coin_jbuf *b, const struct monitor_config *cfg,
+                       const struct coin_alert *a, int64_t now_ms,
+                       int64_t resend_ms) {
+  /* generatorURL: the series page, else the status document, else none */
+  char gen[MON_LINK_BYTES];
+  mon_link_generator(gen, cfg, a);
   const char *sev = coin_codec_severity_name(a->severity);
   const char *st = a->state == COIN_STATE_UNSPECIFIED
                        ? NULL
@@ -157,22 +140,23 @@ static void am_entries(struct coin_jbuf *b, const struct coin_alert *a,
                      : now_ms + 4 * resend_ms;
   if (ends < a->starts_at_ms)
     ends = a->starts_at_ms;
-  am_entry(b, a, sev, st, a->starts_at_ms, ends);
+  am_entry(b, a, sev, st, a->starts_at_ms, ends, gen);
   enum coin_fresh_state base = eval_base(a->state);
   if (base != a->state && (!strcmp(a->alertname, "CoinSoftStale") ||
                            !strcmp(a->alertname, "CoinHardStale"))) {
     int64_t end = a->status == COIN_ALERT_RESOLVED ? ends : now_ms;
     am_entry(b, a, coin_codec_severity_name(eval_severity(base)),
              coin_codec_state_name(base), a->starts_at_ms,
-             end < a->starts_at_ms ? a->starts_at_ms : end);
+             end < a->starts_at_ms ? a->starts_at_ms : end, gen);
   }
 }
 
-int sink_am_body(char **out, size_t *out_len, const struct coin_alert *a,
-                 int64_t now_ms, int64_t resend_ms) {
+int sink_am_body(char **out, size_t *out_len, const struct monitor_config *cfg,
+                 const struct coin_alert *a, int64_t now_ms,
+                 int64_t resend_ms) {
   struct coin_jbuf b = {0};
   coin_jbuf_putn(&b, "[", 1);
-  am_entries(&b, a, now_ms, resend_ms);
+  am_entries(&b, cfg, a, now_ms, resend_ms);
   coin_jbuf_trim_comma(&b);
   coin_jbuf_putn(&b, "]", 1);
   return coin_jbuf_finish(out, out_len, &b);
@@ -269,6 +253,9 @@ static int ensure_consumer(struct monitor *m, struct mon_sink *k,
                                         .ack_wait_ms = ack_wait_ms(m->cfg),
                                         .max_deliver = 0,
                                         .max_ack_pending = 1};
+  /* Slack holds a whole incident wave unacked until its message is sent */
+  if (k->kind == MON_SINK_SLACK)
+    cc.max_ack_pending = MON_SLACK_WAVE_MAX;
   return coin_bus_consumer_ensure(NULL, m->bus, &cc);
 }
 
@@ -327,11 +314,31 @@ static bool permanent_4xx(long status) {
 struct request {
   char *body;
   size_t len;
-  const char *headers[6];
-  char sig[COIN_HMAC_SIGNATURE_BYTES + 32];
+  const char *headers[7];
+  char ts[64];
+  char sig[COIN_WEBHOOK_SIGNATURE_BYTES + 32];
   char idem[COIN_CODEC_MSG_ID_BYTES + 32];
   char aid[COIN_CODEC_ALERT_ID_BYTES + 32];
 };
+
+/* The signature covers the timestamp and the body ("<ts>.<body>"), so a
+ * receiver can refuse a captured request replayed later (docs/monitor.md:
+ * window COIN_WEBHOOK_TOLERANCE_SECONDS). Each attempt is signed afresh:
+ * a retry after minutes of outage still falls inside the window. */
+int sink_webhook_sign(char ts_header[64],
+                      char sig_header[COIN_WEBHOOK_SIGNATURE_BYTES + 32],
+                      const char *secret, int64_t ts_seconds, const char *body,
+                      size_t len) {
+  char sig[COIN_WEBHOOK_SIGNATURE_BYTES];
+  int rc = coin_hmac_webhook_sign(sig, secret, strlen(secret), ts_seconds, body,
+                                  len);
+  if (rc != 0)
+    return rc;
+  snprintf(ts_header, 64, "X-Coin-Timestamp: %lld", (long long)ts_seconds);
+  snprintf(sig_header, COIN_WEBHOOK_SIGNATURE_BYTES + 32,
+           "X-Coin-Signature: %s", sig);
+  return 0;
+}
 
 static int build_request(struct request *r, const struct mon_sink *k,
                          const struct coin_alert *a, const char *msg_id,
@@ -344,23 +351,22 @@ static int build_request(struct request *r, const struct mon_sink *k,
     rc = sink_webhook_body(&r->body, &r->len, a, msg_id);
     if (rc != 0)
       return rc;
-    char sig[COIN_HMAC_SIGNATURE_BYTES];
-    rc = coin_hmac_sha256_signature(
-        sig, cfg->webhook_secret, strlen(cfg->webhook_secret), r->body, r->len);
+    rc = sink_webhook_sign(r->ts, r->sig, cfg->webhook_secret, now_ms / 1000,
+                           r->body, r->len);
     if (rc != 0)
       return rc;
-    snprintf(r->sig, sizeof(r->sig), "X-Coin-Signature: %s", sig);
     snprintf(r->idem, sizeof(r->idem), "Idempotency-Key: %s", msg_id);
     snprintf(r->aid, sizeof(r->aid), "X-Coin-Alert-Id: %s", a->alert_id);
+    r->headers[h++] = r->ts;
     r->headers[h++] = r->sig;
     r->headers[h++] = r->idem;
     r->headers[h++] = r->aid;
   } else if (k->kind == MON_SINK_SLACK) {
-    rc = sink_slack_body(&r->body, &r->len, a);
+    rc = sink_slack_body(&r->body, &r->len, cfg, a, 1);
     if (rc != 0)
       return rc;
   } else {
-    rc = sink_am_body(&r->body, &r->len, a, now_ms,
+    rc = sink_am_body(&r->body, &r->len, cfg, a, now_ms,
                       cfg->am_resend_seconds * 1000);
     if (rc != 0)
       return rc;
@@ -464,6 +470,210 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
   }
 }
 
+/* ---- Slack: one message per incident wave -------------------------------
+ * A pass that finds 25 series late produces 25 alerts within milliseconds;
+ * a person wants one message. The Slack sink takes the first alert, keeps
+ * fetching for MONITOR_SLACK_GROUP_MS (its consumer allows
+ * MON_SLACK_WAVE_MAX unacked), then sends one Block Kit message for all of
+ * them (receivers.c) and settles each alert on that message's outcome: all
+ * acked (delivered) after the 2xx, all terminated (dropped) when the sink
+ * refuses it for good, all nak'ed at shutdown. Never acked before. */
+
+struct wave {
+  struct coin_bus_msg *msgs[MON_SLACK_WAVE_MAX];
+  struct coin_alert *alerts; /* MON_SLACK_WAVE_MAX, malloc'd once */
+  char (*msg_ids)[COIN_CODEC_MSG_ID_BYTES];
+  size_t n;
+};
+
+static int wave_init(struct wave *w) {
+  memset(w, 0, sizeof(*w));
+  w->alerts = calloc(MON_SLACK_WAVE_MAX, sizeof(*w->alerts));
+  w->msg_ids = calloc(MON_SLACK_WAVE_MAX, sizeof(*w->msg_ids));
+  if (w->alerts == NULL || w->msg_ids == NULL)
+    return coin_error_set(COIN_ENOMEM, "Slack wave: out of memory");
+  return 0;
+}
+
+static void wave_free(struct wave *w) {
+  free(w->alerts);
+  free(w->msg_ids);
+  w->alerts = NULL;
+  w->msg_ids = NULL;
+}
+
+/* Takes msg into the wave, or settles it at once: older than the sink
+ * (acked, skipped) or undecodable (terminated, dropped). */
+static void wave_admit(struct mon_sink *k, struct wave *w,
+                       struct coin_bus_msg *msg, uint64_t skip_until) {
+  uint64_t seq = coin_bus_msg_stream_seq(msg);
+  if (seq != 0 && seq <= skip_until) {
+    coin_bus_msg_ack(msg);
+    atomic_fetch_add(&k->skipped, 1);
+    coin_bus_msg_free(msg);
+    return;
+  }
+  struct coin_alert *a = &w->alerts[w->n];
+  int rc =
+      coin_codec_unpack_alert(a, coin_bus_msg_data(msg), coin_bus_msg_len(msg));
+  if (rc == 0)
+    rc = coin_codec_alert_msg_id(w->msg_ids[w->n], COIN_CODEC_MSG_ID_BYTES, a);
+  if (rc != 0) {
+    atomic_fetch_add(&k->dropped, 1);
+    COIN_LOG_ERROR("undecodable alert dropped", COIN_LOG_STR("sink", k->name),
+                   COIN_LOG_STR("subject", coin_bus_msg_subject(msg)),
+                   COIN_LOG_UINT("stream_seq", seq), COIN_LOG_RC(rc));
+    coin_bus_msg_term(msg);
+    coin_bus_msg_free(msg);
+    return;
+  }
+  w->msgs[w->n++] = msg;
+}
+
+static void wave_keepalive(struct wave *w) {
+  for (size_t i = 0; i < w->n; i++)
+    coin_bus_msg_in_progress(w->msgs[i]);
+}
+
+/* One alert of a wave whose message the sink accepted. */
+static void wave_settle_delivered(struct mon_sink *k, struct coin_bus_msg *msg,
+                                  const char *msg_id, int attempts) {
+  int arc = coin_bus_msg_ack(msg);
+  atomic_fetch_add(&k->delivered, 1);
+  atomic_store(&k->last_success_ms, mon_now_ms());
+  if (arc != 0)
+    COIN_LOG_WARN("ack failed: the sink may get this alert again",
+                  COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
+                  COIN_LOG_RC(arc));
+  COIN_LOG_DEBUG("alert delivered", COIN_LOG_STR("sink", k->name),
+                 COIN_LOG_STR("msg_id", msg_id),
+                 COIN_LOG_INT("attempts", attempts));
+}
+
+/* One alert of a wave whose message the sink refused for good. */
+static void wave_settle_dropped(struct mon_sink *k, struct coin_bus_msg *msg,
+                                const char *msg_id, long status, int attempts) {
+  atomic_fetch_add(&k->dropped, 1);
+  COIN_LOG_ERROR("alert refused by sink: given up",
+                 COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
+                 COIN_LOG_INT("status", status),
+                 COIN_LOG_INT("attempts", attempts));
+  coin_bus_msg_term(msg);
+}
+
+/* Collects the wave that first opened: until MONITOR_SLACK_GROUP_MS after
+ * it, or MON_SLACK_WAVE_MAX alerts, or shutdown. */
+static void wave_collect(struct mon_sink *k, struct coin_bus_sub *sub,
+                         struct wave *w, struct coin_bus_msg *first,
+                         uint64_t skip_until) {
+  struct monitor *m = k->m;
+  int64_t end = mon_mono_ms() + m->cfg->slack_group_ms;
+  int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
+  int64_t keepalive_at = mon_mono_ms() + keepalive_ms;
+  wave_admit(k, w, first, skip_until);
+  /* window 0 still takes what is queued already (1 ms fetches) */
+  bool queued_only = m->cfg->slack_group_ms == 0;
+  while (w->n < MON_SLACK_WAVE_MAX && !atomic_load(&m->sinks_stop)) {
+    int64_t left = end - mon_mono_ms();
+    if (left <= 0 && !queued_only)
+      break;
+    if (mon_mono_ms() >= keepalive_at) {
+      wave_keepalive(w);
+      keepalive_at = mon_mono_ms() + keepalive_ms;
+    }
+    struct coin_bus_msg *got[64];
+    size_t room = MON_SLACK_WAVE_MAX - w->n, n = 0;
+    int max = room < 64 ? (int)room : 64;
+    int rc = coin_bus_fetch(got, &n, sub, max,
+                            queued_only ? 1 : (left < 250 ? left : 250));
+    if (rc != 0 || n == 0) {
+      if (queued_only || (rc != 0 && rc != COIN_ETIMEOUT))
+        break; /* a broken subscription: send what we have */
+      continue;
+    }
+    for (size_t i = 0; i < n; i++)
+      wave_admit(k, w, got[i], skip_until);
+  }
+}
+
+/* Sends the wave as one message, retried like a single alert (backoff,
+ * in-progress acks, 4xx give-up), then settles every alert in it. */
+static void wave_deliver(struct mon_sink *k, struct coin_http *http,
+                         struct wave *w) {
+  struct monitor *m = k->m;
+  int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
+  int64_t keepalive_at = mon_mono_ms() + keepalive_ms;
+  const char *headers[] = {"Content-Type: application/json", NULL};
+  for (int attempt = 1;; attempt++) {
+    char *body = NULL;
+    size_t len = 0;
+    long status = 0;
+    if (attempt > 1) {
+      wave_keepalive(w);
+      keepalive_at = mon_mono_ms() + keepalive_ms;
+    }
+    int rc = sink_slack_body(&body, &len, m->cfg, w->alerts, w->n);
+    if (rc == 0)
+      rc = post(k, http, body, len, headers, &status);
+    free(body);
+    if (rc == 0) {
+      for (size_t i = 0; i < w->n; i++)
+        wave_settle_delivered(k, w->msgs[i], w->msg_ids[i], attempt);
+      COIN_LOG_DEBUG("Slack wave delivered", COIN_LOG_STR("sink", k->name),
+                     COIN_LOG_UINT("alerts", w->n),
+                     COIN_LOG_INT("attempts", attempt));
+      return;
+    }
+    atomic_fetch_add(&k->attempts_failed, 1);
+    atomic_store(&k->last_failure_ms, mon_now_ms());
+    if (attempt == 1 || attempt % 10 == 0)
+      COIN_LOG_WARN(
+          "alert delivery failed (will retry)", COIN_LOG_STR("sink", k->name),
+          COIN_LOG_STR("url", k->log_url),
+          COIN_LOG_STR("msg_id", w->msg_ids[0]), COIN_LOG_UINT("alerts", w->n),
+          COIN_LOG_INT("attempt", attempt), COIN_LOG_RC(rc));
+    if (permanent_4xx(status) && attempt >= m->cfg->give_up_4xx_attempts) {
+      for (size_t i = 0; i < w->n; i++)
+        wave_settle_dropped(k, w->msgs[i], w->msg_ids[i], status, attempt);
+      return;
+    }
+    int64_t wait_until = mon_mono_ms() + backoff_ms(m->cfg, attempt);
+    while (mon_mono_ms() < wait_until) {
+      if (atomic_load(&m->sinks_stop)) {
+        for (size_t i = 0; i < w->n; i++)
+          coin_bus_msg_nak(w->msgs[i], 0);
+        return;
+      }
+      if (mon_mono_ms() >= keepalive_at) {
+        wave_keepalive(w);
+        keepalive_at = mon_mono_ms() + keepalive_ms;
+      }
+      int64_t left = wait_until - mon_mono_ms();
+      mon_sleep_unless(&m->sinks_stop, left > 100 ? 100 : left);
+    }
+  }
+}
+
+/* The Slack sink's step for a fetched message: its wave, collected, sent
+ * and settled; every message of it freed. */
+static void slack_wave(struct mon_sink *k, struct coin_http *http,
+                       struct coin_bus_sub *sub, struct wave *w,
+                       struct coin_bus_msg *first, uint64_t skip_until) {
+  w->n = 0;
+  wave_collect(k, sub, w, first, skip_until);
+  if (w->n > 0) {
+    if (atomic_load(&k->m->sinks_stop)) {
+      for (size_t i = 0; i < w->n; i++)
+        coin_bus_msg_nak(w->msgs[i], 0);
+    } else {
+      wave_deliver(k, http, w);
+    }
+  }
+  for (size_t i = 0; i < w->n; i++)
+    coin_bus_msg_free(w->msgs[i]);
+  w->n = 0;
+}
+
 /* The dead-man switch (the Prometheus Watchdog convention): an alert that
  * always fires while the evaluation loop is healthy, re-sent with the
  * others. If the monitor dies or its loop is stuck it stops being
@@ -522,7 +732,7 @@ static int am_resend(struct mon_sink *k, struct coin_http *http) {
                    "%s %s %s prediction path degraded", m->cfg->core.exchange,
                    s->symbol, coin_tf_name(s->tf));
         eval_alert_fill(&a, m, s, al[j], COIN_ALERT_FIRING, now, summary);
-        am_entries(&b, &a, now, resend_ms);
+        am_entries(&b, m->cfg, &a, now, resend_ms);
         n++;
       }
     }
@@ -534,7 +744,7 @@ static int am_resend(struct mon_sink *k, struct coin_http *http) {
   size_t ng = mon_global_active(m, g, MON_MAX_GLOBALS);
   for (size_t i = 0; i < ng; i++) {
     mon_global_fill(&a, m, &g[i], COIN_ALERT_FIRING, now);
-    am_entries(&b, &a, now, resend_ms);
+    am_entries(&b, m->cfg, &a, now, resend_ms);
     n++;
   }
   if (watchdog) {
@@ -589,9 +799,13 @@ static void *sink_main(void *arg) {
   bool watchdog_sent = false;
   int64_t next_first = 0;
   int fails = 0;
-  if (coin_http_new(&http, &ho) != 0) {
+  struct wave wave = {0};
+  if (coin_http_new(&http, &ho) != 0 ||
+      (k->kind == MON_SINK_SLACK && wave_init(&wave) != 0)) {
     COIN_LOG_ERROR("sink without HTTP client", COIN_LOG_STR("sink", k->name),
                    COIN_LOG_STR("error", coin_error_last()));
+    wave_free(&wave);
+    coin_http_free(http);
     return NULL;
   }
   while (!atomic_load(&m->sinks_stop)) {
@@ -643,9 +857,14 @@ static void *sink_main(void *arg) {
       continue;
     }
     fails = 0;
+    if (wave.alerts != NULL) { /* Slack: the whole incident wave */
+      slack_wave(k, http, sub, &wave, msg, skip_until);
+      continue;
+    }
     deliver(k, http, msg, skip_until);
     coin_bus_msg_free(msg);
   }
+  wave_free(&wave);
   coin_bus_sub_free(sub);
   coin_http_free(http);
   return NULL;

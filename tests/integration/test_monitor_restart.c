@@ -168,9 +168,7 @@ static void kill_mid_escalation(void) {
   ASSERT_EQ_INT(nk, k);
   /* every request verifies */
   for (size_t i = 0; i < hook.n; i++)
-    ASSERT_OK(coin_hmac_sha256_verify(hook.reqs[i].sig, FX_SECRET,
-                                      strlen(FX_SECRET), hook.reqs[i].body,
-                                      hook.reqs[i].len));
+    ASSERT_OK(fx_req_verify(&hook.reqs[i]));
   fx_monitor_stop(&mon);
   fx_recv_free(&hook);
 }
@@ -274,9 +272,7 @@ static void sink_down(void) {
   for (size_t i = 0; i < hook.n; i++) {
     if (hook.reqs[i].answered == 503)
       refused++;
-    ASSERT_OK(coin_hmac_sha256_verify(hook.reqs[i].sig, FX_SECRET,
-                                      strlen(FX_SECRET), hook.reqs[i].body,
-                                      hook.reqs[i].len));
+    ASSERT_OK(fx_req_verify(&hook.reqs[i]));
   }
   ASSERT_TRUE(refused >= 1);
   ASSERT_CONTAINS(keys[0], "CoinSoftStale.binance.ETHUSDT.1m.");

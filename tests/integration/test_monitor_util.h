@@ -480,6 +480,7 @@ FX_FN json_t *fx_am_alerts(const struct fx_am *a) {
 
 struct fx_req {
   char sig[128];
+  char ts[32]; /* X-Coin-Timestamp */
   char idem[200];
   char ctype[64];
   char *body;
@@ -504,6 +505,7 @@ FX_FN void fx_recv_handler(void *ctx, const struct coin_httpd_request *req,
   size_t len = 0;
   const char *body = coin_httpd_request_body(req, &len);
   const char *sig = coin_httpd_request_header(req, "X-Coin-Signature");
+  const char *ts = coin_httpd_request_header(req, "X-Coin-Timestamp");
   const char *idem = coin_httpd_request_header(req, "Idempotency-Key");
   const char *ct = coin_httpd_request_header(req, "Content-Type");
   pthread_mutex_lock(&r->lock);
@@ -515,6 +517,7 @@ FX_FN void fx_recv_handler(void *ctx, const struct coin_httpd_request *req,
   struct fx_req *q = &r->reqs[r->n++];
   memset(q, 0, sizeof(*q));
   snprintf(q->sig, sizeof(q->sig), "%s", sig ? sig : "");
+  snprintf(q->ts, sizeof(q->ts), "%s", ts ? ts : "");
   snprintf(q->idem, sizeof(q->idem), "%s", idem ? idem : "");
   snprintf(q->ctype, sizeof(q->ctype), "%s", ct ? ct : "");
   q->body = malloc(len + 1);
@@ -525,6 +528,20 @@ FX_FN void fx_recv_handler(void *ctx, const struct coin_httpd_request *req,
   q->answered = answer;
   pthread_mutex_unlock(&r->lock);
   coin_httpd_respond(resp, answer, "application/json", "{}", 2);
+}
+
+/* The request's webhook signature (docs/monitor.md): v1 over "<t>.<body>",
+ * t within the replay window of when it arrived, X-Coin-Timestamp == t. */
+FX_FN int fx_req_verify(const struct fx_req *q) {
+  int64_t t = -1;
+  int rc = coin_hmac_webhook_verify(&t, q->sig, FX_SECRET, strlen(FX_SECRET),
+                                    q->body, q->len, q->at_ms / 1000,
+                                    COIN_WEBHOOK_TOLERANCE_SECONDS);
+  if (rc != 0)
+    return rc;
+  char want[32];
+  snprintf(want, sizeof(want), "%lld", (long long)t);
+  return strcmp(want, q->ts) == 0 ? 0 : COIN_EINVAL;
 }
 
 FX_FN void fx_recv_init(struct fx_recv *r) {
