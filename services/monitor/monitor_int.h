@@ -450,4 +450,37 @@ int status_series_json(struct coin_jbuf *b, const struct monitor *m,
                        const struct mon_series *s, int64_t now_ms);
 int metrics_text(char **out, struct monitor *m);
 
+/* ---- availability probe: SLI arithmetic (probe_sli.c) ----
+ * Per-minute ring of (good, all) probe counts over 30 days, windows summed
+ * from it, burn rates against the SLO and the multi-window burn rules. In
+ * memory only: a restart starts the SLI empty. */
+#define PROBE_SLI_MINUTES 43200 /* 30 d */
+struct probe_sli {
+  bool started;
+  int64_t newest_min; /* minute index (ms / 60000) of the newest bucket */
+  uint32_t good[PROBE_SLI_MINUTES];
+  uint32_t all[PROBE_SLI_MINUTES];
+};
+struct probe_burn_rule {
+  const char *name; /* e.g. "1h_5m" */
+  int long_minutes;
+  int short_minutes;
+  double rate; /* fires when both windows burn above it */
+  enum coin_severity severity;
+};
+#define PROBE_BURN_RULES 3
+extern const struct probe_burn_rule probe_burn_rules[PROBE_BURN_RULES];
+void probe_sli_init(struct probe_sli *s);
+/* Counts one probe at now_ms (a clock going back counts in the newest minute).
+ */
+void probe_sli_record(struct probe_sli *s, int64_t now_ms, bool good);
+/* Sums the newest `minutes` minutes ending at the minute of now_ms. */
+void probe_sli_window(const struct probe_sli *s, int64_t now_ms, int minutes,
+                      uint64_t *good, uint64_t *all);
+/* (bad/all) / (1 - slo); 0 with no probes. */
+double probe_burn_rate(uint64_t good, uint64_t all, double slo);
+bool probe_burn_firing(const struct probe_sli *s, int64_t now_ms, double slo,
+                       const struct probe_burn_rule *r, double *long_rate,
+                       double *short_rate);
+
 #endif
