@@ -44,6 +44,9 @@ struct monitor_config {
   bool status_file;
   char *site_url;     /* public base URL of the site ("/"-terminated); NULL */
   int64_t max_passes; /* 0 = forever; tests and benchmarks stop after N */
+  /* availability probe (probe.c) */
+  int64_t probe_interval_seconds;
+  double probe_slo;
 };
 
 extern const struct coin_cfg_var monitor_config_vars[];

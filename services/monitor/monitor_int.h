@@ -343,6 +343,8 @@ struct monitor {
   atomic_bool sinks_stop;
 
   struct mon_counters c;
+
+  struct mon_probe *probe; /* availability probe (probe.c) */
 };
 
 /* monitor.c */
@@ -482,5 +484,23 @@ double probe_burn_rate(uint64_t good, uint64_t all, double slo);
 bool probe_burn_firing(const struct probe_sli *s, int64_t now_ms, double slo,
                        const struct probe_burn_rule *r, double *long_rate,
                        double *short_rate);
+
+/* ---- availability probe: the probe thread (probe.c) ---- */
+struct mon_probe;
+struct coin_jbuf;
+/* url NULL (MONITOR_SITE_URL unset): a probe that never runs and reports
+ * nothing. */
+int probe_new(struct mon_probe **out, struct monitor *m, const char *url,
+              int64_t interval_seconds, double slo);
+int probe_start(struct mon_probe *p); /* the thread; 0 without a URL */
+void probe_free(struct mon_probe *p); /* stops and joins the thread */
+/* Counts one probe result and evaluates the burn rules (raising or
+ * resolving CoinSiteAvailabilityBurn); the probe thread calls it. */
+void probe_record(struct mon_probe *p, int64_t now_ms, bool good,
+                  const char *why, double seconds);
+void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms);
+/* "probe":{...}, (or null without a URL) */
+void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
+                       int64_t now_ms);
 
 #endif
