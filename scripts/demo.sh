@@ -282,6 +282,10 @@ EOF
   export INGEST_HTTP_ADDR="127.0.0.1:$DEMO_INGEST_PORT"
   export PUBLISH_HTTP_ADDR="127.0.0.1:$DEMO_PUBLISH_PORT"
   export MONITOR_HTTP_ADDR="127.0.0.1:$DEMO_MONITOR_PORT"
+  # alert links point at the page, and the availability probe fetches the
+  # site through nginx as a browser does (its first probes may find nginx
+  # not started yet; a burn rule needs its short window covered first)
+  export MONITOR_SITE_URL="http://127.0.0.1:$DEMO_WEB_PORT/"
   export SERVICE_ID="${SERVICE_ID:-demo}"
   export LOG_LEVEL="${LOG_LEVEL:-info}"
 

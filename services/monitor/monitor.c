@@ -275,6 +275,11 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
     goto fail;
   if ((rc = outbox_start(m)) != 0 || (rc = sinks_start(m)) != 0)
     goto fail;
+  /* availability probe (probe.c) */
+  if ((rc = probe_new(&m->probe, m, cfg->site_url, cfg->probe_interval_seconds,
+                      cfg->probe_slo)) != 0 ||
+      (rc = probe_start(m->probe)) != 0)
+    goto fail;
   struct coin_bus_kv_watch_options wo = {.keys = NULL};
   rc = coin_bus_kv_watch_start(&m->wm_watch, m->kv_wm, &wo, on_watermark, m);
   if (rc != 0) {
@@ -369,6 +374,8 @@ int monitor_run(struct monitor *m) {
 void monitor_free(struct monitor *m) {
   if (m == NULL)
     return;
+  probe_free(m->probe); /* availability probe (probe.c) */
+  m->probe = NULL;
   coin_bus_kv_watch_free(m->wm_watch);
   m->wm_watch = NULL;
   coin_httpd_free(m->httpd);

@@ -47,6 +47,9 @@ struct monitor_config {
   char *public_url;       /* the monitor's public base ("/"-terminated); NULL */
   int64_t slack_group_ms; /* Slack incident wave window */
   int64_t max_passes;     /* 0 = forever; tests and benchmarks stop after N */
+  /* availability probe (probe.c) */
+  int64_t probe_interval_seconds;
+  double probe_slo;
 };
 
 extern const struct coin_cfg_var monitor_config_vars[];

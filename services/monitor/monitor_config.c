@@ -189,6 +189,24 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .doc = "Slack alerts arriving within this long of the first one of a "
             "wave are sent as one message (0 = only what is already "
             "queued)."},
+    /* availability probe (probe.c) */
+    {.name = "MONITOR_PROBE_INTERVAL_SECONDS",
+     .type = COIN_CFG_INT,
+     .def = "30",
+     .offset = F(probe_interval_seconds),
+     .min = 1,
+     .max = 3600,
+     .doc = "Period of the availability probe of MONITOR_SITE_URL (GET "
+            "manifest.json and 3 of its files, sizes, hashes, validity); "
+            "no probe while MONITOR_SITE_URL is unset."},
+    {.name = "MONITOR_PROBE_SLO",
+     .type = COIN_CFG_DOUBLE,
+     .def = "0.999",
+     .offset = F(probe_slo),
+     .dmin = 0.5,
+     .dmax = 0.99999,
+     .doc = "Availability objective (good probes / all) the burn-rate alerts "
+            "CoinSiteAvailabilityBurn measure against."},
     {.name = "MONITOR_MAX_PASSES",
      .type = COIN_CFG_INT,
      .def = "0",

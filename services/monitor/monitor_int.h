@@ -343,6 +343,8 @@ struct monitor {
   atomic_bool sinks_stop;
 
   struct mon_counters c;
+
+  struct mon_probe *probe; /* availability probe (probe.c) */
 };
 
 /* monitor.c */
@@ -480,5 +482,56 @@ void status_series_validity(struct coin_site_validity *out,
 int status_series_json(struct coin_jbuf *b, const struct monitor *m,
                        const struct mon_series *s, int64_t now_ms);
 int metrics_text(char **out, struct monitor *m);
+
+/* ---- availability probe: SLI arithmetic (probe_sli.c) ----
+ * Per-minute ring of (good, all) probe counts over 30 days, windows summed
+ * from it, burn rates against the SLO and the multi-window burn rules. In
+ * memory only: a restart starts the SLI empty. */
+#define PROBE_SLI_MINUTES 43200 /* 30 d */
+struct probe_sli {
+  bool started;
+  int64_t newest_min; /* minute index (ms / 60000) of the newest bucket */
+  uint32_t good[PROBE_SLI_MINUTES];
+  uint32_t all[PROBE_SLI_MINUTES];
+};
+struct probe_burn_rule {
+  const char *name; /* e.g. "1h_5m" */
+  int long_minutes;
+  int short_minutes;
+  double rate; /* fires when both windows burn above it */
+  enum coin_severity severity;
+};
+#define PROBE_BURN_RULES 3
+extern const struct probe_burn_rule probe_burn_rules[PROBE_BURN_RULES];
+void probe_sli_init(struct probe_sli *s);
+/* Counts one probe at now_ms (a clock going back counts in the newest minute).
+ */
+void probe_sli_record(struct probe_sli *s, int64_t now_ms, bool good);
+/* Sums the newest `minutes` minutes ending at the minute of now_ms. */
+void probe_sli_window(const struct probe_sli *s, int64_t now_ms, int minutes,
+                      uint64_t *good, uint64_t *all);
+/* (bad/all) / (1 - slo); 0 with no probes. */
+double probe_burn_rate(uint64_t good, uint64_t all, double slo);
+bool probe_burn_firing(const struct probe_sli *s, int64_t now_ms, double slo,
+                       const struct probe_burn_rule *r, double *long_rate,
+                       double *short_rate);
+
+/* ---- availability probe: the probe thread (probe.c) ---- */
+struct mon_probe;
+struct coin_jbuf;
+/* url NULL (MONITOR_SITE_URL unset): a probe that never runs and reports
+ * nothing. */
+int probe_new(struct mon_probe **out, struct monitor *m, const char *url,
+              int64_t interval_seconds, double slo);
+int probe_start(struct mon_probe *p); /* the thread; 0 without a URL */
+void probe_free(struct mon_probe *p); /* stops and joins the thread */
+/* Counts one probe result and evaluates the burn rules (raising or
+ * resolving CoinSiteAvailabilityBurn); the probe thread calls it. */
+void probe_record(struct mon_probe *p, int64_t now_ms, bool good,
+                  const char *why, double seconds);
+void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms);
+/* "probe":{...}, (or null without a URL) */
+void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
+                       int64_t now_ms);
 
 #endif

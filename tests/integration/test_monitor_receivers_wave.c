@@ -160,6 +160,7 @@ static void wave(void) {
                "INGEST_TIMEFRAMES=1m,1h,1d,1w,1M");
   fx_monitor_env(&mon, "ENABLE_MULTI_TIMEFRAMES=true");
   fx_monitor_env(&mon, "MONITOR_EVAL_SECONDS=1");
+  fx_monitor_env(&mon, "MONITOR_BOOTSTRAP_SECONDS=0"); /* alerts at once */
   fx_monitor_env(&mon, "MONITOR_RETRY_BASE_MS=100");
   fx_monitor_env(&mon, "MONITOR_RETRY_MAX_SECONDS=1");
   fx_monitor_env(&mon, "MONITOR_ALERTMANAGER_RESEND_SECONDS=5");
