@@ -227,6 +227,7 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
   coin_jbuf_trim_comma(&b);
   coin_jbuf_putn(&b, "}},", 3);
   status_global_json(&b, m);
+  delivery_status_json(&b, m);                   /* alert-miss accounting */
   probe_status_json(&b, m->probe, mon_now_ms()); /* availability probe */
   coin_jbuf_key(&b, "series");
   coin_jbuf_putn(&b, "[", 1);
@@ -445,6 +446,7 @@ int metrics_text(char **out, struct monitor *m) {
                      (double)atomic_load(&m->sinks[i].last_success_ms) /
                          1000.0);
   metrics_global(&b, m);
+  delivery_metrics(&b, m);                   /* alert-miss accounting */
   probe_metrics(&b, m->probe, mon_now_ms()); /* availability probe */
   return coin_jbuf_finish(out, NULL, &b);
 }

@@ -502,6 +502,7 @@ void eval_pass(struct monitor *m, int64_t now_ms) {
   }
   m->next_recheck_ms = recheck;
   mon_global_sweep(m, now_ms);
+  delivery_evaluate(m, now_ms); /* alert-miss accounting */
   atomic_store(&m->evaluated, true);
   char *status = NULL;
   size_t status_len = 0;

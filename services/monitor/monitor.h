@@ -47,6 +47,7 @@ struct monitor_config {
   char *public_url;       /* the monitor's public base ("/"-terminated); NULL */
   int64_t slack_group_ms; /* Slack incident wave window */
   int64_t max_passes;     /* 0 = forever; tests and benchmarks stop after N */
+  int64_t delivery_deadline_seconds; /* alert-miss accounting (delivery.c) */
   /* availability probe (probe.c) */
   int64_t probe_interval_seconds;
   double probe_slo;

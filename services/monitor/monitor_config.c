@@ -189,6 +189,15 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .doc = "Slack alerts arriving within this long of the first one of a "
             "wave are sent as one message (0 = only what is already "
             "queued)."},
+    {.name = "MONITOR_DELIVERY_DEADLINE_SECONDS",
+     .type = COIN_CFG_INT,
+     .def = "60",
+     .offset = F(delivery_deadline_seconds),
+     .min = 1,
+     .max = 86400,
+     .doc = "An alert a sink has not received this long after the monitor "
+            "raised it counts as missing (late once delivered) and raises "
+            "CoinAlertDeliveryMissed for that sink."},
     /* availability probe (probe.c) */
     {.name = "MONITOR_PROBE_INTERVAL_SECONDS",
      .type = COIN_CFG_INT,

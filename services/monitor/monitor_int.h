@@ -194,7 +194,8 @@ struct mon_job {
   bool status_sent;
   char *state_json; /* malloc'd; NULL: no KV write */
   size_t state_len;
-  char *kv_key; /* malloc'd KV key of state_json; NULL: the series' key */
+  char *kv_key;      /* malloc'd KV key of state_json; NULL: the series' key */
+  int64_t raised_ms; /* when the pass queued it (outbox_push) */
 };
 
 /* ---- global alerts (global.c) ------------------------------------------- */
@@ -222,6 +223,60 @@ struct mon_global {
 
 enum mon_sink_kind { MON_SINK_WEBHOOK, MON_SINK_SLACK, MON_SINK_ALERTMANAGER };
 
+/* ---- alert-miss accounting (delivery.c) ---------------------------------- */
+
+enum mon_delivery_outcome {
+  MON_DELIVERY_ON_TIME,
+  MON_DELIVERY_LATE,
+  MON_DELIVERY_DROPPED,
+  MON_DELIVERY_OUTCOMES
+};
+
+/* One alert a sink owes: raised_ms is when the monitor raised it. */
+struct mon_ledger_entry {
+  uint64_t key;       /* FNV-1a of msg_id */
+  char *msg_id;       /* malloc'd */
+  int64_t raised_ms;  /* Unix ms */
+  int64_t settled_ms; /* -1 while owed */
+  bool missed;        /* crossed the deadline undelivered (counted once) */
+};
+
+/* What a ledger holds at one evaluation. */
+struct mon_ledger_view {
+  uint64_t outcomes[MON_DELIVERY_OUTCOMES];
+  uint64_t missed_total, untracked;
+  size_t missing, pending;
+  int64_t oldest_missing_ms; /* -1: none */
+  char oldest_missing_id[COIN_CODEC_MSG_ID_BYTES];
+  int64_t last_drop_ms; /* -1: none */
+  int64_t max_latency_ms;
+  int64_t evaluated_ms;
+};
+
+/* A sink's ledger. Leaf lock: nothing else is taken while lock is held. */
+struct mon_ledger {
+  pthread_mutex_t lock;
+  struct mon_ledger_entry *e; /* owed, then settled ones kept for a while */
+  size_t n, cap;
+  uint64_t outcomes[MON_DELIVERY_OUTCOMES];
+  uint64_t missed_total, untracked;
+  int64_t last_drop_ms, max_latency_ms;
+  struct mon_ledger_view view; /* of the last evaluation */
+};
+
+int ledger_init(struct mon_ledger *l);
+void ledger_free(struct mon_ledger *l);
+/* msg_id is owed (idempotent; an alert settled first stays settled). */
+void ledger_expect(struct mon_ledger *l, const char *msg_id, int64_t raised_ms);
+/* The sink delivered (or gave up) msg_id; an unknown one is classified from
+ * stream_ms (its stream timestamp; <= 0: now). */
+void ledger_settle(struct mon_ledger *l, const char *msg_id, bool delivered,
+                   int64_t stream_ms, int64_t now_ms, int64_t deadline_ms);
+/* Marks what crossed the deadline, expires what is older than expire_ms
+ * (dropped), forgets settled entries, and stores and returns the view. */
+void ledger_evaluate(struct mon_ledger *l, int64_t now_ms, int64_t deadline_ms,
+                     int64_t expire_ms, struct mon_ledger_view *out);
+
 struct mon_sink {
   struct monitor *m;
   enum mon_sink_kind kind;
@@ -241,7 +296,8 @@ struct mon_sink {
   atomic_int_fast64_t backlog;    /* consumer num_pending (+ held) */
   atomic_int_fast64_t last_success_ms;
   atomic_int_fast64_t last_failure_ms;
-  atomic_int last_status; /* HTTP status of the last attempt, 0: none */
+  atomic_int last_status;   /* HTTP status of the last attempt, 0: none */
+  struct mon_ledger ledger; /* what it owes (delivery.c) */
 };
 
 /* ---- counters ----------------------------------------------------------- */
@@ -426,6 +482,20 @@ int mon_global_load(struct monitor *m);
 /* Resolves loaded episodes their owner did not raise again within
  * MON_GLOBAL_REASSERT_MS (called by every pass). */
 void mon_global_sweep(struct monitor *m, int64_t now_ms);
+
+/* delivery.c: per-sink ledgers of alerts owed vs delivered. */
+struct coin_jbuf;
+int64_t delivery_deadline_ms(const struct monitor *m);
+/* Every sink owes msg_id (the outbox, after JetStream stored it). */
+void delivery_expect(struct monitor *m, const char *msg_id, int64_t raised_ms);
+/* The sink's thread settles msg_id (delivered, or given up). */
+void delivery_settle(struct mon_sink *k, const char *msg_id, bool delivered,
+                     int64_t stream_ms);
+/* Every pass: the ledgers' views and CoinAlertDeliveryMissed per sink. */
+void delivery_evaluate(struct monitor *m, int64_t now_ms);
+void delivery_metrics(struct coin_jbuf *b, struct monitor *m);
+/* "delivery":{...}, */
+void delivery_status_json(struct coin_jbuf *b, struct monitor *m);
 
 /* sinks.c */
 int sinks_setup(struct monitor *m);

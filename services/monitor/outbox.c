@@ -31,6 +31,8 @@ void mon_job_free(struct mon_job *job) {
 
 void outbox_push(struct monitor *m, struct mon_job *job) {
   struct mon_job *dropped = NULL;
+  if (job->raised_ms == 0)
+    job->raised_ms = mon_now_ms();
   pthread_mutex_lock(&m->out_lock);
   if (m->out_len >= MON_OUTBOX_MAX && m->out_head &&
       m->out_head->next != NULL) {
@@ -55,6 +57,10 @@ void outbox_push(struct monitor *m, struct mon_job *job) {
   pthread_mutex_unlock(&m->out_lock);
   if (dropped) {
     atomic_fetch_add(&m->c.outbox_dropped, 1);
+    /* every sink owed these alerts: each ledger counts them dropped */
+    for (size_t i = dropped->n_sent; i < dropped->n_alerts; i++)
+      for (size_t k = 0; k < m->n_sinks; k++)
+        delivery_settle(&m->sinks[k], dropped->alerts[i].msg_id, false, 0);
     COIN_LOG_ERROR(
         "outbox full: oldest pending job dropped",
         COIN_LOG_UINT("alerts", dropped->n_alerts),
@@ -87,10 +93,14 @@ static int do_job(struct monitor *m, struct mon_job *job) {
                     COIN_LOG_STR("msg_id", a->msg_id), COIN_LOG_RC(rc));
       return rc;
     }
-    if (ack.duplicate)
+    if (ack.duplicate) {
+      /* stored before (a retry, or a previous process): the sinks may
+       * have it already, so no ledger owes it again */
       atomic_fetch_add(&m->c.alerts_duplicate, 1);
-    else
+    } else {
       atomic_fetch_add(&m->c.alerts_published, 1);
+      delivery_expect(m, a->msg_id, job->raised_ms);
+    }
     job->n_sent++;
   }
   if (job->status && !job->status_sent && s) {

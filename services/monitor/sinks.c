@@ -182,6 +182,8 @@ static int add_sink(struct monitor *m, enum mon_sink_kind kind, const char *url,
   memset(k, 0, sizeof(*k));
   k->m = m;
   k->kind = kind;
+  if (ledger_init(&k->ledger) != 0)
+    return coin_error_set(COIN_EINTERNAL, "sink ledger lock");
   snprintf(k->name, sizeof(k->name), "%s-%d", kind_name(kind), ordinal);
   char *u = strndup(url, url_len);
   if (u == NULL)
@@ -428,6 +430,7 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
       int arc = coin_bus_msg_ack(msg);
       atomic_fetch_add(&k->delivered, 1);
       atomic_store(&k->last_success_ms, mon_now_ms());
+      delivery_settle(k, msg_id, true, coin_bus_msg_timestamp_ms(msg));
       if (arc != 0)
         COIN_LOG_WARN("ack failed: the sink may get this alert again (same "
                       "Idempotency-Key)",
@@ -447,6 +450,7 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
           COIN_LOG_INT("attempt", attempt), COIN_LOG_RC(rc));
     if (permanent_4xx(status) && attempt >= m->cfg->give_up_4xx_attempts) {
       atomic_fetch_add(&k->dropped, 1);
+      delivery_settle(k, msg_id, false, coin_bus_msg_timestamp_ms(msg));
       COIN_LOG_ERROR(
           "alert refused by sink: given up", COIN_LOG_STR("sink", k->name),
           COIN_LOG_STR("msg_id", msg_id), COIN_LOG_INT("status", status),
@@ -541,6 +545,7 @@ static void wave_settle_delivered(struct mon_sink *k, struct coin_bus_msg *msg,
   int arc = coin_bus_msg_ack(msg);
   atomic_fetch_add(&k->delivered, 1);
   atomic_store(&k->last_success_ms, mon_now_ms());
+  delivery_settle(k, msg_id, true, coin_bus_msg_timestamp_ms(msg));
   if (arc != 0)
     COIN_LOG_WARN("ack failed: the sink may get this alert again",
                   COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
@@ -554,6 +559,7 @@ static void wave_settle_delivered(struct mon_sink *k, struct coin_bus_msg *msg,
 static void wave_settle_dropped(struct mon_sink *k, struct coin_bus_msg *msg,
                                 const char *msg_id, long status, int attempts) {
   atomic_fetch_add(&k->dropped, 1);
+  delivery_settle(k, msg_id, false, coin_bus_msg_timestamp_ms(msg));
   COIN_LOG_ERROR("alert refused by sink: given up",
                  COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
                  COIN_LOG_INT("status", status),
@@ -890,6 +896,7 @@ void sinks_stop(struct monitor *m) {
     m->sinks[i].started = false;
     free(m->sinks[i].url);
     free(m->sinks[i].log_url);
+    ledger_free(&m->sinks[i].ledger);
     m->sinks[i].url = m->sinks[i].log_url = NULL;
   }
   m->n_sinks = 0;

@@ -225,8 +225,9 @@ static void slack_one(void) {
 }
 
 static void slack_wave(void) {
+  /* 7 symbols x 5 timeframes: 35 distinct series */
   static const char *const syms[] = {"BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT",
-                                     "XRPUSDT"};
+                                     "XRPUSDT", "ADAUSDT", "DOGEUSDT"};
   static const enum coin_tf tfs[] = {COIN_TF_1M, COIN_TF_1H, COIN_TF_1D,
                                      COIN_TF_1W, COIN_TF_1MO};
   struct monitor_config c = cfg_with("http://site.example/", NULL, true);
