@@ -132,6 +132,16 @@ void ledger_settle(struct mon_ledger *l, const char *msg_id, bool delivered,
   pthread_mutex_unlock(&l->lock);
 }
 
+/* The live counters into a view; under the lock. */
+static void copy_counters(struct mon_ledger_view *v,
+                          const struct mon_ledger *l) {
+  memcpy(v->outcomes, l->outcomes, sizeof(v->outcomes));
+  v->missed_total = l->missed_total;
+  v->untracked = l->untracked;
+  v->last_drop_ms = l->last_drop_ms;
+  v->max_latency_ms = l->max_latency_ms;
+}
+
 void ledger_evaluate(struct mon_ledger *l, int64_t now_ms, int64_t deadline_ms,
                      int64_t expire_ms, struct mon_ledger_view *out) {
   int64_t keep = 3 * deadline_ms > MON_LEDGER_KEEP_MIN_MS
@@ -167,11 +177,7 @@ void ledger_evaluate(struct mon_ledger *l, int64_t now_ms, int64_t deadline_ms,
     l->e[w++] = *e;
   }
   l->n = w;
-  memcpy(v.outcomes, l->outcomes, sizeof(v.outcomes));
-  v.missed_total = l->missed_total;
-  v.untracked = l->untracked;
-  v.last_drop_ms = l->last_drop_ms;
-  v.max_latency_ms = l->max_latency_ms;
+  copy_counters(&v, l);
   v.evaluated_ms = now_ms;
   l->view = v;
   pthread_mutex_unlock(&l->lock);
@@ -183,11 +189,7 @@ void ledger_evaluate(struct mon_ledger *l, int64_t now_ms, int64_t deadline_ms,
 static struct mon_ledger_view view_of(struct mon_ledger *l) {
   pthread_mutex_lock(&l->lock);
   struct mon_ledger_view v = l->view;
-  memcpy(v.outcomes, l->outcomes, sizeof(v.outcomes));
-  v.missed_total = l->missed_total;
-  v.untracked = l->untracked;
-  v.last_drop_ms = l->last_drop_ms;
-  v.max_latency_ms = l->max_latency_ms;
+  copy_counters(&v, l);
   pthread_mutex_unlock(&l->lock);
   return v;
 }
@@ -207,17 +209,6 @@ void delivery_settle(struct mon_sink *k, const char *msg_id, bool delivered,
                 delivery_deadline_ms(k->m));
 }
 
-static void age_text(char *out, size_t n, int64_t ms) {
-  int64_t s = ms / 1000;
-  if (s < 120)
-    snprintf(out, n, "%llds", (long long)s);
-  else if (s < 7200)
-    snprintf(out, n, "%lldm", (long long)(s / 60));
-  else
-    snprintf(out, n, "%lldh%02lldm", (long long)(s / 3600),
-             (long long)(s / 60 % 60));
-}
-
 void delivery_evaluate(struct monitor *m, int64_t now_ms) {
   int64_t deadline = delivery_deadline_ms(m);
   int64_t expire = m->cfg->alert_max_age_hours * 3600 * 1000;
@@ -232,7 +223,7 @@ void delivery_evaluate(struct monitor *m, int64_t now_ms) {
     if (firing) {
       char age[32] = "";
       if (v.missing > 0)
-        age_text(age, sizeof(age), now_ms - v.oldest_missing_ms);
+        mon_fmt_duration(age, sizeof(age), now_ms - v.oldest_missing_ms);
       snprintf(summary, sizeof(summary),
                "%s: %zu alert(s) not delivered within %llds%s%s%s; "
                "%llu dropped in all%s",
@@ -251,13 +242,9 @@ void delivery_metrics(struct coin_jbuf *b, struct monitor *m) {
   struct mon_ledger_view v[MON_MAX_SINKS];
   for (size_t i = 0; i < m->n_sinks; i++)
     v[i] = view_of(&m->sinks[i].ledger);
-  coin_jbuf_printf(b,
-                   "# HELP coin_monitor_alert_delivery_deadline_seconds "
-                   "MONITOR_DELIVERY_DEADLINE_SECONDS.\n"
-                   "# TYPE coin_monitor_alert_delivery_deadline_seconds "
-                   "gauge\ncoin_monitor_alert_delivery_deadline_seconds "
-                   "%lld\n",
-                   (long long)m->cfg->delivery_deadline_seconds);
+  coin_jbuf_prom_gauge(b, "coin_monitor_alert_delivery_deadline_seconds",
+                       "MONITOR_DELIVERY_DEADLINE_SECONDS.",
+                       (double)m->cfg->delivery_deadline_seconds);
   coin_jbuf_printf(b, "# HELP coin_monitor_alert_delivery_total Alerts a sink "
                       "owed, settled: on_time, late (after the deadline), "
                       "dropped (given up or expired).\n"

@@ -57,7 +57,7 @@ enum coin_severity eval_severity(enum coin_fresh_state s) {
 
 /* ---- building messages -------------------------------------------------- */
 
-static void fmt_duration(char *out, size_t n, int64_t ms) {
+void mon_fmt_duration(char *out, size_t n, int64_t ms) {
   int64_t s = ms / 1000;
   if (s < 120)
     snprintf(out, n, "%llds", (long long)s);
@@ -230,7 +230,7 @@ static void new_episode(struct mon_alert *al, const struct monitor *m,
 /* A duration for a summary: from a sane start only (never from the epoch
  * or an unset -1), never negative. */
 static void fmt_since(char *out, size_t n, int64_t since, int64_t now_ms) {
-  fmt_duration(out, n, since > 0 && since <= now_ms ? now_ms - since : 0);
+  mon_fmt_duration(out, n, since > 0 && since <= now_ms ? now_ms - since : 0);
 }
 
 /* When the condition behind base began, as the data says (so a restart or a

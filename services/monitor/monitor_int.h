@@ -435,6 +435,8 @@ void site_entry_clear(struct mon_manifest_entry *e);
 void site_observe(struct monitor *m, struct mon_series *s, int64_t now_ms);
 
 /* eval.c: the state machine step of one series; queues outbox jobs. */
+/* "45s", "12m05s", "29759h29m": how long, in alert texts. */
+void mon_fmt_duration(char *out, size_t n, int64_t ms);
 void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms);
 /* One full pass over all series at now_ms. */
 void eval_pass(struct monitor *m, int64_t now_ms);

@@ -298,15 +298,9 @@ static bool check_file(struct mon_probe *p, const struct probe_file *f,
       ok = false;
     } else if (coin_site_validity_now(&h.v, now_ms) == COIN_STATE_HARD_STALE &&
                h.v.hard_at_ms >= 0 && now_ms > h.v.hard_at_ms) {
-      char at[40];
-      struct coin_jbuf b = {0};
-      coin_jbuf_time(&b, h.v.hard_at_ms);
-      char *t = NULL;
-      if (coin_jbuf_finish(&t, NULL, &b) == 0 && t)
-        snprintf(at, sizeof(at), "%s", t);
-      else
+      char at[COIN_TF_UTC_TEXT_BYTES];
+      if (coin_tf_format_utc(at, sizeof(at), h.v.hard_at_ms) != 0)
         snprintf(at, sizeof(at), "%lld ms", (long long)h.v.hard_at_ms);
-      free(t);
       snprintf(why, wn, "%s: served past its hard_stale instant %s", f->path,
                at);
       ok = false;

@@ -390,6 +390,31 @@ static int post(struct mon_sink *k, struct coin_http *http, const char *body,
   return rc;
 }
 
+/* Waits out the backoff after a failed attempt, keeping what the sink holds
+ * alive with keep(ctx) every keepalive_ms; false when the monitor stops
+ * meanwhile (the caller gives the message(s) back). */
+static bool backoff_wait(struct mon_sink *k, int attempt, int64_t *keepalive_at,
+                         int64_t keepalive_ms, void (*keep)(void *),
+                         void *ctx) {
+  struct monitor *m = k->m;
+  int64_t wait_until = mon_mono_ms() + backoff_ms(m->cfg, attempt);
+  while (mon_mono_ms() < wait_until) {
+    if (atomic_load(&m->sinks_stop))
+      return false;
+    if (mon_mono_ms() >= *keepalive_at) {
+      keep(ctx);
+      *keepalive_at = mon_mono_ms() + keepalive_ms;
+    }
+    int64_t left = wait_until - mon_mono_ms();
+    mon_sleep_unless(&m->sinks_stop, left > 100 ? 100 : left);
+  }
+  return true;
+}
+
+static void keep_msg(void *msg) {
+  coin_bus_msg_in_progress(msg);
+}
+
 static void deliver(struct mon_sink *k, struct coin_http *http,
                     struct coin_bus_msg *msg, uint64_t skip_until) {
   struct monitor *m = k->m;
@@ -458,18 +483,9 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
       coin_bus_msg_term(msg);
       return;
     }
-    int64_t wait_until = mon_mono_ms() + backoff_ms(m->cfg, attempt);
-    while (mon_mono_ms() < wait_until) {
-      if (atomic_load(&m->sinks_stop)) {
-        coin_bus_msg_nak(msg, 0);
-        return;
-      }
-      if (mon_mono_ms() >= keepalive_at) {
-        coin_bus_msg_in_progress(msg);
-        keepalive_at = mon_mono_ms() + keepalive_ms;
-      }
-      int64_t left = wait_until - mon_mono_ms();
-      mon_sleep_unless(&m->sinks_stop, left > 100 ? 100 : left);
+    if (!backoff_wait(k, attempt, &keepalive_at, keepalive_ms, keep_msg, msg)) {
+      coin_bus_msg_nak(msg, 0);
+      return;
     }
   }
 }
@@ -537,6 +553,10 @@ static void wave_admit(struct mon_sink *k, struct wave *w,
 static void wave_keepalive(struct wave *w) {
   for (size_t i = 0; i < w->n; i++)
     coin_bus_msg_in_progress(w->msgs[i]);
+}
+
+static void keep_wave(void *w) {
+  wave_keepalive(w);
 }
 
 /* One alert of a wave whose message the sink accepted. */
@@ -643,19 +663,10 @@ static void wave_deliver(struct mon_sink *k, struct coin_http *http,
         wave_settle_dropped(k, w->msgs[i], w->msg_ids[i], status, attempt);
       return;
     }
-    int64_t wait_until = mon_mono_ms() + backoff_ms(m->cfg, attempt);
-    while (mon_mono_ms() < wait_until) {
-      if (atomic_load(&m->sinks_stop)) {
-        for (size_t i = 0; i < w->n; i++)
-          coin_bus_msg_nak(w->msgs[i], 0);
-        return;
-      }
-      if (mon_mono_ms() >= keepalive_at) {
-        wave_keepalive(w);
-        keepalive_at = mon_mono_ms() + keepalive_ms;
-      }
-      int64_t left = wait_until - mon_mono_ms();
-      mon_sleep_unless(&m->sinks_stop, left > 100 ? 100 : left);
+    if (!backoff_wait(k, attempt, &keepalive_at, keepalive_ms, keep_wave, w)) {
+      for (size_t i = 0; i < w->n; i++)
+        coin_bus_msg_nak(w->msgs[i], 0);
+      return;
     }
   }
 }

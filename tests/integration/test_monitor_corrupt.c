@@ -51,21 +51,6 @@ static void publish_all(void) {
   fx_publish(site, 3);
 }
 
-static int64_t metric(const char *name) {
-  char url[160], *body = NULL;
-  snprintf(url, sizeof(url), "%s/metrics", mon.base);
-  if (fx_http(&body, "GET", url) != 200)
-    return -1;
-  char *p = strstr(body, name);
-  int64_t v = -1;
-  while (p && (p > body && p[-1] != '\n'))
-    p = strstr(p + 1, name);
-  if (p)
-    v = strtoll(p + strlen(name) + 1, NULL, 10);
-  free(body);
-  return v;
-}
-
 static void bootstrap(void) {
   site[0] = (struct fx_series){
       .symbol = "BTCUSDT", .tf = COIN_TF_1M, .n_candles = 60, .listed = true};
@@ -227,14 +212,14 @@ static void rewrite_is_not_corrupt(void) {
   /* publish writes history.json, then (150 ms later) the manifest: the
    * monitor may see the new file with the old manifest, which is not
    * corruption */
-  int64_t hashed0 = metric("coin_monitor_files_hashed_total");
+  int64_t hashed0 = fx_metric(&mon, "coin_monitor_files_hashed_total");
   for (int round = 0; round < 3; round++) {
     fx_sleep_ms(1000); /* generated_at changes: new bytes, new hash */
     int64_t now = fx_now_ms();
     char *h = fx_history(&site[0], now);
     char rel[200];
     snprintf(rel, sizeof(rel), "v1/binance/BTCUSDT/1m/history.json");
-    int64_t passes = metric("coin_monitor_passes_total");
+    int64_t passes = fx_metric(&mon, "coin_monitor_passes_total");
     ASSERT_OK(fx_write_file(rel, h, strlen(h)));
     free(h);
     /* a watermark change makes the monitor look now, inside the grace
@@ -246,21 +231,21 @@ static void rewrite_is_not_corrupt(void) {
       fx_sleep_ms(40);
     }
     ASSERT_TRUE(fx_now_ms() - now < 500);
-    ASSERT_TRUE(metric("coin_monitor_passes_total") > passes);
+    ASSERT_TRUE(fx_metric(&mon, "coin_monitor_passes_total") > passes);
     ASSERT_OK(fx_write_site(site, 3));
   }
   fx_sleep_ms(EVAL_MS + 500);
   ASSERT_EQ_STR(status_of("BTCUSDT"), "fresh");
   ASSERT_EQ_INT(fx_recv_find(&hook, 0, "BTCUSDT", "CoinCorrupt", NULL, NULL),
                 -1);
-  ASSERT_TRUE(metric("coin_monitor_files_hashed_total") > hashed0);
+  ASSERT_TRUE(fx_metric(&mon, "coin_monitor_files_hashed_total") > hashed0);
   /* nothing changes: nothing is hashed again */
   fx_sleep_ms(EVAL_MS);
-  int64_t a = metric("coin_monitor_files_hashed_total");
-  int64_t passes = metric("coin_monitor_passes_total");
+  int64_t a = fx_metric(&mon, "coin_monitor_files_hashed_total");
+  int64_t passes = fx_metric(&mon, "coin_monitor_passes_total");
   fx_sleep_ms(2 * EVAL_MS + 200);
-  ASSERT_TRUE(metric("coin_monitor_passes_total") >= passes + 2);
-  ASSERT_EQ_INT(metric("coin_monitor_files_hashed_total"), a);
+  ASSERT_TRUE(fx_metric(&mon, "coin_monitor_passes_total") >= passes + 2);
+  ASSERT_EQ_INT(fx_metric(&mon, "coin_monitor_files_hashed_total"), a);
 }
 
 /* The publish contract (docs/static-site.md, "Consistency"): a transition
@@ -364,8 +349,8 @@ static void watermarks_disagree(void) {
                                            "site_ahead_of_ingest")));
   ASSERT_CONTAINS(fx_jstr(s, "detail"), "beyond the ingest watermark");
   json_decref(s);
-  ASSERT_TRUE(metric("coin_monitor_series_site_ahead_of_ingest") == 1);
-  ASSERT_TRUE(metric("coin_monitor_series_publish_lagging") >= 1);
+  ASSERT_TRUE(fx_metric(&mon, "coin_monitor_series_site_ahead_of_ingest") == 1);
+  ASSERT_TRUE(fx_metric(&mon, "coin_monitor_series_publish_lagging") >= 1);
   fx_monitor_stop(&mon);
 }
 

@@ -59,19 +59,6 @@ static int64_t wait_row(const char *sink, const char *key, int64_t want,
   return v;
 }
 
-static int64_t metric(const char *line_prefix) {
-  char url[128], *body = NULL;
-  snprintf(url, sizeof(url), "%s/metrics", mon.base);
-  if (fx_http(&body, "GET", url) != 200 || body == NULL) {
-    free(body);
-    return -1;
-  }
-  const char *p = strstr(body, line_prefix);
-  int64_t v = p ? strtoll(p + strlen(line_prefix), NULL, 10) : -1;
-  free(body);
-  return v;
-}
-
 /* Index of the webhook request at r (from index from) for the global alert
  * CoinAlertDeliveryMissed about target with status, or -1. */
 static long find_missed(struct fx_recv *r, size_t from, const char *target,
@@ -130,13 +117,19 @@ static void ledgers(void) {
 
   /* metrics say the same */
   ASSERT_TRUE(
-      metric("coin_monitor_alert_delivery_missing{sink=\"webhook-1\"} ") >= N);
-  ASSERT_TRUE(metric("coin_monitor_alert_delivery_total{sink=\"webhook-2\","
-                     "outcome=\"dropped\"} ") >= N);
-  ASSERT_TRUE(metric("coin_monitor_alert_delivery_total{sink=\"webhook-0\","
-                     "outcome=\"on_time\"} ") >= N);
+      fx_metric(&mon,
+                "coin_monitor_alert_delivery_missing{sink=\"webhook-1\"}") >=
+      N);
+  ASSERT_TRUE(fx_metric(&mon,
+                        "coin_monitor_alert_delivery_total{sink=\"webhook-2\","
+                        "outcome=\"dropped\"}") >= N);
+  ASSERT_TRUE(fx_metric(&mon,
+                        "coin_monitor_alert_delivery_total{sink=\"webhook-0\","
+                        "outcome=\"on_time\"}") >= N);
   ASSERT_EQ_INT(
-      metric("coin_monitor_alert_delivery_missing{sink=\"webhook-0\"} "), 0);
+      fx_metric(&mon,
+                "coin_monitor_alert_delivery_missing{sink=\"webhook-0\"}"),
+      0);
 }
 
 static void recovery(void) {
@@ -177,14 +170,14 @@ static void recovery(void) {
 static void every_published_alert_is_accounted(void) {
   int64_t published = -1, accounted = -2;
   for (int64_t end = fx_now_ms() + 15000; fx_now_ms() < end;) {
-    published = metric("\ncoin_monitor_alerts_published_total ");
+    published = fx_metric(&mon, "coin_monitor_alerts_published_total");
     json_t *r = sink_row("webhook-0");
     accounted = fx_jint(r, "on_time") + fx_jint(r, "late") +
                 fx_jint(r, "dropped") + fx_jint(r, "missing") +
                 fx_jint(r, "pending");
     json_decref(r);
     if (published == accounted &&
-        published == metric("\ncoin_monitor_alerts_published_total "))
+        published == fx_metric(&mon, "coin_monitor_alerts_published_total"))
       break;
     fx_sleep_ms(300);
   }

@@ -116,19 +116,6 @@ static bool slack_has(struct fx_recv *s, size_t i) {
   return seen;
 }
 
-static int64_t metric(const struct fx_monitor *m, const char *line_prefix) {
-  char url[128], *body = NULL;
-  snprintf(url, sizeof(url), "%s/metrics", m->base);
-  if (fx_http(&body, "GET", url) != 200 || body == NULL) {
-    free(body);
-    return -1;
-  }
-  const char *p = strstr(body, line_prefix);
-  int64_t v = p ? strtoll(p + strlen(line_prefix), NULL, 10) : -1;
-  free(body);
-  return v;
-}
-
 static void wave(void) {
   int64_t now = fx_now_ms();
   for (size_t i = 0; i < N_SERIES; i++) {
@@ -259,7 +246,7 @@ static void wave(void) {
   int64_t delivered = -1;
   for (int k = 0; k < 50 && delivered != N_SERIES; k++) {
     delivered =
-        metric(&mon, "coin_monitor_sink_delivered_total{sink=\"slack-0\"} ");
+        fx_metric(&mon, "coin_monitor_sink_delivered_total{sink=\"slack-0\"}");
     if (delivered != N_SERIES)
       fx_sleep_ms(100);
   }

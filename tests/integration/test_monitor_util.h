@@ -390,6 +390,28 @@ FX_FN void fx_monitor_stop(struct fx_monitor *m) {
 }
 
 /* The monitor's view of one series (NULL when unavailable). */
+/* The value of the sample (a metric name with its labels, e.g.
+ * coin_monitor_sink_delivered_total{sink="slack-0"}) on the monitor's
+ * /metrics: the line that starts with it followed by a space; -1 when
+ * /metrics does not answer or has no such line. */
+FX_FN int64_t fx_metric(const struct fx_monitor *m, const char *sample) {
+  char url[160], *body = NULL;
+  snprintf(url, sizeof(url), "%s/metrics", m->base);
+  if (fx_http(&body, "GET", url) != 200 || body == NULL) {
+    free(body);
+    return -1;
+  }
+  size_t n = strlen(sample);
+  int64_t v = -1;
+  for (const char *p = strstr(body, sample); p; p = strstr(p + 1, sample))
+    if ((p == body || p[-1] == '\n') && p[n] == ' ') {
+      v = strtoll(p + n + 1, NULL, 10);
+      break;
+    }
+  free(body);
+  return v;
+}
+
 FX_FN json_t *fx_series_status(const struct fx_monitor *m, const char *symbol,
                                const char *tf) {
   char url[256];
