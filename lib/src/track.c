@@ -67,3 +67,21 @@ void coin_track_window(struct coin_track_window *out,
     out->hit_hi = center + half;
   }
 }
+
+enum coin_track_verdict coin_track_judge(const struct coin_track_window *w,
+                                         int64_t min_n) {
+  if (min_n < 2)
+    min_n = 2;
+  if (w->n < min_n || !isfinite(w->diff_lo))
+    return COIN_TRACK_TOO_FEW;
+  return w->diff_lo > 0 ? COIN_TRACK_WORSE : COIN_TRACK_OK;
+}
+
+const char *coin_track_verdict_name(enum coin_track_verdict v) {
+  switch (v) {
+  case COIN_TRACK_OK: return "ok";
+  case COIN_TRACK_WORSE: return "worse_than_persistence";
+  case COIN_TRACK_TOO_FEW: break;
+  }
+  return "too_few";
+}

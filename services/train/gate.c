@@ -33,6 +33,8 @@ struct verdict {
   size_t n;
   struct coin_metric metrics[COIN_CODEC_MAX_METRICS];
   size_t n_metrics;
+  bool bootstrap;         /* first champion on walk-forward evidence */
+  bool beats_persistence; /* ... and its MAE beat persistence's */
 };
 
 static void add_check(struct verdict *v, const char *name, bool pass,
@@ -327,32 +329,104 @@ static void gate(struct verdict *v, struct train_ctx *c,
     }
     return;
   }
-  /* the first champion must beat persistence */
+  /* the first champion, with shadow evidence or --bootstrap (below) */
   double mae = mget(ch, "wf.mae"), pmae = mget(ch, "wf.persistence_mae");
   double brier = mget(ch, "wf.brier"),
          pbrier = mget(ch, "wf.persistence_brier");
+  if (!enough && bootstrap) {
+    /* The bootstrap path: no champion and no realized predictions yet
+     * (serving has nothing to shadow), so the walk-forward evidence
+     * (out-of-sample, time-ordered folds) stands in for shadow evidence.
+     * The MAE bar is persistence: the model passes when it beats it, or
+     * when it is not significantly worse (the paired MAE difference's 95%
+     * batch-means interval reaches 0): persistence is then no better
+     * either, and the promotion records which case it was
+     * (promotion.beats_persistence_mae). Brier must beat the 0.5
+     * forecast. A later challenger needs shadow evidence as usual. */
+    double diff = mget(ch, "wf.mae_diff"), ci = mget(ch, "wf.mae_diff_ci95");
+    bool beats = isfinite(mae) && mae < pmae;
+    bool within = isfinite(diff) && isfinite(ci) && diff - ci <= 0;
+    v->bootstrap = true;
+    v->beats_persistence = beats;
+    add_metric(v, "wf_mae", mae);
+    add_metric(v, "wf_persistence_mae", pmae);
+    add_metric(v, "wf_mae_diff", diff);
+    add_metric(v, "wf_mae_diff_ci95", ci);
+    add_metric(v, "wf_rows", mget(ch, "wf.n"));
+    if (beats || !within)
+      add_check(v, "bootstrap_walk_forward_mae_vs_persistence", beats, true,
+                "MAE %.6g vs persistence %.6g (difference %+.3g, 95%% CI "
+                "+-%.3g, %.0f walk-forward rows)%s",
+                mae, pmae, diff, ci, mget(ch, "wf.n"),
+                beats ? ": beats persistence" : ": significantly worse");
+    else
+      add_check(v, "bootstrap_walk_forward_mae_vs_persistence", true, true,
+                "MAE %.6g vs persistence %.6g (difference %+.3g within its "
+                "95%% CI +-%.3g, %.0f walk-forward rows): not significantly "
+                "worse than persistence, does not beat it",
+                mae, pmae, diff, ci, mget(ch, "wf.n"));
+    add_check(v, "bootstrap_walk_forward_beats_persistence_brier",
+              isfinite(brier) && brier < pbrier, true,
+              "Brier %.5f vs persistence %.5f", brier, pbrier);
+    add_check(v, "shadow_evidence", true, false,
+              "%llu realized predictions (need %lld): --bootstrap, no "
+              "champion yet: walk-forward evidence stands in",
+              (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
+    return;
+  }
+  /* without --bootstrap the first champion must beat persistence */
   add_check(v, "walk_forward_beats_persistence_mae",
             isfinite(mae) && mae < pmae, true, "MAE %.6g vs persistence %.6g",
             mae, pmae);
   add_check(v, "walk_forward_beats_persistence_brier",
             isfinite(brier) && brier < pbrier, true,
             "Brier %.5f vs persistence %.5f", brier, pbrier);
-  if (!enough && bootstrap) {
-    add_check(v, "shadow_evidence", true, false,
-              "%llu realized predictions (need %lld): skipped with "
-              "--bootstrap (no champion yet)",
-              (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
-    return;
-  }
   add_check(v, "shadow_evidence", enough, false,
-            "%llu realized predictions (need %lld; --bootstrap skips this "
-            "for the first champion)",
+            "%llu realized predictions (need %lld; --bootstrap lets "
+            "walk-forward evidence stand in for the first champion)",
             (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
   if (enough) {
     add_check(v, "shadow_beats_persistence_mae", a.mae < base.mae, true,
               "MAE %.6g vs persistence %.6g", a.mae, base.mae);
     add_check(v, "shadow_beats_persistence_brier", a.brier < base.brier, true,
               "Brier %.5f vs persistence %.5f", a.brier, base.brier);
+  }
+}
+
+/* What the first champion was promoted on, kept in its metadata:
+ * promotion.bootstrap 1 (walk-forward evidence in place of shadow),
+ * promotion.evidence_walk_forward / _shadow, the rows, both MAEs, the
+ * paired difference and its interval, and whether it beat persistence. */
+static void record_promotion(struct train_ctx *c, const char *version,
+                             const struct verdict *v) {
+  for (int attempt = 0; attempt < 5; attempt++) {
+    struct coin_model_metadata m;
+    uint64_t rev = 0;
+    if (coin_registry_get(c->reg, &m, &rev, version) != 0)
+      break;
+    int rc = 0;
+#define PUT(name, x)                                                           \
+  do {                                                                         \
+    if (rc == 0 && isfinite(x))                                                \
+      rc = coin_codec_metric_set(m.metrics, &m.n_metrics, name, x);            \
+  } while (0)
+    PUT("promotion.bootstrap", v->bootstrap ? 1.0 : 0.0);
+    PUT("promotion.evidence_walk_forward", v->bootstrap ? 1.0 : 0.0);
+    PUT("promotion.evidence_shadow", v->bootstrap ? 0.0 : 1.0);
+    if (v->bootstrap)
+      PUT("promotion.beats_persistence_mae", v->beats_persistence ? 1.0 : 0.0);
+#undef PUT
+    if (rc) {
+      COIN_LOG_WARN("promotion evidence not recorded in the metadata",
+                    COIN_LOG_RC(rc));
+      return;
+    }
+    rc = coin_registry_update(c->reg, &m, rev);
+    if (rc != COIN_ECONFLICT) {
+      if (rc)
+        COIN_LOG_WARN("promotion evidence not recorded", COIN_LOG_RC(rc));
+      return;
+    }
   }
 }
 
@@ -370,9 +444,10 @@ static void print_verdict(struct train_ctx *c, const struct train_args *a,
       json_object_set_new(metrics, v->metrics[i].name,
                           json_real(v->metrics[i].value));
     json_t *r =
-        json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "command", "promote",
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "command", "promote",
                   "challenger", ch, "champion", cp, "outcome", outcome,
-                  "checks", checks, "metrics", metrics);
+                  "promotion", v->bootstrap ? "bootstrap" : "shadow", "checks",
+                  checks, "metrics", metrics);
     train_emit_json(c, r);
     json_decref(r);
     return;
@@ -496,13 +571,23 @@ int train_cmd_promote(struct train_ctx *c, const struct train_args *a) {
   (void)coin_registry_set_role(c->reg, ch_v, COIN_ROLE_CHAMPION);
   if (cp_v[0])
     (void)coin_registry_set_role(c->reg, cp_v, COIN_ROLE_RETIRED);
+  record_promotion(c, ch_v, v);
   (void)coin_registry_get(c->reg, &ch, NULL, ch_v);
   train_event(c, COIN_MODEL_EVENT_PROMOTED, ch_v, cp_v,
-              cp_v[0] ? "gate passed: not worse than the champion on shadow "
-                        "and walk-forward evidence"
-                      : "gate passed: first champion beats persistence",
+              cp_v[0]         ? "gate passed: not worse than the champion on "
+                                "shadow and walk-forward evidence"
+              : !v->bootstrap ? "gate passed: first champion beats "
+                                "persistence on shadow evidence"
+              : v->beats_persistence
+                  ? "bootstrap: first champion on walk-forward evidence, "
+                    "beats persistence"
+                  : "bootstrap: first champion on walk-forward evidence, "
+                    "not significantly worse than persistence",
               &ch, v->metrics, v->n_metrics);
-  print_verdict(c, a, v, ch_v, cp_v, "PROMOTED");
+  print_verdict(c, a, v, ch_v, cp_v,
+                v->bootstrap ? "PROMOTED (bootstrap: walk-forward evidence "
+                               "in place of shadow evidence)"
+                             : "PROMOTED");
   exit_code = TRAIN_EXIT_OK;
   goto out;
 fail:

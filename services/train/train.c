@@ -81,6 +81,49 @@ static void metric(struct coin_model_metadata *m, const char *name, double v) {
     (void)coin_codec_metric_set(m->metrics, &m->n_metrics, name, v);
 }
 
+/* The walk-forward MAE minus persistence's on the same rows (paired), with
+ * a 95% interval from batch means: the scored rows, in target-time order,
+ * cut into WF_DIFF_BATCHES contiguous batches whose mean differences are
+ * treated as independent (this absorbs the correlation between symbols at
+ * one time and of errors close in time, which a per-row interval would
+ * ignore). Student t with batches - 1 degrees of freedom. The bootstrap
+ * gate reads it (gate.c). */
+#define WF_DIFF_BATCHES 20
+static void mae_diff_metrics(struct coin_model_metadata *m,
+                             const struct coin_dataset *ds,
+                             const struct coin_wf_result *wf) {
+  size_t n = 0;
+  for (size_t i = 0; i < ds->n; i++)
+    if (isfinite(wf->p_up[i]) && isfinite(wf->z[i]) && isfinite(ds->y[i]))
+      n++;
+  if (n < 2 * WF_DIFF_BATCHES)
+    return;
+  double bsum[WF_DIFF_BATCHES] = {0}, total = 0;
+  size_t bn[WF_DIFF_BATCHES] = {0}, k = 0;
+  for (size_t i = 0; i < ds->n; i++) {
+    if (!(isfinite(wf->p_up[i]) && isfinite(wf->z[i]) && isfinite(ds->y[i])))
+      continue;
+    double y = ds->y[i], pred = wf->z[i] * ds->scale[i];
+    double d = fabs(pred - y) - fabs(y);
+    size_t b = k * WF_DIFF_BATCHES / n;
+    bsum[b] += d;
+    bn[b]++;
+    total += d;
+    k++;
+  }
+  double mean_b = 0, var = 0;
+  for (int b = 0; b < WF_DIFF_BATCHES; b++)
+    mean_b += bsum[b] / (double)bn[b] / WF_DIFF_BATCHES;
+  for (int b = 0; b < WF_DIFF_BATCHES; b++) {
+    double x = bsum[b] / (double)bn[b] - mean_b;
+    var += x * x / (WF_DIFF_BATCHES - 1);
+  }
+  const double t95 = 2.093; /* t(0.975, 19) */
+  metric(m, "wf.mae_diff", total / (double)n);
+  metric(m, "wf.mae_diff_ci95", t95 * sqrt(var / WF_DIFF_BATCHES));
+  metric(m, "wf.mae_diff_batches", WF_DIFF_BATCHES);
+}
+
 static void summary_metrics(struct coin_model_metadata *m, const char *prefix,
                             const struct coin_score *model,
                             const struct coin_score *base, bool full) {
@@ -449,6 +492,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
     metric(meta, "rmse", s1.rmse);
     metric(meta, "baseline_mae", s2.mae);
   }
+  mae_diff_metrics(meta, &ds, &wf);
   metric(meta, "wf.folds", (double)cfg->wf_folds);
   metric(meta, "wf.rows_warmup", (double)wf.rows_warmup);
   metric(meta, "wf.rolling", cfg->wf_window == 1);

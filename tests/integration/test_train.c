@@ -307,6 +307,30 @@ static void first_promotion_needs_evidence_and_beats_persistence(void) {
   ASSERT_OK(coin_registry_get(reg, &m, NULL, champion_a));
   ASSERT_EQ_INT(m.role, COIN_ROLE_CHAMPION);
   ASSERT_TRUE(saw_event(COIN_MODEL_EVENT_PROMOTED, champion_a, NULL));
+  /* bootstrap: walk-forward evidence stood in, recorded in the metadata */
+  double x = NAN, mae = NAN, pmae = NAN, diff = NAN, ci = NAN;
+  ASSERT_OK(
+      coin_codec_metric_get(&x, m.metrics, m.n_metrics, "promotion.bootstrap"));
+  ASSERT_NEAR(x, 1, 0);
+  ASSERT_OK(coin_codec_metric_get(&x, m.metrics, m.n_metrics,
+                                  "promotion.evidence_walk_forward"));
+  ASSERT_NEAR(x, 1, 0);
+  ASSERT_OK(coin_codec_metric_get(&x, m.metrics, m.n_metrics,
+                                  "promotion.beats_persistence_mae"));
+  ASSERT_OK(coin_codec_metric_get(&mae, m.metrics, m.n_metrics, "wf.mae"));
+  ASSERT_OK(coin_codec_metric_get(&pmae, m.metrics, m.n_metrics,
+                                  "wf.persistence_mae"));
+  ASSERT_OK(
+      coin_codec_metric_get(&diff, m.metrics, m.n_metrics, "wf.mae_diff"));
+  ASSERT_OK(
+      coin_codec_metric_get(&ci, m.metrics, m.n_metrics, "wf.mae_diff_ci95"));
+  ASSERT_NEAR(x, mae < pmae ? 1 : 0, 0); /* beat it or not: said honestly */
+  ASSERT_NEAR(diff, mae - pmae, 1e-9);   /* paired over the same rows */
+  ASSERT_TRUE(ci > 0 && diff - ci <= 0); /* else the gate had refused */
+  char *blog = slurp(last_log);
+  ASSERT_CONTAINS(blog, "PROMOTED (bootstrap");
+  ASSERT_CONTAINS(blog, "[pass] bootstrap_walk_forward_mae_vs_persistence");
+  free(blog);
 }
 
 static void serving_picks_up_the_champion(void) {

@@ -68,4 +68,30 @@ static void windows(void) {
   ASSERT_TRUE(isnan(w.mae) && isnan(w.hit_rate) && isnan(w.diff_lo));
 }
 
-TEST_MAIN(RUN_TEST(row_errors); RUN_TEST(windows);)
+/* The verdict: too few rows say nothing; a model whose errors exceed
+ * persistence's on every row is worse; one that equals it is not. */
+static void verdicts(void) {
+  struct coin_track_row rows[40];
+  struct coin_track_window w;
+  for (int i = 0; i < 40; i++) /* realized +-1%, predicted the wrong way */
+    rows[i] = row(i, 100, i % 2 ? 0.01 : -0.01, i % 2 ? 99 : 101);
+  coin_track_window(&w, rows, 40, 0);
+  ASSERT_TRUE(w.diff_lo > 0);
+  ASSERT_EQ_INT(coin_track_judge(&w, 30), COIN_TRACK_WORSE);
+  ASSERT_EQ_INT(coin_track_judge(&w, 41), COIN_TRACK_TOO_FEW);
+  ASSERT_EQ_STR(coin_track_verdict_name(COIN_TRACK_WORSE),
+                "worse_than_persistence");
+  for (int i = 0; i < 40; i++) /* persistence itself: never worse */
+    rows[i] = row(i, 100, 0, i % 3 ? 99 : 101);
+  coin_track_window(&w, rows, 40, 0);
+  ASSERT_EQ_INT(coin_track_judge(&w, 30), COIN_TRACK_OK);
+  for (int i = 0; i < 40; i++) /* the right way: better, not worse */
+    rows[i] = row(i, 100, i % 2 ? -0.005 : 0.005, i % 2 ? 99 : 101);
+  coin_track_window(&w, rows, 40, 0);
+  ASSERT_TRUE(w.diff_hi < 0);
+  ASSERT_EQ_INT(coin_track_judge(&w, 30), COIN_TRACK_OK);
+  ASSERT_EQ_STR(coin_track_verdict_name(COIN_TRACK_OK), "ok");
+  ASSERT_EQ_STR(coin_track_verdict_name(COIN_TRACK_TOO_FEW), "too_few");
+}
+
+TEST_MAIN(RUN_TEST(row_errors); RUN_TEST(windows); RUN_TEST(verdicts);)

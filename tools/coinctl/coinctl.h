@@ -103,6 +103,8 @@ void coinctl_table_print(FILE *f, const struct coinctl *ctl,
 /* ---- commands (argv[0] is the command name) ---------------------------- */
 int coinctl_tap(struct coinctl *ctl, int argc, char **argv);
 int coinctl_watermarks(struct coinctl *ctl, int argc, char **argv);
+/* wait-backfill (watermarks.c): until every series is backfilled */
+int coinctl_wait_backfill(struct coinctl *ctl, int argc, char **argv);
 int coinctl_status(struct coinctl *ctl, int argc, char **argv);
 int coinctl_backfill(struct coinctl *ctl, int argc, char **argv);
 int coinctl_model(struct coinctl *ctl, int argc, char **argv);

@@ -21,6 +21,7 @@ static const char usage[] =
     "                   JSON line each, payload decoded\n"
     "  watermarks       ingest vs publish watermarks per series, lag in "
     "candles\n"
+    "  wait-backfill    wait until every series' first fill is done\n"
     "  status           the monitor's /status as a table (exit 3 when a "
     "series\n"
     "                   is hard_stale or corrupt)\n"
@@ -138,6 +139,8 @@ int main(int argc, char **argv) {
       rc = coinctl_tap(&ctl, cargc, cargv);
     else if (!strcmp(cmd, "watermarks"))
       rc = coinctl_watermarks(&ctl, cargc, cargv);
+    else if (!strcmp(cmd, "wait-backfill"))
+      rc = coinctl_wait_backfill(&ctl, cargc, cargv);
     else if (!strcmp(cmd, "status"))
       rc = coinctl_status(&ctl, cargc, cargv);
     else if (!strcmp(cmd, "backfill"))
@@ -156,6 +159,8 @@ int main(int argc, char **argv) {
     rc = coinctl_tap(&ctl, cargc, cargv);
   else if (!strcmp(cmd, "watermarks"))
     rc = coinctl_watermarks(&ctl, cargc, cargv);
+  else if (!strcmp(cmd, "wait-backfill"))
+    rc = coinctl_wait_backfill(&ctl, cargc, cargv);
   else if (!strcmp(cmd, "status"))
     rc = coinctl_status(&ctl, cargc, cargv);
   else if (!strcmp(cmd, "backfill"))
@@ -168,10 +173,11 @@ int main(int argc, char **argv) {
   } else if (!strcmp(cmd, "site")) {
     rc = coinctl_site(&ctl, cargc, cargv);
   } else {
-    fprintf(stderr,
-            "coinctl: unknown command \"%s\" (rule: one of tap, watermarks, "
-            "status, backfill, model, site; see coinctl --help)\n",
-            cmd);
+    fprintf(
+        stderr,
+        "coinctl: unknown command \"%s\" (rule: one of tap, watermarks, "
+        "wait-backfill, status, backfill, model, site; see coinctl --help)\n",
+        cmd);
     rc = COINCTL_EXIT_USAGE;
   }
 out:

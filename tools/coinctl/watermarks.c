@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define WM_SERIES_MAX 100000
 
@@ -342,6 +343,200 @@ out:
     free(rows);
   }
   free(l.items);
+  coin_bus_kv_free(kv);
+  coin_bus_free(bus);
+  return rc;
+}
+
+/* ---- wait-backfill ---------------------------------------------------------
+ * Polls the ingest watermarks until every wanted series (symbols x
+ * timeframes) has one at most --max-behind closed candles behind the clock:
+ * the first fill is done and training may read the whole history. */
+
+static const char wait_usage[] =
+    "usage: coinctl wait-backfill [--timeout S] [--symbols A,B] "
+    "[--timeframes 1h,1d]\n"
+    "                             [--max-behind N]\n"
+    "\n"
+    "Waits until every series (symbols x timeframes) has an ingest watermark\n"
+    "in KV coin_watermarks at most N closed candles behind the clock (the\n"
+    "first fill is done). Prints progress on stderr; exit 0 when all are\n"
+    "backfilled, 1 at the timeout (naming the series still missing).\n"
+    "\n"
+    "  --timeout S       give up after S seconds (default 600)\n"
+    "  --symbols A,B     default $SYMBOLS\n"
+    "  --timeframes LIST default $INGEST_TIMEFRAMES, else $PRIMARY_TIMEFRAME, "
+    "else 1h\n"
+    "  --max-behind N    closed candles a watermark may lag (default 1)\n"
+    "  --nats URL        NATS server(s) (default $NATS_URL)\n";
+
+enum { OPT_TIMEOUT = COINCTL_OPT_FIRST_OWN, OPT_SYMBOLS, OPT_TFS, OPT_BEHIND };
+
+#define WAIT_MAX_SYMBOLS 256
+
+static int split_list(char *text, char **items, size_t max, size_t *n) {
+  *n = 0;
+  for (char *save = NULL, *t = strtok_r(text, ",", &save); t;
+       t = strtok_r(NULL, ",", &save)) {
+    while (*t == ' ')
+      t++;
+    if (!*t)
+      continue;
+    if (*n == max)
+      return -1;
+    items[(*n)++] = t;
+  }
+  return 0;
+}
+
+int coinctl_wait_backfill(struct coinctl *ctl, int argc, char **argv) {
+  static const struct option opts[] = {
+      COINCTL_COMMON_OPTIONS,
+      {"timeout", required_argument, NULL, OPT_TIMEOUT},
+      {"symbols", required_argument, NULL, OPT_SYMBOLS},
+      {"timeframes", required_argument, NULL, OPT_TFS},
+      {"max-behind", required_argument, NULL, OPT_BEHIND},
+      {NULL, 0, NULL, 0},
+  };
+  static const char *const cmd = "wait-backfill";
+  bool help = false;
+  double timeout_s = 600;
+  int64_t max_behind = 1;
+  const char *symbols_arg = getenv("SYMBOLS");
+  const char *tfs_arg = getenv("INGEST_TIMEFRAMES");
+  if (!tfs_arg || !*tfs_arg)
+    tfs_arg = getenv("PRIMARY_TIMEFRAME");
+  if (!tfs_arg || !*tfs_arg)
+    tfs_arg = "1h";
+  int c;
+  while ((c = coinctl_getopt(ctl, &help, argc, argv, opts)) != -1) {
+    switch (c) {
+    case OPT_TIMEOUT:
+      if (coinctl_parse_seconds(&timeout_s, "--timeout", optarg) != 0)
+        return coinctl_fail_last(cmd, COINCTL_EXIT_USAGE);
+      break;
+    case OPT_SYMBOLS: symbols_arg = optarg; break;
+    case OPT_TFS: tfs_arg = optarg; break;
+    case OPT_BEHIND:
+      if (coinctl_parse_i64(&max_behind, "--max-behind", optarg, 0, 1000000) !=
+          0)
+        return coinctl_fail_last(cmd, COINCTL_EXIT_USAGE);
+      break;
+    default: return COINCTL_EXIT_USAGE;
+    }
+  }
+  if (help) {
+    fputs(wait_usage, stdout);
+    return COINCTL_EXIT_OK;
+  }
+  if (optind < argc)
+    return coinctl_fail(cmd, COINCTL_EXIT_USAGE, "unexpected argument \"%s\"",
+                        argv[optind]);
+  if (!symbols_arg || !*symbols_arg)
+    return coinctl_fail(cmd, COINCTL_EXIT_USAGE,
+                        "no symbols (give --symbols or set SYMBOLS)");
+
+  char sym_buf[4096], tf_buf[256];
+  char *syms[WAIT_MAX_SYMBOLS], *tfn[COIN_TF_COUNT * 2];
+  size_t n_sym, n_tf;
+  enum coin_tf tfs[COIN_TF_COUNT * 2];
+  if (strlen(symbols_arg) >= sizeof(sym_buf) ||
+      strlen(tfs_arg) >= sizeof(tf_buf))
+    return coinctl_fail(cmd, COINCTL_EXIT_USAGE,
+                        "symbol or timeframe list "
+                        "too long");
+  snprintf(sym_buf, sizeof(sym_buf), "%s", symbols_arg);
+  snprintf(tf_buf, sizeof(tf_buf), "%s", tfs_arg);
+  if (split_list(sym_buf, syms, WAIT_MAX_SYMBOLS, &n_sym) != 0 || n_sym == 0)
+    return coinctl_fail(cmd, COINCTL_EXIT_USAGE,
+                        "symbols: 1 to %d comma-separated names",
+                        WAIT_MAX_SYMBOLS);
+  if (split_list(tf_buf, tfn, COIN_ARRAY_LEN(tfn), &n_tf) != 0 || n_tf == 0)
+    return coinctl_fail(cmd, COINCTL_EXIT_USAGE,
+                        "timeframes: a comma-separated list of 1m 1h 1d 1w "
+                        "1M");
+  for (size_t i = 0; i < n_sym; i++)
+    if (coin_symbol_validate(syms[i]) != 0)
+      return coinctl_fail(cmd, COINCTL_EXIT_USAGE, "symbol \"%s\": %s", syms[i],
+                          coin_error_last());
+  for (size_t i = 0; i < n_tf; i++)
+    if (coin_tf_parse(&tfs[i], tfn[i]) != 0)
+      return coinctl_fail(cmd, COINCTL_EXIT_USAGE, "timeframe \"%s\": %s",
+                          tfn[i], coin_error_last());
+
+  struct coin_bus *bus = NULL;
+  struct coin_bus_kv *kv = NULL;
+  int rc = COINCTL_EXIT_ERROR;
+  int64_t t0 = coinctl_mono_ms();
+  int64_t deadline = t0 + (int64_t)(timeout_s * 1000);
+  size_t want = n_sym * n_tf, last_done = (size_t)-1;
+  char missing[512] = "";
+  if (coinctl_connect(&bus, ctl) != 0) {
+    rc = coinctl_fail_last(cmd, COINCTL_EXIT_ERROR);
+    goto out;
+  }
+  for (;;) {
+    struct wm_list l = {0};
+    int brc = 0;
+    if (!kv)
+      brc = coin_bus_kv_open(&kv, bus, COIN_KV_WATERMARKS);
+    if (brc == 0)
+      brc = load_prefix(&l, kv, COIN_KEY_INGEST_PREFIX, 0);
+    if (brc != 0 && brc != COIN_ENOTFOUND) {
+      free(l.items);
+      rc = coinctl_fail(cmd, COINCTL_EXIT_ERROR, "KV %s: %s",
+                        COIN_KV_WATERMARKS, coin_error_last());
+      goto out;
+    }
+    int64_t now = coinctl_now_ms();
+    size_t done = 0, len = 0;
+    missing[0] = '\0';
+    for (size_t i = 0; i < n_sym; i++)
+      for (size_t k = 0; k < n_tf; k++) {
+        bool ok = false;
+        for (size_t j = 0; j < l.n; j++) {
+          const struct wm_series *s = &l.items[j];
+          if (s->has_ingest && s->id.tf == tfs[k] &&
+              !strcmp(s->id.symbol, syms[i]) &&
+              !strcmp(s->id.exchange, ctl->exchange)) {
+            ok =
+                candles_between(tfs[k], s->ingest_ms,
+                                coin_tf_last_closed(tfs[k], now)) <= max_behind;
+            break;
+          }
+        }
+        if (ok)
+          done++;
+        else if (len < sizeof(missing) - 1)
+          len +=
+              (size_t)snprintf(missing + len, sizeof(missing) - len, "%s%s/%s",
+                               len ? " " : "", syms[i], coin_tf_name(tfs[k]));
+      }
+    free(l.items);
+    int64_t elapsed = coinctl_mono_ms() - t0;
+    if (done != last_done) {
+      fprintf(stderr,
+              "coinctl wait-backfill: %zu/%zu series backfilled (%.1f s)\n",
+              done, want, (double)elapsed / 1000);
+      last_done = done;
+    }
+    if (done == want) {
+      printf("all %zu series backfilled in %.1f s\n", want,
+             (double)elapsed / 1000);
+      rc = COINCTL_EXIT_OK;
+      goto out;
+    }
+    if (coinctl_mono_ms() >= deadline) {
+      rc = coinctl_fail(cmd, COINCTL_EXIT_ERROR,
+                        "timeout after %.0f s: %zu/%zu series backfilled; "
+                        "still missing: %s",
+                        timeout_s, done, want, missing);
+      goto out;
+    }
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 500 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+out:
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   return rc;

@@ -47,4 +47,22 @@ void coin_track_window(struct coin_track_window *out,
                        const struct coin_track_row *rows, size_t n,
                        int64_t from_ms);
 
+/* ---- the verdict on a window (one rule for everyone who judges a model on
+ * realized candles: the monitor's champion watch, the site's degraded
+ * reason, coin-train's automatic rollback) ----------------------------------
+ */
+
+enum coin_track_verdict {
+  COIN_TRACK_TOO_FEW = 0, /* fewer than min_n realized rows: no verdict */
+  COIN_TRACK_OK,          /* not significantly worse than persistence */
+  COIN_TRACK_WORSE        /* significantly worse: the 95% interval of the
+                             mean error difference lies above 0 */
+};
+
+/* The verdict on w with at least min_n realized rows (min_n >= 2). */
+enum coin_track_verdict coin_track_judge(const struct coin_track_window *w,
+                                         int64_t min_n);
+/* "too_few", "ok", "worse_than_persistence". */
+const char *coin_track_verdict_name(enum coin_track_verdict v);
+
 #endif
