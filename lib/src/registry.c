@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -389,6 +390,110 @@ out:
   free(list);
   coin_bus_kv_keys_clear(&keys);
   return rc;
+}
+
+/* ---- retraining requests ------------------------------------------------ */
+
+static void copy_text(char *dst, size_t n, const char *src) {
+  snprintf(dst, n, "%s", src ? src : "");
+}
+
+int coin_registry_retrain_request_put(struct coin_registry *r,
+                                      const struct coin_retrain_request *req) {
+  if (r == NULL || req == NULL)
+    return coin_error_set(COIN_EINVAL, "retrain request: NULL argument");
+  int rc = coin_registry_check_version(req->champion);
+  if (rc)
+    return coin_error_wrap(rc, "retrain request: champion");
+  json_t *o = json_pack(
+      "{s:i, s:s, s:s, s:s, s:s, s:I, s:I}", "schema_version", 1, "champion",
+      req->champion, "scope", req->scope, "reason", req->reason, "requested_by",
+      req->requested_by, "requested_at_ms", (json_int_t)req->requested_at_ms,
+      "n", (json_int_t)req->n);
+  if (o && isfinite(req->mae_ratio))
+    json_object_set_new(o, "mae_ratio", json_real(req->mae_ratio));
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (!text)
+    return coin_error_set(COIN_ENOMEM, "retrain request: out of memory");
+  rc = coin_bus_kv_put(NULL, r->kv, COIN_KEY_RETRAIN_REQUEST, text,
+                       strlen(text));
+  free(text);
+  return rc ? coin_error_wrap(rc, "registry: put %s", COIN_KEY_RETRAIN_REQUEST)
+            : 0;
+}
+
+static int decode_request(struct coin_retrain_request *out, const char *text,
+                          size_t len) {
+  json_error_t err;
+  json_t *o = json_loadb(text, len, 0, &err);
+  json_int_t schema = 0, at = 0, n = 0;
+  const char *champion = NULL, *scope = "", *reason = "", *by = "";
+  json_t *ratio = NULL;
+  int rc = COIN_EDECODE;
+  if (o &&
+      json_unpack(o, "{s:I, s:s, s?s, s?s, s?s, s:I, s?I, s?o}",
+                  "schema_version", &schema, "champion", &champion, "scope",
+                  &scope, "reason", &reason, "requested_by", &by,
+                  "requested_at_ms", &at, "n", &n, "mae_ratio", &ratio) == 0 &&
+      schema == 1 && coin_registry_check_version(champion) == 0 && at > 0 &&
+      n >= 0 && (!ratio || json_is_number(ratio))) {
+    memset(out, 0, sizeof(*out));
+    copy_text(out->champion, sizeof(out->champion), champion);
+    copy_text(out->scope, sizeof(out->scope), scope);
+    copy_text(out->reason, sizeof(out->reason), reason);
+    copy_text(out->requested_by, sizeof(out->requested_by), by);
+    out->requested_at_ms = at;
+    out->n = n;
+    out->mae_ratio = ratio ? json_number_value(ratio) : NAN;
+    rc = 0;
+  }
+  json_decref(o);
+  if (rc)
+    return coin_error_set(COIN_EDECODE,
+                          "registry: %s is not a retrain request (want "
+                          "schema_version 1, champion, requested_at_ms)",
+                          COIN_KEY_RETRAIN_REQUEST);
+  return 0;
+}
+
+int coin_registry_retrain_request_get(struct coin_registry *r,
+                                      struct coin_retrain_request *out,
+                                      uint64_t *out_revision) {
+  struct coin_bus_kv_entry e = {0};
+  if (r == NULL || out == NULL)
+    return coin_error_set(COIN_EINVAL, "retrain request: NULL argument");
+  if (out_revision)
+    *out_revision = 0;
+  int rc = coin_bus_kv_get(&e, r->kv, COIN_KEY_RETRAIN_REQUEST);
+  if (rc == COIN_ENOTFOUND)
+    return coin_error_set(COIN_ENOTFOUND, "registry: no retrain request");
+  if (rc)
+    return coin_error_wrap(rc, "registry: get %s", COIN_KEY_RETRAIN_REQUEST);
+  rc = decode_request(out, (const char *)e.value, e.value_len);
+  if (rc == 0 && out_revision)
+    *out_revision = e.revision;
+  coin_bus_kv_entry_clear(&e);
+  return rc;
+}
+
+int coin_registry_retrain_request_clear(struct coin_registry *r,
+                                        uint64_t expected_revision) {
+  struct coin_bus_kv_entry e = {0};
+  if (r == NULL)
+    return coin_error_set(COIN_EINVAL, "retrain request: NULL argument");
+  int rc = coin_bus_kv_get(&e, r->kv, COIN_KEY_RETRAIN_REQUEST);
+  if (rc == COIN_ENOTFOUND)
+    return 0;
+  if (rc)
+    return coin_error_wrap(rc, "registry: get %s", COIN_KEY_RETRAIN_REQUEST);
+  uint64_t rev = e.revision;
+  coin_bus_kv_entry_clear(&e);
+  if (rev != expected_revision)
+    return coin_error_set(COIN_ECONFLICT,
+                          "registry: a newer retrain request arrived (kept)");
+  rc = coin_bus_kv_delete(r->kv, COIN_KEY_RETRAIN_REQUEST);
+  return rc == COIN_ENOTFOUND ? 0 : rc;
 }
 
 /* ---- artifacts ---------------------------------------------------------- */

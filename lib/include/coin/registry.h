@@ -95,6 +95,40 @@ int coin_registry_history_put(struct coin_registry *r,
 int coin_registry_list(struct coin_registry *r,
                        struct coin_model_metadata **out, size_t *out_len);
 
+/* ---- retraining requests ------------------------------------------------
+ * KV coin_models key request.retrain: the champion watch (coin-monitor)
+ * asks for retraining when the champion is significantly worse than
+ * persistence on realized candles; coin-train's scheduled run reads it as a
+ * reason to train and clears it when a challenger is registered. Value:
+ * {"schema_version":1,"champion":V,"scope":S,"reason":R,"requested_by":B,
+ *  "requested_at_ms":T,"n":N,"mae_ratio":X}. */
+
+#define COIN_KEY_RETRAIN_REQUEST "request.retrain"
+
+struct coin_retrain_request {
+  char champion[COIN_CODEC_ID_BYTES]; /* the model judged */
+  char scope[96];        /* "pooled" or "<exchange>/<symbol>/<tf>" */
+  char reason[256];      /* one line for people */
+  char requested_by[96]; /* e.g. coin-monitor@<SERVICE_ID> */
+  int64_t requested_at_ms;
+  int64_t n;        /* realized rows judged */
+  double mae_ratio; /* model MAE / persistence MAE (NAN: unknown) */
+};
+
+/* Writes the request (replaces an older one). */
+int coin_registry_retrain_request_put(struct coin_registry *r,
+                                      const struct coin_retrain_request *req);
+/* The pending request; COIN_ENOTFOUND when none, COIN_EDECODE (one-line
+ * error naming the key) when the value is not a valid request. out_revision
+ * may be NULL. */
+int coin_registry_retrain_request_get(struct coin_registry *r,
+                                      struct coin_retrain_request *out,
+                                      uint64_t *out_revision);
+/* Removes the request if its revision is still expected_revision
+ * (COIN_ECONFLICT: a newer request arrived and stays); no error when none. */
+int coin_registry_retrain_request_clear(struct coin_registry *r,
+                                        uint64_t expected_revision);
+
 /* ---- artifacts ----------------------------------------------------------- */
 
 /* Stores artifact bytes for version (chunks, Nats-Msg-Id per chunk so a
