@@ -12,6 +12,7 @@
 
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/track.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -35,6 +36,7 @@ struct verdict {
   size_t n_metrics;
   bool bootstrap;         /* first champion on walk-forward evidence */
   bool beats_persistence; /* ... and its MAE beat persistence's */
+  uint64_t realized;      /* realized shadow candles (both models) */
 };
 
 static void add_check(struct verdict *v, const char *name, bool pass,
@@ -79,7 +81,7 @@ static bool performance_failed(const struct verdict *v) {
 struct rec {
   uint32_t series; /* interned symbol x tf */
   int64_t t;
-  double pred, p, realized;
+  double pred, p, realized, input_close;
 };
 
 struct evidence_ctx {
@@ -152,7 +154,8 @@ static int on_record(void *ud, const struct coin_influx_row *row) {
   struct rec r = {.t = t->v.i64,
                   .pred = fget(row, "predicted_return"),
                   .p = fget(row, "p_up"),
-                  .realized = fget(row, "realized_return")};
+                  .realized = fget(row, "realized_return"),
+                  .input_close = fget(row, "input_close")};
   if (!isfinite(r.pred) || !isfinite(r.p) || !isfinite(r.realized))
     return 0; /* not realized yet */
   int rc = intern(e, sym, tf, &r.series);
@@ -176,30 +179,46 @@ struct evidence {
   struct coin_score a, b, base; /* on the candles both have (a alone if no b) */
 };
 
+/* The realized records of version a (and b) in measurement prediction;
+ * with role, only that role's, and with since_ms > 0 only targets opened at
+ * or after it. */
+static int read_records(struct evidence_ctx *e, struct train_ctx *c,
+                        const char *role, int64_t since_ms) {
+  char q[640], filter[160] = "";
+  int rc;
+  /* versions passed coin_registry_check_version and role is ours: no quote
+   * can appear */
+  if (role)
+    snprintf(filter, sizeof(filter), " AND role='%s'", role);
+  if (since_ms > 0)
+    snprintf(filter + strlen(filter), sizeof(filter) - strlen(filter),
+             " AND time >= %lldms", (long long)since_ms);
+  if (e->b)
+    snprintf(q, sizeof(q),
+             "SELECT predicted_return, p_up, realized_return, input_close FROM "
+             "prediction WHERE exchange='%s' AND (model_version='%s' OR "
+             "model_version='%s')%s GROUP BY model_version, symbol, timeframe",
+             c->cfg->core.exchange, e->a, e->b, filter);
+  else
+    snprintf(q, sizeof(q),
+             "SELECT predicted_return, p_up, realized_return, input_close FROM "
+             "prediction WHERE exchange='%s' AND model_version='%s'%s GROUP BY "
+             "model_version, symbol, timeframe",
+             c->cfg->core.exchange, e->a, filter);
+  rc = coin_influx_query(c->ix, q, on_record, e);
+  if (rc == COIN_ENOTFOUND)
+    rc = 0;
+  return rc;
+}
+
 /* Realized records of version a (and b) in measurement prediction, joined
  * on (symbol, timeframe, target time). */
 static int read_evidence(struct evidence *out, struct train_ctx *c,
                          const char *a, const char *b) {
   struct evidence_ctx e = {.a = a, .b = b};
-  char q[512];
   int rc;
   memset(out, 0, sizeof(*out));
-  /* versions passed coin_registry_check_version: no quote can appear */
-  if (b)
-    snprintf(q, sizeof(q),
-             "SELECT predicted_return, p_up, realized_return FROM prediction "
-             "WHERE exchange='%s' AND (model_version='%s' OR "
-             "model_version='%s') GROUP BY model_version, symbol, timeframe",
-             c->cfg->core.exchange, a, b);
-  else
-    snprintf(q, sizeof(q),
-             "SELECT predicted_return, p_up, realized_return FROM prediction "
-             "WHERE exchange='%s' AND model_version='%s' GROUP BY "
-             "model_version, symbol, timeframe",
-             c->cfg->core.exchange, a);
-  rc = coin_influx_query(c->ix, q, on_record, &e);
-  if (rc == COIN_ENOTFOUND)
-    rc = 0;
+  rc = read_records(&e, c, NULL, 0);
   if (rc) {
     coin_error_wrap(rc, "shadow evidence");
     goto out;
@@ -236,6 +255,82 @@ out:
   return rc;
 }
 
+/* ---- the champion on probation (coin-train cycle) ------------------------ */
+
+int train_judge_champion(struct coin_track_window *out, struct train_ctx *c,
+                         const char *version, int64_t since_ms) {
+  struct evidence_ctx e = {.a = version};
+  struct coin_track_row *rows = NULL;
+  int rc = read_records(&e, c, "champion", since_ms);
+  if (rc) {
+    coin_error_wrap(rc, "champion evidence");
+    goto out;
+  }
+  rows = calloc(e.na ? e.na : 1, sizeof(*rows));
+  if (!rows) {
+    rc = coin_error_set(COIN_ENOMEM, "out of memory");
+    goto out;
+  }
+  /* the shared rule (track.h): realized close from the recorded return */
+  for (size_t i = 0; i < e.na; i++) {
+    const struct rec *r = &e.ra[i];
+    rows[i].target_open_ms = r->t;
+    rows[i].input_close = r->input_close;
+    rows[i].predicted_return = r->pred;
+    rows[i].realized = isfinite(r->input_close);
+    rows[i].realized_close = r->input_close * exp(r->realized);
+  }
+  coin_track_window(out, rows, e.na, since_ms);
+out:
+  free(rows);
+  free(e.ra);
+  free(e.rb);
+  free(e.series);
+  return rc;
+}
+
+/* ---- metadata metrics -----------------------------------------------------
+ */
+
+int train_meta_metric_put(struct coin_model_metadata *m, const char *name,
+                          double v) {
+  if (!isfinite(v))
+    return 0;
+  int rc = coin_codec_metric_set(m->metrics, &m->n_metrics, name, v);
+  if (rc != COIN_ETOOBIG)
+    return rc;
+  /* the map is full: a per-symbol figure gives way (the report keeps them
+   * all; lifecycle facts matter more) */
+  for (size_t i = m->n_metrics; i-- > 0;)
+    if (!strncmp(m->metrics[i].name, "sym.", 4)) {
+      memmove(&m->metrics[i], &m->metrics[i + 1],
+              (m->n_metrics - i - 1) * sizeof(m->metrics[0]));
+      m->n_metrics--;
+      return coin_codec_metric_set(m->metrics, &m->n_metrics, name, v);
+    }
+  return rc;
+}
+
+int train_meta_update(struct train_ctx *c, const char *version,
+                      const char *const *names, const double *values,
+                      size_t n) {
+  int rc = 0;
+  for (int attempt = 0; attempt < 5; attempt++) {
+    struct coin_model_metadata m;
+    uint64_t rev = 0;
+    if ((rc = coin_registry_get(c->reg, &m, &rev, version)) != 0)
+      return rc;
+    for (size_t i = 0; i < n && rc == 0; i++)
+      rc = train_meta_metric_put(&m, names[i], values[i]);
+    if (rc)
+      return rc;
+    rc = coin_registry_update(c->reg, &m, rev);
+    if (rc != COIN_ECONFLICT)
+      return rc;
+  }
+  return rc;
+}
+
 /* ---- the checks ---------------------------------------------------------- */
 
 static double mget(const struct coin_model_metadata *m, const char *name) {
@@ -267,7 +362,7 @@ static void check_vs_champion(struct verdict *v, const struct train_config *cfg,
 
 static void gate(struct verdict *v, struct train_ctx *c,
                  const struct coin_model_metadata *ch,
-                 const struct coin_model_metadata *cp, bool bootstrap) {
+                 const struct coin_model_metadata *cp, int bootstrap) {
   const struct train_config *cfg = c->cfg;
   bool schema_ok =
       ch->feature_schema_version == COIN_FEATURES_SCHEMA_VERSION &&
@@ -298,6 +393,7 @@ static void gate(struct verdict *v, struct train_ctx *c,
   add_metric(v, "challenger_brier", a.brier);
   add_metric(v, "persistence_mae", base.mae);
   bool enough = a.n >= (uint64_t)cfg->promote_min_shadow;
+  v->realized = a.n;
 
   if (cp) {
     add_metric(v, "champion_mae", b.mae);
@@ -333,7 +429,9 @@ static void gate(struct verdict *v, struct train_ctx *c,
   double mae = mget(ch, "wf.mae"), pmae = mget(ch, "wf.persistence_mae");
   double brier = mget(ch, "wf.brier"),
          pbrier = mget(ch, "wf.persistence_brier");
-  if (!enough && bootstrap) {
+  /* TRAIN_GATE_AUTO (the cycle): only while the challenger has no
+   * realized prediction at all; partial evidence is waited for */
+  if (!enough && bootstrap && (bootstrap != TRAIN_GATE_AUTO || a.n == 0)) {
     /* The bootstrap path: no champion and no realized predictions yet
      * (serving has nothing to shadow), so the walk-forward evidence
      * (out-of-sample, time-ordered folds) stands in for shadow evidence.
@@ -393,41 +491,25 @@ static void gate(struct verdict *v, struct train_ctx *c,
   }
 }
 
-/* What the first champion was promoted on, kept in its metadata:
- * promotion.bootstrap 1 (walk-forward evidence in place of shadow),
- * promotion.evidence_walk_forward / _shadow, the rows, both MAEs, the
- * paired difference and its interval, and whether it beat persistence. */
+/* What a champion was promoted on, kept in its metadata:
+ * promotion.at_ms (when the alias was switched: "champion since"),
+ * promotion.automatic (1: by coin-train cycle), promotion.bootstrap 1
+ * (walk-forward evidence in place of shadow), promotion.evidence_walk_forward
+ * / _shadow, and for a bootstrap whether it beat persistence. */
 static void record_promotion(struct train_ctx *c, const char *version,
-                             const struct verdict *v) {
-  for (int attempt = 0; attempt < 5; attempt++) {
-    struct coin_model_metadata m;
-    uint64_t rev = 0;
-    if (coin_registry_get(c->reg, &m, &rev, version) != 0)
-      break;
-    int rc = 0;
-#define PUT(name, x)                                                           \
-  do {                                                                         \
-    if (rc == 0 && isfinite(x))                                                \
-      rc = coin_codec_metric_set(m.metrics, &m.n_metrics, name, x);            \
-  } while (0)
-    PUT("promotion.bootstrap", v->bootstrap ? 1.0 : 0.0);
-    PUT("promotion.evidence_walk_forward", v->bootstrap ? 1.0 : 0.0);
-    PUT("promotion.evidence_shadow", v->bootstrap ? 0.0 : 1.0);
-    if (v->bootstrap)
-      PUT("promotion.beats_persistence_mae", v->beats_persistence ? 1.0 : 0.0);
-#undef PUT
-    if (rc) {
-      COIN_LOG_WARN("promotion evidence not recorded in the metadata",
-                    COIN_LOG_RC(rc));
-      return;
-    }
-    rc = coin_registry_update(c->reg, &m, rev);
-    if (rc != COIN_ECONFLICT) {
-      if (rc)
-        COIN_LOG_WARN("promotion evidence not recorded", COIN_LOG_RC(rc));
-      return;
-    }
-  }
+                             const struct verdict *v, bool automatic) {
+  const char *names[6] = {
+      "promotion.at_ms",           "promotion.automatic",
+      "promotion.bootstrap",       "promotion.evidence_walk_forward",
+      "promotion.evidence_shadow", "promotion.beats_persistence_mae"};
+  double values[6] = {
+      (double)train_wall_ms(),  automatic ? 1.0 : 0.0,
+      v->bootstrap ? 1.0 : 0.0, v->bootstrap ? 1.0 : 0.0,
+      v->bootstrap ? 0.0 : 1.0, v->beats_persistence ? 1.0 : 0.0};
+  int rc = train_meta_update(c, version, names, values, v->bootstrap ? 6 : 5);
+  if (rc)
+    COIN_LOG_WARN("promotion evidence not recorded in the metadata",
+                  COIN_LOG_STR("version", version), COIN_LOG_RC(rc));
 }
 
 static void print_verdict(struct train_ctx *c, const struct train_args *a,
@@ -490,43 +572,78 @@ static int set_alias(struct train_ctx *c, const char *alias,
   return coin_registry_alias_set(c->reg, alias, version, rc ? 0 : rev);
 }
 
-int train_cmd_promote(struct train_ctx *c, const struct train_args *a) {
-  struct coin_lock *lock = NULL;
+/* Only missing shadow evidence failed: the candidate keeps collecting. */
+static bool only_evidence_missing(const struct verdict *v) {
+  bool any = false;
+  for (size_t i = 0; i < v->n; i++)
+    if (!v->c[i].pass) {
+      if (strcmp(v->c[i].name, "shadow_evidence") != 0)
+        return false;
+      any = true;
+    }
+  return any;
+}
+
+int train_promote_locked(struct train_ctx *c, const struct train_args *a,
+                         const struct train_promote_opts *o,
+                         struct train_promote_result *res) {
   struct verdict *v = calloc(1, sizeof(*v));
   struct coin_model_metadata ch, cp;
   char ch_v[COIN_CODEC_ID_BYTES] = "", cp_v[COIN_CODEC_ID_BYTES] = "";
   uint64_t cp_rev = 0;
-  int rc, exit_code;
+  int rc, exit_code = TRAIN_EXIT_FAILED;
+  memset(res, 0, sizeof(*res));
+  res->outcome = TRAIN_PROMOTE_FAILED;
+  res->need = c->cfg->promote_min_shadow;
   if (!v)
     return TRAIN_EXIT_FAILED;
-  if ((exit_code = train_lock(c, &lock, a->hold_lock_ms)) != 0)
-    goto out;
-  exit_code = TRAIN_EXIT_FAILED;
   rc = coin_registry_resolve(c->reg, ch_v,
-                             a->version ? a->version : "challenger");
-  if (rc == COIN_ENOTFOUND && !a->version) {
-    fprintf(stderr, "coin-train promote: no challenger registered (train "
-                    "one first)\n");
+                             o->version ? o->version : "challenger");
+  if (rc == COIN_ENOTFOUND && !o->version) {
+    res->outcome = TRAIN_PROMOTE_NO_CANDIDATE;
+    snprintf(res->summary, sizeof(res->summary),
+             "no challenger registered (train one first)");
+    if (o->print)
+      fprintf(stderr, "coin-train promote: %s\n", res->summary);
     goto out;
   }
   if (rc || (rc = coin_registry_get(c->reg, &ch, NULL, ch_v)) != 0)
     goto fail;
+  snprintf(res->candidate, sizeof(res->candidate), "%s", ch_v);
   rc = coin_registry_alias_get(c->reg, cp_v, &cp_rev, COIN_ALIAS_CHAMPION);
   if (rc == COIN_ENOTFOUND)
     cp_v[0] = '\0';
   else if (rc)
     goto fail;
+  snprintf(res->champion, sizeof(res->champion), "%s", cp_v);
   if (cp_v[0] && !strcmp(cp_v, ch_v)) {
-    fprintf(stderr, "coin-train promote: %s is already the champion\n", ch_v);
+    snprintf(res->summary, sizeof(res->summary), "%s is already the champion",
+             ch_v);
+    if (o->print)
+      fprintf(stderr, "coin-train promote: %s\n", res->summary);
     goto out;
   }
   if (cp_v[0] && (rc = coin_registry_get(c->reg, &cp, NULL, cp_v)) != 0)
     goto fail;
-  gate(v, c, &ch, cp_v[0] ? &cp : NULL, a->bootstrap);
+  gate(v, c, &ch, cp_v[0] ? &cp : NULL, o->bootstrap);
+  res->realized = v->realized;
+  res->bootstrap = v->bootstrap;
   bool ok = passed(v);
-  if (a->dry_run) {
+  if (o->dry_run) {
     print_verdict(c, a, v, ch_v, cp_v, ok ? "would promote" : "would refuse");
+    res->outcome = ok ? TRAIN_PROMOTE_PROMOTED : TRAIN_PROMOTE_REFUSED;
     exit_code = ok ? TRAIN_EXIT_OK : TRAIN_EXIT_REFUSED;
+    goto out;
+  }
+  if (!ok && o->quiet_waiting && only_evidence_missing(v)) {
+    /* the cycle: waiting for evidence is no event (it would repeat every
+     * run); the caller prints the count */
+    res->outcome = TRAIN_PROMOTE_WAITING;
+    snprintf(res->summary, sizeof(res->summary),
+             "challenger %s: %llu/%lld realized predictions, waiting", ch_v,
+             (unsigned long long)v->realized,
+             (long long)c->cfg->promote_min_shadow);
+    exit_code = TRAIN_EXIT_OK;
     goto out;
   }
   if (!ok) {
@@ -549,10 +666,14 @@ int train_cmd_promote(struct train_ctx *c, const struct train_args *a) {
     }
     train_event(c, COIN_MODEL_EVENT_REFUSED, ch_v, cp_v, reason, &ch,
                 v->metrics, v->n_metrics);
-    print_verdict(c, a, v, ch_v, cp_v,
-                  performance_failed(v)
-                      ? "REFUSED (marked refused, out of shadow)"
-                      : "REFUSED (stays challenger: evidence missing)");
+    if (o->print)
+      print_verdict(c, a, v, ch_v, cp_v,
+                    performance_failed(v)
+                        ? "REFUSED (marked refused, out of shadow)"
+                        : "REFUSED (stays challenger: evidence missing)");
+    res->outcome = performance_failed(v) ? TRAIN_PROMOTE_REFUSED
+                                         : TRAIN_PROMOTE_REFUSED_STAYS;
+    snprintf(res->summary, sizeof(res->summary), "%s", reason);
     exit_code = TRAIN_EXIT_REFUSED;
     goto out;
   }
@@ -571,48 +692,69 @@ int train_cmd_promote(struct train_ctx *c, const struct train_args *a) {
   (void)coin_registry_set_role(c->reg, ch_v, COIN_ROLE_CHAMPION);
   if (cp_v[0])
     (void)coin_registry_set_role(c->reg, cp_v, COIN_ROLE_RETIRED);
-  record_promotion(c, ch_v, v);
+  record_promotion(c, ch_v, v, o->automatic);
   (void)coin_registry_get(c->reg, &ch, NULL, ch_v);
-  train_event(c, COIN_MODEL_EVENT_PROMOTED, ch_v, cp_v,
-              cp_v[0]         ? "gate passed: not worse than the champion on "
-                                "shadow and walk-forward evidence"
-              : !v->bootstrap ? "gate passed: first champion beats "
-                                "persistence on shadow evidence"
-              : v->beats_persistence
-                  ? "bootstrap: first champion on walk-forward evidence, "
-                    "beats persistence"
-                  : "bootstrap: first champion on walk-forward evidence, "
-                    "not significantly worse than persistence",
-              &ch, v->metrics, v->n_metrics);
-  print_verdict(c, a, v, ch_v, cp_v,
-                v->bootstrap ? "PROMOTED (bootstrap: walk-forward evidence "
-                               "in place of shadow evidence)"
-                             : "PROMOTED");
+  const char *why =
+      cp_v[0]         ? "gate passed: not worse than the champion on shadow "
+                        "and walk-forward evidence"
+      : !v->bootstrap ? "gate passed: first champion beats persistence on "
+                        "shadow evidence"
+      : v->beats_persistence
+          ? "bootstrap: first champion on walk-forward evidence, beats "
+            "persistence"
+          : "bootstrap: first champion on walk-forward evidence, not "
+            "significantly worse than persistence";
+  char reason[COIN_CODEC_TEXT_BYTES];
+  snprintf(reason, sizeof(reason), "%s%s", o->automatic ? "automatic: " : "",
+           why);
+  train_event(c, COIN_MODEL_EVENT_PROMOTED, ch_v, cp_v, reason, &ch, v->metrics,
+              v->n_metrics);
+  if (o->print)
+    print_verdict(c, a, v, ch_v, cp_v,
+                  v->bootstrap ? "PROMOTED (bootstrap: walk-forward evidence "
+                                 "in place of shadow evidence)"
+                               : "PROMOTED");
+  res->outcome = TRAIN_PROMOTE_PROMOTED;
+  snprintf(res->summary, sizeof(res->summary), "%s", reason);
   exit_code = TRAIN_EXIT_OK;
   goto out;
 fail:
+  snprintf(res->summary, sizeof(res->summary), "%s", coin_error_last());
   fprintf(stderr, "coin-train promote: %s\n", coin_error_last());
   COIN_LOG_ERROR("promote failed", COIN_LOG_RC(rc));
   exit_code = TRAIN_EXIT_FAILED;
 out:
-  coin_lock_release(lock);
   free(v);
+  return exit_code;
+}
+
+int train_cmd_promote(struct train_ctx *c, const struct train_args *a) {
+  struct coin_lock *lock = NULL;
+  struct train_promote_result res;
+  int exit_code = train_lock(c, &lock, a->hold_lock_ms);
+  if (exit_code != 0)
+    return exit_code;
+  struct train_promote_opts o = {
+      .version = a->version,
+      .bootstrap = a->bootstrap ? TRAIN_GATE_BOOTSTRAP : TRAIN_GATE_SHADOW,
+      .dry_run = a->dry_run,
+      .print = true};
+  exit_code = train_promote_locked(c, a, &o, &res);
+  coin_lock_release(lock);
   return exit_code;
 }
 
 /* ---- rollback --------------------------------------------------------------
  */
 
-int train_cmd_rollback(struct train_ctx *c, const struct train_args *a) {
-  struct coin_lock *lock = NULL;
+int train_rollback_locked(struct train_ctx *c, const struct train_args *a,
+                          const struct train_rollback_opts *o, char *restored,
+                          char *retired) {
   char cur[COIN_CODEC_ID_BYTES], prev[COIN_CODEC_ID_BYTES];
   uint64_t cur_rev = 0;
   struct coin_model *m = NULL;
   struct coin_model_metadata pm;
-  int rc, exit_code;
-  if ((exit_code = train_lock(c, &lock, a->hold_lock_ms)) != 0)
-    return exit_code;
-  exit_code = TRAIN_EXIT_FAILED;
+  int rc, exit_code = TRAIN_EXIT_FAILED;
   if ((rc = coin_registry_alias_get(c->reg, cur, &cur_rev,
                                     COIN_ALIAS_CHAMPION)) != 0) {
     if (rc == COIN_ENOTFOUND)
@@ -669,12 +811,27 @@ int train_cmd_rollback(struct train_ctx *c, const struct train_args *a) {
     COIN_LOG_WARN("previous alias not updated", COIN_LOG_RC(rc));
   (void)coin_registry_set_role(c->reg, prev, COIN_ROLE_CHAMPION);
   (void)coin_registry_set_role(c->reg, cur, COIN_ROLE_RETIRED);
+  /* champion again since now (its probation starts over) */
+  const char *names[2] = {"promotion.at_ms", "promotion.automatic"};
+  double values[2] = {(double)train_wall_ms(), o && o->automatic ? 1.0 : 0.0};
+  if ((rc = train_meta_update(c, prev, names, values, 2)) != 0)
+    COIN_LOG_WARN("promotion time not recorded", COIN_LOG_RC(rc));
   (void)coin_registry_get(c->reg, &pm, NULL, prev);
-  char reason[200];
-  snprintf(reason, sizeof(reason), "rollback: %s restored, %s retired", prev,
-           cur);
-  train_event(c, COIN_MODEL_EVENT_ROLLED_BACK, prev, cur, reason, &pm, NULL, 0);
-  if (a->json) {
+  char reason[COIN_CODEC_TEXT_BYTES];
+  if (o && o->reason)
+    snprintf(reason, sizeof(reason), "%s", o->reason);
+  else
+    snprintf(reason, sizeof(reason), "rollback: %s restored, %s retired", prev,
+             cur);
+  train_event(c, COIN_MODEL_EVENT_ROLLED_BACK, prev, cur, reason, &pm,
+              o ? o->metrics : NULL, o ? o->n_metrics : 0);
+  if (restored)
+    snprintf(restored, COIN_CODEC_ID_BYTES, "%s", prev);
+  if (retired)
+    snprintf(retired, COIN_CODEC_ID_BYTES, "%s", cur);
+  if (o && !o->print) {
+    /* the caller prints */
+  } else if (a->json) {
     json_t *r = json_pack("{s:s, s:s, s:s, s:s}", "command", "rollback",
                           "champion", prev, "retired", cur, "previous", before);
     train_emit_json(c, r);
@@ -692,6 +849,15 @@ fail:
   COIN_LOG_ERROR("rollback failed", COIN_LOG_RC(rc));
 out:
   coin_model_free(m);
+  return exit_code;
+}
+
+int train_cmd_rollback(struct train_ctx *c, const struct train_args *a) {
+  struct coin_lock *lock = NULL;
+  int exit_code = train_lock(c, &lock, a->hold_lock_ms);
+  if (exit_code != 0)
+    return exit_code;
+  exit_code = train_rollback_locked(c, a, NULL, NULL, NULL);
   coin_lock_release(lock);
   return exit_code;
 }

@@ -19,15 +19,24 @@ static const char usage[] =
     "  train     (default) walk-forward, fit and register a challenger\n"
     "            [--kind ridge|xgboost] [--symbols A,B] [--timeframes 1h,1d]\n"
     "            [--policy always|age|new_data|age_or_new_data]\n"
-    "            [--shuffle-labels] [--json]\n"
+    "            [--window-days N] [--shuffle-labels] [--json]\n"
     "  evaluate  [--model VERSION|champion|challenger] [--symbols ...]\n"
     "            [--timeframes ...] [--from DATE|MS] [--to DATE|MS] [--json]\n"
     "  promote   [--version VERSION] [--dry-run] [--bootstrap] [--json]\n"
     "  rollback  [--json]\n"
+    "  cycle     one scheduled run (hourly): roll back a champion on "
+    "probation\n"
+    "            that is worse than persistence, promote the challenger "
+    "through\n"
+    "            the gate (bootstrap for the first champion), train when due "
+    "or\n"
+    "            requested [--kind ...] [--symbols ...] [--timeframes ...]\n"
+    "            [--policy ...] [--window-days N] [--json]\n"
     "  ls        [--json]\n"
     "  show      [VERSION|champion|challenger]\n"
     "exit codes: 0 done, 1 failed, 2 usage or configuration, 3 another job "
-    "holds the lock (nothing done), 4 refused by the promotion gate\n";
+    "holds the lock (nothing done), 4 refused by the promotion gate (promote;\n"
+    "cycle exits 0 on a refusal: the event says it)\n";
 
 /* "2021-06-01" or epoch milliseconds. */
 static int parse_time(int64_t *out, const char *text) {
@@ -49,6 +58,7 @@ static int parse_time(int64_t *out, const char *text) {
 int main(int argc, char **argv) {
   struct train_args a;
   memset(&a, 0, sizeof(a));
+  a.window_days = -1;
   const char *cmd = "train";
   int i = 1;
   if (argc > 1 && (argv[1][0] != '-' || !strcmp(argv[1], "--config-doc")))
@@ -113,6 +123,18 @@ int main(int argc, char **argv) {
                 o, v);
         return TRAIN_EXIT_USAGE;
       }
+    } else if (!strcmp(o, "--window-days")) {
+      VALUE();
+      char *end = NULL;
+      long long d = strtoll(v, &end, 10);
+      if (end == v || *end || d < 0 || d > 36500) {
+        fprintf(stderr,
+                "coin-train: --window-days \"%s\": want days 0..36500 (0: "
+                "all data)\n",
+                v);
+        return TRAIN_EXIT_USAGE;
+      }
+      a.window_days = d;
     } else if (!strcmp(o, "--hold-lock-ms")) { /* tests */
       VALUE();
       a.hold_lock_ms = strtoll(v, NULL, 10);
@@ -137,6 +159,8 @@ int main(int argc, char **argv) {
     run = train_cmd_ls;
   else if (!strcmp(cmd, "show"))
     run = train_cmd_show;
+  else if (!strcmp(cmd, "cycle"))
+    run = train_cmd_cycle;
   if (!run) {
     fprintf(stderr, "coin-train: unknown command \"%s\"\n%s", cmd, usage);
     return TRAIN_EXIT_USAGE;

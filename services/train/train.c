@@ -170,11 +170,19 @@ static int version_name(char *out, size_t n, const char *kind,
   return 0;
 }
 
-/* 1 = due, 0 = not due (why says), < 0 = error. */
-static int retrain_due(struct train_ctx *c, int policy,
-                       const struct coin_model_metadata *champ,
-                       const struct train_series_list *sl, char *why,
-                       size_t why_bytes) {
+int train_policy_parse(const char *name) {
+  static const char *const names[] = {"always", "age", "new_data",
+                                      "age_or_new_data"};
+  for (int i = 0; i < 4; i++)
+    if (!strcmp(name, names[i]))
+      return i;
+  return -1;
+}
+
+int train_retrain_due(struct train_ctx *c, int policy,
+                      const struct coin_model_metadata *champ,
+                      const char *label, const struct train_series_list *sl,
+                      char *why, size_t why_bytes) {
   const struct train_config *cfg = c->cfg;
   if (policy == TRAIN_POLICY_ALWAYS) {
     snprintf(why, why_bytes, "policy always");
@@ -200,9 +208,9 @@ static int retrain_due(struct train_ctx *c, int policy,
              : policy == TRAIN_POLICY_NEW_DATA ? enough
                                                : old || enough;
   snprintf(why, why_bytes,
-           "champion %s is %lld h old (limit %lld h); %lld new candles after "
+           "%s %s is %lld h old (limit %lld h); %lld new candles after "
            "its watermark (need %lld)",
-           champ->version, (long long)(age_ms / COIN_HOUR_MS),
+           label, champ->version, (long long)(age_ms / COIN_HOUR_MS),
            (long long)cfg->retrain_max_age_hours, (long long)fresh,
            (long long)cfg->retrain_min_new_candles);
   return due ? 1 : 0;
@@ -294,7 +302,8 @@ done:
 
 static int register_challenger(struct train_ctx *c,
                                struct coin_model_metadata *meta,
-                               const uint8_t *art, size_t art_len) {
+                               const uint8_t *art, size_t art_len,
+                               const char *reason) {
   int rc;
   const struct train_config *cfg = c->cfg;
   if ((rc = coin_registry_put_artifact(c->reg, meta, art, art_len)) != 0)
@@ -312,8 +321,8 @@ static int register_challenger(struct train_ctx *c,
                                     meta->version, rev)) != 0)
     return rc;
   train_event(c, COIN_MODEL_EVENT_REGISTERED, meta->version, "",
-              "registered as challenger (shadow)", meta, meta->metrics,
-              meta->n_metrics);
+              reason ? reason : "registered as challenger (shadow)", meta,
+              meta->metrics, meta->n_metrics);
   if (old[0] && strcmp(old, meta->version) != 0) {
     struct coin_model_metadata om;
     if (coin_registry_set_role(c->reg, old, COIN_ROLE_RETIRED) == 0 &&
@@ -332,10 +341,11 @@ static int register_challenger(struct train_ctx *c,
 
 /* ---- the command -------------------------------------------------------- */
 
-int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
+int train_run_locked(struct train_ctx *c, const struct train_args *a,
+                     struct coin_lock *lock, const struct train_run_opts *o,
+                     struct train_run_result *res) {
   const struct train_config *cfg = c->cfg;
   struct train_series_list sl = {0};
-  struct coin_lock *lock = NULL;
   struct coin_dataset ds = {0};
   struct coin_wf_result wf;
   struct train_scores sc;
@@ -347,6 +357,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
   int rc = 0, exit_code = TRAIN_EXIT_FAILED;
   bool locked = false;
   double t_start = train_now_seconds();
+  memset(res, 0, sizeof(*res));
   memset(&wf, 0, sizeof(wf));
   memset(&sc, 0, sizeof(sc));
   memset(&cmp, 0, sizeof(cmp));
@@ -359,12 +370,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
   }
   int policy = cfg->retrain_policy;
   if (a->policy) {
-    static const char *const names[] = {"always", "age", "new_data",
-                                        "age_or_new_data"};
-    policy = -1;
-    for (int i = 0; i < 4; i++)
-      if (!strcmp(a->policy, names[i]))
-        policy = i;
+    policy = train_policy_parse(a->policy);
     if (policy < 0) {
       fprintf(stderr,
               "coin-train: --policy %s: unknown (rule: always|age|new_data|"
@@ -392,8 +398,6 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
   }
   size_t max_rows = (budget - TRAIN_FIXED_OVERHEAD_BYTES) / per_row;
 
-  if ((exit_code = train_lock(c, &lock, a->hold_lock_ms)) != 0)
-    goto out;
   locked = true;
   exit_code = TRAIN_EXIT_FAILED;
 
@@ -408,8 +412,11 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
   if (champ[0]) {
     if ((rc = coin_registry_get(c->reg, &champ_meta, NULL, champ)) != 0)
       goto fail;
+  }
+  if (champ[0] && !o->skip_policy) {
     char why[320];
-    int due = retrain_due(c, policy, &champ_meta, &sl, why, sizeof(why));
+    int due = train_retrain_due(c, policy, &champ_meta, "champion", &sl, why,
+                                sizeof(why));
     if (due < 0) {
       rc = due;
       goto fail;
@@ -417,6 +424,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
     if (!due) {
       fprintf(c->report, "coin-train: retrain not due: %s\n", why);
       COIN_LOG_INFO("retrain not due", COIN_LOG_STR("why", why));
+      snprintf(res->why, sizeof(res->why), "%s", why);
       exit_code = TRAIN_EXIT_OK;
       goto out;
     }
@@ -425,7 +433,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
 
   struct train_load_info li;
   double t0 = train_now_seconds();
-  if ((rc = train_load(&ds, &li, c, &sl, max_rows, 0, INT64_MAX)) != 0)
+  if ((rc = train_load(&ds, &li, c, &sl, max_rows, o->from_ms, INT64_MAX)) != 0)
     goto fail;
   double load_seconds = train_now_seconds() - t0;
   COIN_LOG_INFO(
@@ -560,7 +568,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
     snprintf(p, sizeof(p), "sym.%s", sc.sym_name[j]);
     summary_metrics(meta, p, &sc.sym[j], &sc.sym_base[j], false);
   }
-  if ((rc = register_challenger(c, meta, art, art_len)) != 0) {
+  if ((rc = register_challenger(c, meta, art, art_len, o->reason)) != 0) {
     json_decref(scores_json);
     goto fail;
   }
@@ -571,8 +579,17 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
                 COIN_LOG_DBL("seconds", total),
                 COIN_LOG_DBL("peak_rss_mb", (double)peak / (1 << 20)));
 
+  res->trained = true;
+  snprintf(res->version, sizeof(res->version), "%s", meta->version);
+  snprintf(res->parent, sizeof(res->parent), "%s", champ);
+  res->rows = ds.n;
+  res->from_ms = li.from_ms;
+  res->to_ms = li.to_ms;
+
   /* the report */
-  if (a->json) {
+  if (o->quiet) {
+    json_decref(scores_json);
+  } else if (a->json) {
     json_t *cj = json_null();
     if (cmp.done)
       cj = json_pack("{s:s, s:o, s:o}", "rows", cmp.note, "challenger",
@@ -652,6 +669,31 @@ out:
   train_scores_free(&sc);
   coin_dataset_free(&ds);
   train_series_free(&sl);
+  return exit_code;
+}
+
+int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
+  struct coin_lock *lock = NULL;
+  struct train_run_result res;
+  struct train_run_opts o = {.from_ms = 0};
+  if (a->kind && !coin_model_kind_exists(a->kind)) {
+    fprintf(stderr, "coin-train: --kind %s: unknown (rule: ridge|xgboost)\n",
+            a->kind);
+    return TRAIN_EXIT_USAGE;
+  }
+  if (a->policy && train_policy_parse(a->policy) < 0) {
+    fprintf(stderr,
+            "coin-train: --policy %s: unknown (rule: always|age|new_data|"
+            "age_or_new_data)\n",
+            a->policy);
+    return TRAIN_EXIT_USAGE;
+  }
+  if (a->window_days > 0)
+    o.from_ms = train_wall_ms() - a->window_days * COIN_DAY_MS;
+  int exit_code = train_lock(c, &lock, a->hold_lock_ms);
+  if (exit_code != 0)
+    return exit_code;
+  exit_code = train_run_locked(c, a, lock, &o, &res);
   coin_lock_release(lock);
   return exit_code;
 }

@@ -3,9 +3,10 @@
  * the SoT in chunks under a memory budget, walk-forward against persistence
  * and the champion, fit, register a challenger), evaluate (score any model
  * on any SoT data, no registry change), promote (the gate), rollback, ls and
- * show. Every registry mutation holds the lock coin_locks/train. See
- * docs/models.md. Threads: one command at a time on the calling thread (the
- * lock keepalive has its own). Exit codes: TRAIN_EXIT_*.
+ * show, and cycle (the three in one scheduled run). Every registry mutation
+ * holds the lock coin_locks/train. See docs/models.md. Threads: one command at
+ * a time on the calling thread (the lock keepalive has its own). Exit codes:
+ * TRAIN_EXIT_*.
  */
 #ifndef COIN_TRAIN_TRAIN_H
 #define COIN_TRAIN_TRAIN_H
@@ -57,6 +58,10 @@ struct train_config {
   double margin_mae;
   double margin_dir;
   double margin_brier;
+  /* coin-train cycle (retraining that runs itself) */
+  int cycle_policy;        /* enum train_policy */
+  int64_t probation_hours; /* automatic rollback window of any champion */
+  int64_t window_days;     /* the cycle trains on the last N days; 0 all */
 };
 
 extern const struct coin_cfg_var train_config_vars[];
@@ -81,6 +86,8 @@ struct train_args {
   bool dry_run;         /* promote: verdict only */
   bool bootstrap;       /* promote: first champion without shadow evidence */
   int64_t hold_lock_ms; /* tests: keep the lock this long before working */
+  int64_t window_days;  /* train/cycle: the last N days (0 all; -1 unset:
+                           train all, cycle TRAIN_WINDOW_DAYS) */
 };
 
 struct train_ctx;
@@ -98,5 +105,9 @@ int train_cmd_promote(struct train_ctx *c, const struct train_args *a);
 int train_cmd_rollback(struct train_ctx *c, const struct train_args *a);
 int train_cmd_ls(struct train_ctx *c, const struct train_args *a);
 int train_cmd_show(struct train_ctx *c, const struct train_args *a);
+/* One scheduled run (cycle.c): automatic rollback of a champion on
+ * probation, automatic promotion of the challenger, retraining when due or
+ * requested; exit 0 also for "nothing due", "waiting" and a refusal. */
+int train_cmd_cycle(struct train_ctx *c, const struct train_args *a);
 
 #endif

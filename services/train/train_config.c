@@ -217,6 +217,35 @@ const struct coin_cfg_var train_config_vars[] = {
      .dmax = 1,
      .doc = "Refuse when the challenger's Brier score exceeds the "
             "champion's by more than this (absolute)."},
+    /* coin-train cycle: retraining that runs itself */
+    {.name = "TRAIN_CYCLE_POLICY",
+     .type = COIN_CFG_ENUM,
+     .def = "age_or_new_data",
+     .offset = F(cycle_policy),
+     .choices = policies,
+     .doc = "When `coin-train cycle` trains a new challenger (none in "
+            "shadow): the retrain policies of TRAIN_RETRAIN_POLICY, measured "
+            "against the newest registered model; a retraining request for "
+            "the champion (request.retrain) trains regardless."},
+    {.name = "TRAIN_PROBATION_HOURS",
+     .type = COIN_CFG_INT,
+     .def = "72",
+     .offset = F(probation_hours),
+     .min = 0,
+     .max = 87600,
+     .doc = "After a promotion (or rollback) any champion is on probation "
+            "this long: `coin-train cycle` rolls it back when its realized "
+            "predictions are significantly worse than persistence (a "
+            "champion the cycle promoted stays on watch after it)."},
+    {.name = "TRAIN_WINDOW_DAYS",
+     .type = COIN_CFG_INT,
+     .def = "365",
+     .offset = F(window_days),
+     .min = 0,
+     .max = 36500,
+     .doc = "`coin-train cycle` trains on the candles of the last N days "
+            "(0: all; `--window-days` overrides; `coin-train train` reads "
+            "all unless given `--window-days`)."},
 };
 const size_t train_config_var_count = COIN_ARRAY_LEN(train_config_vars);
 

@@ -15,6 +15,7 @@
 #include "coin/metrics_eval.h"
 #include "coin/model.h"
 #include "coin/registry.h"
+#include "coin/track.h"
 
 #include <jansson.h>
 
@@ -112,5 +113,105 @@ void train_event(struct train_ctx *c, enum coin_model_event_kind kind,
                  const char *version, const char *previous, const char *reason,
                  const struct coin_model_metadata *m,
                  const struct coin_metric *metrics, size_t n_metrics);
+
+/* ---- the steps coin-train cycle chains (each under a lock the caller
+ * holds; gate.c, train.c, cycle.c) ----------------------------------------- */
+
+/* Metric into a model's metadata; when the 64-entry map is full a per-symbol
+ * figure (sym.*) gives way. */
+int train_meta_metric_put(struct coin_model_metadata *m, const char *name,
+                          double v);
+/* Reads model.<version>, sets the metrics, writes back (CAS, retried). */
+int train_meta_update(struct train_ctx *c, const char *version,
+                      const char *const *names, const double *values, size_t n);
+
+/* The champion's realized predictions (role champion) whose target opened
+ * at or after since_ms, as a track window (coin/track.h). */
+int train_judge_champion(struct coin_track_window *out, struct train_ctx *c,
+                         const char *version, int64_t since_ms);
+
+enum train_gate_mode {
+  TRAIN_GATE_SHADOW = 0,    /* shadow evidence */
+  TRAIN_GATE_BOOTSTRAP = 1, /* --bootstrap: first champion on walk-forward */
+  TRAIN_GATE_AUTO = 2,      /* bootstrap only while the candidate has no
+                               realized prediction at all (the cycle) */
+};
+
+enum train_promote_outcome {
+  TRAIN_PROMOTE_FAILED = 0,
+  TRAIN_PROMOTE_NO_CANDIDATE,
+  TRAIN_PROMOTE_PROMOTED,
+  TRAIN_PROMOTE_REFUSED,       /* performance: marked refused, out of shadow */
+  TRAIN_PROMOTE_REFUSED_STAYS, /* other failures: stays challenger */
+  TRAIN_PROMOTE_WAITING,       /* only evidence missing (quiet_waiting) */
+};
+
+struct train_promote_opts {
+  const char *version; /* NULL: the challenger */
+  int bootstrap;       /* enum train_gate_mode */
+  bool dry_run;
+  bool automatic;     /* recorded as promotion.automatic 1 */
+  bool quiet_waiting; /* missing evidence alone: no event, no verdict */
+  bool print;         /* print the verdict (promote command) */
+};
+
+struct train_promote_result {
+  int outcome; /* enum train_promote_outcome */
+  char candidate[COIN_CODEC_ID_BYTES];
+  char champion[COIN_CODEC_ID_BYTES]; /* before the promotion */
+  uint64_t realized;                  /* realized shadow candles */
+  int64_t need;
+  bool bootstrap;
+  char summary[COIN_CODEC_TEXT_BYTES];
+};
+
+/* The gate on the candidate and, when it passes, the switch. A TRAIN_EXIT_*
+ * code (4: refused; 0 also for WAITING). */
+int train_promote_locked(struct train_ctx *c, const struct train_args *a,
+                         const struct train_promote_opts *o,
+                         struct train_promote_result *res);
+
+struct train_rollback_opts {
+  const char *reason; /* the ROLLED_BACK event's reason (NULL: default) */
+  bool automatic;     /* recorded on the restored champion */
+  const struct coin_metric *metrics;
+  size_t n_metrics;
+  bool print;
+};
+/* alias.previous back as champion. o may be NULL (the rollback command);
+ * restored / retired (COIN_CODEC_ID_BYTES, may be NULL) receive the
+ * versions. */
+int train_rollback_locked(struct train_ctx *c, const struct train_args *a,
+                          const struct train_rollback_opts *o, char *restored,
+                          char *retired);
+
+struct train_run_opts {
+  bool skip_policy;   /* the caller decided that a training is due */
+  int64_t from_ms;    /* the window's start (0: all data) */
+  const char *reason; /* REGISTERED's reason (NULL: the default) */
+  bool quiet;         /* no report: the caller prints one line */
+};
+struct train_run_result {
+  bool trained; /* false: not due (why says) */
+  char version[COIN_CODEC_ID_BYTES];
+  char parent[COIN_CODEC_ID_BYTES];
+  size_t rows;
+  int64_t from_ms, to_ms;
+  char why[320];
+};
+/* train's work under a held lock: TRAIN_EXIT_*. */
+int train_run_locked(struct train_ctx *c, const struct train_args *a,
+                     struct coin_lock *lock, const struct train_run_opts *o,
+                     struct train_run_result *res);
+
+/* 1 due, 0 not due (why says), < 0 error. ref is the model the policy
+ * measures against (its created_at_ms and train_watermark_ms); label names
+ * it in why ("champion", "newest model"). */
+int train_retrain_due(struct train_ctx *c, int policy,
+                      const struct coin_model_metadata *ref, const char *label,
+                      const struct train_series_list *sl, char *why,
+                      size_t why_bytes);
+/* "always" .. "age_or_new_data" -> enum train_policy; -1 unknown. */
+int train_policy_parse(const char *name);
 
 #endif
