@@ -42,6 +42,9 @@ for v in DEMO_NATS_PORT DEMO_NATS_MON_PORT DEMO_INFLUX_PORT DEMO_INFLUX_RPC_PORT
 done
 export DEMO_SKIP_BUILD=1 DEMO_BIN_DIR="$COIN_BIN_DIR" DEMO_DATA_DIR="$COIN_SHARED_DATA_DIR"
 export DEMO_EXCHANGE=replay DEMO_SYMBOLS=BTCUSDT,ETHUSDT
+# No first champion here (a short fill has too little 1h history to train
+# on): tests/web/test_first_prediction.sh takes the newcomer's whole path.
+export DEMO_BOOTSTRAP=0
 # Small first fill so the test is quick: full history only for 1d/1w/1M.
 export INGEST_FULL_FILL_TIMEFRAMES=1d,1w,1M INGEST_LOOKBACK_DAYS=3
 
