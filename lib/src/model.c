@@ -465,7 +465,7 @@ static double shrink_fit(struct ratio *v, size_t nv) {
       break;
     }
   }
-  return k < 0 ? 0 : k > 1 ? 1 : k;
+  return k > 1 ? 1 : k > 0 ? k : 0; /* also turns -0 and NaN into 0 */
 }
 
 static bool shrink_row_ok(const double *z, const double *y, const double *scale,
