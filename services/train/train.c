@@ -267,9 +267,11 @@ static int compare_champion(struct compare *out, struct train_ctx *c,
         size_t r = idx[j];
         enum coin_tf tf = (enum coin_tf)ds->tf[r];
         double p = coin_calibration_p_up(coin_model_calibration(m), tf, zb[j]);
-        coin_score_add(&out->champion, zb[j] * ds->scale[r], p, ds->y[r]);
-        coin_score_add(&out->challenger, wf->z[r] * ds->scale[r], wf->p_up[r],
-                       ds->y[r]);
+        double zc =
+            coin_calibration_shrink(coin_model_calibration(m), tf, zb[j]);
+        coin_score_add(&out->champion, zc * ds->scale[r], p, ds->y[r]);
+        coin_score_add(&out->challenger, wf->z_served[r] * ds->scale[r],
+                       wf->p_up[r], ds->y[r]);
       }
       k = 0;
     }
@@ -460,7 +462,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
     goto fail;
   for (size_t i = 0; i < ds.n; i++)
     if (isfinite(wf.p_up[i]))
-      train_scores_add(&sc, &ds, i, wf.z[i] * ds.scale[i], wf.p_up[i]);
+      train_scores_add(&sc, &ds, i, wf.z_served[i] * ds.scale[i], wf.p_up[i]);
   if (champ[0] && (rc = compare_champion(&cmp, c, &ds, &wf, champ)) != 0)
     goto fail;
 
