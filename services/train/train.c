@@ -81,7 +81,8 @@ static void metric(struct coin_model_metadata *m, const char *name, double v) {
     (void)coin_codec_metric_set(m->metrics, &m->n_metrics, name, v);
 }
 
-/* The walk-forward MAE minus persistence's on the same rows (paired), with
+/* The walk-forward MAE (of the served, shrunk prediction, as wf.mae) minus
+ * persistence's on the same rows (paired), with
  * a 95% interval from batch means: the scored rows, in target-time order,
  * cut into WF_DIFF_BATCHES contiguous batches whose mean differences are
  * treated as independent (this absorbs the correlation between symbols at
@@ -94,16 +95,18 @@ static void mae_diff_metrics(struct coin_model_metadata *m,
                              const struct coin_wf_result *wf) {
   size_t n = 0;
   for (size_t i = 0; i < ds->n; i++)
-    if (isfinite(wf->p_up[i]) && isfinite(wf->z[i]) && isfinite(ds->y[i]))
+    if (isfinite(wf->p_up[i]) && isfinite(wf->z_served[i]) &&
+        isfinite(ds->y[i]))
       n++;
   if (n < 2 * WF_DIFF_BATCHES)
     return;
   double bsum[WF_DIFF_BATCHES] = {0}, total = 0;
   size_t bn[WF_DIFF_BATCHES] = {0}, k = 0;
   for (size_t i = 0; i < ds->n; i++) {
-    if (!(isfinite(wf->p_up[i]) && isfinite(wf->z[i]) && isfinite(ds->y[i])))
+    if (!(isfinite(wf->p_up[i]) && isfinite(wf->z_served[i]) &&
+          isfinite(ds->y[i])))
       continue;
-    double y = ds->y[i], pred = wf->z[i] * ds->scale[i];
+    double y = ds->y[i], pred = wf->z_served[i] * ds->scale[i];
     double d = fabs(pred - y) - fabs(y);
     size_t b = k * WF_DIFF_BATCHES / n;
     bsum[b] += d;
