@@ -19,6 +19,7 @@ set -euo pipefail
 
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+. "$COIN_SOURCE_DIR/tests/lib/demo_test.sh"
 npm_dir="$COIN_BUILD_DIR/npm-web"
 demo="$COIN_SOURCE_DIR/scripts/demo.sh"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/coin-test-first-XXXXXX")"
@@ -43,23 +44,9 @@ command -v node >/dev/null || fail "node missing (scripts/install-deps.sh instal
 for b in coin-ingest coin-publish coin-monitor coin-train coin-replay-exchange coinctl; do
   [ -x "$COIN_BIN_DIR/$b" ] || fail "$COIN_BIN_DIR/$b missing (build first)"
 done
-pw_ok=$(node -e 'const v=require(process.argv[1]).version.split(".").map(Number);
-  console.log(v[0] > 1 || (v[0] === 1 && v[1] >= 45) ? 1 : 0)' \
-  "$npm_dir/node_modules/playwright-core/package.json" 2>/dev/null || echo 0)
-if [ "$pw_ok" != 1 ]; then
-  mkdir -p "$npm_dir"
-  timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
-    "playwright-core@^1.45" >"$tmp/npm.log" 2>&1 ||
-    { tail -n 5 "$tmp/npm.log" >&2 || true; fail "npm install playwright-core failed (is the npm registry reachable?)"; }
-fi
+web_npm_ensure "$npm_dir" "$tmp/npm.log" || fail "playwright-core is missing"
 
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-for v in DEMO_NATS_PORT DEMO_NATS_MON_PORT DEMO_INFLUX_PORT DEMO_INFLUX_RPC_PORT \
-         DEMO_REPLAY_PORT DEMO_WEB_PORT DEMO_INGEST_PORT DEMO_PUBLISH_PORT DEMO_MONITOR_PORT; do
-  export "$v=$(free_port)"
-done
+demo_free_ports
 # Only what a test must change: ports, paths, no build, the recorded candles.
 export DEMO_SKIP_BUILD=1 DEMO_BIN_DIR="$COIN_BIN_DIR" DEMO_DATA_DIR="$COIN_SHARED_DATA_DIR"
 export DEMO_EXCHANGE=replay
