@@ -200,7 +200,7 @@ int train_retrain_due(struct train_ctx *c, int policy,
       int64_t n = 0;
       int rc = coin_influx_count(&n, c->ix, cfg->core.exchange, sl->s[i].symbol,
                                  coin_tf_name(sl->s[i].tf),
-                                 champ->train_watermark_ms + 1, FAR_FUTURE_MS);
+                                 champ->train_to_ms + 1, FAR_FUTURE_MS);
       if (rc)
         return coin_error_wrap(rc, "retrain policy: count new candles");
       fresh += n;
@@ -212,7 +212,7 @@ int train_retrain_due(struct train_ctx *c, int policy,
                                                : old || enough;
   snprintf(why, why_bytes,
            "%s %s is %lld h old (limit %lld h); %lld new candles after "
-           "its watermark (need %lld)",
+           "its newest trained candle (need %lld)",
            label, champ->version, (long long)(age_ms / COIN_HOUR_MS),
            (long long)cfg->retrain_max_age_hours, (long long)fresh,
            (long long)cfg->retrain_min_new_candles);

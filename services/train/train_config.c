@@ -107,7 +107,7 @@ const struct coin_cfg_var train_config_vars[] = {
      .doc = "When `coin-train train` really trains (with a champion): "
             "always, when the champion is older than "
             "TRAIN_RETRAIN_MAX_AGE_HOURS, when TRAIN_RETRAIN_MIN_NEW_CANDLES "
-            "arrived after its watermark, or either."},
+            "arrived after its newest trained candle, or either."},
     {.name = "TRAIN_RETRAIN_MAX_AGE_HOURS",
      .type = COIN_CFG_INT,
      .def = "168",

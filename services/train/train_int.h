@@ -205,8 +205,11 @@ int train_run_locked(struct train_ctx *c, const struct train_args *a,
                      struct train_run_result *res);
 
 /* 1 due, 0 not due (why says), < 0 error. ref is the model the policy
- * measures against (its created_at_ms and train_watermark_ms); label names
- * it in why ("champion", "newest model"). */
+ * measures against: its age (created_at_ms) and the candles of each series
+ * opened after its newest trained candle (train_to_ms; not the watermark,
+ * the minimum over series, which would count a day of 1m candles as new
+ * right after training on a 1d series); label names it in why
+ * ("champion", "newest model"). */
 int train_retrain_due(struct train_ctx *c, int policy,
                       const struct coin_model_metadata *ref, const char *label,
                       const struct train_series_list *sl, char *why,

@@ -196,7 +196,7 @@ static void retrain_policy_waits_for_new_data(void) {
   size_t before = n_models();
   ASSERT_EQ_INT(run_train(new_data, env, log), 0);
   ASSERT_TRUE(log_has(log, "retrain not due"));
-  ASSERT_TRUE(log_has(log, "0 new candles after its watermark"));
+  ASSERT_TRUE(log_has(log, "0 new candles after its newest trained candle"));
   ASSERT_EQ_INT(run_train(age, env, log), 0);
   ASSERT_TRUE(log_has(log, "retrain not due"));
   ASSERT_EQ_INT(n_models(), before);
