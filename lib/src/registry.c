@@ -10,6 +10,7 @@
 
 #include "coin/error.h"
 #include "coin/hmac.h"
+#include "coin/log.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -681,6 +682,141 @@ int coin_registry_load_model(struct coin_registry *r, struct coin_model **out,
 
 /* ---- events ------------------------------------------------------------- */
 
+static int event_kind_parse(enum coin_model_event_kind *out, const char *t) {
+  for (int k = COIN_MODEL_EVENT_REGISTERED;
+       k <= COIN_MODEL_EVENT_TRAINING_FAILED; k++)
+    if (!strcmp(t, coin_codec_model_event_kind_name(k))) {
+      *out = (enum coin_model_event_kind)k;
+      return 0;
+    }
+  return COIN_EDECODE;
+}
+
+static int recent_decode(struct coin_registry_recent *out, const char *text,
+                         size_t len) {
+  json_error_t err;
+  json_t *o = json_loadb(text, len, 0, &err), *events = NULL;
+  json_int_t schema = 0;
+  int rc = COIN_EDECODE;
+  if (!o ||
+      json_unpack(o, "{s:I, s:o}", "schema_version", &schema, "events",
+                  &events) != 0 ||
+      schema != 1 || !json_is_array(events))
+    goto out;
+  size_t n = json_array_size(events);
+  size_t first =
+      n > COIN_REGISTRY_RECENT_EVENTS ? n - COIN_REGISTRY_RECENT_EVENTS : 0;
+  for (size_t i = first; i < n; i++) {
+    const char *kind = NULL, *v = "", *prev = "", *by = "", *why = "";
+    json_int_t at = 0;
+    struct coin_registry_event_note *e = &out->e[out->n];
+    if (json_unpack(json_array_get(events, i), "{s:s, s?s, s?s, s:I, s?s, s?s}",
+                    "kind", &kind, "version", &v, "previous", &prev, "at_ms",
+                    &at, "by", &by, "reason", &why) != 0 ||
+        event_kind_parse(&e->kind, kind) != 0 || at <= 0 ||
+        (v[0] && coin_registry_check_version(v) != 0) ||
+        (prev[0] && coin_registry_check_version(prev) != 0))
+      goto out;
+    copy_text(e->version, sizeof(e->version), v);
+    copy_text(e->previous, sizeof(e->previous), prev);
+    copy_text(e->by, sizeof(e->by), by);
+    copy_text(e->reason, sizeof(e->reason), why);
+    e->at_ms = at;
+    out->n++;
+  }
+  rc = 0;
+out:
+  json_decref(o);
+  if (rc) {
+    out->n = 0;
+    return coin_error_set(COIN_EDECODE,
+                          "registry: %s is not a recent-events log (want "
+                          "schema_version 1, events [{kind, at_ms, ...}])",
+                          COIN_KEY_RECENT_EVENTS);
+  }
+  return 0;
+}
+
+int coin_registry_recent_get(struct coin_registry *r,
+                             struct coin_registry_recent *out) {
+  if (r == NULL || out == NULL)
+    return coin_error_set(COIN_EINVAL, "recent events: NULL argument");
+  memset(out, 0, sizeof(*out));
+  struct coin_bus_kv_entry e = {0};
+  int rc = coin_bus_kv_get(&e, r->kv, COIN_KEY_RECENT_EVENTS);
+  if (rc == COIN_ENOTFOUND)
+    return 0;
+  if (rc)
+    return coin_error_wrap(rc, "registry: get %s", COIN_KEY_RECENT_EVENTS);
+  out->revision = e.revision;
+  rc = recent_decode(out, (const char *)e.value, e.value_len);
+  coin_bus_kv_entry_clear(&e);
+  return rc;
+}
+
+static char *recent_encode(const struct coin_registry_recent *l) {
+  json_t *events = json_array();
+  for (size_t i = 0; events && i < l->n; i++) {
+    const struct coin_registry_event_note *e = &l->e[i];
+    json_array_append_new(events,
+                          json_pack("{s:s, s:s, s:s, s:I, s:s, s:s}", "kind",
+                                    coin_codec_model_event_kind_name(e->kind),
+                                    "version", e->version, "previous",
+                                    e->previous, "at_ms", (json_int_t)e->at_ms,
+                                    "by", e->by, "reason", e->reason));
+  }
+  json_t *o =
+      events ? json_pack("{s:i, s:o}", "schema_version", 1, "events", events)
+             : NULL;
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  return text;
+}
+
+/* Appends ev (CAS, re-read on conflict); an undecodable log is replaced
+ * (it is a record of what happened, not a source of truth: the warning
+ * of recent_get said so). */
+static int recent_append(struct coin_registry *r,
+                         const struct coin_model_event *ev) {
+  int rc = COIN_ECONFLICT;
+  for (int attempt = 0; attempt < 5 && rc == COIN_ECONFLICT; attempt++) {
+    struct coin_registry_recent l;
+    rc = coin_registry_recent_get(r, &l);
+    if (rc == COIN_EDECODE)
+      COIN_LOG_WARN("recent-events log undecodable: replaced",
+                    COIN_LOG_STR("key", COIN_KEY_RECENT_EVENTS));
+    else if (rc)
+      return rc;
+    if (l.n == COIN_REGISTRY_RECENT_EVENTS) {
+      memmove(&l.e[0], &l.e[1], (l.n - 1) * sizeof(l.e[0]));
+      l.n--;
+    }
+    struct coin_registry_event_note *e = &l.e[l.n++];
+    memset(e, 0, sizeof(*e));
+    e->kind = ev->kind;
+    copy_text(e->version, sizeof(e->version), ev->version);
+    copy_text(e->previous, sizeof(e->previous), ev->previous_version);
+    copy_text(e->by, sizeof(e->by), ev->producer_id);
+    copy_text(e->reason, sizeof(e->reason), ev->reason);
+    e->at_ms = ev->at_ms;
+    char *text = recent_encode(&l);
+    if (!text)
+      return coin_error_set(COIN_ENOMEM, "recent events: out of memory");
+    if (l.revision == 0)
+      rc = coin_bus_kv_create(NULL, r->kv, COIN_KEY_RECENT_EVENTS, text,
+                              strlen(text));
+    else
+      rc = coin_bus_kv_update(NULL, r->kv, COIN_KEY_RECENT_EVENTS, text,
+                              strlen(text), l.revision);
+    free(text);
+    if (rc == COIN_EEXISTS)
+      rc = COIN_ECONFLICT;
+  }
+  return rc ? coin_error_wrap(rc, "registry: append to %s",
+                              COIN_KEY_RECENT_EVENTS)
+            : 0;
+}
+
 int coin_registry_event(struct coin_registry *r, struct coin_model_event *ev) {
   uint8_t *data = NULL;
   size_t len = 0;
@@ -695,6 +831,10 @@ int coin_registry_event(struct coin_registry *r, struct coin_model_event *ev) {
     return rc;
   rc = coin_bus_publish(r->bus, COIN_SUBJECT_MODEL_EVENTS, data, len);
   free(data);
+  if (recent_append(r, ev) != 0)
+    COIN_LOG_WARN("model event not kept in the recent-events log",
+                  COIN_LOG_STR("key", COIN_KEY_RECENT_EVENTS),
+                  COIN_LOG_STR("error", coin_error_last()));
   return rc;
 }
 

@@ -238,6 +238,15 @@ int coin_serving_refresh(struct coin_serving *s) {
   return rc_cl;
 }
 
+int coin_serving_lifecycle(struct coin_serving *s,
+                           struct coin_model_lifecycle *out) {
+  if (s == NULL || out == NULL)
+    return coin_error_set(COIN_EINVAL, "serving lifecycle: NULL argument");
+  if (!s->reg)
+    return coin_error_set(COIN_EUNAVAIL, "serving lifecycle: no registry");
+  return coin_registry_lifecycle(s->reg, out);
+}
+
 size_t coin_serving_lookback(const struct coin_serving *s) {
   (void)s;
   return COIN_FEATURES_LOOKBACK;

@@ -1,6 +1,8 @@
 /* site.c: the static site contract (see site.h, docs/static-site.md). */
 #include "coin/site.h"
 
+#include "coin/registry.h"
+
 #include "coin/candle.h"
 #include "coin/error.h"
 
@@ -135,6 +137,67 @@ void coin_site_put_last_candle(struct coin_jbuf *b, enum coin_tf tf,
   coin_jbuf_ktime(b, "last_candle_open", last_open_ms);
   coin_jbuf_kint_or_null(b, "last_candle_close_ms", close);
   coin_jbuf_ktime(b, "last_candle_close", close);
+}
+
+/* ---- the model lifecycle --------------------------------------------------
+ */
+
+static void put_role(struct coin_jbuf *b, const char *key,
+                     const struct coin_model_role_view *v, bool champion) {
+  coin_jbuf_key(b, key);
+  if (!v->version[0]) {
+    coin_jbuf_putn(b, "null,", 5);
+    return;
+  }
+  coin_jbuf_putn(b, "{", 1);
+  coin_jbuf_kstr(b, "version", v->version);
+  coin_jbuf_kstr(b, "kind", v->kind[0] ? v->kind : NULL);
+  coin_jbuf_kint_or_null(b, "registered_at_ms",
+                         v->registered_ms > 0 ? v->registered_ms : -1);
+  coin_jbuf_ktime(b, "registered_at",
+                  v->registered_ms > 0 ? v->registered_ms : -1);
+  if (champion) {
+    coin_jbuf_kint_or_null(b, "since_ms", v->since_ms);
+    coin_jbuf_ktime(b, "since", v->since_ms);
+    coin_jbuf_kstr(b, "promoted_via", coin_promotion_via_name(v->via));
+  } else {
+    coin_jbuf_kint_or_null(b, "shadow_realized", v->shadow_realized);
+    coin_jbuf_kint_or_null(b, "shadow_needed", v->shadow_needed);
+    coin_jbuf_kint_or_null(b, "shadow_checked_at_ms", v->shadow_checked_ms);
+  }
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "},", 2);
+}
+
+void coin_site_put_model(struct coin_jbuf *b,
+                         const struct coin_model_lifecycle *l) {
+  coin_jbuf_key(b, "model");
+  if (l == NULL) {
+    coin_jbuf_putn(b, "null,", 5);
+    return;
+  }
+  coin_jbuf_putn(b, "{", 1);
+  put_role(b, "champion", &l->champion, true);
+  put_role(b, "challenger", &l->challenger, false);
+  coin_jbuf_kstr(b, "previous", l->previous[0] ? l->previous : NULL);
+  coin_jbuf_kbool(b, "events_undecodable", l->recent_undecodable);
+  coin_jbuf_key(b, "events");
+  coin_jbuf_putn(b, "[", 1);
+  for (size_t i = l->recent.n; i-- > 0;) {
+    const struct coin_registry_event_note *e = &l->recent.e[i];
+    coin_jbuf_putn(b, "{", 1);
+    coin_jbuf_kstr(b, "kind", coin_codec_model_event_kind_name(e->kind));
+    coin_jbuf_kstr(b, "version", e->version[0] ? e->version : NULL);
+    coin_jbuf_kstr(b, "previous", e->previous[0] ? e->previous : NULL);
+    coin_jbuf_kint(b, "at_ms", e->at_ms);
+    coin_jbuf_ktime(b, "at", e->at_ms);
+    coin_jbuf_kstr(b, "by", e->by);
+    coin_jbuf_kstr(b, "reason", e->reason);
+    coin_jbuf_trim_comma(b);
+    coin_jbuf_putn(b, "},", 2);
+  }
+  coin_jbuf_trim_comma(b);
+  coin_jbuf_putn(b, "]},", 3);
 }
 
 /* ---- prediction status --------------------------------------------------- */

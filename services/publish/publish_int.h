@@ -18,6 +18,7 @@
 #include "coin/httpd.h"
 #include "coin/influx.h"
 #include "coin/jbuf.h"
+#include "coin/registry.h"
 #include "coin/serving.h"
 #include "coin/site.h"
 #include "coin/track.h"
@@ -162,6 +163,10 @@ struct publish {
   size_t n_series, cap_series;
 
   bool manifest_dirty;
+  /* the model lifecycle shown in manifest.json "model" (site_reevaluate
+   * reads it with each model check; known: read once at least) */
+  struct coin_model_lifecycle lifecycle;
+  bool lifecycle_known;
   int64_t last_generated_ms; /* strictly increasing generated_at_ms */
   int64_t next_tick_mono_ms;
   int64_t next_reeval_mono_ms;

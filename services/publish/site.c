@@ -527,6 +527,9 @@ static int write_manifest(struct publish *p, int64_t gen_ms,
                        : NULL);
   coin_jbuf_puts(b, "},\"producer\":");
   coin_jbuf_str(b, p->producer_id);
+  coin_jbuf_puts(b, ",");
+  coin_site_put_model(b, p->lifecycle_known ? &p->lifecycle : NULL);
+  coin_jbuf_trim_comma(b);
   coin_jbuf_printf(b, ",\"update_in_progress\":%s", n_chunk ? "true" : "false");
   coin_jbuf_puts(b, ",\"overall\":{");
   coin_site_put_validity(b, &overall);
@@ -746,6 +749,28 @@ void site_load_disk(struct publish *p) {
 /* ---- re-evaluation --------------------------------------------------------
  */
 
+/* Reads the model lifecycle; a change rewrites the manifest. A failed
+ * read keeps the last one shown (counted with the registry errors). */
+static void lifecycle_check(struct publish *p) {
+  struct coin_model_lifecycle *l = malloc(sizeof(*l));
+  if (!l)
+    return;
+  int rc = coin_serving_lifecycle(p->serving, l);
+  if (rc == 0 &&
+      (!p->lifecycle_known || memcmp(l, &p->lifecycle, sizeof(*l)) != 0)) {
+    if (l->recent_undecodable && !p->lifecycle.recent_undecodable)
+      COIN_LOG_WARN("model events log undecodable: shown empty",
+                    COIN_LOG_STR("key", COIN_KEY_RECENT_EVENTS));
+    p->lifecycle = *l;
+    p->lifecycle_known = true;
+    p->manifest_dirty = true;
+  } else if (rc != 0 && rc != COIN_EUNAVAIL) {
+    atomic_fetch_add(&p->c.serving_errors, 1);
+    COIN_LOG_WARN("model lifecycle not read", COIN_LOG_RC(rc));
+  }
+  free(l);
+}
+
 void site_reevaluate(struct publish *p, bool model_check) {
   int64_t now = publish_now_ms();
   if (model_check && p->serving) {
@@ -754,6 +779,7 @@ void site_reevaluate(struct publish *p, bool model_check) {
       atomic_fetch_add(&p->c.serving_errors, 1);
       COIN_LOG_WARN("model registry refresh failed", COIN_LOG_RC(rc));
     }
+    lifecycle_check(p);
   }
   for (size_t i = 0; i < p->n_series; i++) {
     struct pseries *s = p->series[i];

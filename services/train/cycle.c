@@ -196,9 +196,11 @@ static int step_promote(struct cycle *cy, const char *name) {
   case TRAIN_PROMOTE_WAITING: {
     step(cy, name, "waiting", "%s", r.summary);
     /* the count the site shows, as of this cycle */
-    const char *names[2] = {"shadow.realized", "shadow.checked_at_ms"};
-    double values[2] = {(double)r.realized, (double)train_wall_ms()};
-    int rc = train_meta_update(c, r.candidate, names, values, 2);
+    const char *names[3] = {"shadow.realized", "shadow.needed",
+                            "shadow.checked_at_ms"};
+    double values[3] = {(double)r.realized, (double)c->cfg->promote_min_shadow,
+                        (double)train_wall_ms()};
+    int rc = train_meta_update(c, r.candidate, names, values, 3);
     if (rc)
       COIN_LOG_WARN("shadow count not recorded", COIN_LOG_RC(rc));
     return 0;

@@ -495,18 +495,22 @@ static void gate(struct verdict *v, struct train_ctx *c,
  * promotion.at_ms (when the alias was switched: "champion since"),
  * promotion.automatic (1: by coin-train cycle), promotion.bootstrap 1
  * (walk-forward evidence in place of shadow), promotion.evidence_walk_forward
- * / _shadow, and for a bootstrap whether it beat persistence. */
+ * / _shadow, promotion.rollback 0 (1: champion again by a rollback), and
+ * for a bootstrap whether it beat persistence. */
 static void record_promotion(struct train_ctx *c, const char *version,
                              const struct verdict *v, bool automatic) {
-  const char *names[6] = {
-      "promotion.at_ms",           "promotion.automatic",
-      "promotion.bootstrap",       "promotion.evidence_walk_forward",
-      "promotion.evidence_shadow", "promotion.beats_persistence_mae"};
-  double values[6] = {
-      (double)train_wall_ms(),  automatic ? 1.0 : 0.0,
-      v->bootstrap ? 1.0 : 0.0, v->bootstrap ? 1.0 : 0.0,
-      v->bootstrap ? 0.0 : 1.0, v->beats_persistence ? 1.0 : 0.0};
-  int rc = train_meta_update(c, version, names, values, v->bootstrap ? 6 : 5);
+  const char *names[7] = {"promotion.at_ms",
+                          "promotion.automatic",
+                          "promotion.bootstrap",
+                          "promotion.evidence_walk_forward",
+                          "promotion.evidence_shadow",
+                          "promotion.rollback",
+                          "promotion.beats_persistence_mae"};
+  double values[7] = {(double)train_wall_ms(),         automatic ? 1.0 : 0.0,
+                      v->bootstrap ? 1.0 : 0.0,        v->bootstrap ? 1.0 : 0.0,
+                      v->bootstrap ? 0.0 : 1.0,        0.0,
+                      v->beats_persistence ? 1.0 : 0.0};
+  int rc = train_meta_update(c, version, names, values, v->bootstrap ? 7 : 6);
   if (rc)
     COIN_LOG_WARN("promotion evidence not recorded in the metadata",
                   COIN_LOG_STR("version", version), COIN_LOG_RC(rc));
@@ -811,10 +815,12 @@ int train_rollback_locked(struct train_ctx *c, const struct train_args *a,
     COIN_LOG_WARN("previous alias not updated", COIN_LOG_RC(rc));
   (void)coin_registry_set_role(c->reg, prev, COIN_ROLE_CHAMPION);
   (void)coin_registry_set_role(c->reg, cur, COIN_ROLE_RETIRED);
-  /* champion again since now (its probation starts over) */
-  const char *names[2] = {"promotion.at_ms", "promotion.automatic"};
-  double values[2] = {(double)train_wall_ms(), o && o->automatic ? 1.0 : 0.0};
-  if ((rc = train_meta_update(c, prev, names, values, 2)) != 0)
+  /* champion again since now (its probation starts over), by a rollback */
+  const char *names[4] = {"promotion.at_ms", "promotion.automatic",
+                          "promotion.rollback", "promotion.bootstrap"};
+  double values[4] = {(double)train_wall_ms(), o && o->automatic ? 1.0 : 0.0,
+                      1.0, 0.0};
+  if ((rc = train_meta_update(c, prev, names, values, 4)) != 0)
     COIN_LOG_WARN("promotion time not recorded", COIN_LOG_RC(rc));
   (void)coin_registry_get(c->reg, &pm, NULL, prev);
   char reason[COIN_CODEC_TEXT_BYTES];

@@ -491,6 +491,84 @@ static void retraining_requests(void) {
   coin_bus_kv_free(kv);
 }
 
+/* What the site is told (manifest.json "model", coin_registry_lifecycle):
+ * the roles with since when and how, the challenger's shadow progress, and
+ * every step of the tests above in the recent-events log, in order. */
+static void lifecycle_and_recent_events(void) {
+  struct coin_model_lifecycle l;
+  ASSERT_OK(coin_registry_lifecycle(reg, &l));
+  ASSERT_EQ_STR(l.champion.version, model_a);
+  ASSERT_EQ_STR(coin_promotion_via_name(l.champion.via), "rollback");
+  ASSERT_NEAR((double)l.champion.since_ms, metric(model_a, "promotion.at_ms"),
+              0);
+  ASSERT_TRUE(l.champion.since_ms > l.champion.registered_ms);
+  ASSERT_CONTAINS(l.challenger.version, "xgboost-");
+  ASSERT_EQ_INT(l.challenger.shadow_realized, 0);
+  ASSERT_EQ_INT(l.challenger.shadow_needed, MIN_SHADOW);
+  ASSERT_TRUE(l.challenger.shadow_checked_ms > 0);
+  ASSERT_FALSE(l.recent_undecodable);
+  /* the lifecycle in order: a registered and bootstrapped, b registered
+   * and promoted, rolled back to a, c registered */
+  const struct {
+    enum coin_model_event_kind kind;
+    const char *version;
+  } want[] = {{COIN_MODEL_EVENT_REGISTERED, model_a},
+              {COIN_MODEL_EVENT_PROMOTED, model_a},
+              {COIN_MODEL_EVENT_REGISTERED, model_b},
+              {COIN_MODEL_EVENT_PROMOTED, model_b},
+              {COIN_MODEL_EVENT_ROLLED_BACK, model_a},
+              {COIN_MODEL_EVENT_REGISTERED, l.challenger.version}};
+  size_t k = 0;
+  for (size_t i = 0; i < l.recent.n && k < 6; i++)
+    if (l.recent.e[i].kind == want[k].kind &&
+        !strcmp(l.recent.e[i].version, want[k].version))
+      k++;
+  ASSERT_EQ_INT(k, 6);
+  const struct coin_registry_event_note *last = &l.recent.e[l.recent.n - 1];
+  ASSERT_EQ_INT(last->kind, COIN_MODEL_EVENT_REGISTERED);
+  ASSERT_CONTAINS(last->reason, "underperforming");
+  ASSERT_CONTAINS(last->by, "coin-train@cycle-test");
+  for (size_t i = 0; i < l.recent.n; i++)
+    if (l.recent.e[i].kind == COIN_MODEL_EVENT_ROLLED_BACK)
+      ASSERT_EQ_STR(l.recent.e[i].previous, model_b);
+  for (size_t i = 1; i < l.recent.n; i++)
+    ASSERT_TRUE(l.recent.e[i].at_ms >= l.recent.e[i - 1].at_ms);
+
+  /* an undecodable log: reported, shown empty, replaced by the next event */
+  struct coin_bus_kv *kv = NULL;
+  ASSERT_OK(coin_bus_kv_open(&kv, bus, COIN_KV_MODELS));
+  ASSERT_OK(coin_bus_kv_put(NULL, kv, COIN_KEY_RECENT_EVENTS, "[1,", 3));
+  struct coin_registry_recent r;
+  ASSERT_RC(coin_registry_recent_get(reg, &r), COIN_EDECODE);
+  ASSERT_CONTAINS(coin_error_last(), "events.recent is not a recent-events");
+  ASSERT_OK(coin_registry_lifecycle(reg, &l));
+  ASSERT_TRUE(l.recent_undecodable);
+  ASSERT_EQ_INT(l.recent.n, 0);
+  ASSERT_EQ_STR(l.champion.version, model_a);
+  struct coin_model_event ev;
+  memset(&ev, 0, sizeof(ev));
+  ev.kind = COIN_MODEL_EVENT_RETIRED;
+  snprintf(ev.version, sizeof(ev.version), "%s", model_b);
+  snprintf(ev.reason, sizeof(ev.reason), "test: retired");
+  ASSERT_OK(coin_registry_event(reg, &ev));
+  ASSERT_OK(coin_registry_recent_get(reg, &r));
+  ASSERT_EQ_INT(r.n, 1);
+  ASSERT_EQ_INT(r.e[0].kind, COIN_MODEL_EVENT_RETIRED);
+  /* bounded: the newest COIN_REGISTRY_RECENT_EVENTS */
+  for (int i = 0; i < COIN_REGISTRY_RECENT_EVENTS + 5; i++) {
+    snprintf(ev.reason, sizeof(ev.reason), "test: %d", i);
+    ev.at_ms = 0;
+    ASSERT_OK(coin_registry_event(reg, &ev));
+  }
+  ASSERT_OK(coin_registry_recent_get(reg, &r));
+  ASSERT_EQ_INT(r.n, COIN_REGISTRY_RECENT_EVENTS);
+  char want_last[32];
+  snprintf(want_last, sizeof(want_last), "test: %d",
+           COIN_REGISTRY_RECENT_EVENTS + 4);
+  ASSERT_EQ_STR(r.e[r.n - 1].reason, want_last);
+  coin_bus_kv_free(kv);
+}
+
 static void json_line_per_cycle(void) {
   /* --json: one line per cycle */
   char e[3][256];
@@ -585,6 +663,7 @@ int main(int argc, char **argv) {
   RUN_TEST(challenger_waits_for_evidence_then_is_promoted);
   RUN_TEST(worse_champion_is_rolled_back);
   RUN_TEST(retraining_requests);
+  RUN_TEST(lifecycle_and_recent_events);
   RUN_TEST(json_line_per_cycle);
   coin_bus_tap_free(tap);
   coin_registry_free(reg);

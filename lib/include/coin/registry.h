@@ -154,8 +154,75 @@ int coin_registry_load_model(struct coin_registry *r, struct coin_model **out,
 /* ---- events -------------------------------------------------------------- */
 
 /* Publishes a ModelEvent on coin.models.events (producer_id and at_ms are
- * filled in when empty/0). */
+ * filled in when empty/0) and appends it to the recent-events log (below;
+ * a failed append is one warning line, the event is still published). */
 int coin_registry_event(struct coin_registry *r, struct coin_model_event *ev);
+
+/* The recent-events log: KV coin_models key events.recent keeps the newest
+ * COIN_REGISTRY_RECENT_EVENTS events (oldest first), so that what the
+ * lifecycle did survives restarts and reaches the site (manifest.json
+ * "model"). Value: {"schema_version":1,"events":[{"kind":K,"version":V,
+ * "previous":P,"at_ms":T,"by":B,"reason":R},...]}. */
+#define COIN_KEY_RECENT_EVENTS "events.recent"
+#define COIN_REGISTRY_RECENT_EVENTS 20
+
+struct coin_registry_event_note {
+  enum coin_model_event_kind kind;
+  char version[COIN_CODEC_ID_BYTES];
+  char previous[COIN_CODEC_ID_BYTES];
+  char by[COIN_CODEC_ID_BYTES];
+  int64_t at_ms;
+  char reason[COIN_CODEC_TEXT_BYTES];
+};
+struct coin_registry_recent {
+  struct coin_registry_event_note e[COIN_REGISTRY_RECENT_EVENTS];
+  size_t n;
+  uint64_t revision; /* 0 when the key does not exist yet */
+};
+/* *out empty (n 0, revision 0) when the key is absent; COIN_EDECODE (one
+ * line naming the key) when the value is not a log. */
+int coin_registry_recent_get(struct coin_registry *r,
+                             struct coin_registry_recent *out);
+
+/* ---- lifecycle: what a reader of the site is told ------------------------
+ * The roles, since when, how the champion came in, the challenger's shadow
+ * progress, and the recent-events log, read from the registry in one call
+ * (coin-publish renders it as manifest.json "model", coin_site_put_model).
+ */
+
+enum coin_promotion_via {
+  COIN_PROMOTION_UNKNOWN = 0,   /* promoted before promotion.* was recorded */
+  COIN_PROMOTION_MANUAL = 1,    /* coin-train promote / rollback by hand */
+  COIN_PROMOTION_AUTOMATIC = 2, /* coin-train cycle, on shadow evidence */
+  COIN_PROMOTION_BOOTSTRAP = 3, /* first champion, walk-forward evidence */
+  COIN_PROMOTION_ROLLBACK = 4,  /* champion again: its successor rolled back */
+};
+/* "unknown", "manual", "automatic", "bootstrap", "rollback". */
+const char *coin_promotion_via_name(enum coin_promotion_via via);
+
+struct coin_model_role_view {
+  char version[COIN_CODEC_ID_BYTES]; /* "" none */
+  char kind[COIN_CODEC_NAME_BYTES];
+  int64_t registered_ms;
+  int64_t since_ms; /* champion: promotion.at_ms; -1 unknown */
+  enum coin_promotion_via via;
+  int64_t shadow_realized;   /* challenger: shadow.realized; -1 unknown */
+  int64_t shadow_needed;     /* challenger: shadow.needed; -1 unknown */
+  int64_t shadow_checked_ms; /* when the count was taken; -1 unknown */
+};
+
+struct coin_model_lifecycle {
+  struct coin_model_role_view champion, challenger;
+  char previous[COIN_CODEC_ID_BYTES];
+  struct coin_registry_recent recent;
+  bool recent_undecodable; /* the log's value is bad (reported once) */
+};
+/* Reads the lifecycle. An alias naming a model without metadata keeps the
+ * version with the rest unknown; an undecodable log leaves recent empty
+ * and sets recent_undecodable. Errors only when the registry is
+ * unreachable. */
+int coin_registry_lifecycle(struct coin_registry *r,
+                            struct coin_model_lifecycle *out);
 
 /* ---- retention ------------------------------------------------------------
  */

@@ -44,6 +44,12 @@ int coin_serving_refresh(struct coin_serving *s);
 /* Candles the model needs before its first prediction (the lookback). */
 size_t coin_serving_lookback(const struct coin_serving *s);
 
+struct coin_model_lifecycle; /* registry.h */
+/* The registry's lifecycle (coin_registry_lifecycle) for the site;
+ * COIN_EUNAVAIL without a registry (no bus, or not reachable yet). */
+int coin_serving_lifecycle(struct coin_serving *s,
+                           struct coin_model_lifecycle *out);
+
 struct coin_prediction {
   bool has_values; /* false: blocked (no model, too little history, error) */
   enum coin_fresh_state state; /* the prediction's own state before input

@@ -90,6 +90,12 @@ void coin_site_put_degraded(struct coin_jbuf *b, unsigned degraded);
  * "last_candle_close" (null when last_open_ms < 0), */
 void coin_site_put_last_candle(struct coin_jbuf *b, enum coin_tf tf,
                                int64_t last_open_ms);
+struct coin_model_lifecycle; /* registry.h */
+/* "model":{champion, challenger, previous, events (newest first), ...},
+ * manifest.json's model lifecycle (docs/static-site.md); l NULL: "model":
+ * null (no registry configured). */
+void coin_site_put_model(struct coin_jbuf *b,
+                         const struct coin_model_lifecycle *l);
 
 /* ---- prediction status -----------------------------------------------------
  */
