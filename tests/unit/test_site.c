@@ -3,9 +3,12 @@
  * overall merge, writing and reading back the shared members, and the
  * one-line errors for bad documents. */
 #include "coin/error.h"
+#include "coin/registry.h"
 #include "coin/site.h"
 #include "test.h"
 
+#include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -157,6 +160,71 @@ static void write_then_read(void) {
   free(text);
 }
 
+/* manifest.json "model": roles, since when and how, shadow progress, the
+ * recent events newest first, null for what is unknown; valid JSON. */
+static void model_lifecycle(void) {
+  struct coin_model_lifecycle l;
+  memset(&l, 0, sizeof(l));
+  snprintf(l.champion.version, sizeof(l.champion.version), "ridge-a");
+  snprintf(l.champion.kind, sizeof(l.champion.kind), "ridge");
+  l.champion.registered_ms = utc(2026, 1, 5, 9, 0);
+  l.champion.since_ms = utc(2026, 1, 5, 10, 0);
+  l.champion.via = COIN_PROMOTION_BOOTSTRAP;
+  snprintf(l.challenger.version, sizeof(l.challenger.version), "ridge-b");
+  l.challenger.registered_ms = utc(2026, 1, 6, 9, 0);
+  l.challenger.since_ms = -1;
+  l.challenger.shadow_realized = 12;
+  l.challenger.shadow_needed = -1;
+  l.challenger.shadow_checked_ms = -1;
+  l.recent.n = 2;
+  l.recent.e[0].kind = COIN_MODEL_EVENT_PROMOTED;
+  snprintf(l.recent.e[0].version, COIN_CODEC_ID_BYTES, "ridge-a");
+  l.recent.e[0].at_ms = utc(2026, 1, 5, 10, 0);
+  snprintf(l.recent.e[0].reason, COIN_CODEC_TEXT_BYTES, "bootstrap \"q\"");
+  l.recent.e[1].kind = COIN_MODEL_EVENT_REGISTERED;
+  snprintf(l.recent.e[1].version, COIN_CODEC_ID_BYTES, "ridge-b");
+  l.recent.e[1].at_ms = utc(2026, 1, 6, 9, 0);
+  struct coin_jbuf b = {0};
+  coin_jbuf_putn(&b, "{", 1);
+  coin_site_put_model(&b, &l);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "}", 1);
+  char *text = NULL;
+  size_t len = 0;
+  ASSERT_OK(coin_jbuf_finish(&text, &len, &b));
+  json_error_t err;
+  json_t *o = json_loads(text, 0, &err);
+  ASSERT_TRUE(o != NULL);
+  json_t *m = json_object_get(o, "model");
+  json_t *ch = json_object_get(m, "champion");
+  ASSERT_EQ_STR(json_string_value(json_object_get(ch, "since")),
+                "2026-01-05T10:00:00.000Z");
+  ASSERT_EQ_STR(json_string_value(json_object_get(ch, "promoted_via")),
+                "bootstrap");
+  json_t *cl = json_object_get(m, "challenger");
+  ASSERT_EQ_INT(json_integer_value(json_object_get(cl, "shadow_realized")), 12);
+  ASSERT_TRUE(json_is_null(json_object_get(cl, "shadow_needed")));
+  ASSERT_TRUE(json_is_null(json_object_get(m, "previous")));
+  json_t *ev = json_object_get(m, "events");
+  ASSERT_EQ_INT(json_array_size(ev), 2);
+  ASSERT_EQ_STR(
+      json_string_value(json_object_get(json_array_get(ev, 0), "kind")),
+      "registered");
+  ASSERT_EQ_STR(
+      json_string_value(json_object_get(json_array_get(ev, 1), "reason")),
+      "bootstrap \"q\"");
+  json_decref(o);
+  free(text);
+  /* unknown (no registry): null */
+  coin_jbuf_putn(&b, "{", 1);
+  coin_site_put_model(&b, NULL);
+  coin_jbuf_trim_comma(&b);
+  coin_jbuf_putn(&b, "}", 1);
+  ASSERT_OK(coin_jbuf_finish(&text, &len, &b));
+  ASSERT_EQ_STR(text, "{\"model\":null}");
+  free(text);
+}
+
 static void bad_documents(void) {
   struct coin_site_head h;
   const char *cases[][2] = {
@@ -192,4 +260,5 @@ static void bad_documents(void) {
 
 TEST_MAIN(RUN_TEST(names_and_paths); RUN_TEST(instants_match_the_evaluator);
           RUN_TEST(monday_boundary); RUN_TEST(merge_and_blocked_states);
-          RUN_TEST(write_then_read); RUN_TEST(bad_documents);)
+          RUN_TEST(write_then_read); RUN_TEST(model_lifecycle);
+          RUN_TEST(bad_documents);)
