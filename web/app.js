@@ -994,6 +994,59 @@
     setText($("system"), parts.join(" · "));
   }
 
+  /* ---- model lifecycle: manifest.json "model" ------------------------------- */
+
+  var VIA_TEXT = {
+    bootstrap: "first champion, on walk-forward evidence (bootstrap)",
+    automatic: "promoted automatically on shadow evidence",
+    manual: "promoted by an operator",
+    rollback: "champion again after a rollback of its successor",
+    unknown: "how it was promoted is not recorded"
+  };
+  var EVENT_TEXT = {
+    registered: "registered", promoted: "promoted", refused: "refused by the gate",
+    rolled_back: "rolled back to", retired: "retired", training_failed: "training failed"
+  };
+
+  function renderLifecycle() {
+    var m = state.manifest && state.manifest.model;
+    var roles = $("lifecycle-roles"), events = $("lifecycle-events");
+    clear(roles);
+    clear(events);
+    if (!m) {
+      roles.appendChild(el("li", { "class": "muted" }, "the model registry has not been read yet"));
+      return;
+    }
+    var c = m.champion, ch = m.challenger;
+    if (c) {
+      roles.appendChild(el("li", { "data-testid": "lifecycle-champion" },
+        "champion " + c.version + (c.kind ? " (" + c.kind + ")" : "") +
+        (num(c.since_ms) ? ", since " + fmtTime(c.since_ms) + " (" + ago(c.since_ms) + ")" : "") +
+        ": " + (VIA_TEXT[c.promoted_via] || c.promoted_via)));
+    } else {
+      roles.appendChild(el("li", { "data-testid": "lifecycle-champion" }, "no champion model yet"));
+    }
+    if (ch) {
+      var shadow = num(ch.shadow_realized)
+        ? ch.shadow_realized + (num(ch.shadow_needed) ? " of " + ch.shadow_needed + " needed" : "") +
+          " realized predictions"
+        : "realized predictions not counted yet";
+      roles.appendChild(el("li", null, "challenger " + ch.version + " in shadow since " +
+        fmtTime(ch.registered_at_ms) + ": " + shadow));
+    } else {
+      roles.appendChild(el("li", { "class": "muted" }, "no challenger in shadow"));
+    }
+    if (m.previous) roles.appendChild(el("li", { "class": "muted" }, "previous champion " + m.previous));
+    var list = m.events || [];
+    if (m.events_undecodable) events.appendChild(el("li", { "class": "muted" }, "the event log could not be read"));
+    else if (!list.length) events.appendChild(el("li", { "class": "muted" }, "none yet"));
+    list.slice(0, 8).forEach(function (e) {
+      var what = (EVENT_TEXT[e.kind] || e.kind) + (e.version ? " " + e.version : "");
+      var why = e.reason ? " — " + (e.reason.length > 240 ? e.reason.slice(0, 240) + "…" : e.reason) : "";
+      events.appendChild(el("li", null, fmtTime(e.at_ms) + " " + what + why));
+    });
+  }
+
   /* ---- main loop -------------------------------------------------------------- */
 
   function loadManifest() {
@@ -1001,6 +1054,7 @@
       state.manifest = JSON.parse(text);
       state.fetchError = null;
       renderOverall(now());
+      renderLifecycle();
     });
   }
 

@@ -4,8 +4,9 @@
 // as a newcomer does right after `make demo`, and checks that the page shows
 // what the files on disk (SITE_DIR) hold: a predicted close with values (the
 // number prediction.json announces, as app.js prints it), the champion's
-// version in the model field, no "no champion model" text, and no page
-// errors. Exit 0 = every check passed.
+// version in the model field, the model lifecycle section (champion since
+// when and how, the promotion among the recent events) as manifest.json
+// "model" holds it, no "no champion model" text, and no page errors. Exit 0 = every check passed.
 "use strict";
 const fs = require("fs");
 const os = require("os");
@@ -49,6 +50,8 @@ function fmtPrice(v) {
     const seen = await page.evaluate(() => ({
       close: (document.querySelector("#prediction [data-testid=predicted-close]") || {}).textContent || "",
       model: (document.getElementById("model") || {}).textContent || "",
+      champion: (document.querySelector("[data-testid=lifecycle-champion]") || {}).textContent || "",
+      events: Array.from(document.querySelectorAll("[data-testid=model-events] li")).map((e) => e.textContent),
       body: document.body.innerText,
     }));
     const p = JSON.parse(fs.readFileSync(path.join(siteDir, "v1/binance/BTCUSDT/1h/prediction.json"), "utf8"));
@@ -59,6 +62,18 @@ function fmtPrice(v) {
     const version = p.model && p.model.version;
     check("the page names the champion", !!version && seen.model.includes(version),
       `page "${seen.model}", file ${version}`);
+    const man = JSON.parse(fs.readFileSync(path.join(siteDir, "manifest.json"), "utf8"));
+    const mc = man.model && man.model.champion;
+    check("manifest.json model.champion is the champion, brought in by the bootstrap",
+      !!mc && mc.version === version && mc.promoted_via === "bootstrap" && typeof mc.since_ms === "number",
+      JSON.stringify(mc));
+    const promoted = ((man.model && man.model.events) || []).find((e) => e.kind === "promoted" && e.version === version);
+    check("manifest.json model.events has the promotion", !!promoted, JSON.stringify(man.model && man.model.events));
+    check("the page says since when and how the champion came in",
+      seen.champion.includes("champion " + version) && seen.champion.includes("since") &&
+      seen.champion.includes("bootstrap"), seen.champion);
+    check("the page lists the promotion among the recent model events",
+      seen.events.some((t) => t.includes("promoted " + version)), seen.events.join(" | "));
     check("no 'no champion model' text", !seen.body.includes("no champion model is registered yet"));
     check("no page errors", errors.length === 0, errors.join("; "));
   } catch (e) {
