@@ -121,8 +121,8 @@ const struct coin_cfg_var train_config_vars[] = {
      .offset = F(retrain_min_new_candles),
      .min = 1,
      .max = INT64_MAX,
-     .doc = "Candles (all training series together) newer than the "
-            "champion's training watermark that make a retrain due (policy "
+     .doc = "Candles (all training series together) opened after the "
+            "model's newest trained candle that make a retrain due (policy "
             "new_data)."},
     {.name = "TRAIN_RIDGE_ALPHA",
      .type = COIN_CFG_DOUBLE,
