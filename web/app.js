@@ -38,6 +38,7 @@
   var REASON_TEXT = {
     no_model: "no champion model is registered yet",
     not_evaluated: "the model was not evaluated on this timeframe, so it is not served here",
+    worse_than_persistence: "the model did not beat \"no change\" (persistence) on this timeframe in its walk-forward, so it is not served here",
     insufficient_data: "there are not enough candles for the model yet",
     model_load_failed: "the champion model could not be loaded",
     inference_error: "the model failed while predicting",
@@ -50,6 +51,7 @@
   };
   var TOKEN_SHORT = {
     no_model: "no model", not_evaluated: "not evaluated", insufficient_data: "insufficient data",
+    worse_than_persistence: "worse than persistence",
     model_load_failed: "model load failed", inference_error: "inference error",
     hard_stale: "hard stale", corrupt: "corrupt"
   };

@@ -77,8 +77,8 @@ void coin_score_summarize(struct coin_score_summary *out,
 /* ---- walk-forward ------------------------------------------------------- */
 
 size_t coin_wf_bytes_per_row(void) {
-  /* z, p_up, and the calibration's residual buffer */
-  return 3 * sizeof(double);
+  /* z, p_up, z_served, and the calibration's residual (or ratio) buffer */
+  return 3 * sizeof(double) + 2 * sizeof(double);
 }
 
 void coin_wf_result_free(struct coin_wf_result *r) {
@@ -86,6 +86,7 @@ void coin_wf_result_free(struct coin_wf_result *r) {
     return;
   free(r->z);
   free(r->p_up);
+  free(r->z_served);
   memset(r, 0, sizeof(*r));
 }
 
@@ -175,12 +176,13 @@ int coin_wf_run(struct coin_wf_result *out, const struct coin_dataset *ds,
   r.n = ds->n;
   r.z = malloc(ds->n * sizeof(double));
   r.p_up = malloc(ds->n * sizeof(double));
-  if (!r.z || !r.p_up) {
+  r.z_served = malloc(ds->n * sizeof(double));
+  if (!r.z || !r.p_up || !r.z_served) {
     rc = coin_error_set(COIN_ENOMEM, "walk-forward: out of memory");
     goto out;
   }
   for (size_t i = 0; i < ds->n; i++)
-    r.z[i] = r.p_up[i] = NAN;
+    r.z[i] = r.p_up[i] = r.z_served[i] = NAN;
 
   int64_t bound[52];
   for (int j = 0; j < blocks; j++)
@@ -214,9 +216,11 @@ int coin_wf_run(struct coin_wf_result *out, const struct coin_dataset *ds,
     } else {
       r.rows_scored += n_test;
       for (size_t i = hi; i < ds->n; i++)
-        if (ds->t_feat_ms[i] >= bound[j] && ds->t_feat_ms[i] < bound[j + 1])
-          r.p_up[i] =
-              coin_calibration_p_up(&cal, (enum coin_tf)ds->tf[i], r.z[i]);
+        if (ds->t_feat_ms[i] >= bound[j] && ds->t_feat_ms[i] < bound[j + 1]) {
+          enum coin_tf tf = (enum coin_tf)ds->tf[i];
+          r.p_up[i] = coin_calibration_p_up(&cal, tf, r.z[i]);
+          r.z_served[i] = coin_calibration_shrink(&cal, tf, r.z[i]);
+        }
     }
     r.train_rows_last = hi - lo;
     /* the calibration for the next block: every out-of-sample row so far */

@@ -1,9 +1,10 @@
 /*
  * model.c: the common layer of the model contract (model.h): dataset,
- * calibration (Platt scaling of the direction, residual quantiles for the
- * band), fitting on standardized targets, full predictions, and the artifact
- * format (magic, kind, feature schema, calibration, learner bytes, sha256
- * trailer). The learners live in model_<kind>.c. No shared mutable state.
+ * calibration (Platt scaling of the direction, shrinkage of the return
+ * toward 0, residual quantiles for the band), fitting on standardized targets,
+ * full predictions, and the artifact format (magic, kind, feature schema,
+ * calibration, learner bytes, sha256 trailer). The learners live in
+ * model_<kind>.c. No shared mutable state.
  */
 #include "coin/model.h"
 
@@ -19,7 +20,7 @@
 
 #define D COIN_FEATURES_COUNT
 #define ARTIFACT_MAGIC "COINMDL1"
-#define ARTIFACT_FORMAT 1u
+#define ARTIFACT_FORMAT 2u /* 2: + shrinkage; 1 still loads */
 #define PLATT_MIN_ROWS 100
 #define TABLE_MIN_ROWS 200
 
@@ -433,17 +434,101 @@ static bool platt_fit(double *b_out, const double *z, const double *y,
   return true;
 }
 
+/* ---- shrinkage (calibration) ---------------------------------------------
+ * The served return is k * z * scale. The k in [0, 1] minimizing
+ * sum |y - k a| (a = z * scale) is the median of y / a weighted by |a|,
+ * clamped: sum |y - k a| = sum |a| |y / a - k|, a convex function of k.
+ * Pure noise puts that median near 0, an exact predictor at 1. */
+
+struct ratio {
+  double r, w;
+};
+
+static int ratio_cmp(const void *a, const void *b) {
+  double x = ((const struct ratio *)a)->r, y = ((const struct ratio *)b)->r;
+  return x < y ? -1 : x > y;
+}
+
+/* m rows, of which v[0..nv) have a != 0. */
+static double shrink_fit(struct ratio *v, size_t nv) {
+  double total = 0;
+  for (size_t i = 0; i < nv; i++)
+    total += v[i].w;
+  if (!(total > 0))
+    return 0; /* the model always says 0: nothing to keep */
+  qsort(v, nv, sizeof(*v), ratio_cmp);
+  double acc = 0, k = v[nv - 1].r;
+  for (size_t i = 0; i < nv; i++) {
+    acc += v[i].w;
+    if (acc >= total / 2) {
+      k = v[i].r;
+      break;
+    }
+  }
+  return k > 1 ? 1 : k > 0 ? k : 0; /* also turns -0 and NaN into 0 */
+}
+
+static bool shrink_row_ok(const double *z, const double *y, const double *scale,
+                          size_t i) {
+  return isfinite(z[i]) && isfinite(y[i]) && isfinite(scale[i]) && scale[i] > 0;
+}
+
+static int shrink_fit_all(struct coin_calibration *c, const double *z,
+                          const double *y, const double *scale,
+                          const uint8_t *tf, size_t n) {
+  struct ratio *v = malloc(n * sizeof(*v));
+  if (!v)
+    return coin_error_set(COIN_ENOMEM, "calibration: out of memory");
+  for (int t = 0; t <= COIN_TF_COUNT; t++) {
+    size_t m = 0, nv = 0;
+    for (size_t i = 0; i < n; i++) {
+      if ((t < COIN_TF_COUNT && tf[i] != t) || !shrink_row_ok(z, y, scale, i))
+        continue;
+      m++;
+      double a = z[i] * scale[i];
+      if (a != 0)
+        v[nv++] = (struct ratio){y[i] / a, fabs(a)};
+    }
+    c->shrink[t].k = 1;
+    if (m >= TABLE_MIN_ROWS) {
+      c->shrink[t].n = (uint32_t)(m > UINT32_MAX ? UINT32_MAX : m);
+      c->shrink[t].k = shrink_fit(v, nv);
+    }
+  }
+  free(v);
+  return 0;
+}
+
+double coin_calibration_shrink_factor(const struct coin_calibration *c,
+                                      enum coin_tf tf) {
+  if ((unsigned)tf < COIN_TF_COUNT && c->shrink[tf].n)
+    return c->shrink[tf].k;
+  if (c->shrink[COIN_TF_COUNT].n)
+    return c->shrink[COIN_TF_COUNT].k;
+  return 1;
+}
+
+double coin_calibration_shrink(const struct coin_calibration *c,
+                               enum coin_tf tf, double z) {
+  return coin_calibration_shrink_factor(c, tf) * z;
+}
+
 int coin_calibration_fit(struct coin_calibration *out, const double *z_pred,
                          const double *y, const double *scale,
                          const uint8_t *tf, size_t n) {
   struct coin_calibration c;
+  int rc;
   memset(&c, 0, sizeof(c));
+  for (int t = 0; t <= COIN_TF_COUNT; t++)
+    c.shrink[t].k = 1;
   if (n == 0) {
     *out = c;
     return 0;
   }
   if (!z_pred || !y || !scale || !tf)
     return coin_error_set(COIN_EINVAL, "calibration: NULL argument");
+  if ((rc = shrink_fit_all(&c, z_pred, y, scale, tf, n)) != 0)
+    return rc;
   double *v = malloc(n * sizeof(double));
   if (!v)
     return coin_error_set(COIN_ENOMEM, "calibration: out of memory");
@@ -454,7 +539,9 @@ int coin_calibration_fit(struct coin_calibration *out, const double *z_pred,
     for (size_t i = 0; i < n; i++) {
       if (t < COIN_TF_COUNT && tf[i] != t)
         continue;
-      double e = y[i] / scale[i] - z_pred[i];
+      /* residuals of the prediction as served */
+      double k = coin_calibration_shrink_factor(&c, (enum coin_tf)tf[i]);
+      double e = y[i] / scale[i] - k * z_pred[i];
       if (isfinite(e))
         v[m++] = e;
     }
@@ -638,14 +725,17 @@ int coin_model_predict_row(const struct coin_model *m,
   if (rc)
     return rc;
   struct coin_model_output o;
+  /* the return, the close and the band centre all use the shrunk z; the
+   * direction probability is Platt's on the raw z (its sign is the same) */
+  double zs = coin_calibration_shrink(&m->cal, tf, z);
   o.z = z;
-  o.ret = z * row->scale;
+  o.ret = zs * row->scale;
   o.p_up = coin_calibration_p_up(&m->cal, tf, z);
   double tail = (1 - band_level) / 2;
   o.band_low_ret =
-      (z + coin_calibration_quantile(&m->cal, tf, tail)) * row->scale;
+      (zs + coin_calibration_quantile(&m->cal, tf, tail)) * row->scale;
   o.band_high_ret =
-      (z + coin_calibration_quantile(&m->cal, tf, 1 - tail)) * row->scale;
+      (zs + coin_calibration_quantile(&m->cal, tf, 1 - tail)) * row->scale;
   *out = o;
   return 0;
 }
@@ -678,6 +768,10 @@ int coin_model_save(const struct coin_model *m, uint8_t **out,
     if (m->cal.table[t].n)
       for (size_t i = 0; i < COIN_MODEL_QUANTILES; i++)
         model_buf_f64(&b, m->cal.table[t].q[i]);
+  }
+  for (int t = 0; t <= COIN_TF_COUNT; t++) { /* format 2: shrinkage */
+    model_buf_u32(&b, m->cal.shrink[t].n);
+    model_buf_f64(&b, m->cal.shrink[t].n ? m->cal.shrink[t].k : 1.0);
   }
   model_buf_u64(&b, learner_len);
   model_buf_put(&b, learner, learner_len);
@@ -727,9 +821,10 @@ int coin_model_load(struct coin_model **out, const uint8_t *data, size_t len) {
   }
   struct model_rd r = {.p = data, .len = len - 32, .off = 8};
   uint32_t format = model_rd_u32(&r);
-  if (format != ARTIFACT_FORMAT)
-    return coin_error_set(COIN_EDECODE, "model artifact: format %u (rule: %u)",
-                          format, ARTIFACT_FORMAT);
+  if (format < 1 || format > ARTIFACT_FORMAT)
+    return coin_error_set(COIN_EDECODE,
+                          "model artifact: format %u (rule: 1..%u)", format,
+                          ARTIFACT_FORMAT);
   char kind[33] = {0};
   uint32_t kind_len = model_rd_u32(&r);
   if (kind_len == 0 || kind_len > 32)
@@ -758,6 +853,19 @@ int coin_model_load(struct coin_model **out, const uint8_t *data, size_t len) {
       for (size_t i = 0; i < COIN_MODEL_QUANTILES; i++)
         m->cal.table[t].q[i] = model_rd_f64(&r);
   }
+  /* format 1 has no shrinkage: k = 1 (n = 0), predictions as before */
+  bool shrink_ok = true;
+  int bad_tf = 0;
+  double bad_k = 1;
+  for (int t = 0; t <= COIN_TF_COUNT; t++) {
+    m->cal.shrink[t].n = format >= 2 ? model_rd_u32(&r) : 0;
+    m->cal.shrink[t].k = format >= 2 ? model_rd_f64(&r) : 1.0;
+    if (shrink_ok && !(m->cal.shrink[t].k >= 0 && m->cal.shrink[t].k <= 1)) {
+      shrink_ok = false;
+      bad_tf = t;
+      bad_k = m->cal.shrink[t].k;
+    }
+  }
   uint64_t learner_len = model_rd_u64(&r);
   if (r.bad || learner_len != r.len - r.off) {
     rc = coin_error_set(COIN_EDECODE,
@@ -774,6 +882,13 @@ int coin_model_load(struct coin_model **out, const uint8_t *data, size_t len) {
                         "model artifact: header values out of range "
                         "(features %u, target clip %g)",
                         m->n_features, clip);
+    goto out;
+  }
+  if (!shrink_ok) {
+    rc = coin_error_set(
+        COIN_EDECODE,
+        "model artifact: shrink factor %g for %s (rule: 0 <= k <= 1)", bad_k,
+        bad_tf < COIN_TF_COUNT ? coin_tf_name((enum coin_tf)bad_tf) : "pooled");
     goto out;
   }
   for (size_t i = 0; i < 64; i++) {
@@ -827,6 +942,14 @@ int coin_model_describe(char **out, const struct coin_model *m) {
                   "q90", m->cal.table[t].q[90]));
   }
   json_object_set_new(o, "residual_quantiles", tables);
+  json_t *shrink = json_object();
+  for (int t = 0; t <= COIN_TF_COUNT; t++)
+    if (m->cal.shrink[t].n)
+      json_object_set_new(
+          shrink, t < COIN_TF_COUNT ? coin_tf_name((enum coin_tf)t) : "pooled",
+          json_pack("{s:I, s:f}", "n", (json_int_t)m->cal.shrink[t].n, "k",
+                    m->cal.shrink[t].k));
+  json_object_set_new(o, "shrink", shrink);
   json_object_set(o, "learner", l);
   *out = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
   if (!*out)

@@ -7,7 +7,9 @@
  * records every champion and challenger prediction in InfluxDB measurement
  * "prediction" (the challenger's only there: shadow), and writes realized
  * returns when target candles arrive. Serving chain: champion ->
- * insufficient_data, never a fallback model and never an invented value.
+ * insufficient_data, never a fallback model and never an invented value;
+ * a timeframe where the champion's walk-forward MAE is above persistence's
+ * is not served (worse_than_persistence).
  * Threads: one thread at a time per serving object (serving.h).
  */
 #include "coin/serving.h"
@@ -431,6 +433,15 @@ int coin_serving_predict(struct coin_serving *s, struct coin_prediction *out,
                     p.target_open_ms);
     if (!rc_rec)
       rc_rec = r2;
+    /* not served where it loses to persistence (recorded all the same) */
+    if (p.evaluated && p.wf_mae > p.wf_persistence_mae) {
+      p.worse_than_persistence = true;
+      p.has_values = false;
+      p.predicted_return = p.predicted_close = 0;
+      p.band_low = p.band_high = p.band_level = 0;
+      p.direction = 0;
+      p.direction_probability = 0;
+    }
   }
   if (rc_rec == 0 && s->opts.ix)
     rc_rec = coin_influx_flush(s->opts.ix);

@@ -147,7 +147,8 @@ static const char *const pred_names[COIN_SITE_PRED_COUNT] = {
     "model_load_failed",
     "inference_error",
     "hard_stale",
-    "corrupt"};
+    "corrupt",
+    "worse_than_persistence"};
 
 const char *coin_site_pred_status_name(enum coin_site_pred_status s) {
   return (unsigned)s < COIN_SITE_PRED_COUNT ? pred_names[s] : NULL;
@@ -163,7 +164,8 @@ int coin_site_pred_status_parse(enum coin_site_pred_status *out,
   return coin_error_set(COIN_EINVAL,
                         "prediction_status \"%.40s\": want served, no_model, "
                         "not_evaluated, insufficient_data, model_load_failed, "
-                        "inference_error, hard_stale or corrupt",
+                        "inference_error, hard_stale, corrupt or "
+                        "worse_than_persistence",
                         text);
 }
 

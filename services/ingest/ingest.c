@@ -156,6 +156,7 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
     return coin_error_set(COIN_ENOMEM, "ingest: out of memory");
   in->cfg = cfg;
   pthread_mutex_init(&in->lock, NULL);
+  runtime_window_init(in);
   snprintf(in->producer_id, sizeof(in->producer_id), "ingest@%s",
            cfg->core.service_id);
   if ((rc = coin_exchange_budget_init(&in->budget, cfg->weight_limit)) != 0 ||
@@ -188,6 +189,10 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
   }
   if ((rc = setup_servers(in)) != 0)
     goto fail;
+  /* the durable runtime-metrics window, before the first cycle */
+  runtime_window_load(in);
+  if ((rc = runtime_window_start(in)) != 0)
+    goto fail;
   if ((rc = control_start(in)) != 0) {
     coin_error_wrap(rc, "subscribe %s", COIN_SUBJECT_BACKFILL);
     goto fail;
@@ -217,6 +222,7 @@ void ingest_free(struct ingest *in) {
   if (!in)
     return;
   coin_httpd_free(in->httpd);
+  runtime_window_destroy(in); /* saves what is pending, before the bus goes */
   coin_bus_tap_free(in->control_tap);
   for (size_t i = 0; i < in->n_workers && in->workers; i++) {
     coin_influx_free(in->workers[i].ix);
@@ -329,6 +335,7 @@ done:;
   if (overrun)
     atomic_fetch_add(&in->c.overruns, 1);
   write_runtime_metrics(in);
+  runtime_window_touch(in); /* saved to KV by the writer thread */
   in->last_cycle_end_ms = coin_exchange_now_ms();
   if (!undone)
     in->last_cycle_ok_ms = in->last_cycle_end_ms;

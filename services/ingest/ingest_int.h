@@ -21,6 +21,8 @@
 
 #define INGEST_BUCKET_STATE "coin_ingest" /* gaps.<exchange>.<symbol>.<tf> */
 #define INGEST_MAX_KNOWN_GAPS 4096
+/* durable runtime-metrics window: key in INGEST_BUCKET_STATE */
+#define INGEST_KEY_RUNTIME_PREFIX "runtime" /* runtime.<SERVICE_ID>.cycles */
 
 /* A range the exchange answered without (valid) candles. */
 struct known_gap {
@@ -85,6 +87,25 @@ struct ingest_counters {
   atomic_uint_fast64_t series_synced;
 };
 
+/* The runtime-metrics window kept in KV (runtime_window.c). A writer thread
+ * saves it after each cycle so that a slow or absent NATS never holds a
+ * cycle up; its own lock guards the flags below. */
+struct runtime_window {
+  char key[COIN_BUS_KEY_MAX];
+  pthread_t thread;
+  bool started;
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool dirty;   /* a cycle ended since the last save */
+  bool stop;    /* save what is pending, then exit */
+  bool loaded;  /* the stored window was read (or absent, or rejected) */
+  bool failing; /* in a streak of failed saves (warned once) */
+  atomic_uint_fast64_t saves;
+  atomic_uint_fast64_t save_errors;
+  atomic_uint_fast64_t load_errors;
+  atomic_uint_fast64_t rejected;
+};
+
 #define INGEST_MAX_REQUESTS 64
 
 /* A queued operator refill (control.c). */
@@ -129,6 +150,7 @@ struct ingest {
   int64_t cycle_now_ms;
 
   struct cycle_stats stats; /* under lock */
+  struct runtime_window rw;
   struct ingest_counters c;
   int64_t last_cycle_end_ms;
   int64_t last_cycle_ok_ms;
@@ -151,6 +173,15 @@ int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
 int control_start(struct ingest *in);
 bool control_pending(struct ingest *in);
 void control_run(struct ingest *in);
+
+/* runtime_window.c: load before the first cycle (never fails ingest: a bad
+ * value is logged once, counted and ignored), then one save per cycle. */
+void runtime_window_init(struct ingest *in);
+void runtime_window_load(struct ingest *in);
+int runtime_window_start(struct ingest *in);
+void runtime_window_touch(struct ingest *in); /* after a cycle: save soon */
+void runtime_window_stop(struct ingest *in);  /* last save, join (idempotent) */
+void runtime_window_destroy(struct ingest *in);
 
 /* metrics.c */
 int ingest_metrics_text(char **out, struct ingest *in);

@@ -132,6 +132,21 @@ int ingest_metrics_text(char **out, struct ingest *in) {
   coin_jbuf_prom_gauge(&t, "coin_ingest_cycle_overrun_rate",
                        "Share of cycles in the window that overran.",
                        cs.overrun_rate);
+  /* the durable runtime-metrics window (runtime_window.c) */
+  coin_jbuf_prom_counter(&t, "coin_ingest_runtime_window_saves_total",
+                         "Runtime-metrics window saves to KV.",
+                         atomic_load(&in->rw.saves));
+  coin_jbuf_prom_counter(
+      &t, "coin_ingest_runtime_window_save_errors_total",
+      "Runtime-metrics window saves that failed (NATS away or refusing).",
+      atomic_load(&in->rw.save_errors));
+  coin_jbuf_prom_counter(&t, "coin_ingest_runtime_window_load_errors_total",
+                         "Reads of the stored window that failed (retried).",
+                         atomic_load(&in->rw.load_errors));
+  coin_jbuf_prom_counter(
+      &t, "coin_ingest_runtime_window_rejected_total",
+      "Stored windows ignored as undecodable or out of range.",
+      atomic_load(&in->rw.rejected));
   coin_jbuf_prom_gauge(&t, "coin_ingest_nats_connected",
                        "1 when connected to NATS.",
                        coin_bus_connected(in->bus) ? 1 : 0);

@@ -182,6 +182,8 @@ pred_status(enum coin_fresh_state input, const struct pseries *s, bool values) {
     return COIN_SITE_PRED_NO_MODEL;
   if (s->pred_not_evaluated)
     return COIN_SITE_PRED_NOT_EVALUATED;
+  if (pr->worse_than_persistence)
+    return COIN_SITE_PRED_WORSE_THAN_PERSISTENCE;
   if (pr->degraded & COIN_DEGRADED_MODEL_LOAD_FAILED)
     return COIN_SITE_PRED_MODEL_LOAD_FAILED;
   if (pr->degraded & COIN_DEGRADED_INFERENCE_ERROR)
@@ -316,7 +318,7 @@ pred_state(const struct pseries *s, enum coin_fresh_state input, bool *values) {
   bool path_reason = (s->pred.degraded & (COIN_DEGRADED_NO_MODEL |
                                           COIN_DEGRADED_MODEL_LOAD_FAILED |
                                           COIN_DEGRADED_INFERENCE_ERROR)) ||
-                     s->pred_not_evaluated;
+                     s->pred_not_evaluated || s->pred.worse_than_persistence;
   enum coin_fresh_state own = s->pred.has_values || path_reason
                                   ? COIN_STATE_FRESH
                                   : COIN_STATE_INSUFFICIENT_DATA;

@@ -74,7 +74,8 @@ int train_cmd_evaluate(struct train_ctx *c, const struct train_args *a) {
       enum coin_tf tf = (enum coin_tf)ds.tf[r];
       double p = coin_calibration_p_up(coin_model_calibration(m), tf, zb[j]);
       struct train_scores *s = ds.t_feat_ms[r] > meta.train_to_ms ? &oos : &ins;
-      train_scores_add(s, &ds, r, zb[j] * ds.scale[r], p);
+      double zs = coin_calibration_shrink(coin_model_calibration(m), tf, zb[j]);
+      train_scores_add(s, &ds, r, zs * ds.scale[r], p);
     }
   }
   if (a->json) {

@@ -81,7 +81,8 @@ static void metric(struct coin_model_metadata *m, const char *name, double v) {
     (void)coin_codec_metric_set(m->metrics, &m->n_metrics, name, v);
 }
 
-/* The walk-forward MAE minus persistence's on the same rows (paired), with
+/* The walk-forward MAE (of the served, shrunk prediction, as wf.mae) minus
+ * persistence's on the same rows (paired), with
  * a 95% interval from batch means: the scored rows, in target-time order,
  * cut into WF_DIFF_BATCHES contiguous batches whose mean differences are
  * treated as independent (this absorbs the correlation between symbols at
@@ -94,16 +95,18 @@ static void mae_diff_metrics(struct coin_model_metadata *m,
                              const struct coin_wf_result *wf) {
   size_t n = 0;
   for (size_t i = 0; i < ds->n; i++)
-    if (isfinite(wf->p_up[i]) && isfinite(wf->z[i]) && isfinite(ds->y[i]))
+    if (isfinite(wf->p_up[i]) && isfinite(wf->z_served[i]) &&
+        isfinite(ds->y[i]))
       n++;
   if (n < 2 * WF_DIFF_BATCHES)
     return;
   double bsum[WF_DIFF_BATCHES] = {0}, total = 0;
   size_t bn[WF_DIFF_BATCHES] = {0}, k = 0;
   for (size_t i = 0; i < ds->n; i++) {
-    if (!(isfinite(wf->p_up[i]) && isfinite(wf->z[i]) && isfinite(ds->y[i])))
+    if (!(isfinite(wf->p_up[i]) && isfinite(wf->z_served[i]) &&
+          isfinite(ds->y[i])))
       continue;
-    double y = ds->y[i], pred = wf->z[i] * ds->scale[i];
+    double y = ds->y[i], pred = wf->z_served[i] * ds->scale[i];
     double d = fabs(pred - y) - fabs(y);
     size_t b = k * WF_DIFF_BATCHES / n;
     bsum[b] += d;
@@ -267,9 +270,11 @@ static int compare_champion(struct compare *out, struct train_ctx *c,
         size_t r = idx[j];
         enum coin_tf tf = (enum coin_tf)ds->tf[r];
         double p = coin_calibration_p_up(coin_model_calibration(m), tf, zb[j]);
-        coin_score_add(&out->champion, zb[j] * ds->scale[r], p, ds->y[r]);
-        coin_score_add(&out->challenger, wf->z[r] * ds->scale[r], wf->p_up[r],
-                       ds->y[r]);
+        double zc =
+            coin_calibration_shrink(coin_model_calibration(m), tf, zb[j]);
+        coin_score_add(&out->champion, zc * ds->scale[r], p, ds->y[r]);
+        coin_score_add(&out->challenger, wf->z_served[r] * ds->scale[r],
+                       wf->p_up[r], ds->y[r]);
       }
       k = 0;
     }
@@ -460,7 +465,7 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
     goto fail;
   for (size_t i = 0; i < ds.n; i++)
     if (isfinite(wf.p_up[i]))
-      train_scores_add(&sc, &ds, i, wf.z[i] * ds.scale[i], wf.p_up[i]);
+      train_scores_add(&sc, &ds, i, wf.z_served[i] * ds.scale[i], wf.p_up[i]);
   if (champ[0] && (rc = compare_champion(&cmp, c, &ds, &wf, champ)) != 0)
     goto fail;
 

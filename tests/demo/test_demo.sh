@@ -14,6 +14,7 @@ set -euo pipefail
 
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+. "$COIN_SOURCE_DIR/tests/lib/demo_test.sh"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/coin-test-demo-XXXXXX")"
 demo="$COIN_SOURCE_DIR/scripts/demo.sh"
 export DEMO_DIR="$tmp/demo"
@@ -33,15 +34,12 @@ fail() {
   exit 1
 }
 
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-for v in DEMO_NATS_PORT DEMO_NATS_MON_PORT DEMO_INFLUX_PORT DEMO_INFLUX_RPC_PORT \
-         DEMO_REPLAY_PORT DEMO_WEB_PORT DEMO_INGEST_PORT DEMO_PUBLISH_PORT DEMO_MONITOR_PORT; do
-  export "$v=$(free_port)"
-done
+demo_free_ports
 export DEMO_SKIP_BUILD=1 DEMO_BIN_DIR="$COIN_BIN_DIR" DEMO_DATA_DIR="$COIN_SHARED_DATA_DIR"
 export DEMO_EXCHANGE=replay DEMO_SYMBOLS=BTCUSDT,ETHUSDT
+# No first champion here (a short fill has too little 1h history to train
+# on): tests/web/test_first_prediction.sh takes the newcomer's whole path.
+export DEMO_BOOTSTRAP=0
 # Small first fill so the test is quick: full history only for 1d/1w/1M.
 export INGEST_FULL_FILL_TIMEFRAMES=1d,1w,1M INGEST_LOOKBACK_DAYS=3
 

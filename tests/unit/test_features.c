@@ -10,28 +10,13 @@
 #include "coin/error.h"
 #include "coin/features.h"
 #include "coin/model.h"
+#include "synthetic.h"
 #include "test.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define T0 INT64_C(1609459200000) /* 2021-01-01T00:00Z */
-
-static uint64_t rng_state;
-
-static double uniform(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void) {
-  double u = uniform() + 1e-12, v = uniform();
-  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
 
 /* n hourly (or daily) candles of a random walk with volatility clustering. */
 static struct coin_candle *make_candles(size_t n, enum coin_tf tf,

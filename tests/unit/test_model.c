@@ -11,6 +11,7 @@
 #include "coin/features.h"
 #include "coin/metrics_eval.h"
 #include "coin/model.h"
+#include "synthetic.h"
 #include "test.h"
 
 #include <math.h>
@@ -20,53 +21,6 @@
 #include <string.h>
 
 #define D COIN_FEATURES_COUNT
-#define T0 INT64_C(1609459200000)
-
-static uint64_t rng_state;
-
-static double uniform(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return (double)(rng_state >> 11) / 9007199254740992.0;
-}
-
-static double gauss(void) {
-  double u = uniform() + 1e-12, v = uniform();
-  return sqrt(-2 * log(u)) * cos(6.283185307179586 * v);
-}
-
-/* Hourly candles whose next return reverts 40% of the last one: a signal
- * every learner must find through the ret_1 feature. */
-static struct coin_dataset make_dataset(size_t n, uint64_t seed) {
-  struct coin_dataset ds = {0};
-  size_t series = 0;
-  coin_dataset_series_index(&series, &ds, "SYN", COIN_TF_1H);
-  rng_state = seed * 2654435761u + 7;
-  struct coin_features_builder b;
-  coin_features_builder_init(&b, COIN_TF_1H);
-  double price = 100, last_r = 0;
-  int64_t t = T0;
-  for (size_t i = 0; i < n + COIN_FEATURES_LOOKBACK; i++) {
-    double r = -0.4 * last_r + 0.01 * gauss();
-    double open = price, close = price * exp(r);
-    struct coin_candle c = {.open_ms = t,
-                            .open = open,
-                            .high = fmax(open, close) * 1.002,
-                            .low = fmin(open, close) * 0.998,
-                            .close = close,
-                            .volume = 10 + uniform()};
-    struct coin_feature_row row;
-    double y;
-    if (coin_features_builder_push(&b, &row, &y, &c) == 1)
-      coin_dataset_add(&ds, &row, y, series);
-    price = close;
-    last_r = r;
-    t += COIN_HOUR_MS;
-  }
-  coin_dataset_sort(&ds);
-  return ds;
-}
 
 static struct coin_model_params small_params(void) {
   struct coin_model_params p;

@@ -23,6 +23,7 @@ BUDGET_S=230 # the whole test, start to stop
 start_s=$SECONDS
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+. "$COIN_SOURCE_DIR/tests/lib/demo_test.sh"
 npm_dir="$COIN_BUILD_DIR/npm-web"
 demo="$COIN_SOURCE_DIR/scripts/demo.sh"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/coin-test-site-e2e-XXXXXX")"
@@ -54,24 +55,10 @@ for b in coin-ingest coin-publish coin-monitor coin-replay-exchange coinctl; do
 done
 [ -d "$COIN_SHARED_DATA_DIR" ] || fail "candle data $COIN_SHARED_DATA_DIR missing"
 [ -f "$COIN_SHARED_DATA_DIR/BTCUSDT-1m.csv" ] || fail "$COIN_SHARED_DATA_DIR/BTCUSDT-1m.csv missing"
-pw_ok=$(node -e 'const v=require(process.argv[1]).version.split(".").map(Number);
-  console.log(v[0] > 1 || (v[0] === 1 && v[1] >= 45) ? 1 : 0)' \
-  "$npm_dir/node_modules/playwright-core/package.json" 2>/dev/null || echo 0)
-if [ "$pw_ok" != 1 ]; then
-  mkdir -p "$npm_dir"
-  timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
-    "playwright-core@^1.45" >"$tmp/npm.log" 2>&1 ||
-    { tail -n 5 "$tmp/npm.log" >&2 || true; fail "npm install playwright-core failed (is the npm registry reachable?)"; }
-fi
+web_npm_ensure "$npm_dir" "$tmp/npm.log" || fail "playwright-core is missing"
 
 # ---- the stack, on free ports, with short 1m thresholds ----------------------
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-for v in DEMO_NATS_PORT DEMO_NATS_MON_PORT DEMO_INFLUX_PORT DEMO_INFLUX_RPC_PORT \
-         DEMO_REPLAY_PORT DEMO_WEB_PORT DEMO_INGEST_PORT DEMO_PUBLISH_PORT DEMO_MONITOR_PORT; do
-  export "$v=$(free_port)"
-done
+demo_free_ports
 export DEMO_SKIP_BUILD=1 DEMO_BIN_DIR="$COIN_BIN_DIR" DEMO_DATA_DIR="$COIN_SHARED_DATA_DIR"
 export DEMO_EXCHANGE=replay DEMO_SYMBOLS=BTCUSDT DEMO_TIMEFRAMES=1m,1h,1d
 # A small first fill (full history only for 1d) so the 1m series fills fast.

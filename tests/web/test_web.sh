@@ -19,6 +19,7 @@ tmp="$(mktemp -d "${TMPDIR:-/tmp}/coin-test-web-XXXXXX")"
 pid=""
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+. "$COIN_SOURCE_DIR/tests/lib/demo_test.sh"
 
 cleanup() {
   if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -33,20 +34,7 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 [ -x /usr/bin/chromium ] || fail "/usr/bin/chromium missing (scripts/install-deps.sh installs it)"
 # playwright-core (>= 1.45 for page.clock) never downloads a browser;
 # Debian's chromium is used. axe-core is the accessibility checker.
-want=()
-pw_ok=$(node -e 'const v=require(process.argv[1]).version.split(".").map(Number);
-  console.log(v[0] > 1 || (v[0] === 1 && v[1] >= 45) ? 1 : 0)' \
-  "$npm_dir/node_modules/playwright-core/package.json" 2>/dev/null || echo 0)
-[ "$pw_ok" = 1 ] || want+=("playwright-core@^1.45")
-[ -f "$npm_dir/node_modules/axe-core/axe.min.js" ] || want+=("axe-core@4")
-if [ "${#want[@]}" -gt 0 ]; then
-  mkdir -p "$npm_dir"
-  if ! timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund \
-      --loglevel=error "${want[@]}" >"$tmp/npm.log" 2>&1; then
-    tail -n 5 "$tmp/npm.log" >&2 || true
-    fail "npm install ${want[*]} failed (is the npm registry reachable?)"
-  fi
-fi
+web_npm_ensure "$npm_dir" "$tmp/npm.log" axe || fail "playwright-core or axe-core is missing"
 
 site="$tmp/site"
 mkdir -p "$site"

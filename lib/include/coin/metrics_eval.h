@@ -68,10 +68,14 @@ struct coin_wf_options {
 };
 
 struct coin_wf_result {
-  size_t n;     /* rows of the dataset */
-  double *z;    /* out-of-sample standardized prediction; NaN if none */
-  double *p_up; /* scored rows: P(up) from earlier folds' calibration;
-                   NaN for rows that are not scored (warm-up, training) */
+  size_t n;         /* rows of the dataset */
+  double *z;        /* out-of-sample standardized prediction; NaN if none */
+  double *p_up;     /* scored rows: P(up) from earlier folds' calibration;
+                       NaN for rows that are not scored (warm-up, training) */
+  double *z_served; /* scored rows: z shrunk with that same calibration
+                       (coin_calibration_shrink), i.e. what serving would
+                       have returned: score z_served * scale; NaN for rows
+                       that are not scored */
   size_t rows_warmup, rows_scored;
   int64_t scored_from_ms; /* t_feat_ms of the first scored fold's start */
   size_t train_rows_first, train_rows_last;

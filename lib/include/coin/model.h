@@ -103,10 +103,23 @@ struct coin_calibration {
     uint32_t n;
     double q[COIN_MODEL_QUANTILES];
   } table[COIN_TF_COUNT + 1];
+  /* Shrinkage toward a zero return (docs/models.md "Shrinkage"): the
+   * served return is k * z * scale, k in [0, 1] minimizing the MAE of the
+   * out-of-sample rows; shrink[tf] for each timeframe with >= 200 rows,
+   * shrink[COIN_TF_COUNT] pooled; n == 0: not fitted (k = 1, no shrink:
+   * what a format-1 artifact carries). The residual tables are those of
+   * the shrunk prediction, so the band stays centred on it. */
+  struct {
+    uint32_t n;
+    double k;
+  } shrink[COIN_TF_COUNT + 1];
 };
 
 /* Fits from n out-of-sample rows. Rows with y == 0 carry no direction and
- * are left out of the Platt fit. */
+ * are left out of the Platt fit; rows with a non-finite z (not predicted)
+ * are left out of everything. Platt is fitted on the raw z (the direction
+ * is sign(z) whatever k), the shrink factors next, then the residual
+ * quantiles of y/scale - k z. */
 int coin_calibration_fit(struct coin_calibration *out, const double *z_pred,
                          const double *y, const double *scale,
                          const uint8_t *tf, size_t n);
@@ -117,6 +130,12 @@ double coin_calibration_p_up(const struct coin_calibration *c, enum coin_tf tf,
 /* Residual quantile at level p in [0, 1] (interpolated; 0 without data). */
 double coin_calibration_quantile(const struct coin_calibration *c,
                                  enum coin_tf tf, double p);
+/* Shrink factor k of timeframe tf (its own, else pooled, else 1). */
+double coin_calibration_shrink_factor(const struct coin_calibration *c,
+                                      enum coin_tf tf);
+/* The standardized prediction as served: k * z. */
+double coin_calibration_shrink(const struct coin_calibration *c,
+                               enum coin_tf tf, double z);
 
 /* ---- models -------------------------------------------------------------- */
 
@@ -149,8 +168,8 @@ int coin_model_predict_z(const struct coin_model *m, double *out,
                          const float *x, size_t n);
 
 struct coin_model_output {
-  double z;             /* prediction in units of scale */
-  double ret;           /* predicted log return = z * scale */
+  double z;             /* the learner's prediction in units of scale */
+  double ret;           /* predicted log return = k * z * scale (shrunk) */
   double p_up;          /* calibrated P(return > 0) */
   double band_low_ret;  /* log return at the lower residual quantile */
   double band_high_ret; /* ... at the upper one */

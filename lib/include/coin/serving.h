@@ -68,6 +68,12 @@ struct coin_prediction {
   double wf_persistence_mae;
   double wf_directional_accuracy;
   int64_t wf_n;
+  /* A model that cannot beat persistence on a timeframe is not served
+   * there: the champion's walk-forward MAE on this timeframe is above
+   * persistence's (wf_mae > wf_persistence_mae), so has_values is false
+   * (prediction_status worse_than_persistence). The champion still
+   * predicts and is recorded, so the evidence keeps accumulating. */
+  bool worse_than_persistence;
 };
 
 /* Predicts the candle after candles[n-1] (ascending, closed, one series).

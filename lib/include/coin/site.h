@@ -104,6 +104,7 @@ enum coin_site_pred_status {
   COIN_SITE_PRED_INFERENCE_ERROR,
   COIN_SITE_PRED_HARD_STALE,
   COIN_SITE_PRED_CORRUPT,
+  COIN_SITE_PRED_WORSE_THAN_PERSISTENCE, /* champion's wf MAE > persistence */
   COIN_SITE_PRED_COUNT,
 };
 const char *coin_site_pred_status_name(enum coin_site_pred_status s);
