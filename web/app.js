@@ -47,6 +47,7 @@
     corrupt: "an input file failed its integrity check",
     challenger_failing: "the challenger model is failing in shadow",
     model_too_old: "the champion model is older than allowed",
+    champion_underperforming: "the champion model did significantly worse than \"no change\" (persistence) on this series' candles of the last 7 days (see its track record)",
     input_stale: "the input candles are stale"
   };
   var TOKEN_SHORT = {

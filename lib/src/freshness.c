@@ -147,8 +147,8 @@ bool coin_freshness_blocked(enum coin_fresh_state s) {
 }
 
 static const char *const reason_names[COIN_DEGRADED_REASON_COUNT] = {
-    "no_model", "model_load_failed", "inference_error", "challenger_failing",
-    "model_too_old"};
+    "no_model",           "model_load_failed", "inference_error",
+    "challenger_failing", "model_too_old",     "champion_underperforming"};
 
 const char *coin_degraded_reason_name(unsigned reason) {
   for (int i = 0; i < COIN_DEGRADED_REASON_COUNT; i++)
@@ -166,6 +166,7 @@ int coin_degraded_reason_parse(unsigned *out, const char *text) {
   return coin_error_set(COIN_EINVAL,
                         "degraded reason \"%.40s\": want no_model, "
                         "model_load_failed, inference_error, "
-                        "challenger_failing or model_too_old",
+                        "challenger_failing, model_too_old or "
+                        "champion_underperforming",
                         text);
 }

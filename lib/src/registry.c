@@ -406,14 +406,22 @@ int coin_registry_retrain_request_put(struct coin_registry *r,
   int rc = coin_registry_check_version(req->champion);
   if (rc)
     return coin_error_wrap(rc, "retrain request: champion");
+  if (req->requested_at_ms <= 0 || req->n < 0) /* what get would refuse */
+    return coin_error_set(COIN_EINVAL,
+                          "retrain request: requested_at_ms %lld (rule: > 0), "
+                          "n %lld (rule: >= 0)",
+                          (long long)req->requested_at_ms, (long long)req->n);
   json_t *o = json_pack(
       "{s:i, s:s, s:s, s:s, s:s, s:I, s:I}", "schema_version", 1, "champion",
       req->champion, "scope", req->scope, "reason", req->reason, "requested_by",
       req->requested_by, "requested_at_ms", (json_int_t)req->requested_at_ms,
       "n", (json_int_t)req->n);
-  if (o && isfinite(req->mae_ratio))
+  if (o == NULL) /* json_pack refuses a string that is not UTF-8 */
+    return coin_error_set(COIN_EINVAL, "retrain request: scope, reason or "
+                                       "requested_by is not UTF-8 text");
+  if (isfinite(req->mae_ratio))
     json_object_set_new(o, "mae_ratio", json_real(req->mae_ratio));
-  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  char *text = json_dumps(o, JSON_COMPACT);
   json_decref(o);
   if (!text)
     return coin_error_set(COIN_ENOMEM, "retrain request: out of memory");
@@ -449,11 +457,18 @@ static int decode_request(struct coin_retrain_request *out, const char *text,
     out->mae_ratio = ratio ? json_number_value(ratio) : NAN;
     rc = 0;
   }
+  bool parsed = o != NULL;
   json_decref(o);
+  if (rc && !parsed)
+    return coin_error_set(COIN_EDECODE,
+                          "registry: %s is not JSON (%s at byte %d); clear it "
+                          "or write a new request",
+                          COIN_KEY_RETRAIN_REQUEST, err.text, err.position);
   if (rc)
     return coin_error_set(COIN_EDECODE,
                           "registry: %s is not a retrain request (want "
-                          "schema_version 1, champion, requested_at_ms)",
+                          "schema_version 1, a valid champion version, "
+                          "requested_at_ms > 0, n >= 0, mae_ratio a number)",
                           COIN_KEY_RETRAIN_REQUEST);
   return 0;
 }
@@ -472,7 +487,7 @@ int coin_registry_retrain_request_get(struct coin_registry *r,
   if (rc)
     return coin_error_wrap(rc, "registry: get %s", COIN_KEY_RETRAIN_REQUEST);
   rc = decode_request(out, (const char *)e.value, e.value_len);
-  if (rc == 0 && out_revision)
+  if (out_revision) /* also for a bad value: the caller can clear it */
     *out_revision = e.revision;
   coin_bus_kv_entry_clear(&e);
   return rc;

@@ -229,6 +229,7 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
   status_global_json(&b, m);
   delivery_status_json(&b, m);                   /* alert-miss accounting */
   probe_status_json(&b, m->probe, mon_now_ms()); /* availability probe */
+  champ_status_json(&b, m->champ);               /* champion watch */
   coin_jbuf_key(&b, "series");
   coin_jbuf_putn(&b, "[", 1);
   for (size_t i = 0; i < m->n_series; i++) {
@@ -448,6 +449,7 @@ int metrics_text(char **out, struct monitor *m) {
   metrics_global(&b, m);
   delivery_metrics(&b, m);                   /* alert-miss accounting */
   probe_metrics(&b, m->probe, mon_now_ms()); /* availability probe */
+  champ_metrics(&b, m->champ);               /* champion watch */
   return coin_jbuf_finish(out, NULL, &b);
 }
 

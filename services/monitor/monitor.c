@@ -280,6 +280,9 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
                       cfg->probe_slo)) != 0 ||
       (rc = probe_start(m->probe)) != 0)
     goto fail;
+  /* champion watch (champion.c) */
+  if ((rc = champ_new(&m->champ, m)) != 0 || (rc = champ_start(m->champ)) != 0)
+    goto fail;
   struct coin_bus_kv_watch_options wo = {.keys = NULL};
   rc = coin_bus_kv_watch_start(&m->wm_watch, m->kv_wm, &wo, on_watermark, m);
   if (rc != 0) {
@@ -376,6 +379,8 @@ void monitor_free(struct monitor *m) {
     return;
   probe_free(m->probe); /* availability probe (probe.c) */
   m->probe = NULL;
+  champ_free(m->champ); /* champion watch (champion.c) */
+  m->champ = NULL;
   coin_bus_kv_watch_free(m->wm_watch);
   m->wm_watch = NULL;
   coin_httpd_free(m->httpd);

@@ -51,6 +51,14 @@ struct monitor_config {
   /* availability probe (probe.c) */
   int64_t probe_interval_seconds;
   double probe_slo;
+  /* champion watch (champion.c) */
+  int64_t champ_check_seconds; /* 0 = off */
+  int64_t champ_window_hours;
+  int64_t champ_min_rows;
+  int64_t champ_min_series_rows;
+  int64_t champ_max_rows;
+  int64_t champ_retrain_series;
+  int64_t champ_max_series_alerts;
 };
 
 extern const struct coin_cfg_var monitor_config_vars[];

@@ -26,6 +26,7 @@
 #include "coin/influx.h"
 #include "coin/jbuf.h"
 #include "coin/site.h"
+#include "coin/track.h"
 #include "monitor.h"
 
 #define MON_MAX_FILES 4        /* files per series in the manifest */
@@ -201,7 +202,7 @@ struct mon_job {
 /* ---- global alerts (global.c) ------------------------------------------- */
 
 #define MON_MAX_GLOBALS 64         /* (alertname, target) pairs at once */
-#define MON_GLOBAL_TARGET_BYTES 48 /* "webhook-0", "1h" ... */
+#define MON_GLOBAL_TARGET_BYTES 72 /* "webhook-0", "<ex>/<sym>/<tf>" ... */
 #define MON_GLOBAL_REASSERT_MS (10 * 60 * 1000) /* after a restart */
 #define MON_KEY_GLOBAL_PREFIX "global" /* KV coin_monitor global.<ex>.<..> */
 
@@ -401,6 +402,7 @@ struct monitor {
   struct mon_counters c;
 
   struct mon_probe *probe; /* availability probe (probe.c) */
+  struct mon_champ *champ; /* champion watch (champion.c) */
 };
 
 /* monitor.c */
@@ -605,5 +607,96 @@ void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms);
 /* "probe":{...}, (or null without a URL) */
 void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
                        int64_t now_ms);
+
+/* ---- champion watch (champion.c) ----
+ * Every MONITOR_CHAMPION_CHECK_SECONDS its own thread reads the champion
+ * alias and the champion's realized records of InfluxDB measurement
+ * "prediction" over MONITOR_CHAMPION_WINDOW_HOURS, judges them per series
+ * and pooled with lib/track.h (the public track record's arithmetic and
+ * verdict), raises or resolves the global alert CoinChampionUnderperforming
+ * (target "pooled" or "<exchange>/<symbol>/<tf>") and writes one retraining
+ * request per champion and episode (KV coin_models request.retrain).
+ * Locks: the watch's own lock is a leaf (status and /metrics take it under
+ * m->lock; the thread never holds it while raising alerts). */
+#define MON_CHAMP_ALERT "CoinChampionUnderperforming"
+#define MON_CHAMP_POOLED "pooled"
+#define MON_CHAMP_MAX_SERIES 1024 /* distinct series judged per check */
+
+/* One realized record as read (or fed by a test). */
+struct mon_champ_row {
+  struct coin_track_row r;
+  uint32_t series; /* index into the check's series table */
+};
+
+struct mon_champ_series {
+  char symbol[COIN_CODEC_NAME_BYTES];
+  enum coin_tf tf;
+  struct coin_track_window w;
+  enum coin_track_verdict verdict;
+  bool alerted; /* raised CoinChampionUnderperforming (within the cap) */
+};
+
+/* The rows of one check and what was judged on them. */
+struct mon_champ_eval {
+  char version[COIN_CODEC_ID_BYTES];
+  int64_t from_ms, to_ms; /* the window of target candles */
+  struct mon_champ_row *rows;
+  size_t n_rows, cap_rows;
+  size_t max_rows;       /* MONITOR_CHAMPION_MAX_ROWS */
+  bool truncated;        /* more rows in the window than max_rows */
+  uint64_t rows_ignored; /* incomplete records, or beyond the series cap */
+  struct mon_champ_series *series;
+  size_t n_series;
+  uint32_t *index; /* open addressing over series: index + 1 */
+  size_t index_cap;
+  struct coin_track_window pooled;
+  enum coin_track_verdict pooled_verdict;
+  size_t series_worse;
+};
+
+void champ_eval_init(struct mon_champ_eval *e, const char *version,
+                     int64_t from_ms, int64_t to_ms, size_t max_rows);
+void champ_eval_clear(struct mon_champ_eval *e);
+/* Adds one realized record (realized_close = input_close *
+ * exp(realized_return)); false when it was not taken (unusable, a series
+ * beyond the cap, or max_rows reached: then truncated is set). */
+bool champ_eval_add(struct mon_champ_eval *e, const char *symbol,
+                    enum coin_tf tf, int64_t target_open_ms, double input_close,
+                    double predicted_return, double realized_return);
+/* Judges every series (min_series_rows) and the pool (min_rows) with
+ * coin_track_window / coin_track_judge. */
+int champ_eval_judge(struct mon_champ_eval *e, int64_t min_rows,
+                     int64_t min_series_rows);
+
+/* What the watch remembers between checks (its thread only). */
+struct mon_champ_memory {
+  char judged[COIN_CODEC_ID_BYTES]; /* champion of the last judgement */
+  bool episode;                     /* the retrain condition holds */
+  bool requested;                   /* request written (or found) for it */
+};
+/* The alerts of one judgement e of the champion (e == NULL: no champion):
+ * per-series alerts for at most max_series_alerts WORSE series (those
+ * already firing first, then the most significant), the pooled alert, and
+ * every other CoinChampionUnderperforming episode resolved (another
+ * champion's, or one no longer worse). Sets e->series[].alerted. */
+void champ_alerts(struct monitor *m, struct mon_champ_eval *e,
+                  int64_t max_series_alerts, int64_t now_ms);
+/* True when a retraining request is due for e: pooled WORSE or at least
+ * retrain_series series WORSE, and none written in this episode yet. A new
+ * champion starts a new episode; an OK pooled verdict ends it. */
+bool champ_retrain_due(struct mon_champ_memory *mem,
+                       const struct mon_champ_eval *e, int64_t retrain_series);
+/* "champion v3 worse than persistence on pooled over 168h00m: n=240, ..." */
+void champ_summary(char *out, size_t n, const char *version, const char *target,
+                   const struct coin_track_window *w, int64_t window_ms,
+                   const char *extra);
+
+struct mon_champ;
+int champ_new(struct mon_champ **out, struct monitor *m);
+int champ_start(struct mon_champ *c); /* the thread; 0 when disabled */
+void champ_free(struct mon_champ *c); /* stops and joins the thread */
+void champ_metrics(struct coin_jbuf *b, struct mon_champ *c);
+/* "champion":{...}, (null when disabled) */
+void champ_status_json(struct coin_jbuf *b, struct mon_champ *c);
 
 #endif

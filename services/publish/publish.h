@@ -36,7 +36,8 @@ struct publish_config {
   int64_t model_max_age_hours;
   bool serve_unevaluated;
   int64_t track_record_rows;
-  int data_source; /* 0 live, 1 recorded */
+  int64_t champion_min_series_rows; /* champion_underperforming (track.c) */
+  int data_source;                  /* 0 live, 1 recorded */
 };
 
 extern const struct coin_cfg_var publish_config_vars[];

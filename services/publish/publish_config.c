@@ -131,6 +131,18 @@ const struct coin_cfg_var publish_config_vars[] = {
      .doc = "Newest predictions listed with their realized candles in "
             "track_record.json (its windows use every row of the last 30 "
             "days)."},
+    /* champion_underperforming on the site (track.c) */
+    {.name = "PUBLISH_CHAMPION_MIN_SERIES_ROWS",
+     .type = COIN_CFG_INT,
+     .def = "100",
+     .offset = F(champion_min_series_rows),
+     .min = 2,
+     .max = 100000000,
+     .doc = "A series' prediction is marked degraded champion_underperforming "
+            "when the current champion's realized rows of its 7d track "
+            "record window, at least this many, are significantly worse "
+            "than persistence (the monitor's rule, "
+            "MONITOR_CHAMPION_MIN_SERIES_ROWS)."},
     {.name = "SITE_DATA_SOURCE",
      .type = COIN_CFG_ENUM,
      .def = "live",

@@ -96,6 +96,9 @@ struct pseries {
   struct ptrack *track;    /* ascending target times, last 30 days */
   size_t n_track, cap_track;
   bool track_loaded; /* rows read from InfluxDB once */
+  /* champion_underperforming: the verdict on champ_version's 7d rows */
+  enum coin_track_verdict champ_verdict;
+  char champ_version[COIN_CODEC_ID_BYTES];
   struct coin_prediction pred;
   struct shown shown;
   struct file_info files[PUBLISH_FILES];
@@ -273,6 +276,15 @@ int track_load(struct publish *p, struct pseries *s, int64_t now_ms);
 int track_put(struct pseries *s, const struct ptrack *row);
 void track_note_prediction(struct pseries *s, const struct coin_prediction *pr,
                            bool had_values);
+/* champion_underperforming: judges the realized rows of version (the
+ * current champion's) in the 7d window ending at now_ms with
+ * coin_track_judge(min_rows), remembers the verdict in s, and returns it. */
+enum coin_track_verdict track_champion_judge(struct pseries *s,
+                                             const char *version,
+                                             int64_t now_ms, int64_t min_rows);
+/* Sets (WORSE verdict on the prediction's model) or clears the reason bit
+ * in s->pred.degraded. */
+void track_champion_mark(struct pseries *s);
 /* Renders track_record.json (validity v: the history's). */
 void track_render(struct coin_jbuf *b, struct publish *p, struct pseries *s,
                   int64_t gen_ms, const struct coin_site_validity *v,

@@ -304,6 +304,7 @@ static int predict(struct publish *p, struct pseries *s) {
   else
     s->pred_not_evaluated = false;
   s->pred = pr;
+  track_champion_mark(s); /* champion_underperforming (track.c) */
   s->pred_stale = false;
   return 0;
 }
@@ -355,12 +356,16 @@ static int stage(struct publish *p, struct staged *st, struct pseries *s,
   eval_series(p, s, gen_ms, &fr);
   bool values = false;
   enum coin_fresh_state pst = pred_state(s, fr.state, &values);
-  render_history(&st->doc[0], s, gen_ms, fr.state, s->pred.degraded, &fr);
-  render_prediction(&st->doc[1], s, gen_ms, fr.state, pst, values, &fr);
   if (!s->track_loaded && track_load(p, s, gen_ms) != 0)
     COIN_LOG_WARN("track record not read (retried at the next update)",
                   COIN_LOG_STR("series", s->dir),
                   COIN_LOG_STR("error", coin_error_last()));
+  /* champion_underperforming: the champion's own 7d rows, judged (track.c) */
+  track_champion_judge(s, s->pred.model_version, gen_ms,
+                       p->cfg->champion_min_series_rows);
+  track_champion_mark(s);
+  render_history(&st->doc[0], s, gen_ms, fr.state, s->pred.degraded, &fr);
+  render_prediction(&st->doc[1], s, gen_ms, fr.state, pst, values, &fr);
   {
     struct coin_site_validity hv;
     validity(&hv, &fr, gen_ms, fr.state);

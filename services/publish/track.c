@@ -149,6 +149,44 @@ static void realize(struct pseries *s) {
   }
 }
 
+/* ---- champion_underperforming: the champion judged on its own rows ---- */
+
+enum coin_track_verdict track_champion_judge(struct pseries *s,
+                                             const char *version,
+                                             int64_t now_ms, int64_t min_rows) {
+  enum coin_track_verdict v = COIN_TRACK_TOO_FEW;
+  int64_t from_ms = now_ms - 7 * COIN_DAY_MS; /* the "7d" window */
+  realize(s);
+  struct coin_track_row *rows = version && version[0] && s->n_track
+                                    ? malloc(s->n_track * sizeof(*rows))
+                                    : NULL;
+  size_t n = 0;
+  for (size_t i = 0; rows && i < s->n_track; i++)
+    if (s->track[i].r.target_open_ms >= from_ms &&
+        strcmp(s->track[i].version, version) == 0)
+      rows[n++] = s->track[i].r;
+  if (rows) {
+    struct coin_track_window w;
+    coin_track_window(&w, rows, n, from_ms);
+    v = coin_track_judge(&w, min_rows);
+  }
+  free(rows);
+  s->champ_verdict = v;
+  snprintf(s->champ_version, sizeof(s->champ_version), "%s",
+           version ? version : "");
+  return v;
+}
+
+void track_champion_mark(struct pseries *s) {
+  bool worse = s->champ_verdict == COIN_TRACK_WORSE &&
+               s->pred.model_version[0] &&
+               strcmp(s->champ_version, s->pred.model_version) == 0;
+  if (worse)
+    s->pred.degraded |= COIN_DEGRADED_CHAMPION_UNDERPERFORMING;
+  else
+    s->pred.degraded &= ~(unsigned)COIN_DEGRADED_CHAMPION_UNDERPERFORMING;
+}
+
 static void put_num_or_null(struct coin_jbuf *b, const char *key, double v) {
   coin_jbuf_key(b, key);
   coin_jbuf_num(b, v); /* non-finite: null */

@@ -11,13 +11,21 @@
  * - series seen on the stream are published too (other exchanges are not);
  * - SIGKILL while writing, repeatedly: every file parses and matches the
  *   manifest (an update in progress lists the old and the new hash); after
- *   a restart the site converges. */
+ *   a restart the site converges;
+ * - the track record equals a recomputation; a served champion whose own
+ *   realized rows are worse than persistence marks the prediction degraded
+ *   champion_underperforming, not below PUBLISH_CHAMPION_MIN_SERIES_ROWS. */
 #include "coin/bus.h"
+#include "coin/candle_file.h"
 #include "coin/codec.h"
 #include "coin/error.h"
+#include "coin/features.h"
 #include "coin/file.h"
 #include "coin/http.h"
 #include "coin/influx.h"
+#include "coin/model.h"
+#include "coin/registry.h"
+#include "coin/serving.h"
 #include "coin/site.h"
 #include "coin/timeframe.h"
 #include "harness.h"
@@ -1136,6 +1144,181 @@ static void track_record_matches_recomputation(void) {
   svc_stop(&pub);
 }
 
+/* ---- champion_underperforming: publish's own judgement of the champion --
+ * A ridge champion (fitted here on real BTCUSDT 1h candles, registered as
+ * coin-train does, walk-forward better than persistence so it is served)
+ * and, for two series of the same real candles re-timed to end now, its
+ * realized records in InfluxDB predicting the opposite of what happened:
+ * 60 on one series, 30 on the other; PUBLISH_CHAMPION_MIN_SERIES_ROWS=50. */
+
+#define CU_CANDLES 300
+#define CU_VERSION "champ-under-1"
+
+static int cu_register(struct coin_registry *reg,
+                       const struct coin_candle_file *f) {
+  struct coin_dataset ds = {0};
+  size_t series;
+  struct coin_features_builder b;
+  coin_dataset_series_index(&series, &ds, "BTCUSDT", COIN_TF_1H);
+  coin_features_builder_init(&b, COIN_TF_1H);
+  for (size_t i = f->count - 4400; i < f->count - CU_CANDLES; i++) {
+    struct coin_feature_row r;
+    double y;
+    if (coin_features_builder_push(&b, &r, &y, &f->rows[i]) == 1)
+      coin_dataset_add(&ds, &r, y, series);
+  }
+  coin_dataset_sort(&ds);
+  struct coin_model_params prm;
+  coin_model_params_default(&prm);
+  struct coin_model *m = NULL;
+  double *z = malloc(1000 * sizeof(double));
+  size_t o = ds.n - 1000;
+  struct coin_calibration cal;
+  uint8_t *art = NULL;
+  size_t len = 0;
+  int rc = coin_model_fit(&m, "ridge", &ds, 0, o, &prm);
+  if (rc == 0)
+    rc = coin_model_predict_z(m, z, ds.x + o * COIN_FEATURES_COUNT, 1000);
+  if (rc == 0)
+    rc = coin_calibration_fit(&cal, z, ds.y + o, ds.scale + o, ds.tf + o, 1000);
+  if (rc == 0) {
+    coin_model_set_calibration(m, &cal);
+    rc = coin_model_save(m, &art, &len);
+  }
+  free(z);
+  coin_model_free(m);
+  coin_dataset_free(&ds);
+  struct coin_model_metadata md;
+  memset(&md, 0, sizeof(md));
+  snprintf(md.version, sizeof(md.version), CU_VERSION);
+  snprintf(md.kind, sizeof(md.kind), "ridge");
+  md.role = COIN_ROLE_CHAMPION;
+  md.feature_schema_version = COIN_FEATURES_SCHEMA_VERSION;
+  snprintf(md.feature_schema_hash, sizeof(md.feature_schema_hash), "%s",
+           coin_features_schema_hash());
+  md.train_from_ms = f->rows[f->count - 4400].open_ms;
+  md.train_to_ms = md.train_watermark_ms =
+      f->rows[f->count - CU_CANDLES - 1].open_ms;
+  md.created_at_ms = now_ms();
+  snprintf(md.git_revision, sizeof(md.git_revision), "test");
+  coin_codec_metric_set(md.metrics, &md.n_metrics, "wf.1h.mae", 0.0058);
+  coin_codec_metric_set(md.metrics, &md.n_metrics, "wf.1h.persistence_mae",
+                        0.0061);
+  coin_codec_metric_set(md.metrics, &md.n_metrics, "wf.1h.dir_acc", 0.52);
+  coin_codec_metric_set(md.metrics, &md.n_metrics, "wf.1h.n", 1234);
+  if (rc == 0 && (rc = coin_registry_put_artifact(reg, &md, art, len)) == 0 &&
+      (rc = coin_registry_create(reg, &md)) == 0)
+    rc = coin_registry_alias_set(reg, COIN_ALIAS_CHAMPION, CU_VERSION, 0);
+  free(art);
+  return rc;
+}
+
+/* The candles into the SoT, and n_rec champion records whose prediction is
+ * minus the realized return, realized by the serving chain's own code. */
+static int cu_series(const char *symbol, const struct coin_candle *c,
+                     size_t n_rec) {
+  int rc =
+      coin_influx_write_candles(ix, "binance", symbol, "1h", c, CU_CANDLES);
+  for (size_t k = CU_CANDLES - n_rec; rc == 0 && k < CU_CANDLES; k++) {
+    struct coin_influx_tag tags[] = {
+        {"exchange", "binance"}, {"symbol", symbol},
+        {"timeframe", "1h"},     {"model_version", CU_VERSION},
+        {"role", "champion"},
+    };
+    struct coin_influx_field fields[] = {
+        {"predicted_return",
+         {.type = COIN_INFLUX_FLOAT,
+          .v.f64 = -log(c[k].close / c[k - 1].close)}},
+        {"p_up", {.type = COIN_INFLUX_FLOAT, .v.f64 = 0.5}},
+        {"input_close", {.type = COIN_INFLUX_FLOAT, .v.f64 = c[k - 1].close}},
+        {"input_open_ms", {.type = COIN_INFLUX_INT, .v.i64 = c[k - 1].open_ms}},
+    };
+    struct coin_influx_point pt = {.measurement = "prediction",
+                                   .tags = tags,
+                                   .n_tags = 5,
+                                   .fields = fields,
+                                   .n_fields = 4,
+                                   .time_ms = c[k].open_ms};
+    rc = coin_influx_add(ix, &pt);
+  }
+  if (rc == 0)
+    rc = coin_influx_flush(ix);
+  struct coin_serving *sv = NULL;
+  struct coin_serving_opts so = {.ix = ix, .exchange = "binance"};
+  if (rc == 0)
+    rc = coin_serving_new(&sv, &so);
+  if (rc == 0)
+    rc = coin_serving_realize(sv, symbol, COIN_TF_1H, c, CU_CANDLES);
+  coin_serving_free(sv);
+  if (rc == 0)
+    rc = set_ingest_wm(symbol, COIN_TF_1H, c[CU_CANDLES - 1].open_ms);
+  return rc;
+}
+
+static bool has_reason(const json_t *doc, const char *reason) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(json_object_get(doc, "degraded_reasons"), i, v) {
+    if (!strcmp(json_string_value(v), reason))
+      return true;
+  }
+  return false;
+}
+
+static void champion_underperforming_degrades_the_prediction(void) {
+  const char *dir = getenv("COIN_SHARED_DATA_DIR");
+  struct coin_candle_file *f = NULL;
+  struct coin_registry *reg = NULL;
+  ASSERT_TRUE(dir != NULL);
+  ASSERT_OK(coin_candle_file_load_dir(&f, dir, "BTCUSDT", COIN_TF_1H, 0));
+  ASSERT_OK(coin_registry_open(&reg, bus, "test"));
+  ASSERT_OK(cu_register(reg, f));
+  coin_registry_free(reg);
+  struct coin_candle c[CU_CANDLES];
+  int64_t last = coin_tf_last_closed(COIN_TF_1H, now_ms());
+  for (size_t k = 0; k < CU_CANDLES; k++) {
+    c[k] = f->rows[f->count - CU_CANDLES + k];
+    c[k].open_ms = last - (int64_t)(CU_CANDLES - 1 - k) * COIN_HOUR_MS;
+  }
+  coin_candle_file_free(f);
+  ASSERT_OK(cu_series("CUWORSEUSDT", c, 60));
+  ASSERT_OK(cu_series("CUFEWUSDT", c, 30));
+  const char *env[] = {"PUBLISH_UNCONFIGURED_SERIES=false",
+                       "PUBLISH_CHAMPION_MIN_SERIES_ROWS=50", NULL};
+  struct svc pub;
+  ASSERT_OK(publish_start(&pub, "site-champion", "champion",
+                          "CUWORSEUSDT,CUFEWUSDT", "1h", env));
+  ASSERT_OK(wait_ready(&pub, 15000));
+  ASSERT_OK(wait_status(pub.site, "CUWORSEUSDT", COIN_TF_1H, "fresh", 10000));
+  ASSERT_OK(wait_status(pub.site, "CUFEWUSDT", COIN_TF_1H, "fresh", 10000));
+  json_t *w = history(pub.site, "CUWORSEUSDT", COIN_TF_1H, "prediction.json");
+  json_t *few = history(pub.site, "CUFEWUSDT", COIN_TF_1H, "prediction.json");
+  json_t *t = history(pub.site, "CUWORSEUSDT", COIN_TF_1H, "track_record.json");
+  ASSERT_TRUE(w != NULL && few != NULL && t != NULL);
+  /* both are served by the champion, whose records are judged */
+  ASSERT_EQ_STR(json_string_value(
+                    json_object_get(json_object_get(w, "model"), "version")),
+                CU_VERSION);
+  ASSERT_EQ_STR(json_string_value(
+                    json_object_get(json_object_get(few, "model"), "version")),
+                CU_VERSION);
+  ASSERT_TRUE(has_reason(w, "champion_underperforming"));
+  ASSERT_TRUE(json_is_true(json_object_get(w, "degraded")));
+  /* a warning, not a block: the prediction is still served */
+  ASSERT_EQ_STR(json_string_value(json_object_get(w, "prediction_status")),
+                "served");
+  ASSERT_FALSE(has_reason(few, "champion_underperforming"));
+  /* the public track record shows what was judged: 60 rows, MAE ratio 2 */
+  json_t *w7 = json_array_get(json_object_get(t, "windows"), 1);
+  ASSERT_EQ_STR(json_string_value(json_object_get(w7, "window")), "7d");
+  ASSERT_EQ_INT(json_integer_value(json_object_get(w7, "n")), 60);
+  ASSERT_NEAR(json_number_value(json_object_get(w7, "mae_ratio")), 2.0, 1e-9);
+  json_decref(w);
+  json_decref(few);
+  json_decref(t);
+  svc_stop(&pub);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options bo;
@@ -1171,6 +1354,7 @@ int main(int argc, char **argv) {
   RUN_TEST(status_follows_time);
   RUN_TEST(sigkill_while_writing_converges);
   RUN_TEST(track_record_matches_recomputation);
+  RUN_TEST(champion_underperforming_degrades_the_prediction);
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   coin_influx_free(ix);

@@ -173,6 +173,14 @@ static void reasons(void) {
   ASSERT_EQ_INT(r, COIN_DEGRADED_MODEL_TOO_OLD);
   ASSERT_EQ_STR(coin_degraded_reason_name(COIN_DEGRADED_NO_MODEL), "no_model");
   ASSERT_RC(coin_degraded_reason_parse(&r, "bad"), COIN_EINVAL);
+  /* the champion watch's reason: a name and a parse, named in the error */
+  ASSERT_OK(coin_degraded_reason_parse(&r, "champion_underperforming"));
+  ASSERT_EQ_INT(r, COIN_DEGRADED_CHAMPION_UNDERPERFORMING);
+  ASSERT_EQ_STR(
+      coin_degraded_reason_name(COIN_DEGRADED_CHAMPION_UNDERPERFORMING),
+      "champion_underperforming");
+  ASSERT_RC(coin_degraded_reason_parse(&r, "champion"), COIN_EINVAL);
+  ASSERT_CONTAINS(coin_error_last(), "champion_underperforming");
 }
 
 /* docs/configuration.md holds exactly the rows the freshness table prints

@@ -85,8 +85,11 @@ enum coin_degraded_reason {
   COIN_DEGRADED_INFERENCE_ERROR = 1u << 2,    /* "inference_error" */
   COIN_DEGRADED_CHALLENGER_FAILING = 1u << 3, /* "challenger_failing" */
   COIN_DEGRADED_MODEL_TOO_OLD = 1u << 4,      /* "model_too_old" */
+  /* the champion is significantly worse than persistence on the series'
+   * realized candles (coin_track_judge) */
+  COIN_DEGRADED_CHAMPION_UNDERPERFORMING = 1u << 5, /* "champion_..." */
 };
-#define COIN_DEGRADED_REASON_COUNT 5
+#define COIN_DEGRADED_REASON_COUNT 6
 
 /* Token of a single reason bit ("no_model"); NULL for other values. */
 const char *coin_degraded_reason_name(unsigned reason);

@@ -120,7 +120,7 @@ int coin_registry_retrain_request_put(struct coin_registry *r,
                                       const struct coin_retrain_request *req);
 /* The pending request; COIN_ENOTFOUND when none, COIN_EDECODE (one-line
  * error naming the key) when the value is not a valid request. out_revision
- * may be NULL. */
+ * may be NULL; it is set for a bad value too, so that it can be cleared. */
 int coin_registry_retrain_request_get(struct coin_registry *r,
                                       struct coin_retrain_request *out,
                                       uint64_t *out_revision);
