@@ -479,7 +479,7 @@ static void retraining_requests(void) {
   char *line = strstr(log, "coin-train cycle: request:");
   ASSERT_TRUE(line != NULL);
   ASSERT_CONTAINS(line, "retraining request ignored: registry: "
-                        "request.retrain is not a retrain request");
+                        "request.retrain is not JSON");
   ASSERT_TRUE(strstr(line + 1, "coin-train cycle: request:") == NULL);
   ASSERT_CONTAINS(log, "realized predictions, waiting");
   ASSERT_CONTAINS(log, "coin-train cycle: done");
