@@ -3,8 +3,11 @@
 // (npm kubernetes-models, ajv) and against the project's rules: probes on
 // /healthz and /readyz for the coin services, memory requests within the
 // benchmark targets, non-root pods, every referenced ConfigMap, Secret and
-// PVC present in the same output, and (--pinned) no image without a tag or
-// with :latest. Prints "ok - ..." / "FAIL - ..." and a count line.
+// PVC present in the same output, (--pinned) no image without a tag or
+// with :latest, and the model lifecycle: the CronJob runs `coin-train cycle`
+// hourly, one Job coin-train-first-champion waits for the backfill, runs a
+// cycle and succeeds only with a champion. Prints "FAIL - ..." lines and a
+// count line.
 "use strict";
 const fs = require("fs");
 const YAML = require("yaml");
@@ -67,6 +70,7 @@ function podSpecs() {
   for (const d of docs) {
     if (["Deployment", "StatefulSet"].includes(d.kind)) out.push([d, d.spec.template.spec]);
     if (d.kind === "CronJob") out.push([d, d.spec.jobTemplate.spec.template.spec]);
+    if (d.kind === "Job") out.push([d, d.spec.template.spec]);
   }
   return out;
 }
@@ -89,6 +93,13 @@ for (const [d, spec] of podSpecs()) {
     if (v.secret) check(`${id}: Secret ${v.secret.secretName} exists`, secrets.has(v.secret.secretName));
     if (v.persistentVolumeClaim) check(`${id}: PVC ${v.persistentVolumeClaim.claimName} exists`, pvcs.has(v.persistentVolumeClaim.claimName));
   }
+  // Training pods (CronJob and Job): non-root, read-only root, no escalation.
+  if (["CronJob", "Job"].includes(d.kind)) {
+    check(`${id}: runs as non-root`, spec.securityContext && spec.securityContext.runAsNonRoot === true && spec.securityContext.runAsUser > 0);
+    for (const c of containers)
+      check(`${id}/${c.name}: read-only root filesystem, no privilege escalation`, c.securityContext &&
+        c.securityContext.readOnlyRootFilesystem === true && c.securityContext.allowPrivilegeEscalation === false);
+  }
   const app = d.metadata.name;
   if (app in MEM_TARGET_MI) {
     const c = spec.containers[0];
@@ -109,6 +120,36 @@ check("CronJob train", kinds("CronJob") === "coin-train", kinds("CronJob"));
 check("Secret and ConfigMap", secrets.size >= 1 && configMaps.size >= 2);
 const cron = (byKind.CronJob || [])[0];
 check("train never runs twice at once", cron && cron.spec.concurrencyPolicy === "Forbid");
+
+// Model lifecycle: the hourly `coin-train cycle` and the first champion's Job.
+const cmdOf = (c) => (c && c.command ? c.command : []).concat(c && c.args ? c.args : []);
+const cronPod = cron && cron.spec.jobTemplate.spec.template.spec;
+const cronCmd = cmdOf(cronPod && cronPod.containers[0]);
+check("CronJob coin-train runs `coin-train cycle`", cronCmd.join(" ") === "coin-train cycle", JSON.stringify(cronCmd));
+check("CronJob coin-train hourly", cron && /^[0-9]+ \* \* \* \*$/.test(cron.spec.schedule), cron && cron.spec.schedule);
+const firstJobs = (byKind.Job || []).filter((d) => d.metadata.name === "coin-train-first-champion");
+check("exactly one Job coin-train-first-champion", firstJobs.length === 1, `${firstJobs.length}`);
+for (const job of firstJobs) {
+  const pod = job.spec.template.spec;
+  const cmd = cmdOf(pod.containers[0]);
+  // sh -c "A && B && C": the script is the last word; every step in order,
+  // each joined to the next by && (a failed step fails the Job).
+  const script = cmd.length >= 3 && cmd[0] === "sh" && cmd[1] === "-c" ? cmd[cmd.length - 1] : "";
+  const steps = script.split("&&").map((x) => x.trim().split(/\s+/).slice(0, 2).join(" "));
+  check("Job coin-train-first-champion: sh -c with wait-backfill && cycle && show champion",
+    steps.length === 3 && steps[0] === "coinctl wait-backfill" && steps[1] === "coin-train cycle" &&
+      script.split("&&")[2].trim() === "coin-train show champion" && !/[;|]/.test(script), JSON.stringify(cmd));
+  check("Job coin-train-first-champion: restartPolicy Never or OnFailure", ["Never", "OnFailure"].includes(pod.restartPolicy), pod.restartPolicy);
+  check("Job coin-train-first-champion: retried (backoffLimit 1..10)", job.spec.backoffLimit >= 1 && job.spec.backoffLimit <= 10, `${job.spec.backoffLimit}`);
+  check("Job coin-train-first-champion: activeDeadlineSeconds and ttlSecondsAfterFinished",
+    job.spec.activeDeadlineSeconds > 0 && job.spec.ttlSecondsAfterFinished > 0);
+  // The same environment and volumes as the CronJob's training container.
+  const strip = (c) => JSON.stringify({ envFrom: c.envFrom, env: c.env, volumeMounts: c.volumeMounts, image: c.image });
+  check("Job coin-train-first-champion: env, volumes and image as the CronJob's",
+    cronPod && strip(pod.containers[0]) === strip(cronPod.containers[0]) &&
+      JSON.stringify(pod.volumes) === JSON.stringify(cronPod.volumes) &&
+      JSON.stringify(pod.securityContext) === JSON.stringify(cronPod.securityContext));
+}
 
 console.log(`${file}: ${docs.length} documents; ${passed} checks passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

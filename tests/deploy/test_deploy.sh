@@ -93,6 +93,33 @@ for dir in base overlays/example; do
     bad "schema and rules: $dir"
   fi
 done
+# Model lifecycle: a first-champion Job that does not stop at a failed step
+# and a CronJob still running `coin-train train` must be refused.
+cp -r "$src/deploy/k8s/base" "$tmp/k8s-lifecycle"
+sed -i 's/coin-train cycle && coin-train show champion/coin-train cycle; coin-train show champion/' \
+  "$tmp/k8s-lifecycle/train-first-champion-job.yaml"
+sed -i 's/command: \["coin-train", "cycle"\]/command: ["coin-train", "train"]/' "$tmp/k8s-lifecycle/train-cronjob.yaml"
+if kubectl kustomize "$tmp/k8s-lifecycle" >"$tmp/lifecycle.yaml" 2>"$tmp/k.err" &&
+   ! NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/k8s_check.js" "$tmp/lifecycle.yaml" >"$tmp/lifecycle.out" 2>&1 &&
+   grep -q "FAIL - Job coin-train-first-champion: sh -c" "$tmp/lifecycle.out" &&
+   grep -q "FAIL - CronJob coin-train runs .coin-train cycle." "$tmp/lifecycle.out"; then
+  ok "the checker refuses a broken first-champion Job and a CronJob not running cycle"
+else
+  bad "lifecycle mutations: $(head -5 "$tmp/lifecycle.out" "$tmp/k.err" 2>/dev/null)"
+fi
+# Compose's train profile: the same steps, one-shot.
+if NODE_PATH="$npm_dir/node_modules" node -e '
+  const t = require("yaml").parse(require("fs").readFileSync(process.argv[1], "utf8")).services.train;
+  const c = t.command || [];
+  const ok = c.length === 3 && c[0] === "sh" && c[1] === "-c" &&
+    c[2] === "coinctl wait-backfill --timeout 1800 && coin-train cycle && coin-train show champion" &&
+    String(t.restart) === "no" && t.depends_on && "ingest" in t.depends_on;
+  if (!ok) { console.log(JSON.stringify({command: c, restart: t.restart, depends_on: t.depends_on})); process.exit(1); }
+' "$tmp/compose.yml" >"$tmp/ct.out" 2>&1; then
+  ok "compose train: wait-backfill && cycle && show champion, restart no, after ingest"
+else
+  bad "compose train: $(head -3 "$tmp/ct.out")"
+fi
 # The checker must be able to fail: a Deployment without probes and a bad field.
 cat >"$tmp/bad.yaml" <<'EOF'
 apiVersion: apps/v1
@@ -135,6 +162,18 @@ for f in CMakeLists.txt proto lib services tools tests web deploy/docker/coin-in
   [ -e "$src/$f" ] || bad "Dockerfile copies $f, which does not exist"
 done
 ok "Dockerfile: every COPY source exists"
+# The deploy commands (compose train, the k8s Jobs) run `sh -c "coinctl ...
+# && coin-train ..."`: both built and installed, no ENTRYPOINT in the way.
+targets=$(grep -A2 -- '--target' "$df" | tr '\n' ' ')
+case "$targets" in
+  *" coinctl "*) case "$targets" in *" coin-train "*) ok "Dockerfile: builds coinctl and coin-train" ;; *) bad "Dockerfile: coin-train not built" ;; esac ;;
+  *) bad "Dockerfile: coinctl not built" ;;
+esac
+if grep -q '^COPY --from=build /src/build/bin/ /usr/local/bin/' "$df" && ! grep -q '^ENTRYPOINT' "$df"; then
+  ok "Dockerfile: the binaries on PATH, no ENTRYPOINT (sh -c commands run as given)"
+else
+  bad "Dockerfile: want build/bin/ copied to /usr/local/bin and no ENTRYPOINT"
+fi
 if sh -n "$src/deploy/docker/coin-install-web"; then ok "coin-install-web: sh syntax"; else bad "coin-install-web: sh syntax"; fi
 # coin-install-web really installs the page atomically.
 mkdir -p "$tmp/site"
