@@ -39,7 +39,9 @@ static int parse_ms(int64_t *out, const unsigned char *v, size_t len) {
   return 0;
 }
 
-/* Reads key: *ms = -1 and *rev = 0 when absent. */
+/* Reads key: *ms = -1 and *rev = 0 when absent. A value that is not a
+ * watermark is COIN_EDECODE with *ms = -1 and *rev its revision (so that a
+ * CAS write can replace it). */
 static int kv_read_ms(struct publish *p, const char *key, int64_t *ms,
                       uint64_t *rev) {
   struct coin_bus_kv_entry e = {0};
@@ -55,9 +57,12 @@ static int kv_read_ms(struct publish *p, const char *key, int64_t *ms,
   int64_t v;
   if (parse_ms(&v, e.value, e.value_len) != 0) {
     rc = coin_error_set(COIN_EDECODE,
-                        "KV %s/%s: \"%.40s\" is not a watermark (rule: "
+                        "KV %s/%s: %zu bytes that are not a watermark (rule: "
                         "decimal open time in ms)",
-                        COIN_KV_WATERMARKS, key, (const char *)e.value);
+                        COIN_KV_WATERMARKS, key, e.value_len);
+    *ms = -1;
+    if (rev)
+      *rev = e.revision;
     coin_bus_kv_entry_clear(&e);
     return rc;
   }
@@ -66,6 +71,26 @@ static int kv_read_ms(struct publish *p, const char *key, int64_t *ms,
     *rev = e.revision;
   coin_bus_kv_entry_clear(&e);
   return 0;
+}
+
+/* A watermark value that does not decode: counted each time, reported
+ * once per series and key; the caller goes on without it (one bad record
+ * never stops the others). */
+static void bad_watermark(struct publish *p, struct pseries *s, bool ingest) {
+  atomic_fetch_add(&p->c.wm_bad_values, 1);
+  if (ingest)
+    s->ingest_undecodable = true;
+  bool *logged = ingest ? &s->bad_ingest_logged : &s->bad_publish_logged;
+  if (*logged)
+    return;
+  *logged = true;
+  COIN_LOG_ERROR(ingest ? "ingest watermark undecodable: ignored until "
+                          "coin-ingest writes a good one"
+                        : "publish watermark undecodable: rebuilt from the "
+                          "SoT and overwritten",
+                 COIN_LOG_STR("series", s->dir),
+                 COIN_LOG_STR("key", ingest ? s->ingest_key : s->publish_key),
+                 COIN_LOG_STR("error", coin_error_last()));
 }
 
 static void note_ahead(struct pseries *s) {
@@ -94,6 +119,7 @@ static void set_ingest(struct publish *p, struct pseries *s, int64_t wm,
   if (!latest && rev <= s->ingest_rev)
     return;
   s->ingest_rev = rev;
+  s->ingest_undecodable = false;
   if (wm == s->ingest_ms)
     return;
   if (wm < s->ingest_ms)
@@ -119,8 +145,20 @@ int consume_load_watermarks(struct publish *p, struct pseries *s) {
   int64_t ing = -1, pub = -1;
   uint64_t rev = 0, irev = 0;
   int rc = kv_read_ms(p, s->ingest_key, &ing, &irev);
+  if (rc == COIN_EDECODE) {
+    bad_watermark(p, s, true);
+    if (!s->loaded)
+      return rc;        /* not loaded: its files stay as they are until a good
+                           value comes (retried; said once) */
+    ing = s->ingest_ms; /* the last good value stays */
+    rc = 0;
+  }
   if (rc == 0)
     rc = kv_read_ms(p, s->publish_key, &pub, &rev);
+  if (rc == COIN_EDECODE) {
+    bad_watermark(p, s, false); /* pub -1: rebuilt, rev: overwritten */
+    rc = 0;
+  }
   if (rc != 0)
     return rc;
   s->ingest_ms = ing; /* the latest value */
@@ -135,6 +173,10 @@ int consume_write_watermark(struct publish *p, struct pseries *s) {
   char val[32];
   if (!s->pub_kv_loaded) {
     int rc = kv_read_ms(p, s->publish_key, &s->pub_kv_ms, &s->pub_kv_rev);
+    if (rc == COIN_EDECODE) {
+      bad_watermark(p, s, false);
+      rc = 0;
+    }
     if (rc != 0) {
       atomic_fetch_add(&p->c.wm_errors, 1);
       return rc;
@@ -166,6 +208,10 @@ int consume_write_watermark(struct publish *p, struct pseries *s) {
     /* another writer (a replica, a restarted us): look again */
     atomic_fetch_add(&p->c.wm_conflicts, 1);
     rc = kv_read_ms(p, s->publish_key, &s->pub_kv_ms, &s->pub_kv_rev);
+    if (rc == COIN_EDECODE) {
+      bad_watermark(p, s, false);
+      rc = 0;
+    }
     if (rc != 0) {
       atomic_fetch_add(&p->c.wm_errors, 1);
       return rc;
@@ -214,6 +260,8 @@ static void rebuilt(struct pseries *s) {
 int consume_rebuild(struct publish *p, struct pseries *s) {
   struct merge_stats st;
   int64_t wm = s->ingest_ms;
+  if (wm < 0 && s->ingest_undecodable)
+    return COIN_EDECODE; /* unknown, not absent: the files stay as they are */
   if (wm >= 0) {
     int rc = series_read_sot(p, s, INT64_MIN, wm, wm, &st);
     if (rc != 0)
@@ -227,6 +275,23 @@ int consume_rebuild(struct publish *p, struct pseries *s) {
   }
   rebuilt(s);
   return 0;
+}
+
+/* A watched ingest watermark: true when it decodes; a bad value of a
+ * series of ours is reported (bad_watermark) and skipped. */
+static bool watch_value(struct publish *p, const struct coin_series_id *id,
+                        const struct coin_bus_kv_entry *e, int64_t *wm) {
+  if (parse_ms(wm, e->value, e->value_len) == 0)
+    return true;
+  struct pseries *s = series_find(p, id->exchange, id->symbol, id->tf);
+  if (s) {
+    coin_error_set(COIN_EDECODE,
+                   "KV %s/%s: %zu bytes that are not a watermark (rule: "
+                   "decimal open time in ms)",
+                   COIN_KV_WATERMARKS, e->key, e->value_len);
+    bad_watermark(p, s, true);
+  }
+  return false;
 }
 
 bool consume_watch_init(struct publish *p, int64_t timeout_ms) {
@@ -247,7 +312,7 @@ bool consume_watch_init(struct publish *p, int64_t timeout_ms) {
     int64_t wm;
     if (e.op == COIN_BUS_KV_PUT &&
         coin_codec_series_parse(&id, COIN_KEY_INGEST_PREFIX, e.key) == 0 &&
-        parse_ms(&wm, e.value, e.value_len) == 0) {
+        watch_value(p, &id, &e, &wm)) {
       struct pseries *s = series_find(p, id.exchange, id.symbol, id.tf);
       if (s) {
         set_ingest(p, s, wm, e.revision, false);
@@ -357,8 +422,9 @@ void consume_reconcile_due(struct publish *p) {
         rc = consume_rebuild(p, s);
       if (rc != 0) {
         s->blocked_until_mono_ms = mono + BLOCK_AFTER_ERROR_MS;
-        COIN_LOG_WARN("series rebuild failed, retrying",
-                      COIN_LOG_STR("series", s->dir), COIN_LOG_RC(rc));
+        if (rc != COIN_EDECODE) /* a bad value was said once already */
+          COIN_LOG_WARN("series rebuild failed, retrying",
+                        COIN_LOG_STR("series", s->dir), COIN_LOG_RC(rc));
       }
       continue;
     }
@@ -387,7 +453,7 @@ void consume_drain_watch(struct publish *p) {
     int64_t wm;
     if (e.op == COIN_BUS_KV_PUT &&
         coin_codec_series_parse(&id, COIN_KEY_INGEST_PREFIX, e.key) == 0 &&
-        parse_ms(&wm, e.value, e.value_len) == 0) {
+        watch_value(p, &id, &e, &wm)) {
       struct pseries *s = series_find(p, id.exchange, id.symbol, id.tf);
       if (s)
         set_ingest(p, s, wm, e.revision, false);
@@ -412,57 +478,76 @@ static enum msg_verdict term(struct coin_bus_msg *m,
   return MSG_TERM;
 }
 
-/* Old candles (<= P): fill holes of the window; a candle that differs from
- * what is published means the SoT changed: read that range from it. */
+/* Batch candles of [from, to] that the window (now the SoT's there) does
+ * not hold as they are: a batch is a notification, never the authority. */
+static size_t count_not_in_sot(const struct pseries *s,
+                               const struct coin_candle *c, size_t n,
+                               int64_t from, int64_t to) {
+  size_t bad = 0;
+  int64_t wfrom = series_window_from(s, s->pub_ms);
+  if (from < wfrom)
+    from = wfrom; /* older than the window: never shown, nothing to say */
+  for (size_t i = 0; i < n; i++) {
+    if (c[i].open_ms < from || c[i].open_ms > to)
+      continue;
+    long r = series_find_row(s, c[i].open_ms);
+    bad += r < 0 || memcmp(&s->rows[r].c, &c[i], sizeof(c[i])) != 0;
+  }
+  return bad;
+}
+
+static void note_not_in_sot(struct publish *p, const struct pseries *s,
+                            size_t bad, size_t n) {
+  if (bad == 0)
+    return;
+  atomic_fetch_add(&p->c.not_in_sot, bad);
+  COIN_LOG_WARN("batch candles that InfluxDB does not hold: ignored",
+                COIN_LOG_STR("series", s->dir), COIN_LOG_UINT("count", bad),
+                COIN_LOG_UINT("batch_candles", n));
+}
+
+/* Old candles (<= P): a candle the window already holds as it is was read
+ * from the SoT before; for the others (holes, differences) the range is
+ * read from the SoT, which wins (a batch never writes the site). */
 static int apply_old(struct publish *p, struct pseries *s,
                      const struct coin_candle *c, size_t n, bool *changed) {
-  int64_t conflict_from = INT64_MAX, conflict_to = INT64_MIN;
+  int64_t from = INT64_MAX, to = INT64_MIN;
+  int64_t wfrom = series_window_from(s, s->pub_ms);
+  size_t same = 0, differ = 0;
   for (size_t i = 0; i < n; i++) {
+    if (c[i].open_ms < wfrom) {
+      same++; /* older than the window: skipped, as duplicates are */
+      continue;
+    }
     long r = series_find_row(s, c[i].open_ms);
-    if (r >= 0 && memcmp(&s->rows[r].c, &c[i], sizeof(c[i])) != 0) {
-      if (conflict_from == INT64_MAX)
-        conflict_from = c[i].open_ms;
-      conflict_to = c[i].open_ms;
+    if (r >= 0 && memcmp(&s->rows[r].c, &c[i], sizeof(c[i])) == 0) {
+      same++;
+      continue;
     }
+    differ += r >= 0;
+    if (from == INT64_MAX)
+      from = c[i].open_ms;
+    to = c[i].open_ms;
   }
+  atomic_fetch_add(&p->c.dup_candles, same);
+  if (from == INT64_MAX)
+    return 0;
   struct merge_stats st;
-  int rc;
-  if (conflict_from != INT64_MAX) {
-    rc = series_read_sot(p, s, conflict_from, conflict_to, s->pub_ms, &st);
-    if (rc != 0) {
-      atomic_fetch_add(&p->c.reconcile_errors, 1);
-      return rc;
-    }
+  int rc = series_read_sot(p, s, from, to, s->pub_ms, &st);
+  if (rc != 0) {
+    atomic_fetch_add(&p->c.reconcile_errors, 1);
+    return rc;
+  }
+  if (differ) {
     atomic_fetch_add(&p->c.reconcile_conflict, 1);
     COIN_LOG_INFO("published candles differ from a batch: SoT read",
-                  COIN_LOG_STR("series", s->dir),
-                  COIN_LOG_TIME("from", conflict_from),
-                  COIN_LOG_TIME("to", conflict_to),
+                  COIN_LOG_STR("series", s->dir), COIN_LOG_TIME("from", from),
+                  COIN_LOG_TIME("to", to),
                   COIN_LOG_UINT("replaced", st.replaced));
-    if (st.added || st.replaced || st.removed)
-      *changed = true;
   }
-  /* Holes come from the batch itself (ingest wrote them to the SoT before
-   * publishing it); the conflicting range is the SoT's already. */
-  struct coin_candle *holes = malloc(n * sizeof(*holes));
-  if (!holes)
-    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-  size_t nh = 0, same = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (c[i].open_ms >= conflict_from && c[i].open_ms <= conflict_to)
-      continue;
-    if (series_find_row(s, c[i].open_ms) >= 0)
-      same++;
-    else
-      holes[nh++] = c[i];
-  }
-  rc = series_merge(s, holes, nh, s->pub_ms, &st);
-  free(holes);
-  if (rc != 0)
-    return rc;
-  atomic_fetch_add(&p->c.dup_candles, same + st.outside);
   atomic_fetch_add(&p->c.repaired, st.added);
-  if (st.added)
+  note_not_in_sot(p, s, count_not_in_sot(s, c, n, from, to), n);
+  if (st.added || st.replaced || st.removed)
     *changed = true;
   return 0;
 }
@@ -480,6 +565,11 @@ static int apply_batch(struct publish *p, struct pseries *s,
     int64_t wm;
     uint64_t rev = 0;
     rc = kv_read_ms(p, s->ingest_key, &wm, &rev);
+    if (rc == COIN_EDECODE) {
+      bad_watermark(p, s, true); /* the last good value stays */
+      wm = s->ingest_ms;
+      rc = 0;
+    }
     if (rc != 0)
       return rc;
     set_ingest(p, s, wm, rev, true);
@@ -511,12 +601,19 @@ static int apply_batch(struct publish *p, struct pseries *s,
       if (rc != 0)
         return rc;
     } else {
+      /* the new candles as InfluxDB holds them (the batch only says which
+       * range to read; ingest wrote them before publishing the batch) */
       struct merge_stats st;
       int64_t anchor = c[m - 1].open_ms;
-      rc = series_merge(s, c + k, m - k, anchor, &st);
-      if (rc != 0)
+      rc = series_read_sot(p, s, c[k].open_ms, anchor, anchor, &st);
+      if (rc != 0) {
+        atomic_fetch_add(&p->c.reconcile_errors, 1);
         return rc;
+      }
+      atomic_fetch_add(&p->c.sot_reads, 1);
       atomic_fetch_add(&p->c.candles, st.added + st.replaced);
+      note_not_in_sot(
+          p, s, count_not_in_sot(s, c + k, m - k, c[k].open_ms, anchor), n);
       s->pub_ms = anchor;
       s->dirty_wm = true;
       realize(p, s, P);
@@ -529,6 +626,22 @@ static int apply_batch(struct publish *p, struct pseries *s,
   }
   note_ahead(s);
   return 0;
+}
+
+/* *out: the batch's series has an ingest watermark. */
+static int ingest_watermark_exists(struct publish *p,
+                                   const struct coin_candle_batch *b,
+                                   bool *out) {
+  char key[COIN_CODEC_SUBJECT_BYTES];
+  int rc = coin_codec_series_key(key, sizeof(key), COIN_KEY_INGEST_PREFIX,
+                                 b->exchange, b->symbol, b->tf);
+  if (rc != 0)
+    return rc;
+  struct coin_bus_kv_entry e = {0};
+  rc = coin_bus_kv_get(&e, p->kv_wm, key);
+  *out = rc == 0;
+  coin_bus_kv_entry_clear(&e);
+  return rc == COIN_ENOTFOUND ? 0 : rc;
 }
 
 static enum msg_verdict nak(struct publish *p) {
@@ -584,6 +697,23 @@ enum msg_verdict consume_msg(struct publish *p, struct coin_bus_msg *m,
       atomic_fetch_add(&p->c.unconfigured, 1);
       goto out; /* not ours: acknowledged, nothing to do */
     }
+    /* a series seen on the stream is published only when coin-ingest
+     * ingests it (its ingest watermark exists): a stray batch never adds a
+     * series to the site */
+    bool ingested = false;
+    rc = ingest_watermark_exists(p, &b, &ingested);
+    if (rc != 0) {
+      COIN_LOG_WARN("ingest watermark not read",
+                    COIN_LOG_STR("subject", subject), COIN_LOG_RC(rc));
+      v = nak(p);
+      goto out;
+    }
+    if (!ingested) {
+      atomic_fetch_add(&p->c.unconfigured, 1);
+      COIN_LOG_WARN("batch of a series nobody ingests: ignored",
+                    COIN_LOG_STR("subject", subject));
+      goto out;
+    }
     rc = series_add(&s, p, b.exchange, b.symbol, b.tf, false);
     if (rc == COIN_ETOOBIG) {
       atomic_fetch_add(&p->c.unconfigured, 1);
@@ -610,8 +740,9 @@ enum msg_verdict consume_msg(struct publish *p, struct coin_bus_msg *m,
       rc = consume_rebuild(p, s);
     if (rc != 0) {
       s->blocked_until_mono_ms = publish_mono_ms() + BLOCK_AFTER_ERROR_MS;
-      COIN_LOG_WARN("series rebuild failed", COIN_LOG_STR("series", s->dir),
-                    COIN_LOG_RC(rc));
+      if (rc != COIN_EDECODE)
+        COIN_LOG_WARN("series rebuild failed", COIN_LOG_STR("series", s->dir),
+                      COIN_LOG_RC(rc));
       v = nak(p);
       goto out;
     }

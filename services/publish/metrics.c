@@ -61,9 +61,25 @@ int metrics_text(char **out, struct publish *p) {
       L(beyond_wm));
   coin_jbuf_prom_counter(
       &t, "coin_publish_unconfigured_batches_total",
-      "Messages of series that are not published (other exchange, "
-      "disabled, or PUBLISH_MAX_SERIES reached).",
+      "Messages of series that are not published (other exchange, not "
+      "configured and not ingested, or PUBLISH_MAX_SERIES reached).",
       L(unconfigured));
+  coin_jbuf_prom_counter(
+      &t, "coin_publish_watermark_bad_values_total",
+      "Watermark values in KV coin_watermarks that did not decode (ingest: "
+      "ignored, the last good one stays; publish: rebuilt from the SoT and "
+      "overwritten).",
+      L(wm_bad_values));
+  coin_jbuf_prom_counter(
+      &t, "coin_publish_sot_reads_total",
+      "Reads of a batch's new candles from InfluxDB (what is published is "
+      "what the SoT holds, never the batch itself).",
+      L(sot_reads));
+  coin_jbuf_prom_counter(
+      &t, "coin_publish_candles_not_in_sot_total",
+      "Batch candles ignored because InfluxDB does not hold them as they "
+      "are (a hand-published or corrupted batch).",
+      L(not_in_sot));
   coin_jbuf_puts(&t, "# HELP coin_publish_terminated_messages_total Messages "
                      "terminated (never redelivered), by reason.\n"
                      "# TYPE coin_publish_terminated_messages_total counter\n");

@@ -241,6 +241,10 @@ static int rebuild_all(struct publish *p, bool have_watermarks) {
           attempt == 0 && have_watermarks ? 0 : consume_load_watermarks(p, s);
       if (rc == 0)
         rc = consume_rebuild(p, s);
+      if (rc == COIN_EDECODE)
+        continue; /* an undecodable watermark: said once, that series waits
+                     for a good value (consume_reconcile_due), the rest
+                     goes on */
       if (rc != 0) {
         failed++;
         last_rc = rc;

@@ -98,7 +98,8 @@ const struct coin_cfg_var publish_config_vars[] = {
      .def = "true",
      .offset = F(unconfigured_series),
      .doc = "Also publish valid series of EXCHANGE seen on the stream but not "
-            "in SYMBOLS x INGEST_TIMEFRAMES."},
+            "in SYMBOLS x INGEST_TIMEFRAMES, once coin-ingest ingests them "
+            "(their ingest watermark exists)."},
     {.name = "PUBLISH_CACHE_MAX_AGE_SECONDS",
      .type = COIN_CFG_INT,
      .def = "3600",

@@ -83,7 +83,9 @@ struct pseries {
   uint64_t ingest_rev; /* its KV revision (the watch may replay older ones) */
   int64_t pub_kv_ms;   /* publish watermark in KV; -1: absent */
   uint64_t pub_kv_rev;
-  bool pub_kv_loaded;            /* read lazily before the first write */
+  bool pub_kv_loaded; /* read lazily before the first write */
+  bool bad_ingest_logged, bad_publish_logged; /* undecodable, said once */
+  bool ingest_undecodable;       /* the ingest value read last did not decode */
   bool loaded;                   /* window rebuilt from the SoT */
   int64_t ahead_since_mono_ms;   /* ingest ahead of us since; 0: not */
   int64_t blocked_until_mono_ms; /* after a failed SoT read */
@@ -107,22 +109,24 @@ struct pseries {
 };
 
 struct publish_counters {
-  atomic_uint_fast64_t msgs;            /* fetched */
-  atomic_uint_fast64_t batches;         /* processed and acknowledged */
-  atomic_uint_fast64_t redeliveries;    /* NumDelivered > 1 */
-  atomic_uint_fast64_t dup_batches;     /* nothing new in them */
-  atomic_uint_fast64_t dup_candles;     /* identical or out of the window */
-  atomic_uint_fast64_t candles;         /* newly published */
-  atomic_uint_fast64_t repaired;        /* holes filled below the watermark */
-  atomic_uint_fast64_t beyond_wm;       /* held back: beyond ingest wm */
-  atomic_uint_fast64_t unconfigured;    /* skipped: series not accepted */
-  atomic_uint_fast64_t term_decode;     /* terminated: undecodable */
-  atomic_uint_fast64_t term_subject;    /* terminated: subject mismatch */
-  atomic_uint_fast64_t term_invalid;    /* terminated: invalid candle */
-  atomic_uint_fast64_t term_toobig;     /* terminated: over the size cap */
-  atomic_uint_fast64_t naks;            /* redelivery requested */
-  atomic_uint_fast64_t reconcile_hole;  /* batch left a hole */
-  atomic_uint_fast64_t reconcile_timer; /* ingest ahead, no batch came */
+  atomic_uint_fast64_t msgs;           /* fetched */
+  atomic_uint_fast64_t batches;        /* processed and acknowledged */
+  atomic_uint_fast64_t redeliveries;   /* NumDelivered > 1 */
+  atomic_uint_fast64_t dup_batches;    /* nothing new in them */
+  atomic_uint_fast64_t dup_candles;    /* identical or out of the window */
+  atomic_uint_fast64_t candles;        /* newly published */
+  atomic_uint_fast64_t repaired;       /* holes filled below the watermark */
+  atomic_uint_fast64_t beyond_wm;      /* held back: beyond ingest wm */
+  atomic_uint_fast64_t unconfigured;   /* skipped: series not accepted */
+  atomic_uint_fast64_t sot_reads;      /* new candles read from the SoT */
+  atomic_uint_fast64_t not_in_sot;     /* batch candles the SoT does not hold */
+  atomic_uint_fast64_t term_decode;    /* terminated: undecodable */
+  atomic_uint_fast64_t term_subject;   /* terminated: subject mismatch */
+  atomic_uint_fast64_t term_invalid;   /* terminated: invalid candle */
+  atomic_uint_fast64_t term_toobig;    /* terminated: over the size cap */
+  atomic_uint_fast64_t naks;           /* redelivery requested */
+  atomic_uint_fast64_t reconcile_hole; /* batch left a hole */
+  atomic_uint_fast64_t reconcile_timer;    /* ingest ahead, no batch came */
   atomic_uint_fast64_t reconcile_conflict; /* batch differs from site */
   atomic_uint_fast64_t reconcile_errors;
   atomic_uint_fast64_t files_written;
@@ -131,6 +135,7 @@ struct publish_counters {
   atomic_uint_fast64_t wm_advances;
   atomic_uint_fast64_t wm_conflicts;
   atomic_uint_fast64_t wm_errors;
+  atomic_uint_fast64_t wm_bad_values; /* undecodable watermark values */
   atomic_uint_fast64_t influx_errors;
   atomic_uint_fast64_t status_rewrites; /* files rewritten: status changed */
   atomic_uint_fast64_t serving_errors;

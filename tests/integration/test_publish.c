@@ -1319,6 +1319,150 @@ static void champion_underperforming_degrades_the_prediction(void) {
   svc_stop(&pub);
 }
 
+/* ---- hostile input: the site shows only what the SoT holds ------------- */
+
+/* A batch published by hand is a notification, never the authority: a
+ * candle InfluxDB does not hold (in an empty slot below the publish
+ * watermark, or new and under the ingest watermark) or holds otherwise never
+ * reaches a file; a stray batch of a series nobody ingests changes neither
+ * the series list nor the overall status; an undecodable publish watermark
+ * at start is reported once, rebuilt from the SoT and overwritten, and an
+ * undecodable ingest watermark stops only its own series until a good one
+ * comes. */
+static const char *const hS = "TESTHUSDT", *const hT = "TESTIUSDT";
+static int64_t hH[14];
+static struct coin_candle hc[14];
+static struct svc hpub;
+static char hsyms[64];
+
+static void forged_batches_never_reach_the_site(void) {
+  const char *S = hS, *T = hT;
+  const enum coin_tf tf = COIN_TF_1H;
+  int64_t *H = hH;
+  H[11] = coin_tf_last_closed(tf, now_ms());
+  for (int i = 10; i >= 0; i--)
+    H[i] = H[i + 1] - COIN_HOUR_MS;
+  H[12] = H[11] + COIN_HOUR_MS;
+  H[13] = H[12] + COIN_HOUR_MS;
+  struct coin_candle *c = hc;
+  for (int i = 0; i < 14; i++)
+    c[i] = synth(tf, H[i], 300);
+  /* the SoT: H0..H9 without H3 (a gap), T the same */
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c, 3));
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c + 4, 6));
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", T, "1h", c, 10));
+  ASSERT_OK(set_ingest_wm(S, tf, H[9]));
+  ASSERT_OK(set_ingest_wm(T, tf, H[9]));
+  struct svc *pub = &hpub;
+  char *syms = hsyms;
+  snprintf(hsyms, sizeof(hsyms), "%s,%s", S, T);
+  ASSERT_OK(publish_start(pub, "site-hostile", "hostile", syms, "1h", NULL));
+  ASSERT_OK(wait_ready(pub, 15000));
+  ASSERT_OK(wait_last(pub->site, S, tf, H[9], 10000));
+  ASSERT_OK(check_history(pub->site, S, tf, 500, NULL));
+  /* the stream's earlier batches (other tests' series, discovered) are
+   * replayed first: counts are taken from here */
+  ASSERT_OK(wait_consumed("hostile", 20000));
+  double bad0 = metric(pub, "coin_publish_candles_not_in_sot_total");
+
+  /* (1) a forged candle in the empty slot H3 (below the watermark) */
+  ASSERT_OK(js_batch(NULL, S, tf, COIN_BATCH_BACKFILL, c + 3, 1, H[9]));
+  ASSERT_OK(wait_consumed("hostile", 10000));
+  ASSERT_FALSE(has_candle(pub->site, S, tf, H[3]));
+  ASSERT_EQ_INT(metric(pub, "coin_publish_candles_not_in_sot_total"), bad0 + 1);
+  /* (2) new candles under the ingest watermark: H10 forged (the SoT holds
+   * another close), H11 not in the SoT at all */
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c + 10, 1));
+  ASSERT_OK(set_ingest_wm(S, tf, H[11]));
+  struct coin_candle forged[2] = {c[10], c[11]};
+  forged[0].close += 7.5;
+  forged[0].high += 7.5;
+  ASSERT_OK(js_batch(NULL, S, tf, COIN_BATCH_LIVE, forged, 2, H[11]));
+  ASSERT_OK(wait_consumed("hostile", 10000));
+  ASSERT_EQ_DBL(close_of(pub->site, S, tf, H[10]), c[10].close);
+  ASSERT_FALSE(has_candle(pub->site, S, tf, H[11]));
+  ASSERT_EQ_INT(metric(pub, "coin_publish_candles_not_in_sot_total"), bad0 + 3);
+  ASSERT_OK(check_history(pub->site, S, tf, 500, NULL));
+}
+
+static void stray_batch_changes_nothing(void) {
+  const int64_t *H = hH;
+  const struct coin_candle *c = hc;
+  const enum coin_tf tf = COIN_TF_1H;
+  struct svc *pub = &hpub;
+  ASSERT_TRUE(coin_test_proc_alive(&pub->proc));
+  /* (3) a stray batch of a series nobody ingests (discovery is on by
+   * default): ignored, counted, nothing on the site changes */
+  json_t *m0 = load(pub->site, "manifest.json");
+  ASSERT_TRUE(m0 != NULL);
+  char *status0 = strdup(json_string_value(
+      json_object_get(json_object_get(m0, "overall"), "status")));
+  size_t series0 = json_array_size(json_object_get(m0, "series"));
+  json_decref(m0);
+  double unconf0 = metric(pub, "coin_publish_unconfigured_batches_total");
+  ASSERT_OK(js_batch(NULL, "STRAYUSDT", tf, COIN_BATCH_LIVE, c + 9, 1, H[9]));
+  ASSERT_OK(wait_consumed("hostile", 10000));
+  usleep(300000);
+  json_t *m1 = load(pub->site, "manifest.json");
+  ASSERT_TRUE(m1 != NULL);
+  ASSERT_EQ_STR(json_string_value(
+                    json_object_get(json_object_get(m1, "overall"), "status")),
+                status0);
+  ASSERT_EQ_INT(json_array_size(json_object_get(m1, "series")), series0);
+  json_decref(m1);
+  free(status0);
+  ASSERT_EQ_INT(coin_test_sh("test ! -e '%s/v1/binance/STRAYUSDT'", pub->site),
+                0);
+  ASSERT_EQ_INT(metric(pub, "coin_publish_unconfigured_batches_total"),
+                unconf0 + 1);
+}
+
+static void bad_watermark_value_stops_nothing(void) {
+  const char *S = hS, *T = hT, *syms = hsyms;
+  const int64_t *H = hH;
+  const struct coin_candle *c = hc;
+  const enum coin_tf tf = COIN_TF_1H;
+  svc_stop(&hpub);
+  /* (4) undecodable watermarks at start: S's publish value, T's ingest
+   * value */
+  char key[128];
+  coin_codec_series_key(key, sizeof(key), "publish", "binance", S, tf);
+  ASSERT_OK(coin_bus_kv_put(NULL, kv, key, "not-a-number", 12));
+  coin_codec_series_key(key, sizeof(key), "ingest", "binance", T, tf);
+  ASSERT_OK(coin_bus_kv_put(NULL, kv, key, "\x01\x02", 2));
+  struct svc again;
+  ASSERT_OK(publish_start(&again, "site-hostile", "hostile", syms, "1h", NULL));
+  ASSERT_OK(wait_ready(&again, 15000));
+  /* S publishes again: new candle, and its watermark is a number again */
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c + 12, 1));
+  ASSERT_OK(set_ingest_wm(S, tf, H[12]));
+  ASSERT_OK(js_batch(NULL, S, tf, COIN_BATCH_LIVE, c + 12, 1, H[12]));
+  ASSERT_OK(wait_last(again.site, S, tf, H[12], 10000));
+  ASSERT_OK(check_history(again.site, S, tf, 500, NULL));
+  for (int i = 0; i < 100 && kv_ms("publish", S, tf) != H[12]; i++)
+    usleep(50000);
+  ASSERT_EQ_INT(kv_ms("publish", S, tf), H[12]);
+  /* T: reported once, its last good window stays on the site; a good
+   * value resumes it */
+  ASSERT_TRUE(metric(&again, "coin_publish_watermark_bad_values_total") >= 2);
+  ASSERT_EQ_INT(last_open(again.site, T, tf), H[9]);
+  ASSERT_TRUE(has_candle(again.site, T, tf, H[0]));
+  ASSERT_EQ_INT(coin_test_sh("test $(grep -c 'publish watermark undecodable' "
+                             "'%s') -eq 1",
+                             again.proc.log),
+                0);
+  ASSERT_EQ_INT(coin_test_sh("test $(grep -c 'ingest watermark undecodable' "
+                             "'%s') -eq 1",
+                             again.proc.log),
+                0);
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", T, "1h", c + 10, 3));
+  ASSERT_OK(set_ingest_wm(T, tf, H[12]));
+  ASSERT_OK(wait_last(again.site, T, tf, H[12], 10000));
+  ASSERT_OK(check_history(again.site, T, tf, 500, NULL));
+  ASSERT_TRUE(coin_test_proc_alive(&again.proc));
+  svc_stop(&again);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options bo;
@@ -1355,6 +1499,9 @@ int main(int argc, char **argv) {
   RUN_TEST(sigkill_while_writing_converges);
   RUN_TEST(track_record_matches_recomputation);
   RUN_TEST(champion_underperforming_degrades_the_prediction);
+  RUN_TEST(forged_batches_never_reach_the_site);
+  RUN_TEST(stray_batch_changes_nothing);
+  RUN_TEST(bad_watermark_value_stops_nothing);
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   coin_influx_free(ix);
