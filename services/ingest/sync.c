@@ -52,13 +52,20 @@ static int load_watermark(struct ingest *in, struct series *s) {
   if (rc != 0)
     return rc;
   int64_t v;
-  if (parse_ms(&v, e.value, e.value_len) != 0) {
-    rc = coin_error_set(COIN_EDECODE,
-                        "KV %s/%s: watermark \"%.40s\" is not "
-                        "an integer of ms",
-                        COIN_KV_WATERMARKS, s->wm_key, (const char *)e.value);
+  if (parse_ms(&v, e.value, e.value_len) != 0 || v < -1) {
+    /* one bad record never stops the series: counted, said once, and
+     * rebuilt: the series is filled again from the start (the writes are
+     * idempotent) and the value replaced by CAS on its revision */
+    atomic_fetch_add(&in->c.watermark_bad_values, 1);
+    COIN_LOG_ERROR("ingest watermark undecodable: the series is filled again "
+                   "and the value replaced",
+                   COIN_LOG_STR("key", s->wm_key),
+                   COIN_LOG_UINT("bytes", e.value_len));
+    s->watermark_ms = -1;
+    s->wm_revision = e.revision;
+    s->wm_loaded = true;
     coin_bus_kv_entry_clear(&e);
-    return rc;
+    return 0;
   }
   s->watermark_ms = v;
   s->wm_revision = e.revision;

@@ -660,6 +660,48 @@ static void backfill_request_refills_a_range(void) {
 }
 
 /* One clear line on stderr and exit code 2. */
+/* One undecodable watermark value of ingest's own (KV coin_watermarks
+ * ingest.*): said once with its key, the series filled again from the
+ * start and the value replaced; the other series go on as usual. */
+static void bad_own_watermark_is_rebuilt(void) {
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  ASSERT_EQ_INT(run_ingest(rp.url, "BTCUSDT,SOLUSDT", "1d", NULL, 120000, NULL),
+                0);
+  int64_t good = watermark("BTCUSDT", COIN_TF_1D);
+  ASSERT_TRUE(good > 0);
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_kv *kv = NULL;
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  ASSERT_OK(coin_bus_connect(&bus, &bo));
+  ASSERT_OK(coin_bus_kv_open(&kv, bus, COIN_KV_WATERMARKS));
+  char key[128];
+  coin_codec_series_key(key, sizeof(key), "ingest", "binance", "BTCUSDT",
+                        COIN_TF_1D);
+  ASSERT_OK(coin_bus_kv_put(NULL, kv, key, "12x", 3));
+  coin_bus_kv_free(kv);
+  coin_bus_free(bus);
+  ASSERT_EQ_INT(run_ingest(rp.url, "BTCUSDT,SOLUSDT", "1d", NULL, 120000, NULL),
+                0);
+  ASSERT_EQ_INT(coin_test_sh("test $(grep -c 'ingest watermark undecodable' "
+                             "'%s') -eq 1",
+                             last_log),
+                0);
+  ASSERT_EQ_INT(coin_test_sh("grep 'ingest watermark undecodable' '%s' | "
+                             "grep -q '%s'",
+                             last_log, key),
+                0);
+  ASSERT_EQ_INT(watermark("BTCUSDT", COIN_TF_1D), good);
+  size_t n = 0;
+  ASSERT_OK(compare_series(rp.url, "BTCUSDT", COIN_TF_1D, &n));
+  ASSERT_TRUE(n > 10);
+  ASSERT_OK(compare_series(rp.url, "SOLUSDT", COIN_TF_1D, &n));
+  coin_test_server_cleanup(&rp);
+}
+
 static int config_error(const char *env1, const char *env2, const char *want,
                         const char *replay_url) {
   char logp[512], e[6][256];
@@ -715,6 +757,7 @@ int main(int argc, char **argv) {
   RUN_TEST(nats_down_sot_fills_then_watermark_catches_up);
   RUN_TEST(influx_down_nothing_advances);
   RUN_TEST(backfill_request_refills_a_range);
+  RUN_TEST(bad_own_watermark_is_rebuilt);
   coin_test_server_cleanup(&nats);
   coin_test_server_cleanup(&influx);
   int rc = coin_test_summary();
