@@ -230,9 +230,17 @@ static void record_gap(struct ingest *in, struct series *s, int64_t from,
                   COIN_LOG_TIME("from", from), COIN_LOG_TIME("to", to),
                   COIN_LOG_BOOL("invalid", invalid));
   }
-  int64_t delay = in->cfg->gap_recheck_seconds * 1000;
-  for (int i = 0; i < g->attempts && delay < GAP_BACKOFF_MAX_MS; i++)
-    delay *= 2;
+  /* a hole left by an invalid row is usually transient: looked at again
+   * within minutes (doubling up to the known-gap delay), the exchange's
+   * own holes after INGEST_GAP_RECHECK_SECONDS */
+  int64_t known = in->cfg->gap_recheck_seconds * 1000;
+  int64_t delay = invalid ? in->cfg->invalid_recheck_seconds * 1000 : known;
+  for (int i = 0; i < g->attempts && delay < GAP_BACKOFF_MAX_MS; i++) {
+    int64_t next = delay * 2;
+    if (invalid && delay < known && next > known)
+      next = known; /* from the short retries to the known-gap schedule */
+    delay = next;
+  }
   if (delay > GAP_BACKOFF_MAX_MS)
     delay = GAP_BACKOFF_MAX_MS;
   g->attempts++;

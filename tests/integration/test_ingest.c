@@ -730,6 +730,33 @@ static void old_1m_refill_is_cut_to_retention(void) {
   coin_test_server_cleanup(&rp);
 }
 
+/* A hole left by a transient invalid row (high < low once, served right
+ * on the next request) is looked at again within INGEST_INVALID_RECHECK_
+ * SECONDS, not after the hour of a known exchange gap: the SoT converges. */
+static void invalid_row_holes_are_rechecked_soon(void) {
+  drop_db();
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, "--faults",
+                        "invalid:every=2", NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  ASSERT_EQ_INT(run_ingest(rp.url, "ETHUSDT", "1d",
+                           "INGEST_INVALID_RECHECK_SECONDS=1", 120000, NULL),
+                0);
+  ASSERT_EQ_INT(coin_test_sh("grep -q 'known gap recorded.*\"invalid\":true' "
+                             "'%s'",
+                             last_log),
+                0);
+  coin_test_server_cleanup(&rp);
+  const char *clean[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, clean));
+  sleep(2); /* past the 1 s re-check of the invalid holes */
+  ASSERT_EQ_INT(run_ingest(rp.url, "ETHUSDT", "1d",
+                           "INGEST_INVALID_RECHECK_SECONDS=1", 120000, NULL),
+                0);
+  ASSERT_OK(compare_series(rp.url, "ETHUSDT", COIN_TF_1D, NULL));
+  coin_test_server_cleanup(&rp);
+}
+
 /* One undecodable watermark value of ingest's own (KV coin_watermarks
  * ingest.*): said once with its key, the series filled again from the
  * start and the value replaced; the other series go on as usual. */
@@ -823,6 +850,7 @@ int main(int argc, char **argv) {
   RUN_TEST(config_errors_are_one_clear_line);
   RUN_TEST(backfill_equals_replay);
   RUN_TEST(faults_store_nothing_invalid_and_converge);
+  RUN_TEST(invalid_row_holes_are_rechecked_soon);
   RUN_TEST(sigkill_during_backfill_converges);
   RUN_TEST(nats_down_sot_fills_then_watermark_catches_up);
   RUN_TEST(influx_down_nothing_advances);
