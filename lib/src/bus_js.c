@@ -551,6 +551,8 @@ int coin_bus_js_publish_msg(struct coin_bus_pub_ack *out, struct coin_bus *bus,
     goto out;
   }
   if (s != NATS_OK) {
+    if ((rc = bus_refused(bus, s, subject, "js publish")) != 0)
+      goto out;
     rc = bus_nats_error(s, (int)jerr, "js publish");
     coin_error_wrap(rc, "subject %s", subject);
     goto out;
