@@ -33,7 +33,8 @@
 
 static struct coin_test_server nats, influx;
 static char tmpdir[256], conf_dir[300];
-static char bin_publish[512], bin_ingest[512];
+static char bin_publish[512], bin_ingest[512], bin_monitor[512],
+    bin_coinctl[512];
 static char pw[5][64];
 static const char *const roles[5] = {"ingest", "publish", "monitor", "train",
                                      "admin"};
@@ -130,6 +131,20 @@ static int server_logged(const char *user, const char *subject) {
                       nats.dir, user, subject);
 }
 
+/* 0 when every refusal of user in the server's log matches the basic
+ * regular expression expected (those a test provoked on purpose). */
+static int no_other_refusal(const char *user, const char *expected) {
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd),
+           "grep -F 'Violation' '%s/server.log' | grep -F 'User \"%s\"' | "
+           "grep -v '%s'",
+           nats.dir, user, expected);
+  if (coin_test_sh("if %s | grep -q .; then exit 1; fi", cmd) == 0)
+    return 0;
+  coin_test_sh("%s | head -5 >&2", cmd);
+  return -1;
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 static void wrong_password_is_refused(void) {
@@ -166,6 +181,10 @@ static void candles_only_from_ingest(void) {
   /* ingest's batch is stored */
   ASSERT_OK(js_batch(ing, "BTCUSDT", h));
   ASSERT_EQ_INT(candles_last_seq(pub), before + 1);
+  /* nor delete the stream (a JetStream API request the server drops) */
+  ASSERT_TRUE(coin_bus_stream_delete(pub, COIN_STREAM_CANDLES) != 0);
+  ASSERT_OK(
+      server_logged("coin-publish", "$JS.API.STREAM.DELETE.COIN_CANDLES"));
   /* the refused connection keeps working */
   ASSERT_TRUE(coin_bus_connected(pub));
   ASSERT_EQ_INT(candles_last_seq(pub), before + 1);
@@ -383,15 +402,72 @@ static void services_end_to_end(void) {
   ASSERT_TRUE(h != NULL);
   ASSERT_TRUE(json_array_size(json_object_get(h, "candles")) > 10);
   json_decref(h);
-  /* no refusal for either service (the earlier tests' refusals name
-   * other subjects) */
-  ASSERT_TRUE(coin_test_sh("grep -F 'Violation' '%s/server.log' | grep -F "
-                           "'\"coin-ingest\"' | grep -qvF 'PERMUSDT'",
-                           nats.dir) != 0);
-  ASSERT_TRUE(coin_test_sh("grep -F 'Violation' '%s/server.log' | grep -F "
-                           "'\"coin-publish\"' | grep -vF 'PERMUSDT' | grep "
-                           "-qvF 'BTCUSDT.1h\"'",
-                           nats.dir) != 0);
+  /* no refusal for either service: the only ones in the server's log
+   * are the earlier tests' (PERMUSDT keys, the BTCUSDT batch, the stream
+   * delete) */
+  ASSERT_OK(no_other_refusal("coin-ingest", "PERMUSDT"));
+  ASSERT_OK(no_other_refusal("coin-publish",
+                             "PERMUSDT\\|BTCUSDT\\.1h\"\\|STREAM\\.DELETE"));
+  /* coinctl wait-backfill as coin-train (the deployments' first step) */
+  k = svc_env(e, 0, R_TRAIN);
+  for (int i = 0; i < k; i++)
+    envp[i] = e[i];
+  envp[k] = NULL;
+  char clog[512];
+  snprintf(clog, sizeof(clog), "%s/coinctl.log", tmpdir);
+  char *cargv[] = {bin_coinctl, "wait-backfill", "--timeout", "30", NULL};
+  struct coin_test_proc ctl;
+  ASSERT_OK(coin_test_proc_start(&ctl, cargv, envp, clog));
+  st = coin_test_proc_wait(&ctl, 40000);
+  if (st != 0)
+    coin_test_sh("tail -5 '%s' >&2", clog);
+  ASSERT_EQ_INT(st, 0);
+
+  /* coin-monitor as coin-monitor: ready (NATS and InfluxDB), its passes
+   * publish states and alerts, nothing refused */
+  k = svc_env(e, 0, R_MONITOR);
+  int mport = coin_test_free_port();
+  snprintf(e[k++], 400, "MONITOR_HTTP_ADDR=127.0.0.1:%d", mport);
+  snprintf(e[k++], 400, "STATIC_DATA_DIR=%s/site", tmpdir);
+  for (int i = 0; i < k; i++)
+    envp[i] = e[i];
+  envp[k] = NULL;
+  char mlog[512];
+  snprintf(mlog, sizeof(mlog), "%s/monitor.log", tmpdir);
+  char *margv[] = {bin_monitor, NULL};
+  struct coin_test_proc mon;
+  ASSERT_OK(coin_test_proc_start(&mon, margv, envp, mlog));
+  ready = -1;
+  for (int i = 0; i < 300 && ready != 0 && coin_test_proc_alive(&mon); i++) {
+    ready = http_ready(mport);
+    if (ready != 0)
+      usleep(50000);
+  }
+  if (ready != 0)
+    coin_test_sh("tail -20 '%s' >&2", mlog);
+  ASSERT_EQ_INT(ready, 0);
+  /* its state per series in KV coin_monitor (written as coin-monitor) */
+  struct coin_bus_kv *kmon = NULL;
+  size_t n_states = 0;
+  for (int i = 0; i < 200 && n_states == 0; i++) {
+    struct coin_bus_kv_keys keys = {0};
+    if (kmon || coin_bus_kv_open(&kmon, adm, COIN_KV_MONITOR) == 0)
+      if (coin_bus_kv_keys(&keys, kmon, COIN_KEY_STATE_PREFIX ".") == 0)
+        n_states = keys.len;
+    coin_bus_kv_keys_clear(&keys);
+    if (n_states == 0)
+      usleep(50000);
+  }
+  if (n_states == 0)
+    coin_test_sh("tail -5 '%s' >&2", mlog);
+  ASSERT_TRUE(n_states > 0);
+  coin_bus_kv_free(kmon);
+  coin_test_proc_signal(&mon, SIGTERM);
+  ASSERT_EQ_INT(coin_test_proc_wait(&mon, 10000), 0);
+  ASSERT_OK(no_other_refusal("coin-monitor",
+                             "coin\\.models\\.\\|\\$KV\\.coin_models\\."));
+  ASSERT_OK(no_other_refusal("coin-train", "^$"));
+
   ASSERT_TRUE(coin_test_proc_alive(&pub));
   coin_test_proc_signal(&pub, SIGTERM);
   ASSERT_EQ_INT(coin_test_proc_wait(&pub, 10000), 0);
@@ -405,7 +481,9 @@ int main(int argc, char **argv) {
   char conf[400];
   if (coin_test_tmpdir(tmpdir, sizeof(tmpdir), "natsperm") != 0 ||
       coin_test_bin(bin_publish, sizeof(bin_publish), "coin-publish") != 0 ||
-      coin_test_bin(bin_ingest, sizeof(bin_ingest), "coin-ingest") != 0)
+      coin_test_bin(bin_ingest, sizeof(bin_ingest), "coin-ingest") != 0 ||
+      coin_test_bin(bin_monitor, sizeof(bin_monitor), "coin-monitor") != 0 ||
+      coin_test_bin(bin_coinctl, sizeof(bin_coinctl), "coinctl") != 0)
     return 1;
   snprintf(conf_dir, sizeof(conf_dir), "%s/nats-conf", tmpdir);
   snprintf(conf, sizeof(conf), "%s/nats-permissions.conf", conf_dir);
