@@ -181,6 +181,21 @@ static void candles_only_from_ingest(void) {
   /* ingest's batch is stored */
   ASSERT_OK(js_batch(ing, "BTCUSDT", h));
   ASSERT_EQ_INT(candles_last_seq(pub), before + 1);
+  /* nor change its settings (only its owner, ingest, may): a shorter
+   * retention would drop candles */
+  const char *subjects[] = {"coin.candles.>"};
+  struct coin_bus_stream_config shorter = {.name = COIN_STREAM_CANDLES,
+                                           .subjects = subjects,
+                                           .subjects_len = 1,
+                                           .duplicate_window_ms = 120000,
+                                           .max_msg_bytes = 1 << 20,
+                                           .max_age_ms = 600000};
+  ASSERT_TRUE(coin_bus_stream_ensure(NULL, pub, &shorter) != 0);
+  ASSERT_OK(
+      server_logged("coin-publish", "$JS.API.STREAM.UPDATE.COIN_CANDLES"));
+  struct coin_bus_stream_info si;
+  ASSERT_OK(coin_bus_stream_info(&si, ing, COIN_STREAM_CANDLES));
+  ASSERT_EQ_INT(si.max_age_ms, 0);
   /* nor delete the stream (a JetStream API request the server drops) */
   ASSERT_TRUE(coin_bus_stream_delete(pub, COIN_STREAM_CANDLES) != 0);
   ASSERT_OK(
@@ -404,10 +419,11 @@ static void services_end_to_end(void) {
   json_decref(h);
   /* no refusal for either service: the only ones in the server's log
    * are the earlier tests' (PERMUSDT keys, the BTCUSDT batch, the stream
-   * delete) */
+   * update and delete) */
   ASSERT_OK(no_other_refusal("coin-ingest", "PERMUSDT"));
   ASSERT_OK(no_other_refusal("coin-publish",
-                             "PERMUSDT\\|BTCUSDT\\.1h\"\\|STREAM\\.DELETE"));
+                             "PERMUSDT\\|BTCUSDT\\.1h\"\\|STREAM\\.DELETE\\|"
+                             "STREAM\\.UPDATE\\.COIN_CANDLES"));
   /* coinctl wait-backfill as coin-train (the deployments' first step) */
   k = svc_env(e, 0, R_TRAIN);
   for (int i = 0; i < k; i++)
