@@ -186,6 +186,10 @@ int coin_bus_kv_ensure(struct coin_bus_kv **out,
         upd.Duplicates = ttl_ns;
       s = js_UpdateStream(&si2, bus->js, &upd, NULL, &jerr);
       if (s != NATS_OK) {
+        char api[COIN_BUS_SUBJECT_MAX + 1];
+        snprintf(api, sizeof(api), "$JS.API.STREAM.UPDATE.%s", stream);
+        if ((rc = bus_refused(bus, s, api, "kv update bucket")) != 0)
+          goto out;
         rc = bus_nats_error(s, (int)jerr, "kv update bucket");
         coin_error_wrap(rc, "bucket %s", cfg->bucket);
         goto out;

@@ -190,7 +190,10 @@ static void candles_only_from_ingest(void) {
                                            .duplicate_window_ms = 120000,
                                            .max_msg_bytes = 1 << 20,
                                            .max_age_ms = 600000};
-  ASSERT_TRUE(coin_bus_stream_ensure(NULL, pub, &shorter) != 0);
+  ASSERT_RC(coin_bus_stream_ensure(NULL, pub, &shorter), COIN_EREJECTED);
+  ASSERT_CONTAINS(coin_error_last(), "update stream "
+                                     "$JS.API.STREAM.UPDATE.COIN_CANDLES: "
+                                     "refused by the NATS server");
   ASSERT_OK(
       server_logged("coin-publish", "$JS.API.STREAM.UPDATE.COIN_CANDLES"));
   struct coin_bus_stream_info si;
