@@ -58,6 +58,13 @@ alive_group() {
 
 # record NAME PID: one line per started process, in start order.
 record() { echo "$1 $2" >>"$pids_file"; }
+# NATS credentials of a role (users coin-<role> of deploy/nats): as_role ROLE
+# CMD... runs CMD logged in as that user.
+nats_conf="$DEMO_DIR/nats-conf"
+as_role() {
+  local role="$1"; shift
+  env NATS_USER="coin-$role" NATS_PASSWORD_FILE="$nats_conf/nats-$role.password" "$@"
+}
 
 # port_free PORT: nothing listens on 127.0.0.1:PORT.
 port_free() {
@@ -219,16 +226,16 @@ EOF2
 # how long it took from the start. A registry that already has a champion
 # (a second `make demo` on the same DEMO_DIR) is left alone.
 bootstrap_model() {
-  local train="$DEMO_BIN_DIR/coin-train" ctl="$DEMO_BIN_DIR/coinctl"
-  if "$train" show champion >/dev/null 2>&1; then
+  local train="as_role train $DEMO_BIN_DIR/coin-train" ctl="as_role train $DEMO_BIN_DIR/coinctl"
+  if $train show champion >/dev/null 2>&1; then
     say "a champion is registered already ($DEMO_DIR): no bootstrap training"
     verdict="champion kept"
   else
     say "waiting for the first fill of every series (coinctl wait-backfill, at most ${DEMO_BACKFILL_TIMEOUT} s)"
-    "$ctl" wait-backfill --timeout "$DEMO_BACKFILL_TIMEOUT" 2>>"$logs/train.log" ||
+    $ctl wait-backfill --timeout "$DEMO_BACKFILL_TIMEOUT" 2>>"$logs/train.log" ||
       { tail -n 3 "$logs/train.log" >&2; die "the first fill did not finish in ${DEMO_BACKFILL_TIMEOUT} s (log: $logs/ingest.log)"; }
     say "backfill done after $((SECONDS - demo_start_s)) s; training (log: $logs/train.log)"
-    if ! "$train" train --policy always --timeframes "$DEMO_TRAIN_TIMEFRAMES" >>"$logs/train.log" 2>&1; then
+    if ! $train train --policy always --timeframes "$DEMO_TRAIN_TIMEFRAMES" >>"$logs/train.log" 2>&1; then
       # Too little history (a short INGEST_LOOKBACK_DAYS) is the usual cause:
       # the stack keeps running and serving candles, without a model.
       tail -n 3 "$logs/train.log" | sed 's/^/  /' >&2
@@ -239,7 +246,7 @@ bootstrap_model() {
     fi
     say "trained after $((SECONDS - demo_start_s)) s; the promotion gate (coin-train promote --bootstrap):"
     local rc=0
-    "$train" promote --bootstrap >"$logs/promote.log" 2>>"$logs/train.log" || rc=$?
+    $train promote --bootstrap >"$logs/promote.log" 2>>"$logs/train.log" || rc=$?
     sed 's/^/  /' "$logs/promote.log"
     if [ "$rc" = 4 ]; then
       verdict="REFUSED by the gate (see above)"
@@ -305,7 +312,12 @@ cmd_start() {
   # ---- nats-server with JetStream ----
   local pid
   mkdir -p "$DEMO_DIR/nats"
-  pid=$(start nats /usr/sbin/nats-server -a 127.0.0.1 -p "$DEMO_NATS_PORT" \
+  # NATS users and permissions (docs/bus.md "Permissions"): the role table
+  # of deploy/nats next to random passwords generated once per DEMO_DIR.
+  "$repo/scripts/nats-passwords.sh" "$nats_conf"
+  cp "$repo/deploy/nats/nats-permissions.conf" "$nats_conf/nats-permissions.conf"
+  pid=$(start nats /usr/sbin/nats-server -c "$nats_conf/nats-permissions.conf" \
+    -a 127.0.0.1 -p "$DEMO_NATS_PORT" \
     -m "$DEMO_NATS_MON_PORT" -js -sd "$DEMO_DIR/nats" -n coin-demo)
   wait_http nats "$pid" "http://127.0.0.1:$DEMO_NATS_MON_PORT/healthz"
   say "nats-server  nats://127.0.0.1:$DEMO_NATS_PORT (JetStream, monitoring :$DEMO_NATS_MON_PORT)"
@@ -371,12 +383,12 @@ EOF
   export PUBLISH_MODEL_CHECK_SECONDS="${PUBLISH_MODEL_CHECK_SECONDS:-5}"
 
   local started=(ingest)
-  pid=$(start ingest "$DEMO_BIN_DIR/coin-ingest")
+  pid=$(start ingest env NATS_USER=coin-ingest NATS_PASSWORD_FILE="$nats_conf/nats-ingest.password" "$DEMO_BIN_DIR/coin-ingest")
   wait_http ingest "$pid" "http://127.0.0.1:$DEMO_INGEST_PORT/healthz"
   say "coin-ingest  http://127.0.0.1:$DEMO_INGEST_PORT/metrics"
 
   if is_service "$DEMO_BIN_DIR/coin-publish"; then
-    pid=$(start publish "$DEMO_BIN_DIR/coin-publish")
+    pid=$(start publish env NATS_USER=coin-publish NATS_PASSWORD_FILE="$nats_conf/nats-publish.password" "$DEMO_BIN_DIR/coin-publish")
     wait_http publish "$pid" "http://127.0.0.1:$DEMO_PUBLISH_PORT/healthz"
     started+=(publish)
     say "coin-publish http://127.0.0.1:$DEMO_PUBLISH_PORT/metrics"
@@ -384,7 +396,7 @@ EOF
     say "WARNING: coin-publish is not built yet: skipped (the site will have no series)"
   fi
   if is_service "$DEMO_BIN_DIR/coin-monitor"; then
-    pid=$(start monitor "$DEMO_BIN_DIR/coin-monitor")
+    pid=$(start monitor env NATS_USER=coin-monitor NATS_PASSWORD_FILE="$nats_conf/nats-monitor.password" "$DEMO_BIN_DIR/coin-monitor")
     wait_http monitor "$pid" "http://127.0.0.1:$DEMO_MONITOR_PORT/healthz"
     started+=(monitor)
     say "coin-monitor http://127.0.0.1:$DEMO_MONITOR_PORT/status"
@@ -412,7 +424,8 @@ EOF
     say "WARNING: coin-train is not built yet: no model (predictions say no_model)"
   fi
 
-  local ctl="$DEMO_BIN_DIR/coinctl --nats $NATS_URL"
+  local admin="NATS_USER=coin-admin NATS_PASSWORD_FILE=$nats_conf/nats-admin.password"
+  local ctl="$admin $DEMO_BIN_DIR/coinctl --nats $NATS_URL"
   cat <<EOF
 
 coin-predict demo is running (${started[*]}).
@@ -421,12 +434,14 @@ coin-predict demo is running (${started[*]}).
   first 1h prediction on the site ${first_s} s after the start (build excluded)}
   status    http://127.0.0.1:$DEMO_MONITOR_PORT/status
   NATS      $NATS_URL      InfluxDB $INFLUX_URL      exchange $exchange_url
+  NATS users coin-ingest, coin-publish, coin-monitor, coin-train, coin-admin
+            (deploy/nats/nats-permissions.conf; passwords in $nats_conf)
   data      $DEMO_DIR (logs in $logs)
 Try:
   $ctl tap                # every message, decoded
   $ctl watermarks         # ingest vs publish per series
   $ctl status --url http://127.0.0.1:$DEMO_MONITOR_PORT
-  NATS_URL=$NATS_URL $DEMO_BIN_DIR/coin-train show champion   # the model and its gate evidence
+  $admin NATS_URL=$NATS_URL $DEMO_BIN_DIR/coin-train show champion   # the model and its gate evidence
 Stop with: make demo-stop   (or scripts/demo.sh stop)
 EOF
 }

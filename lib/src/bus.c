@@ -8,6 +8,7 @@
 #include "bus_int.h"
 
 #include "coin/error.h"
+#include "coin/log.h"
 #include "coin/redact.h"
 
 #include <stdlib.h>
@@ -217,6 +218,44 @@ static void on_closed(natsConnection *nc, void *closure) {
   state_release(st);
 }
 
+/* ---- permissions: what the server refused (docs/bus.md "Permissions") ----
+ * A publish the user may not make is dropped by the server, which tells
+ * the connection asynchronously (-ERR 'Permissions Violation for Publish to
+ * "<subject>"'); a JetStream publish or KV write then waits for an ack that
+ * never comes. The handler logs the server's words (subjects only, never
+ * credentials); bus_refused turns such a timeout into COIN_EREJECTED. */
+static void on_async_error(natsConnection *nc, natsSubscription *sub,
+                           natsStatus err, void *closure) {
+  (void)sub;
+  (void)closure;
+  const char *text = NULL;
+  natsStatus last = natsConnection_GetLastError(nc, &text);
+  if (last != err || text == NULL || text[0] == '\0')
+    text = natsStatus_GetText(err);
+  if (err == NATS_NOT_PERMITTED)
+    COIN_LOG_WARN("NATS server refused", COIN_LOG_STR("error", text));
+  else
+    COIN_LOG_WARN("NATS asynchronous error", COIN_LOG_STR("error", text));
+}
+
+int bus_refused(struct coin_bus *bus, natsStatus s, const char *subject,
+                const char *what) {
+  if (bus == NULL || subject == NULL ||
+      (s != NATS_TIMEOUT && s != NATS_NOT_PERMITTED))
+    return 0;
+  const char *text = NULL;
+  if (natsConnection_GetLastError(bus->nc, &text) != NATS_NOT_PERMITTED ||
+      text == NULL)
+    return 0;
+  char quoted[COIN_BUS_SUBJECT_MAX + 3];
+  snprintf(quoted, sizeof(quoted), "\"%s\"", subject);
+  if (strstr(text, "Publish") == NULL || strstr(text, quoted) == NULL)
+    return 0;
+  return coin_error_set(COIN_EREJECTED,
+                        "%s %s: refused by the NATS server (%s)", what, subject,
+                        text);
+}
+
 void coin_bus_options_init(struct coin_bus_options *opts) {
   memset(opts, 0, sizeof(*opts));
   opts->connect_timeout_ms = 2000;
@@ -361,6 +400,7 @@ int coin_bus_connect(struct coin_bus **out,
   NATS_TRY(natsOptions_SetDisconnectedCB(no, on_disconnected, st), "cb");
   NATS_TRY(natsOptions_SetReconnectedCB(no, on_reconnected, st), "cb");
   NATS_TRY(natsOptions_SetClosedCB(no, on_closed, st), "cb");
+  NATS_TRY(natsOptions_SetErrorHandler(no, on_async_error, NULL), "cb");
   if (opts->retry_on_failed_connect)
     NATS_TRY(natsOptions_SetRetryOnFailedConnect(no, true, on_connected, st),
              "retry");

@@ -59,6 +59,12 @@ struct coin_bus_msg {
  * "<what>: <nats.c last error or status text>". jerr may be 0. */
 int bus_nats_error(natsStatus s, int jerr, const char *what);
 
+/* A publish to subject that failed with s (a timeout waiting for its ack)
+ * because the server refused it (permissions): COIN_EREJECTED with
+ * "<what> <subject>: refused by the NATS server (<its words>)"; 0 if not. */
+int bus_refused(struct coin_bus *bus, natsStatus s, const char *subject,
+                const char *what);
+
 /* Fills JetStream metadata from the ack reply subject, if it is one. */
 void bus_msg_load_meta(struct coin_bus_msg *m);
 

@@ -155,6 +155,10 @@ int coin_bus_stream_ensure(enum coin_bus_ensure *out, struct coin_bus *bus,
     upd.Replicas = want.Replicas;
     natsStatus s = js_UpdateStream(&si2, bus->js, &upd, NULL, &jerr);
     if (s != NATS_OK) {
+      char api[COIN_BUS_SUBJECT_MAX + 1];
+      snprintf(api, sizeof(api), "$JS.API.STREAM.UPDATE.%s", cfg->name);
+      if ((rc = bus_refused(bus, s, api, "update stream")) != 0)
+        goto out;
       rc = bus_nats_error(s, (int)jerr, "update stream");
       coin_error_wrap(rc, "stream %s", cfg->name);
       goto out;
@@ -551,6 +555,8 @@ int coin_bus_js_publish_msg(struct coin_bus_pub_ack *out, struct coin_bus *bus,
     goto out;
   }
   if (s != NATS_OK) {
+    if ((rc = bus_refused(bus, s, subject, "js publish")) != 0)
+      goto out;
     rc = bus_nats_error(s, (int)jerr, "js publish");
     coin_error_wrap(rc, "subject %s", subject);
     goto out;

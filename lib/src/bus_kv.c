@@ -77,6 +77,14 @@ static int check_value(const char *key, const void *value, size_t len) {
   return 0;
 }
 
+/* A write refused by the server (permissions): COIN_EREJECTED, else 0. */
+static int kv_refused(struct coin_bus_kv *kv, natsStatus s, const char *key,
+                      const char *what) {
+  char subject[COIN_BUS_SUBJECT_MAX + 1];
+  snprintf(subject, sizeof(subject), "$KV.%s.%s", kv->bucket, key);
+  return bus_refused(kv->bus, s, subject, what);
+}
+
 /* ---- buckets ------------------------------------------------------------ */
 
 static int kv_wrap(struct coin_bus_kv **out, struct coin_bus *bus,
@@ -178,6 +186,10 @@ int coin_bus_kv_ensure(struct coin_bus_kv **out,
         upd.Duplicates = ttl_ns;
       s = js_UpdateStream(&si2, bus->js, &upd, NULL, &jerr);
       if (s != NATS_OK) {
+        char api[COIN_BUS_SUBJECT_MAX + 1];
+        snprintf(api, sizeof(api), "$JS.API.STREAM.UPDATE.%s", stream);
+        if ((rc = bus_refused(bus, s, api, "kv update bucket")) != 0)
+          goto out;
         rc = bus_nats_error(s, (int)jerr, "kv update bucket");
         coin_error_wrap(rc, "bucket %s", cfg->bucket);
         goto out;
@@ -287,6 +299,8 @@ int coin_bus_kv_put(uint64_t *out_revision, struct coin_bus_kv *kv,
     return rc;
   natsStatus s = kvStore_Put(&rev, kv->kv, key, value, (int)len);
   if (s != NATS_OK) {
+    if ((rc = kv_refused(kv, s, key, "kv put")) != 0)
+      return rc;
     rc = bus_nats_error(s, 0, "kv put");
     return coin_error_wrap(rc, "kv %s key %s", kv->bucket, key);
   }
@@ -306,6 +320,8 @@ int coin_bus_kv_create(uint64_t *out_revision, struct coin_bus_kv *kv,
     return rc;
   natsStatus s = kvStore_Create(&rev, kv->kv, key, value, (int)len);
   if (s != NATS_OK) {
+    if ((rc = kv_refused(kv, s, key, "kv create")) != 0)
+      return rc;
     rc = bus_nats_error(s, 0, "kv create");
     if (rc == COIN_ECONFLICT)
       return coin_error_set(COIN_EEXISTS, "kv %s: key %s already exists",
@@ -330,6 +346,8 @@ int coin_bus_kv_update(uint64_t *out_revision, struct coin_bus_kv *kv,
   natsStatus s =
       kvStore_Update(&rev, kv->kv, key, value, (int)len, expected_revision);
   if (s != NATS_OK) {
+    if ((rc = kv_refused(kv, s, key, "kv update")) != 0)
+      return rc;
     rc = bus_nats_error(s, 0, "kv update");
     return coin_error_wrap(rc, "kv %s key %s expected revision %llu",
                            kv->bucket, key,
@@ -350,6 +368,8 @@ static int kv_remove(struct coin_bus_kv *kv, const char *key, bool purge) {
   natsStatus s =
       purge ? kvStore_Purge(kv->kv, key, NULL) : kvStore_Delete(kv->kv, key);
   if (s != NATS_OK) {
+    if ((rc = kv_refused(kv, s, key, what)) != 0)
+      return rc;
     rc = bus_nats_error(s, 0, what);
     return coin_error_wrap(rc, "kv %s key %s", kv->bucket, key);
   }

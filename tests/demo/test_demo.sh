@@ -106,9 +106,33 @@ if has monitor; then
   n=$(curl -s "http://127.0.0.1:$DEMO_MONITOR_PORT/status" | "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(len(d["series"] if isinstance(d,dict) else d))')
   [ "$n" = 10 ] || fail "monitor /status lists $n series, want 10"
 fi
-# coinctl against the demo's NATS: watermarks for every series.
-"$COIN_BIN_DIR/coinctl" --nats "nats://127.0.0.1:$DEMO_NATS_PORT" watermarks --json >"$tmp/wm.json" ||
+# coinctl against the demo's NATS, as the admin user (deploy/nats): watermarks
+# for every series.
+admin=(env NATS_USER=coin-admin NATS_PASSWORD_FILE="$DEMO_DIR/nats-conf/nats-admin.password")
+"${admin[@]}" "$COIN_BIN_DIR/coinctl" --nats "nats://127.0.0.1:$DEMO_NATS_PORT" watermarks --json >"$tmp/wm.json" ||
   fail "coinctl watermarks failed"
+# NATS users and permissions: the server runs the role table of deploy/nats;
+# without credentials nothing connects, and coin-publish may not publish
+# candles (the server refuses it, in its words).
+cmp -s "$COIN_SOURCE_DIR/deploy/nats/nats-permissions.conf" "$DEMO_DIR/nats-conf/nats-permissions.conf" ||
+  fail "the demo's nats-server does not run deploy/nats/nats-permissions.conf"
+if "$COIN_BIN_DIR/coinctl" --nats "nats://127.0.0.1:$DEMO_NATS_PORT" watermarks --json >/dev/null 2>"$tmp/anon.err"; then
+  fail "an anonymous coinctl connected to the demo's NATS"
+fi
+for role in ingest publish monitor; do
+  ! has "$role" || grep -q "\"NATS_USER\":\"coin-$role\"" "$DEMO_DIR/logs/$role.log" ||
+    fail "coin-$role does not log in as coin-$role"
+done
+! has publish || grep -q '"NATS_PASSWORD":"\*\*\*"' "$DEMO_DIR/logs/publish.log" || fail "publish.log does not redact NATS_PASSWORD"
+for role in ingest publish monitor; do
+  if grep -qF "$(cat "$DEMO_DIR/nats-conf/nats-$role.password")" "$DEMO_DIR"/logs/*.log; then
+    fail "the coin-$role password appears in a log"
+  fi
+done
+if grep -q "Violation" "$DEMO_DIR/logs/nats.log"; then
+  grep "Violation" "$DEMO_DIR/logs/nats.log" | head -3 >&2
+  fail "the demo's services were refused something by nats-server"
+fi
 n=$("$PY" -c 'import json,sys; print(sum(1 for s in json.load(open(sys.argv[1])) if s["ingest_watermark_ms"]))' "$tmp/wm.json")
 [ "$n" = 10 ] || fail "coinctl watermarks shows $n ingest watermarks, want 10"
 

@@ -5,7 +5,8 @@
 # against the Kubernetes schemas (npm kubernetes-models + yaml, installed
 # once into $COIN_BUILD_DIR/npm-deploy) and the project's rules
 # (k8s_check.js), the nginx snippets copied into the base identical to
-# deploy/nginx, and the Dockerfile's rules (bookworm, non-root, no
+# deploy/nginx, the NATS role table of deploy/nats run by compose and k8s
+# (nats_check.js) and accepted by nats-server -t, and the Dockerfile's rules (bookworm, non-root, no
 # recommends). Fails, never skips, when a tool is missing.
 set -euo pipefail
 
@@ -149,6 +150,49 @@ for f in site-rules.conf coin-gone.conf coin-json-headers.conf coin-json-nocache
     bad "deploy/k8s/base/nginx/$f differs from deploy/nginx/$f (run deploy/k8s/sync-nginx.sh)"
   fi
 done
+
+# ---- NATS users and permissions: one role table (deploy/nats), used by
+# compose and k8s, valid for nats-server, each service logged in as its user ----
+roles_src="$src/deploy/nats/nats-permissions.conf"
+if cmp -s "$roles_src" "$src/deploy/k8s/base/nats/nats-permissions.conf"; then
+  ok "k8s base nats/nats-permissions.conf matches deploy/nats"
+else
+  bad "deploy/k8s/base/nats/nats-permissions.conf differs from deploy/nats (run deploy/k8s/sync-nats.sh)"
+fi
+if [ -x /usr/sbin/nats-server ]; then
+  mkdir -p "$tmp/natsconf"
+  "$src/scripts/nats-passwords.sh" "$tmp/natsconf" && cp "$roles_src" "$tmp/natsconf/"
+  if /usr/sbin/nats-server -t -c "$tmp/natsconf/nats-permissions.conf" >"$tmp/nt.out" 2>&1; then
+    ok "nats-server -t accepts the role table with generated passwords"
+  else
+    bad "nats-server -t: $(cat "$tmp/nt.out")"
+  fi
+  # the check can fail: a role table with a syntax error
+  sed 's/^authorization {/authorization {{/' "$roles_src" >"$tmp/natsconf/nats-permissions.conf"
+  if /usr/sbin/nats-server -t -c "$tmp/natsconf/nats-permissions.conf" >/dev/null 2>&1; then
+    bad "nats-server -t accepted a broken role table"
+  else
+    ok "nats-server -t refuses a broken role table"
+  fi
+else
+  bad "/usr/sbin/nats-server missing (Debian package nats-server)"
+fi
+if NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/nats_check.js" "$tmp/compose.yml" "$tmp/base.yaml" \
+     "$tmp/overlays_example.yaml" "$roles_src" >"$tmp/np.out" 2>&1; then
+  ok "NATS users: compose and k8s run the role table, each service as its user ($(grep -c '^ok' "$tmp/np.out") checks)"
+else
+  bad "NATS users: $(grep -v '^ok' "$tmp/np.out" | head -5)"
+fi
+# the checker can fail: compose's publish with ingest's credentials
+sed 's/NATS_USER: coin-publish/NATS_USER: coin-ingest/' "$tmp/compose.yml" >"$tmp/compose-bad.yml"
+if NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/nats_check.js" "$tmp/compose-bad.yml" "$tmp/base.yaml" \
+     "$tmp/overlays_example.yaml" "$roles_src" >"$tmp/np-bad.out" 2>&1; then
+  bad "the NATS users check accepted publish logged in as coin-ingest"
+elif grep -q "FAIL - compose publish: NATS_USER coin-publish" "$tmp/np-bad.out"; then
+  ok "the NATS users check refuses a service logged in as another role"
+else
+  bad "NATS users mutation: $(head -3 "$tmp/np-bad.out")"
+fi
 
 # ---- Dockerfile ---------------------------------------------------------------
 df="$src/Dockerfile"

@@ -242,8 +242,12 @@ static int nats_launch(struct coin_test_server *srv) {
   snprintf(mport, sizeof(mport), "%d", srv->aux_port);
   snprintf(store, sizeof(store), "%s/js", srv->dir);
   snprintf(logp, sizeof(logp), "%s/server.log", srv->dir);
-  char *argv[] = {"nats-server", "-a",  "127.0.0.1", "-p",  port, "-m",
-                  mport,         "-js", "-sd",       store, NULL};
+  char *argv[] = {"nats-server", "-a",  "127.0.0.1", "-p", port, "-m", mport,
+                  "-js",         "-sd", store,       NULL, NULL, NULL};
+  if (srv->config[0]) { /* nats-server -c: users and permissions */
+    argv[10] = "-c";
+    argv[11] = srv->config;
+  }
   const char *sbin = "/usr/sbin/nats-server";
   if (access(sbin, X_OK) == 0)
     argv[0] = (char *)sbin;
@@ -256,6 +260,20 @@ static int nats_launch(struct coin_test_server *srv) {
 
 int coin_test_nats_start(struct coin_test_server *out) {
   memset(out, 0, sizeof(*out));
+  if (coin_test_tmpdir(out->dir, sizeof(out->dir), "nats") != 0)
+    return -1;
+  out->port = coin_test_free_port();
+  out->aux_port = coin_test_free_port();
+  snprintf(out->url, sizeof(out->url), "nats://127.0.0.1:%d", out->port);
+  return nats_launch(out);
+}
+
+int coin_test_nats_start_config(struct coin_test_server *out,
+                                const char *config_file) {
+  memset(out, 0, sizeof(*out));
+  if (!config_file || snprintf(out->config, sizeof(out->config), "%s",
+                               config_file) >= (int)sizeof(out->config))
+    return -1;
   if (coin_test_tmpdir(out->dir, sizeof(out->dir), "nats") != 0)
     return -1;
   out->port = coin_test_free_port();

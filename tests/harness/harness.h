@@ -13,10 +13,11 @@
 
 struct coin_test_server {
   pid_t pid;
-  int port;      /* client port (NATS) or HTTP port (InfluxDB) */
-  int aux_port;  /* NATS monitoring port / InfluxDB RPC bind port */
-  char dir[256]; /* temporary directory owned by the server */
-  char url[128]; /* nats://127.0.0.1:PORT or http://127.0.0.1:PORT */
+  int port;         /* client port (NATS) or HTTP port (InfluxDB) */
+  int aux_port;     /* NATS monitoring port / InfluxDB RPC bind port */
+  char dir[256];    /* temporary directory owned by the server */
+  char url[128];    /* nats://127.0.0.1:PORT or http://127.0.0.1:PORT */
+  char config[300]; /* nats-server -c file ("" = none); kept on restart */
 };
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
@@ -24,6 +25,10 @@ int coin_test_free_port(void);
 
 /* nats-server -js on a free port with a fresh store dir. */
 int coin_test_nats_start(struct coin_test_server *out);
+/* The same with `-c config_file` (e.g. users and permissions); the listen
+ * address, ports and store dir of the command line win over the file. */
+int coin_test_nats_start_config(struct coin_test_server *out,
+                                const char *config_file);
 /* Start again on the same port and store dir (after stop): for reconnects. */
 int coin_test_nats_restart(struct coin_test_server *srv);
 

@@ -65,13 +65,21 @@ echo "# demo start returned after $wall s; first 1h prediction after $first s"
 [ "$first" -lt 180 ] || fail "first 1h prediction after $first s (target < 180 s)"
 
 # The champion records what it was promoted on.
-NATS_URL="nats://127.0.0.1:$DEMO_NATS_PORT" "$COIN_BIN_DIR/coin-train" show champion >"$tmp/champion.txt" 2>"$tmp/show.err" ||
+NATS_USER=coin-train NATS_PASSWORD_FILE="$DEMO_DIR/nats-conf/nats-train.password" \
+  NATS_URL="nats://127.0.0.1:$DEMO_NATS_PORT" "$COIN_BIN_DIR/coin-train" show champion >"$tmp/champion.txt" 2>"$tmp/show.err" ||
   fail "coin-train show champion failed: $(tail -n 1 "$tmp/show.err")"
 grep -q "promotion.bootstrap" "$tmp/champion.txt" || fail "champion metadata lacks promotion.bootstrap"
 grep -q "promotion.evidence_walk_forward" "$tmp/champion.txt" || fail "champion metadata lacks promotion.evidence_walk_forward"
 
 NODE_PATH="$npm_dir/node_modules" timeout 90 node "$COIN_SOURCE_DIR/tests/web/first_prediction_check.js" \
   "$DEMO_WEB_PORT" "$DEMO_DIR/site" || fail "first_prediction_check.js failed"
+
+# Every step ran as its NATS user (coinctl wait-backfill, train, promote as
+# coin-train; the services as theirs): nats-server refused none of them.
+if grep -q "Violation" "$DEMO_DIR/logs/nats.log"; then
+  grep "Violation" "$DEMO_DIR/logs/nats.log" | head -3 >&2
+  fail "nats-server refused something to the demo (deploy/nats/nats-permissions.conf)"
+fi
 
 # A second start on the same DEMO_DIR keeps the champion (no retraining).
 "$demo" stop >"$tmp/stop.out" 2>&1 || fail "demo.sh stop failed"
