@@ -357,6 +357,7 @@ int coin_bus_connect(struct coin_bus **out,
   atomic_init(&st->state, STATE_UNKNOWN);
   atomic_init(&st->reconnects, 0);
   atomic_init(&st->refs, 1);
+  pthread_mutex_init(&bus->probe_mu, NULL);
   pthread_mutex_init(&st->mu, NULL);
   pthread_cond_init(&st->cond, NULL);
   st->on_state = opts->on_state;
@@ -488,6 +489,7 @@ void coin_bus_free(struct coin_bus *bus) {
     natsConnection_Destroy(bus->nc);
   }
   state_release(bus->st);
+  pthread_mutex_destroy(&bus->probe_mu);
   free(bus);
 }
 

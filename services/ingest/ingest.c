@@ -53,8 +53,10 @@ static void handle_http(void *ctx, const struct coin_httpd_request *req,
                               (unsigned long long)atomic_load(&in->c.cycles));
     return;
   }
-  /* /readyz: the servers we depend on answer. */
-  bool nats = coin_bus_connected(in->bus);
+  /* /readyz: the servers we depend on answer (NATS: a round trip, a paused
+   * server keeps the socket up). */
+  bool nats = coin_bus_responsive(in->bus, COIN_BUS_READY_TIMEOUT_MS,
+                                  COIN_BUS_READY_CACHE_MS, NULL);
   coin_httpd_respond_printf(resp, nats ? 200 : 503, "application/json",
                             "{\"nats\":%s}\n", nats ? "true" : "false");
 }

@@ -205,6 +205,10 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
   coin_jbuf_kint(&b, "repeat_seconds", m->cfg->repeat_seconds);
   coin_jbuf_kint(&b, "passes", m->pass_seq);
   coin_jbuf_kbool(&b, "nats_connected", coin_bus_connected(m->bus));
+  /* the monitor's view of itself: the socket can be up while the server
+   * does not answer (paused, stuck) */
+  coin_jbuf_kbool(&b, "nats_responsive",
+                  coin_bus_responsive(m->bus, 200, 5000, NULL));
   coin_jbuf_kstr(&b, "manifest", manifest_name(m->manifest_state));
   coin_jbuf_kstr(&b, "manifest_detail",
                  m->manifest_err[0] ? m->manifest_err : NULL);
@@ -392,6 +396,13 @@ int metrics_text(char **out, struct monitor *m) {
           atomic_load(&c->status_file_errors));
   gauge(&b, "coin_monitor_nats_connected", "1 when connected to NATS.",
         coin_bus_connected(m->bus) ? 1 : 0);
+  gauge(&b, "coin_monitor_nats_responsive",
+        "1 when the NATS server answered a round trip (a paused server keeps "
+        "the socket connected).",
+        coin_bus_responsive(m->bus, COIN_BUS_READY_TIMEOUT_MS,
+                            COIN_BUS_READY_CACHE_MS, NULL)
+            ? 1
+            : 0);
 
   static const struct {
     const char *name, *help;
@@ -596,7 +607,8 @@ void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
    * not stuck (never takes m->lock: a stuck pass holds it) */
   int64_t age = 0;
   bool loop = mon_loop_healthy(m, &age);
-  bool nats = coin_bus_connected(m->bus);
+  bool nats = coin_bus_responsive(m->bus, COIN_BUS_READY_TIMEOUT_MS,
+                                  COIN_BUS_READY_CACHE_MS, NULL);
   bool influx = influx_ok(m);
   bool evaluated = atomic_load(&m->evaluated);
   bool ready = nats && influx && evaluated && loop;

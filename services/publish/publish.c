@@ -69,12 +69,18 @@ static void handle_http(void *ctx, const struct coin_httpd_request *req,
                               ok ? "ok" : "stalled", (long long)idle);
     return;
   }
-  /* /readyz: the site was rebuilt and NATS answers. */
-  bool nats = coin_bus_connected(p->bus);
+  /* /readyz: the site was rebuilt, NATS answers (a round trip: a paused
+   * server keeps the socket up) and the site's files can be written (the
+   * latest write did not fail, e.g. a full or read-only disk). */
+  bool nats = coin_bus_responsive(p->bus, COIN_BUS_READY_TIMEOUT_MS,
+                                  COIN_BUS_READY_CACHE_MS, NULL);
   bool ready = atomic_load(&p->c.ready);
-  coin_httpd_respond_printf(resp, nats && ready ? 200 : 503, "application/json",
-                            "{\"nats\":%s,\"site_ready\":%s}\n",
-                            nats ? "true" : "false", ready ? "true" : "false");
+  bool writes = !atomic_load(&p->c.writes_failing);
+  coin_httpd_respond_printf(
+      resp, nats && ready && writes ? 200 : 503, "application/json",
+      "{\"nats\":%s,\"site_ready\":%s,\"site_writes\":\"%s\"}\n",
+      nats ? "true" : "false", ready ? "true" : "false",
+      writes ? "ok" : "failing");
 }
 
 /* ---- construction ------------------------------------------------------- */

@@ -131,6 +131,7 @@ struct publish_counters {
   atomic_uint_fast64_t reconcile_errors;
   atomic_uint_fast64_t files_written;
   atomic_uint_fast64_t file_errors;
+  atomic_bool writes_failing; /* the latest site file write failed */
   atomic_uint_fast64_t manifests_written;
   atomic_uint_fast64_t wm_advances;
   atomic_uint_fast64_t wm_conflicts;

@@ -569,6 +569,7 @@ static int write_manifest(struct publish *p, int64_t gen_ms,
   char path[2 * PATH_MAX];
   snprintf(path, sizeof(path), "%s/%s", p->site, COIN_SITE_MANIFEST);
   int rc = coin_file_write_atomic(path, b->p, b->len);
+  atomic_store(&p->c.writes_failing, rc != 0);
   if (rc != 0) {
     atomic_fetch_add(&p->c.file_errors, 1);
     return rc;
@@ -603,12 +604,14 @@ static int write_doc(struct publish *p, struct pseries *s, int idx,
   int rc = 0;
   if (!s->dirs_made) {
     if ((rc = coin_file_mkdirs_for(path)) != 0) {
+      atomic_store(&p->c.writes_failing, true);
       atomic_fetch_add(&p->c.file_errors, 1);
       return rc;
     }
     s->dirs_made = true;
   }
   rc = coin_file_write_atomic(path, doc->p, doc->len);
+  atomic_store(&p->c.writes_failing, rc != 0);
   if (rc != 0) {
     atomic_fetch_add(&p->c.file_errors, 1);
     return rc;

@@ -1463,6 +1463,75 @@ static void bad_watermark_value_stops_nothing(void) {
   svc_stop(&again);
 }
 
+/* /readyz tells whether publish can do its job now, /healthz stays a
+ * liveness check: a paused nats-server (the socket stays up) and a site
+ * file that cannot be written each make /readyz 503 while /healthz stays
+ * 200; both recover by themselves. */
+static int wait_http(struct svc *s, const char *path, long want, int ms,
+                     const char *body_has) {
+  int64_t end = now_ms() + ms;
+  while (now_ms() < end) {
+    long st = 0;
+    char *body = NULL;
+    if (http_get(&st, &body, s->port, path) == 0 && st == want &&
+        (!body_has || (body && strstr(body, body_has)))) {
+      free(body);
+      return 0;
+    }
+    free(body);
+    usleep(100000);
+  }
+  fprintf(stderr, "  %s did not answer %ld%s%s in %d ms\n", path, want,
+          body_has ? " with " : "", body_has ? body_has : "", ms);
+  return -1;
+}
+
+static void readyz_tells_the_truth(void) {
+  const char *S = "TESTRUSDT";
+  const enum coin_tf tf = COIN_TF_1H;
+  int64_t H[4];
+  H[2] = coin_tf_last_closed(tf, now_ms());
+  H[1] = H[2] - COIN_HOUR_MS;
+  H[0] = H[1] - COIN_HOUR_MS;
+  H[3] = H[2] + COIN_HOUR_MS;
+  struct coin_candle c[4];
+  for (int i = 0; i < 4; i++)
+    c[i] = synth(tf, H[i], 500);
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c, 2));
+  ASSERT_OK(set_ingest_wm(S, tf, H[1]));
+  const char *env[] = {"PUBLISH_UNCONFIGURED_SERIES=false", NULL};
+  struct svc pub;
+  ASSERT_OK(publish_start(&pub, "site-ready", "ready", S, "1h", env));
+  ASSERT_OK(wait_ready(&pub, 15000));
+
+  /* (1) nats-server paused: the socket stays up, nothing answers */
+  ASSERT_EQ_INT(kill(nats.pid, SIGSTOP), 0);
+  int rc1 = wait_http(&pub, "/readyz", 503, 8000, "\"nats\":false");
+  int rc2 = wait_http(&pub, "/healthz", 200, 3000, NULL);
+  ASSERT_EQ_INT(kill(nats.pid, SIGCONT), 0);
+  ASSERT_OK(rc1);
+  ASSERT_OK(rc2);
+  ASSERT_OK(wait_http(&pub, "/readyz", 200, 10000, NULL));
+
+  /* (2) the manifest cannot be replaced (a directory in its place: the
+   * rename fails, as on a full or read-only disk) */
+  ASSERT_EQ_INT(coin_test_sh("rm -f '%s/manifest.json' && mkdir -p "
+                             "'%s/manifest.json/x'",
+                             pub.site, pub.site),
+                0);
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c + 2, 1));
+  ASSERT_OK(set_ingest_wm(S, tf, H[2]));
+  ASSERT_OK(js_batch(NULL, S, tf, COIN_BATCH_LIVE, c + 2, 1, H[2]));
+  ASSERT_OK(
+      wait_http(&pub, "/readyz", 503, 10000, "\"site_writes\":\"failing\""));
+  ASSERT_OK(wait_http(&pub, "/healthz", 200, 3000, NULL));
+  ASSERT_TRUE(metric(&pub, "coin_publish_file_errors_total") >= 1);
+  ASSERT_EQ_INT(coin_test_sh("rm -rf '%s/manifest.json'", pub.site), 0);
+  ASSERT_OK(wait_http(&pub, "/readyz", 200, 15000, "\"site_writes\":\"ok\""));
+  ASSERT_OK(wait_last(pub.site, S, tf, H[2], 10000));
+  svc_stop(&pub);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options bo;
@@ -1502,6 +1571,7 @@ int main(int argc, char **argv) {
   RUN_TEST(forged_batches_never_reach_the_site);
   RUN_TEST(stray_batch_changes_nothing);
   RUN_TEST(bad_watermark_value_stops_nothing);
+  RUN_TEST(readyz_tells_the_truth);
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   coin_influx_free(ix);

@@ -74,8 +74,20 @@ void coin_bus_options_init(struct coin_bus_options *opts);
 int coin_bus_connect(struct coin_bus **out,
                      const struct coin_bus_options *opts);
 
-/* Cheap (one atomic load), safe from any thread. */
+/* Cheap (one atomic load), safe from any thread. Says only that the socket
+ * is up: a server that is stopped or stuck keeps it up (see below). */
 bool coin_bus_connected(const struct coin_bus *bus);
+/* Whether the server answers now: a PING/PONG round trip within
+ * timeout_ms (false when not connected). The answer is cached for
+ * cache_ms, and one probe runs at a time (others wait for it and share
+ * its answer), so readiness checks cost at most one round trip per
+ * cache_ms. *rtt_us (may be NULL) gets the last round trip, -1 when it
+ * failed. Safe from any thread. */
+bool coin_bus_responsive(struct coin_bus *bus, int64_t timeout_ms,
+                         int64_t cache_ms, int64_t *rtt_us);
+/* What every service's /readyz uses. */
+#define COIN_BUS_READY_TIMEOUT_MS 1000
+#define COIN_BUS_READY_CACHE_MS 2000
 enum coin_bus_state coin_bus_state(const struct coin_bus *bus);
 /* Successful reconnects since connect (for metrics and tests). */
 uint64_t coin_bus_reconnects(const struct coin_bus *bus);
