@@ -11,23 +11,39 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "coin/error.h"
 
 #define DEFAULT_MAX_CONNECTIONS 256
 #define DEFAULT_IDLE_TIMEOUT_SECONDS 30
+#define DEFAULT_PER_IP_CONNECTIONS 32
+#define DEFAULT_HEADER_DEADLINE_MS 5000
+#define REAPER_PERIOD_MS 250
 #define DEFAULT_MAX_BODY_BYTES ((size_t)1 << 20)
 #define CONTENT_TYPE_BYTES 128
 #define HEADER_TEXT_BYTES 1024
 #define ABORT_BLOCK_BYTES 4096
+
+/* A connection waiting for a request's headers since waiting_ms (0: in a
+ * request): past the header deadline the reaper shuts its socket, however
+ * slowly bytes drip in (the idle timeout is reset by each byte). */
+struct guard_slot {
+  bool used;
+  int fd;
+  int64_t waiting_ms;
+};
 
 struct coin_httpd {
   struct MHD_Daemon *mhd;
@@ -35,6 +51,15 @@ struct coin_httpd {
   size_t max_body_bytes;
   coin_httpd_handler_fn handler;
   void *handler_ctx;
+  /* the header deadline: slots indexed by the socket context (index+1) */
+  pthread_mutex_t gmu; /* leaf */
+  struct guard_slot *slots;
+  size_t n_slots;
+  int64_t header_deadline_ms;
+  pthread_t reaper;
+  bool reaper_started;
+  atomic_bool stop;
+  atomic_uint_fast64_t reaped;
 };
 
 struct coin_httpd_request {
@@ -308,6 +333,81 @@ out:
 
 /* ----------------------------------------------------------------- server */
 
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct guard_slot *slot_of(struct coin_httpd *d,
+                                  struct MHD_Connection *conn) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  uintptr_t k = ci ? (uintptr_t)ci->socket_context : 0;
+  return k > 0 && k <= d->n_slots ? &d->slots[k - 1] : NULL;
+}
+
+/* Sets the slot's waiting time (0: a request is being handled). */
+static void slot_wait(struct coin_httpd *d, struct MHD_Connection *conn,
+                      int64_t since) {
+  pthread_mutex_lock(&d->gmu);
+  struct guard_slot *g = slot_of(d, conn);
+  if (g && g->used)
+    g->waiting_ms = since;
+  pthread_mutex_unlock(&d->gmu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  struct coin_httpd *d = cls;
+  pthread_mutex_lock(&d->gmu);
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    for (size_t i = 0; ci && i < d->n_slots; i++)
+      if (!d->slots[i].used) {
+        d->slots[i] = (struct guard_slot){true, ci->connect_fd, mono_ms()};
+        *socket_context = (void *)(uintptr_t)(i + 1);
+        break;
+      }
+  } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+    uintptr_t k = (uintptr_t)*socket_context;
+    if (k > 0 && k <= d->n_slots)
+      d->slots[k - 1].used = false;
+    *socket_context = NULL;
+  }
+  pthread_mutex_unlock(&d->gmu);
+}
+
+/* Shuts the sockets of connections past the header deadline (MHD then
+ * reads EOF and closes them): slow or endless headers cannot hold a
+ * connection slot for longer than the deadline. */
+static void *reaper_main(void *arg) {
+  struct coin_httpd *d = arg;
+  while (!atomic_load(&d->stop)) {
+    struct timespec ts = {0, REAPER_PERIOD_MS * 1000000L};
+    nanosleep(&ts, NULL);
+    int64_t now = mono_ms();
+    pthread_mutex_lock(&d->gmu);
+    for (size_t i = 0; i < d->n_slots; i++) {
+      struct guard_slot *g = &d->slots[i];
+      if (g->used && g->waiting_ms > 0 &&
+          now - g->waiting_ms > d->header_deadline_ms) {
+        shutdown(g->fd, SHUT_RDWR);
+        g->waiting_ms = 0;
+        atomic_fetch_add(&d->reaped, 1);
+      }
+    }
+    pthread_mutex_unlock(&d->gmu);
+  }
+  return NULL;
+}
+
+uint64_t coin_httpd_reaped(const struct coin_httpd *d) {
+  return d ? (uint64_t)atomic_load(&d->reaped) : 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload_data,
@@ -316,6 +416,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
   struct coin_httpd *d = cls;
   struct coin_httpd_request *r = *con_cls;
   if (r == NULL) { /* headers are in: set up per-request state */
+    slot_wait(d, conn, 0);
     r = calloc(1, sizeof(*r));
     if (r == NULL)
       return MHD_NO;
@@ -361,9 +462,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls;
-  (void)conn;
   (void)toe;
+  /* keep-alive: the next request's headers have the same deadline */
+  slot_wait(cls, conn, mono_ms());
   struct coin_httpd_request *r = *con_cls;
   if (r) {
     free(r->body);
@@ -439,13 +540,28 @@ int coin_httpd_start(struct coin_httpd **out,
       opts->max_connections ? opts->max_connections : DEFAULT_MAX_CONNECTIONS;
   unsigned idle = opts->idle_timeout_seconds ? opts->idle_timeout_seconds
                                              : DEFAULT_IDLE_TIMEOUT_SECONDS;
+  unsigned per_ip = opts->max_connections_per_ip ? opts->max_connections_per_ip
+                                                 : DEFAULT_PER_IP_CONNECTIONS;
+  if (per_ip > max_conn)
+    per_ip = max_conn;
+  d->header_deadline_ms = opts->header_deadline_ms ? opts->header_deadline_ms
+                                                   : DEFAULT_HEADER_DEADLINE_MS;
+  pthread_mutex_init(&d->gmu, NULL);
+  d->n_slots = max_conn;
+  d->slots = calloc(max_conn, sizeof(*d->slots));
+  if (d->slots == NULL) {
+    rc = coin_error_set(COIN_ENOMEM, "httpd: out of memory");
+    goto out;
+  }
   /* The pool option is only given when a pool is asked for (a pool size of
    * 0 or 1 together with thread-per-connection is refused by MHD). */
   d->mhd = MHD_start_daemon(
       flags, (uint16_t)opts->port, NULL, NULL, on_request, d,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
-      idle, MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,
+      idle, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
+      MHD_OPTION_NOTIFY_CONNECTION, on_connection, (void *)d,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)d,
       opts->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END,
       opts->threads, MHD_OPTION_END);
   if (d->mhd == NULL) {
@@ -461,6 +577,11 @@ int coin_httpd_start(struct coin_httpd **out,
                         "httpd: listening on %s but the port is unknown", host);
     goto out;
   }
+  if (pthread_create(&d->reaper, NULL, reaper_main, d) != 0) {
+    rc = coin_error_set(COIN_EINTERNAL, "httpd: cannot start its reaper");
+    goto out;
+  }
+  d->reaper_started = true;
   *out = d;
   d = NULL;
 out:
@@ -475,8 +596,14 @@ int coin_httpd_port(const struct coin_httpd *d) {
 void coin_httpd_free(struct coin_httpd *d) {
   if (d == NULL)
     return;
+  atomic_store(&d->stop, true);
+  if (d->reaper_started)
+    pthread_join(d->reaper, NULL);
   if (d->mhd)
     MHD_stop_daemon(d->mhd);
+  if (d->slots)
+    pthread_mutex_destroy(&d->gmu);
+  free(d->slots);
   free(d);
 }
 

@@ -7,10 +7,14 @@
 #include "harness.h"
 #include "test.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static atomic_int calls;
@@ -264,6 +268,82 @@ static void listen_parse(void) {
   }
 }
 
+/* Slow clients cannot starve it: 20 connections from another address
+ * (127.0.0.2) that send a header line every 100 ms and never finish take
+ * at most the per-address limit, are closed at the header deadline however
+ * slowly bytes drip in, and a client from 127.0.0.1 is answered at once
+ * meanwhile. Bounded: 20 sockets, 2.5 s. */
+struct drip {
+  int fd[20];
+  int n;
+  atomic_bool stop;
+};
+
+static void *drip_run(void *arg) {
+  struct drip *dr = arg;
+  while (!atomic_load(&dr->stop)) {
+    for (int i = 0; i < dr->n; i++)
+      if (dr->fd[i] >= 0 &&
+          send(dr->fd[i], "X-Drip: 1\r\n", 11, MSG_NOSIGNAL) < 0) {
+        close(dr->fd[i]);
+        dr->fd[i] = -1;
+      }
+    usleep(100000);
+  }
+  return NULL;
+}
+
+static void slow_clients_cannot_starve_it(void) {
+  struct coin_httpd *d = NULL;
+  struct coin_httpd_opts o = {.host = "127.0.0.1",
+                              .max_connections = 16,
+                              .max_connections_per_ip = 8,
+                              .header_deadline_ms = 800,
+                              .handler = handler};
+  ASSERT_OK(coin_httpd_start(&d, &o));
+  int port = coin_httpd_port(d);
+  struct drip dr = {.n = 20};
+  for (int i = 0; i < dr.n; i++) {
+    dr.fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in src = {.sin_family = AF_INET}, dst = src;
+    inet_pton(AF_INET, "127.0.0.2", &src.sin_addr);
+    inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+    dst.sin_port = htons((uint16_t)port);
+    if (bind(dr.fd[i], (struct sockaddr *)&src, sizeof(src)) != 0 ||
+        connect(dr.fd[i], (struct sockaddr *)&dst, sizeof(dst)) != 0 ||
+        send(dr.fd[i], "GET /echo HTTP/1.1\r\nHost: x\r\n", 29, MSG_NOSIGNAL) <
+            0) {
+      close(dr.fd[i]);
+      dr.fd[i] = -1;
+    }
+  }
+  pthread_t t;
+  ASSERT_EQ_INT(pthread_create(&t, NULL, drip_run, &dr), 0);
+  usleep(200000);
+  int answered = 0;
+  for (int i = 0; i < 5; i++) {
+    struct reply r;
+    request(&r, "GET", port, "/echo", NULL);
+    answered += r.cc == CURLE_OK && r.status == 201;
+    usleep(400000);
+  }
+  atomic_store(&dr.stop, true);
+  pthread_join(t, NULL);
+  int open_left = 0;
+  for (int i = 0; i < dr.n; i++)
+    if (dr.fd[i] >= 0) {
+      char buf[64];
+      ssize_t k = recv(dr.fd[i], buf, sizeof(buf), MSG_DONTWAIT);
+      open_left += k < 0 && errno == EAGAIN; /* still held open */
+      close(dr.fd[i]);
+    }
+  uint64_t reaped = coin_httpd_reaped(d);
+  coin_httpd_free(d);
+  ASSERT_EQ_INT(answered, 5);
+  ASSERT_TRUE(reaped >= 1);
+  ASSERT_EQ_INT(open_left, 0);
+}
+
 static void setup(void) {
   ASSERT_EQ_INT(curl_global_init(CURL_GLOBAL_DEFAULT), CURLE_OK);
 }
@@ -275,4 +355,5 @@ static void teardown(void) {
 TEST_MAIN(RUN_TEST(setup); RUN_TEST(get_with_query_and_headers);
           RUN_TEST(post_body_and_cap); RUN_TEST(abort_after_cuts_the_body);
           RUN_TEST(concurrent_clients); RUN_TEST(fixed_port_and_port_in_use);
-          RUN_TEST(listen_parse); RUN_TEST(teardown))
+          RUN_TEST(listen_parse); RUN_TEST(slow_clients_cannot_starve_it);
+          RUN_TEST(teardown))

@@ -11,6 +11,7 @@
 #define COIN_HTTPD_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct coin_httpd;
 struct coin_httpd_request;  /* read-only view, valid during the handler */
@@ -25,8 +26,14 @@ struct coin_httpd_opts {
   int port;                 /* 0 = pick a free port (see coin_httpd_port) */
   unsigned threads;         /* 0 = one thread per connection; N = pool of N */
   unsigned max_connections; /* 0 = 256 */
-  unsigned idle_timeout_seconds; /* keep-alive idle limit; 0 = 30 */
-  size_t max_body_bytes;         /* request body cap (413 beyond); 0 = 1 MiB */
+  unsigned idle_timeout_seconds;   /* keep-alive idle limit; 0 = 30 */
+  unsigned max_connections_per_ip; /* 0 = 32: one address cannot take every
+                                      slot (probes come from another) */
+  int64_t header_deadline_ms;      /* a request's headers must be complete this
+                                      long after the connection opened (or the
+                                      last answer): bytes do not extend it;
+                                      0 = 5000 */
+  size_t max_body_bytes; /* request body cap (413 beyond); 0 = 1 MiB */
   coin_httpd_handler_fn handler;
   void *handler_ctx;
 };
@@ -38,6 +45,8 @@ int coin_httpd_start(struct coin_httpd **out,
 
 /* The bound port (the chosen one when opts.port was 0). */
 int coin_httpd_port(const struct coin_httpd *d);
+/* Connections closed for missing the header deadline, since start. */
+uint64_t coin_httpd_reaped(const struct coin_httpd *d);
 
 /* Stops accepting, waits for running handlers, frees. NULL is fine. */
 void coin_httpd_free(struct coin_httpd *d);
