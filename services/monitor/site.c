@@ -438,6 +438,19 @@ static void read_announced(struct mon_file_cache *c, const char *buf,
   c->announced_hard_ms = h.v.hard_at_ms;
 }
 
+void site_parse_file(struct mon_file_cache *c, const struct monitor *m,
+                     const struct mon_series *s, enum mon_file_kind kind,
+                     const char *buf, size_t len) {
+  if (kind == MON_FILE_HISTORY) {
+    parse_history(c, m, s, buf, len);
+    read_announced(c, buf, len);
+  } else if (kind == MON_FILE_PREDICTION) {
+    parse_prediction(c, m, s, buf, len);
+  } else {
+    c->parse_ok = true; /* listed and hashed; its content is not ours */
+  }
+}
+
 /* ---- manifest.json ------------------------------------------------------ */
 
 /* One series item as read, before it is matched to a series. */
@@ -947,13 +960,7 @@ static enum verdict verify_file(struct monitor *m, struct mon_series *s,
     atomic_fetch_add(&m->c.files_hashed, 1);
     atomic_fetch_add(&m->c.bytes_hashed, len);
     if (c->valid) {
-      if (f->kind == MON_FILE_HISTORY) {
-        parse_history(c, m, s, buf, len);
-        read_announced(c, buf, len);
-      } else if (f->kind == MON_FILE_PREDICTION)
-        parse_prediction(c, m, s, buf, len);
-      else
-        c->parse_ok = true; /* listed and hashed; its content is not ours */
+      site_parse_file(c, m, s, f->kind, buf, len);
     }
     free(buf);
     mtime_ms = ns_to_ms(id.mtime_ns);
