@@ -166,6 +166,10 @@ static void set_err(char **err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof(buf), fmt, ap);
   va_end(ap);
+  /* One line, always: names quoted from a file may hold a decoded "\n". */
+  for (char *p = buf; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
   free(*err);
   *err = strdup(buf);
 }
@@ -815,6 +819,11 @@ schema:
            COIN_SITE_SCHEMA_VERSION);
   free(it.err);
   return -1;
+}
+
+int site_parse_manifest(struct monitor *m, const char *buf, size_t len,
+                        uint32_t gen) {
+  return parse_manifest(m, buf, len, gen);
 }
 
 /* Opens STATIC_DATA_DIR for this pass (a directory that is replaced is

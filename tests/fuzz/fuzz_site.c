@@ -7,7 +7,9 @@
  *      the jscan pass over candles, then the head);
  *   2: coin-monitor's prediction.json reader;
  *   3: the jscan scanner alone (services/monitor/jscan.h): every token,
- *      strings decoded, arrays of numbers read as rows.
+ *      strings decoded, arrays of numbers read as rows;
+ *   4: coin-monitor's manifest.json reader (site_parse_manifest), merging
+ *      items into the one watched series.
  * The monitor readers see series binance/BTCUSDT/1h. Properties: no crash;
  * a refused document has a one-line error (COIN_EDECODE for the head);
  * history accepted means ascending aligned candles and a last open time.
@@ -41,20 +43,57 @@ static void head(const char *buf, size_t len) {
     fuzz_fail("fuzz_site", "head: schema_version out of range accepted");
 }
 
+static uint32_t index_slots[2];
+
+static void monitor_init(void) {
+  if (cfg.core.exchange != NULL)
+    return;
+  cfg.core.exchange = "binance";
+  mon.cfg = &cfg;
+  snprintf(series.symbol, sizeof series.symbol, "BTCUSDT");
+  series.tf = COIN_TF_1H;
+  mon.series = &series;
+  mon.n_series = 1;
+  mon.index = index_slots;
+  mon.index_cap = 2;
+  index_slots[0] = 1; /* the series' hash slot is 0 or 1: find out which */
+  if (mon_series_find(&mon, "BTCUSDT", COIN_TF_1H) != 0) {
+    index_slots[0] = 0;
+    index_slots[1] = 1;
+  }
+  if (mon_series_find(&mon, "BTCUSDT", COIN_TF_1H) != 0)
+    fuzz_fail("fuzz_site", "cannot index the series");
+}
+
+static bool one_line(const char *s) {
+  return strchr(s, '\n') == NULL && strchr(s, '\r') == NULL;
+}
+
+static void manifest(const char *buf, size_t len) {
+  static uint32_t gen;
+  mon.manifest_err[0] = '\0';
+  int rc = site_parse_manifest(&mon, buf, len, ++gen);
+  if (rc != 0 && (mon.manifest_err[0] == '\0' || !one_line(mon.manifest_err)))
+    fuzz_fail("fuzz_site", "manifest refused without a one-line error");
+  struct mon_manifest_entry *e = &series.man;
+  if (e->gen == gen) {
+    if (e->bad != (e->err != NULL) || (e->err && !one_line(e->err)))
+      fuzz_fail("fuzz_site", "manifest item error not one line");
+    if (e->n_files > MON_MAX_FILES)
+      fuzz_fail("fuzz_site", "manifest item has too many files");
+  }
+  site_entry_clear(e); /* no state between inputs: replays reproduce */
+  memset(e, 0, sizeof(*e));
+}
+
 static void monitor_file(enum mon_file_kind kind, const char *buf, size_t len) {
   struct mon_file_cache c;
   memset(&c, 0, sizeof(c));
-  if (cfg.core.exchange == NULL) {
-    cfg.core.exchange = "binance";
-    mon.cfg = &cfg;
-    snprintf(series.symbol, sizeof series.symbol, "BTCUSDT");
-    series.tf = COIN_TF_1H;
-  }
   site_parse_file(&c, &mon, &series, kind, buf, len);
   if (!c.parse_ok) {
     if (c.err == NULL || c.err[0] == '\0')
       fuzz_fail("fuzz_site", "refused file without an error");
-    if (strchr(c.err, '\n') || strchr(c.err, '\r'))
+    if (!one_line(c.err))
       fuzz_fail("fuzz_site", "file error is not one line");
   } else if (kind == MON_FILE_HISTORY) {
     if (c.n_candles < 0 || (c.n_candles == 0) != (c.last_open_ms == -1))
@@ -102,11 +141,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const char *buf = (const char *)data + 1;
   size_t len = size - 1;
   fuzz_begin();
-  switch (data[0] % 4) {
+  monitor_init();
+  switch (data[0] % 5) {
   case 0: head(buf, len); break;
   case 1: monitor_file(MON_FILE_HISTORY, buf, len); break;
   case 2: monitor_file(MON_FILE_PREDICTION, buf, len); break;
-  default: scan(buf, len); break;
+  case 3: scan(buf, len); break;
+  default: manifest(buf, len); break;
   }
   return 0;
 }

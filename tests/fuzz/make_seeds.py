@@ -86,6 +86,19 @@ def main():
     put("site", "history-v1", b"\x01" + compact(
         {k: v for k, v in hist.items() if not k.endswith("_at_ms")}).encode())
     put("site", "prediction", b"\x02" + compact(pred).encode())
+    sha = "0123456789abcdef" * 4
+    item = {"exchange": "binance", "symbol": "BTCUSDT", "timeframe": "1h",
+            "status": "fresh", "degraded": False, "degraded_reasons": [],
+            "last_candle_open_ms": t0 + 2 * H,
+            "publish_watermark_ms": t0 + 2 * H,
+            "files": [{"path": "v1/binance/BTCUSDT/1h/history.json",
+                       "bytes": 1234, "sha256": sha},
+                      {"path": "v1/binance/BTCUSDT/1h/prediction.json",
+                       "bytes": 99, "sha256": sha, "previous_bytes": 98,
+                       "previous_sha256": sha}]}
+    other = dict(item, symbol="ETHUSDT")
+    man = dict(manifest, series=[item, other])
+    put("site", "manifest", b"\x04" + compact(man).encode())
     put("site", "jscan", b"\x03" + json.dumps(
         {"a": [1, -2.5e3, "x\\u00e9\\n", True, False, None],
          "b": {"c": [[1, 2, 3, 4, 5, 6]]}}).encode())
