@@ -457,8 +457,10 @@
     else if (Math.abs(off) < 2000) rel = "this browser's clock agrees with the server";
     else {
       var a = Math.abs(off) / 1000;
-      var txt = a >= 3600 ? Math.floor(a / 3600) + " h " + Math.round((a % 3600) / 60) + " min" :
-        a >= 90 ? Math.round(a / 60) + " min" : Math.round(a) + " s";
+      // minutes rounded once, then split: 1 h 59.6 min is "2 h 0 min", never "1 h 60 min"
+      var mins = Math.round(a / 60);
+      var txt = mins >= 60 ? Math.floor(mins / 60) + " h " + (mins % 60) + " min" :
+        a >= 90 ? mins + " min" : Math.round(a) + " s";
       rel = "this browser's clock is " + txt + (off < 0 ? " ahead" : " behind") + "; the server's is used";
     }
     setText(node, "server time " + fmtSecs(now()) + " (from the HTTP Date header; " + rel + ")");

@@ -202,6 +202,10 @@ static int parse_double(double *out, const char *s, double min, double max,
     snprintf(why, WHY_BYTES, "not a number");
     return -1;
   }
+  if (strpbrk(s, "xX")) { /* strtod would read hexadecimal: decimal only */
+    snprintf(why, WHY_BYTES, "not a decimal number");
+    return -1;
+  }
   errno = 0;
   double v = strtod(s, &end);
   if (*end != '\0' || !isfinite(v)) {
@@ -566,6 +570,10 @@ static int parse_value(void *cfg, const struct coin_cfg_var *v,
   case COIN_CFG_URL:
     if (parse_url(text, v, why) != 0)
       return -1;
+    if (v->check && v->check(text) != 0) {
+      snprintf(why, WHY_BYTES, "%s", coin_error_last());
+      return -1;
+    }
     break;
   case COIN_CFG_HOSTPORT:
     if (check_authority(text, strlen(text), true, why) != 0)
@@ -652,7 +660,17 @@ static bool load_row(void *cfg, const struct coin_cfg_var *v,
   bool is_secret = v->flags & COIN_CFG_SECRET;
   rule_text(rule, sizeof(rule), v);
 
-  const char *text = nonempty(env->get(v->name, env->ctx));
+  const char *raw = env->get(v->name, env->ctx);
+  if (raw && raw[0] == '\0' && v->type == COIN_CFG_URL && v->def) {
+    /* set but empty: never silently the default (a service could join a
+     * server it was never meant to); without a default, empty is unset */
+    coin_cfg_errors_add(errs,
+                        "%s: set but empty (rule: unset it for the default "
+                        "%s, or %s)",
+                        v->name, v->def, rule);
+    return true;
+  }
+  const char *text = nonempty(raw);
   /* Copy before the next get(): the env may reuse its buffer. */
   char *text_copy = text ? strdup(text) : NULL;
   text = text_copy;
@@ -936,6 +954,20 @@ static const char *const sched_modes[] = {"boundary", "poll_loop", NULL};
 static const char *const log_levels[] = {"debug", "info", "warn", "error",
                                          NULL};
 
+/* INFLUX_URL: the client takes credentials from INFLUX_USER/PASSWORD or
+ * INFLUX_TOKEN only; user-info in the URL is a configuration error (exit 2),
+ * not a start-up failure. */
+static int check_no_userinfo(const char *url) {
+  const char *a = strstr(url, "://");
+  a = a ? a + 3 : url;
+  size_t n = strcspn(a, "/?#");
+  if (memchr(a, '@', n))
+    return coin_error_set(COIN_EINVAL,
+                          "credentials in the URL are not used (set "
+                          "INFLUX_USER + INFLUX_PASSWORD, or INFLUX_TOKEN)");
+  return 0;
+}
+
 #define OFF(f) offsetof(struct coin_config, f)
 
 const struct coin_cfg_var coin_config_vars[] = {
@@ -978,6 +1010,8 @@ const struct coin_cfg_var coin_config_vars[] = {
      .def = "http://127.0.0.1:8086",
      .offset = OFF(influx_url),
      .choices = http_schemes,
+     .check = check_no_userinfo,
+     .rule = "no user:password in it",
      .doc = "InfluxDB 1.x HTTP API base URL."},
     {.name = "INFLUX_DB",
      .type = COIN_CFG_STRING,

@@ -10,6 +10,7 @@
 
 #include "coin/error.h"
 #include "coin/http.h"
+#include "coin/redact.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ struct coin_influx {
   CURL *curl;
   struct coin_influx_options o; /* strings below are owned copies */
   char *url;
+  char shown_url[512]; /* url with its user-info redacted: errors, logs */
   char *db;
   char *user;
   char *password;
@@ -305,6 +307,7 @@ int coin_influx_new(struct coin_influx **out,
   size_t ulen = strlen(c->url);
   while (ulen > 0 && c->url[ulen - 1] == '/')
     c->url[--ulen] = '\0';
+  coin_redact_urls(c->shown_url, sizeof(c->shown_url), c->url);
   if ((rc = build_headers(c)))
     goto out;
   c->curl = curl_easy_init();
@@ -573,9 +576,11 @@ static int attempt(struct coin_influx *c, const struct req *rq, int n,
                                                               : COIN_EINTERNAL;
     if (cc == CURLE_URL_MALFORMAT)
       code = COIN_EINVAL;
+    char why[CURL_ERROR_SIZE + 64];
+    coin_redact_text(why, sizeof(why),
+                     c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
     rc = coin_error_set(code, "influx: %s at %s (attempt %d/%d): %s", rq->what,
-                        c->url, n, total,
-                        c->curl_err[0] ? c->curl_err : curl_easy_strerror(cc));
+                        c->shown_url, n, total, why);
     goto out;
   }
   if (x.status >= 200 && x.status <= 299) {
@@ -589,7 +594,7 @@ static int attempt(struct coin_influx *c, const struct req *rq, int n,
     *retryable = true;
     rc = coin_error_set(COIN_EUNAVAIL,
                         "influx: %s at %s (attempt %d/%d): HTTP %ld: %s",
-                        rq->what, c->url, n, total, x.status, text);
+                        rq->what, c->shown_url, n, total, x.status, text);
   } else {
     rc = coin_error_set(COIN_EREJECTED, "influx: %s: HTTP %ld: %s", rq->what,
                         x.status, text);

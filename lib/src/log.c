@@ -252,7 +252,9 @@ static void put_field(struct line *l, const struct coin_log_field *f) {
       l->len = mark;
     break;
   case COIN_LOG_KIND_TIME:
-    if (coin_tf_format_utc(buf, sizeof(buf), f->v.i) == 0)
+    if (f->v.i < 0) /* -1 and the like: "none yet", never 1969-12-31 */
+      puts_(l, "null");
+    else if (coin_tf_format_utc(buf, sizeof(buf), f->v.i) == 0)
       put_json_string(l, buf);
     else {
       snprintf(buf, sizeof(buf), "%" PRId64, f->v.i);

@@ -35,9 +35,9 @@ static bool reply_subject_ok(const char *s) {
   return true;
 }
 
-static void reply(struct ingest *in, const char *subject,
-                  const char *request_id, const char *state, int64_t done,
-                  int64_t total, const char *error) {
+static void reply_note(struct ingest *in, const char *subject,
+                       const char *request_id, const char *state, int64_t done,
+                       int64_t total, const char *error, const char *note) {
   if (!subject || !subject[0])
     return;
   json_t *j =
@@ -45,12 +45,40 @@ static void reply(struct ingest *in, const char *subject,
                 state, "done", (json_int_t)done, "total", (json_int_t)total);
   if (j && error)
     json_object_set_new(j, "error", json_string(error));
+  if (j && note && note[0])
+    json_object_set_new(j, "note", json_string(note));
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (text && coin_bus_publish(in->bus, subject, text, strlen(text)) != 0)
     COIN_LOG_WARN("backfill reply not sent", COIN_LOG_STR("subject", subject),
                   COIN_LOG_RC(COIN_EUNAVAIL));
   free(text);
+}
+
+static void reply(struct ingest *in, const char *subject,
+                  const char *request_id, const char *state, int64_t done,
+                  int64_t total, const char *error) {
+  reply_note(in, subject, request_id, state, done, total, error, NULL);
+}
+
+/* Cuts [*from, to] of tf to what the retention policy accepts at now; the
+ * cut is said in note (empty when nothing was cut). false: nothing of the
+ * range is inside it. */
+static bool cut_to_retention(const struct ingest *in, enum coin_tf tf,
+                             int64_t *from, int64_t to, int64_t now, char *note,
+                             size_t note_bytes) {
+  note[0] = '\0';
+  int64_t floor = ingest_retention_floor(tf, now, in->cfg->retention_1m_days);
+  if (*from >= floor)
+    return true;
+  char f[COIN_TF_UTC_TEXT_BYTES];
+  coin_tf_format_utc(f, sizeof(f), floor);
+  snprintf(note, note_bytes,
+           "cut to the %s retention window: from %s "
+           "(INGEST_1M_RETENTION_DAYS=%lld)",
+           coin_tf_name(tf), f, (long long)in->cfg->retention_1m_days);
+  *from = floor;
+  return *from <= to;
 }
 
 static struct series *find_series(struct ingest *in, const char *symbol,
@@ -93,6 +121,15 @@ static void on_request(const struct coin_bus_msg *msg, void *closure) {
   } else if (rq.from_ms > rq.to_ms) {
     why = "from is after to";
   }
+  char note[160] = "";
+  if (!why && !cut_to_retention(in, rq.tf, &rq.from_ms, rq.to_ms,
+                                coin_exchange_now_ms(), note, sizeof(note))) {
+    snprintf(buf, sizeof(buf),
+             "the whole range is older than the %s "
+             "retention window (%s)",
+             coin_tf_name(rq.tf), note);
+    why = buf;
+  }
   int64_t total = why ? 0 : coin_tf_count(rq.tf, rq.from_ms, rq.to_ms);
   if (!why) {
     pthread_mutex_lock(&in->lock);
@@ -104,6 +141,7 @@ static void on_request(const struct coin_bus_msg *msg, void *closure) {
       r->series = (size_t)(s - in->series);
       r->from_ms = rq.from_ms;
       r->to_ms = rq.to_ms;
+      snprintf(r->note, sizeof(r->note), "%s", note);
       snprintf(r->request_id, sizeof(r->request_id), "%s", rq.request_id);
       snprintf(r->reply, sizeof(r->reply), "%s", reply_to ? reply_to : "");
     }
@@ -114,9 +152,10 @@ static void on_request(const struct coin_bus_msg *msg, void *closure) {
                 COIN_LOG_STR("symbol", rq.symbol),
                 COIN_LOG_STR("timeframe", coin_tf_name(rq.tf)),
                 COIN_LOG_TIME("from", rq.from_ms),
-                COIN_LOG_TIME("to", rq.to_ms), COIN_LOG_STR("reason", why));
-  reply(in, reply_to, rq.request_id, why ? "rejected" : "accepted", 0, total,
-        why);
+                COIN_LOG_TIME("to", rq.to_ms), COIN_LOG_STR("reason", why),
+                COIN_LOG_STR("note", note[0] ? note : NULL));
+  reply_note(in, reply_to, rq.request_id, why ? "rejected" : "accepted", 0,
+             total, why, why ? NULL : note);
 }
 
 int control_start(struct ingest *in) {
@@ -165,9 +204,16 @@ void control_run(struct ingest *in) {
     struct series *s = &in->series[r.series];
     int64_t now = 0, stored = 0;
     int rc = coin_exchange_server_time(in->ex_main, &now);
-    int64_t total = coin_tf_count(s->tf, r.from_ms, r.to_ms);
+    char note[160] = "";
+    if (rc == 0 && !cut_to_retention(in, s->tf, &r.from_ms, r.to_ms, now, note,
+                                     sizeof(note)))
+      r.from_ms = r.to_ms + 1; /* it aged out while queued: nothing left */
+    if (!r.note[0])
+      snprintf(r.note, sizeof(r.note), "%s", note);
+    int64_t total =
+        r.from_ms <= r.to_ms ? coin_tf_count(s->tf, r.from_ms, r.to_ms) : 0;
     struct progress p = {in, &r, total, 0};
-    if (rc == 0)
+    if (rc == 0 && total > 0)
       rc = sync_refill(&in->workers[0], s, r.from_ms, r.to_ms, now, on_progress,
                        &p, &stored);
     COIN_LOG_INFO(rc == 0 ? "backfill request done" : "backfill request failed",
@@ -176,7 +222,8 @@ void control_run(struct ingest *in) {
                   COIN_LOG_STR("timeframe", coin_tf_name(s->tf)),
                   COIN_LOG_INT("stored", stored), COIN_LOG_INT("total", total),
                   COIN_LOG_STR("error", rc ? coin_error_last() : NULL));
-    reply(in, r.reply, r.request_id, rc == 0 ? "done" : "failed",
-          rc == 0 ? total : stored, total, rc ? coin_error_last() : NULL);
+    reply_note(in, r.reply, r.request_id, rc == 0 ? "done" : "failed",
+               rc == 0 ? total : stored, total, rc ? coin_error_last() : NULL,
+               r.note);
   }
 }

@@ -23,6 +23,7 @@ struct ingest_config {
   int64_t retention_1m_days;
   int64_t gap_window_candles;
   int64_t gap_recheck_seconds;
+  int64_t invalid_recheck_seconds;
   int64_t parallel;
   int64_t weight_limit;
   int64_t boundary_delay_ms;

@@ -48,6 +48,15 @@ const struct coin_cfg_var ingest_config_vars[] = {
      .max = 86400 * 30,
      .doc = "First re-check delay of a known gap (the exchange had no data); "
             "doubles per empty answer, up to 7 days."},
+    {.name = "INGEST_INVALID_RECHECK_SECONDS",
+     .type = COIN_CFG_INT,
+     .def = "60",
+     .offset = F(invalid_recheck_seconds),
+     .min = 1,
+     .max = 86400,
+     .doc = "First re-check delay of a hole left by an invalid row (often "
+            "transient: served correctly on the next request); doubles per "
+            "attempt up to INGEST_GAP_RECHECK_SECONDS, then as a known gap."},
     {.name = "INGEST_PARALLEL",
      .type = COIN_CFG_INT,
      .def = "4",

@@ -75,6 +75,7 @@ struct ingest_counters {
   atomic_uint_fast64_t publish_errors;
   atomic_uint_fast64_t watermark_advances;
   atomic_uint_fast64_t watermark_conflicts;
+  atomic_uint_fast64_t watermark_bad_values; /* undecodable, rebuilt */
   atomic_uint_fast64_t watermark_errors;
   atomic_uint_fast64_t influx_errors;
   atomic_uint_fast64_t exchange_errors;
@@ -115,6 +116,7 @@ struct control_req {
   int64_t to_ms;
   char request_id[COIN_CODEC_ID_BYTES];
   char reply[COIN_CODEC_SUBJECT_BYTES];
+  char note[160]; /* e.g. the cut to the retention window, for the reply */
 };
 
 struct worker {
@@ -170,6 +172,13 @@ int ingest_gaps_decode(struct known_gap **gaps, size_t *n, size_t *n_skipped,
 int sync_series(struct worker *w, struct series *s, int64_t now_ms);
 bool sync_due(const struct ingest *in, const struct series *s, int64_t now_ms);
 int sync_load_state(struct ingest *in, struct series *s);
+/* The oldest open time InfluxDB accepts for tf at now: for 1m the first
+ * candle inside rp_1m (retention_days), with one minute to spare so that
+ * a write a moment later is still inside; INT64_MIN for the others (no
+ * retention). Every 1m range (first fill, gap checks, refills) is cut to
+ * it. */
+int64_t ingest_retention_floor(enum coin_tf tf, int64_t now_ms,
+                               int64_t retention_days);
 /* An operator's refill of [from, to] (coinctl backfill): fetched again,
  * rewritten (idempotent) and published as BACKFILL batches; the watermark
  * does not move. progress is called after each page with rows seen. */

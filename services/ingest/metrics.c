@@ -34,6 +34,11 @@ int ingest_metrics_text(char **out, struct ingest *in) {
   coin_jbuf_prom_counter(&t, "coin_ingest_watermark_advances_total",
                          "Ingest watermark compare-and-set successes.",
                          atomic_load(&c->watermark_advances));
+  coin_jbuf_prom_counter(
+      &t, "coin_ingest_watermark_bad_values_total",
+      "Own watermark values in KV that did not decode (the series is filled "
+      "again and the value replaced).",
+      atomic_load(&c->watermark_bad_values));
   coin_jbuf_prom_counter(&t, "coin_ingest_watermark_conflicts_total",
                          "Ingest watermark compare-and-set conflicts.",
                          atomic_load(&c->watermark_conflicts));

@@ -43,13 +43,20 @@ static int load_watermark(struct ingest *in, struct series *s) {
   if (rc != 0)
     return rc;
   int64_t v;
-  if (parse_ms(&v, e.value, e.value_len) != 0) {
-    rc = coin_error_set(COIN_EDECODE,
-                        "KV %s/%s: watermark \"%.40s\" is not "
-                        "an integer of ms",
-                        COIN_KV_WATERMARKS, s->wm_key, (const char *)e.value);
+  if (parse_ms(&v, e.value, e.value_len) != 0 || v < -1) {
+    /* one bad record never stops the series: counted, said once, and
+     * rebuilt: the series is filled again from the start (the writes are
+     * idempotent) and the value replaced by CAS on its revision */
+    atomic_fetch_add(&in->c.watermark_bad_values, 1);
+    COIN_LOG_ERROR("ingest watermark undecodable: the series is filled again "
+                   "and the value replaced",
+                   COIN_LOG_STR("key", s->wm_key),
+                   COIN_LOG_UINT("bytes", e.value_len));
+    s->watermark_ms = -1;
+    s->wm_revision = e.revision;
+    s->wm_loaded = true;
     coin_bus_kv_entry_clear(&e);
-    return rc;
+    return 0;
   }
   s->watermark_ms = v;
   s->wm_revision = e.revision;
@@ -247,9 +254,17 @@ static void record_gap(struct ingest *in, struct series *s, int64_t from,
                   COIN_LOG_TIME("from", from), COIN_LOG_TIME("to", to),
                   COIN_LOG_BOOL("invalid", invalid));
   }
-  int64_t delay = in->cfg->gap_recheck_seconds * 1000;
-  for (int i = 0; i < g->attempts && delay < GAP_BACKOFF_MAX_MS; i++)
-    delay *= 2;
+  /* a hole left by an invalid row is usually transient: looked at again
+   * within minutes (doubling up to the known-gap delay), the exchange's
+   * own holes after INGEST_GAP_RECHECK_SECONDS */
+  int64_t known = in->cfg->gap_recheck_seconds * 1000;
+  int64_t delay = invalid ? in->cfg->invalid_recheck_seconds * 1000 : known;
+  for (int i = 0; i < g->attempts && delay < GAP_BACKOFF_MAX_MS; i++) {
+    int64_t next = delay * 2;
+    if (invalid && delay < known && next > known)
+      next = known; /* from the short retries to the known-gap schedule */
+    delay = next;
+  }
   if (delay > GAP_BACKOFF_MAX_MS)
     delay = GAP_BACKOFF_MAX_MS;
   g->attempts++;
@@ -504,6 +519,9 @@ static int series_start(struct worker *w, struct series *s, int64_t now) {
       days = cfg->retention_1m_days;
     /* One candle inside the retention window, or InfluxDB rejects it. */
     start = coin_tf_next(s->tf, now - days * COIN_DAY_MS);
+    int64_t floor = ingest_retention_floor(s->tf, now, cfg->retention_1m_days);
+    if (start < floor)
+      start = floor;
   }
   s->start_ms = start;
   return 0;
@@ -605,13 +623,11 @@ static int scan_gaps(struct worker *w, struct series *s, int64_t now) {
       back = coin_tf_prev(s->tf, back);
     from = back > from ? back : from;
   }
-  if (s->tf == COIN_TF_1M) {
-    /* Never look before the 1m retention window. */
-    int64_t oldest = coin_tf_next(
-        s->tf, now - in->cfg->retention_1m_days * COIN_DAY_MS + COIN_MINUTE_MS);
-    if (from < oldest)
-      from = oldest;
-  }
+  /* Never look before the 1m retention window. */
+  int64_t oldest =
+      ingest_retention_floor(s->tf, now, in->cfg->retention_1m_days);
+  if (from < oldest)
+    from = oldest;
   if (from > to)
     return 0;
 
@@ -765,6 +781,14 @@ out:
       atomic_fetch_add(&in->c.exchange_errors, 1);
   }
   return rc;
+}
+
+int64_t ingest_retention_floor(enum coin_tf tf, int64_t now_ms,
+                               int64_t retention_days) {
+  if (tf != COIN_TF_1M)
+    return INT64_MIN;
+  return coin_tf_next(tf,
+                      now_ms - retention_days * COIN_DAY_MS + COIN_MINUTE_MS);
 }
 
 int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,

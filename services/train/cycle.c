@@ -69,6 +69,12 @@ static void alias_or_empty(struct train_ctx *c, char *out, const char *alias) {
     out[0] = '\0';
 }
 
+/* The champion, "" when unset or dangling (train_champion says so once). */
+static void champion_or_empty(struct train_ctx *c, char *out) {
+  if (train_champion(c, out, NULL, NULL) != 0)
+    out[0] = '\0';
+}
+
 /* ---- (a) the champion on probation --------------------------------------- */
 
 /* 0 done (rolled back or not), < 0 error; *worse_out: significantly worse
@@ -180,7 +186,7 @@ static int step_promote(struct cycle *cy, const char *name) {
     step(cy, name, "no_challenger", "no challenger in shadow");
     return 0;
   }
-  alias_or_empty(c, champ, COIN_ALIAS_CHAMPION);
+  champion_or_empty(c, champ);
   struct train_promote_opts o = {.bootstrap = champ[0] ? TRAIN_GATE_SHADOW
                                                        : TRAIN_GATE_AUTO,
                                  .automatic = true,
@@ -296,6 +302,10 @@ static int step_train(struct cycle *cy, struct coin_lock *lock,
              champ, rq->req.reason[0] ? rq->req.reason : "no reason given",
              rq->req.requested_by[0] ? rq->req.requested_by : "?",
              rq->req.scope[0] ? rq->req.scope : "?");
+  } else if (c->champion_dangling) {
+    snprintf(why, sizeof(why),
+             "retraining: alias.champion names a model without usable "
+             "metadata (treated as no champion)");
   } else if (champion_worse) {
     snprintf(why, sizeof(why),
              "retraining: champion %s worse than persistence on probation, "
@@ -375,7 +385,7 @@ static void emit(struct cycle *cy, int exit_code) {
   }
   char champ[COIN_CODEC_ID_BYTES], ch[COIN_CODEC_ID_BYTES],
       prev[COIN_CODEC_ID_BYTES];
-  alias_or_empty(c, champ, COIN_ALIAS_CHAMPION);
+  champion_or_empty(c, champ);
   alias_or_empty(c, ch, COIN_ALIAS_CHALLENGER);
   alias_or_empty(c, prev, COIN_ALIAS_PREVIOUS);
   json_t *steps = json_array();
@@ -421,7 +431,7 @@ int train_cmd_cycle(struct train_ctx *c, const struct train_args *a) {
   bool worse = false, trained = false;
   struct request rq;
   /* (a) */
-  alias_or_empty(c, champ, COIN_ALIAS_CHAMPION);
+  champion_or_empty(c, champ);
   if (champ[0]) {
     if ((rc = step_rollback(&cy, champ, &worse)) != 0)
       goto fail;
@@ -429,13 +439,13 @@ int train_cmd_cycle(struct train_ctx *c, const struct train_args *a) {
     step(&cy, "rollback", "no_champion", "no champion yet");
   }
   /* the request, against the champion after (a) */
-  alias_or_empty(c, champ, COIN_ALIAS_CHAMPION);
+  champion_or_empty(c, champ);
   read_request(&cy, champ, &rq);
   /* (b) */
   if ((rc = step_promote(&cy, "promotion")) != 0)
     goto fail;
   /* (c) */
-  alias_or_empty(c, champ, COIN_ALIAS_CHAMPION);
+  champion_or_empty(c, champ);
   if (rq.present && strcmp(rq.req.champion, champ) != 0) {
     /* (b) promoted another champion: the request is answered */
     rc = coin_registry_retrain_request_clear(c->reg, rq.revision);

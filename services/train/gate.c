@@ -311,6 +311,38 @@ int train_meta_metric_put(struct coin_model_metadata *m, const char *name,
   return rc;
 }
 
+int train_champion(struct train_ctx *c, char *version, uint64_t *rev,
+                   struct coin_model_metadata *meta) {
+  uint64_t r = 0;
+  struct coin_model_metadata m;
+  version[0] = '\0';
+  if (rev)
+    *rev = 0;
+  c->champion_dangling = false;
+  int rc = coin_registry_alias_get(c->reg, version, &r, COIN_ALIAS_CHAMPION);
+  if (rc == COIN_ENOTFOUND) {
+    version[0] = '\0';
+    return 0;
+  }
+  if (rc)
+    return rc;
+  if (rev)
+    *rev = r;
+  rc = coin_registry_get(c->reg, meta ? meta : &m, NULL, version);
+  if (rc == COIN_ENOTFOUND || rc == COIN_EDECODE) {
+    c->champion_dangling = true;
+    if (!c->dangling_reported)
+      COIN_LOG_WARN("alias.champion is dangling: treated as no champion (the "
+                    "next promotion replaces it)",
+                    COIN_LOG_STR("version", version),
+                    COIN_LOG_STR("error", coin_error_last()));
+    c->dangling_reported = true;
+    version[0] = '\0';
+    return 0;
+  }
+  return rc;
+}
+
 int train_meta_update(struct train_ctx *c, const char *version,
                       const char *const *names, const double *values,
                       size_t n) {
@@ -614,10 +646,7 @@ int train_promote_locked(struct train_ctx *c, const struct train_args *a,
   if (rc || (rc = coin_registry_get(c->reg, &ch, NULL, ch_v)) != 0)
     goto fail;
   snprintf(res->candidate, sizeof(res->candidate), "%s", ch_v);
-  rc = coin_registry_alias_get(c->reg, cp_v, &cp_rev, COIN_ALIAS_CHAMPION);
-  if (rc == COIN_ENOTFOUND)
-    cp_v[0] = '\0';
-  else if (rc)
+  if ((rc = train_champion(c, cp_v, &cp_rev, &cp)) != 0)
     goto fail;
   snprintf(res->champion, sizeof(res->champion), "%s", cp_v);
   if (cp_v[0] && !strcmp(cp_v, ch_v)) {
@@ -627,8 +656,6 @@ int train_promote_locked(struct train_ctx *c, const struct train_args *a,
       fprintf(stderr, "coin-train promote: %s\n", res->summary);
     goto out;
   }
-  if (cp_v[0] && (rc = coin_registry_get(c->reg, &cp, NULL, cp_v)) != 0)
-    goto fail;
   gate(v, c, &ch, cp_v[0] ? &cp : NULL, o->bootstrap);
   res->realized = v->realized;
   res->bootstrap = v->bootstrap;
@@ -683,7 +710,7 @@ int train_promote_locked(struct train_ctx *c, const struct train_args *a,
   }
   /* the switch: the champion alias is the commit point (CAS) */
   if ((rc = coin_registry_alias_set(c->reg, COIN_ALIAS_CHAMPION, ch_v,
-                                    cp_v[0] ? cp_rev : 0)) != 0)
+                                    cp_rev)) != 0)
     goto fail;
   if ((rc = history_push(c, ch_v)) != 0)
     COIN_LOG_WARN("champion history not updated", COIN_LOG_RC(rc));

@@ -409,15 +409,8 @@ int train_run_locked(struct train_ctx *c, const struct train_args *a,
   /* the champion, for the retrain policy, the parent and the comparison */
   char champ[COIN_CODEC_ID_BYTES] = "";
   struct coin_model_metadata champ_meta;
-  rc = coin_registry_alias_get(c->reg, champ, NULL, COIN_ALIAS_CHAMPION);
-  if (rc == COIN_ENOTFOUND)
-    champ[0] = '\0';
-  else if (rc)
+  if ((rc = train_champion(c, champ, NULL, &champ_meta)) != 0)
     goto fail;
-  if (champ[0]) {
-    if ((rc = coin_registry_get(c->reg, &champ_meta, NULL, champ)) != 0)
-      goto fail;
-  }
   if (champ[0] && !o->skip_policy) {
     char why[320];
     int due = train_retrain_due(c, policy, &champ_meta, "champion", &sl, why,

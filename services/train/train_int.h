@@ -32,6 +32,8 @@ struct train_ctx {
   struct coin_bus_kv *wm; /* coin_watermarks (NULL when absent) */
   char producer_id[COIN_CODEC_ID_BYTES];
   FILE *report;
+  bool dangling_reported; /* train_champion said it once */
+  bool champion_dangling; /* the last train_champion found it dangling */
 };
 
 /* ---- the series to read (config + arguments) ----------------------------- */
@@ -122,6 +124,14 @@ void train_event(struct train_ctx *c, enum coin_model_event_kind kind,
 int train_meta_metric_put(struct coin_model_metadata *m, const char *name,
                           double v);
 /* Reads model.<version>, sets the metrics, writes back (CAS, retried). */
+/* The champion: *version "" when alias.champion is unset, or dangling (it
+ * names a model whose metadata is missing or undecodable: reported in one
+ * warning line with the version, then treated as no champion, so that the
+ * next promotion replaces the alias instead of every run failing on it).
+ * rev (may be NULL) is the alias' revision (0: unset), for the CAS switch;
+ * meta (may be NULL) gets the metadata. < 0 only when the registry fails. */
+int train_champion(struct train_ctx *c, char *version, uint64_t *rev,
+                   struct coin_model_metadata *meta);
 int train_meta_update(struct train_ctx *c, const char *version,
                       const char *const *names, const double *values, size_t n);
 

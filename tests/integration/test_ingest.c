@@ -568,6 +568,8 @@ struct replies {
   pthread_mutex_t lock;
   char states[32][16];
   int n;
+  char note[200];      /* the last reply's note */
+  int64_t done, total; /* of the last reply */
 };
 
 static void on_reply(const struct coin_bus_msg *m, void *closure) {
@@ -575,9 +577,14 @@ static void on_reply(const struct coin_bus_msg *m, void *closure) {
   json_t *j = json_loadb((const char *)coin_bus_msg_data(m),
                          coin_bus_msg_len(m), 0, NULL);
   const char *st = json_string_value(json_object_get(j, "state"));
+  const char *note = json_string_value(json_object_get(j, "note"));
   pthread_mutex_lock(&r->lock);
   if (st && r->n < 32)
     snprintf(r->states[r->n++], 16, "%s", st);
+  if (note)
+    snprintf(r->note, sizeof(r->note), "%s", note);
+  r->done = json_integer_value(json_object_get(j, "done"));
+  r->total = json_integer_value(json_object_get(j, "total"));
   pthread_mutex_unlock(&r->lock);
   json_decref(j);
 }
@@ -660,6 +667,138 @@ static void backfill_request_refills_a_range(void) {
 }
 
 /* One clear line on stderr and exit code 2. */
+/* A 1m refill that starts before the retention policy is cut to it (the
+ * cut said in the reply) instead of failing on "points beyond retention
+ * policy dropped". */
+static void old_1m_refill_is_cut_to_retention(void) {
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  struct coin_test_proc p;
+  ASSERT_OK(
+      run_ingest(rp.url, "BTCUSDT", "1m", "INGEST_1M_RETENTION_DAYS=1", 0, &p));
+  /* requests are core messages: send once the control subject is tapped
+   * (it is before the first cycle) */
+  for (int i = 0;
+       i < 500 && coin_test_sh("grep -q 'cycle done' '%s'", last_log) != 0; i++)
+    usleep(20000);
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_tap *tap = NULL;
+  struct replies r = {.lock = PTHREAD_MUTEX_INITIALIZER};
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  ASSERT_OK(coin_bus_connect(&bus, &bo));
+  ASSERT_OK(coin_bus_tap_core(&tap, bus, "coin.control.backfill.reply.t2",
+                              on_reply, &r));
+  int64_t now = replay_time(rp.url);
+  struct coin_backfill_request rq = {
+      .tf = COIN_TF_1M,
+      .from_ms = coin_tf_last_closed(COIN_TF_1M, now) - 3 * COIN_DAY_MS,
+      .to_ms = coin_tf_last_closed(COIN_TF_1M, now) - 2 * COIN_HOUR_MS,
+      .requested_at_ms = now};
+  snprintf(rq.exchange, sizeof(rq.exchange), "binance");
+  snprintf(rq.symbol, sizeof(rq.symbol), "BTCUSDT");
+  snprintf(rq.request_id, sizeof(rq.request_id), "t2");
+  snprintf(rq.producer_id, sizeof(rq.producer_id), "test");
+  uint8_t *data = NULL;
+  size_t len = 0;
+  ASSERT_OK(coin_codec_pack_backfill(&data, &len, &rq));
+  struct coin_bus_header h = {"Coin-Reply-To",
+                              "coin.control.backfill.reply.t2"};
+  ASSERT_OK(coin_bus_publish_msg(bus, COIN_SUBJECT_BACKFILL, &h, 1, data, len));
+  free(data);
+  for (int i = 0;
+       i < 3000 && !replies_have(&r, "done") && !replies_have(&r, "failed");
+       i++)
+    usleep(20000);
+  ASSERT_TRUE(replies_have(&r, "accepted"));
+  ASSERT_TRUE(replies_have(&r, "done"));
+  ASSERT_FALSE(replies_have(&r, "failed"));
+  pthread_mutex_lock(&r.lock);
+  ASSERT_CONTAINS(r.note, "cut to the 1m retention window: from ");
+  ASSERT_CONTAINS(r.note, "INGEST_1M_RETENTION_DAYS=1");
+  /* at most the day the policy keeps, minus the two newest hours */
+  ASSERT_TRUE(r.total > 0 && r.total <= 1440 - 120 + 2);
+  ASSERT_EQ_INT(r.done, r.total);
+  pthread_mutex_unlock(&r.lock);
+  ASSERT_TRUE(coin_test_proc_alive(&p));
+  coin_bus_tap_free(tap);
+  coin_bus_free(bus);
+  coin_test_proc_signal(&p, SIGTERM);
+  ASSERT_EQ_INT(coin_test_proc_wait(&p, 20000), 0);
+  coin_test_server_cleanup(&rp);
+}
+
+/* A hole left by a transient invalid row (high < low once, served right
+ * on the next request) is looked at again within INGEST_INVALID_RECHECK_
+ * SECONDS, not after the hour of a known exchange gap: the SoT converges. */
+static void invalid_row_holes_are_rechecked_soon(void) {
+  drop_db();
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, "--faults",
+                        "invalid:every=2", NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  ASSERT_EQ_INT(run_ingest(rp.url, "ETHUSDT", "1d",
+                           "INGEST_INVALID_RECHECK_SECONDS=1", 120000, NULL),
+                0);
+  ASSERT_EQ_INT(coin_test_sh("grep -q 'known gap recorded.*\"invalid\":true' "
+                             "'%s'",
+                             last_log),
+                0);
+  coin_test_server_cleanup(&rp);
+  const char *clean[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, clean));
+  sleep(2); /* past the 1 s re-check of the invalid holes */
+  ASSERT_EQ_INT(run_ingest(rp.url, "ETHUSDT", "1d",
+                           "INGEST_INVALID_RECHECK_SECONDS=1", 120000, NULL),
+                0);
+  ASSERT_OK(compare_series(rp.url, "ETHUSDT", COIN_TF_1D, NULL));
+  coin_test_server_cleanup(&rp);
+}
+
+/* One undecodable watermark value of ingest's own (KV coin_watermarks
+ * ingest.*): said once with its key, the series filled again from the
+ * start and the value replaced; the other series go on as usual. */
+static void bad_own_watermark_is_rebuilt(void) {
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  ASSERT_EQ_INT(run_ingest(rp.url, "BTCUSDT,SOLUSDT", "1d", NULL, 120000, NULL),
+                0);
+  int64_t good = watermark("BTCUSDT", COIN_TF_1D);
+  ASSERT_TRUE(good > 0);
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_kv *kv = NULL;
+  coin_bus_options_init(&bo);
+  bo.url = nats.url;
+  ASSERT_OK(coin_bus_connect(&bus, &bo));
+  ASSERT_OK(coin_bus_kv_open(&kv, bus, COIN_KV_WATERMARKS));
+  char key[128];
+  coin_codec_series_key(key, sizeof(key), "ingest", "binance", "BTCUSDT",
+                        COIN_TF_1D);
+  ASSERT_OK(coin_bus_kv_put(NULL, kv, key, "12x", 3));
+  coin_bus_kv_free(kv);
+  coin_bus_free(bus);
+  ASSERT_EQ_INT(run_ingest(rp.url, "BTCUSDT,SOLUSDT", "1d", NULL, 120000, NULL),
+                0);
+  ASSERT_EQ_INT(coin_test_sh("test $(grep -c 'ingest watermark undecodable' "
+                             "'%s') -eq 1",
+                             last_log),
+                0);
+  ASSERT_EQ_INT(coin_test_sh("grep 'ingest watermark undecodable' '%s' | "
+                             "grep -q '%s'",
+                             last_log, key),
+                0);
+  ASSERT_EQ_INT(watermark("BTCUSDT", COIN_TF_1D), good);
+  size_t n = 0;
+  ASSERT_OK(compare_series(rp.url, "BTCUSDT", COIN_TF_1D, &n));
+  ASSERT_TRUE(n > 10);
+  ASSERT_OK(compare_series(rp.url, "SOLUSDT", COIN_TF_1D, &n));
+  coin_test_server_cleanup(&rp);
+}
+
 static int config_error(const char *env1, const char *env2, const char *want,
                         const char *replay_url) {
   char logp[512], e[6][256];
@@ -711,10 +850,13 @@ int main(int argc, char **argv) {
   RUN_TEST(config_errors_are_one_clear_line);
   RUN_TEST(backfill_equals_replay);
   RUN_TEST(faults_store_nothing_invalid_and_converge);
+  RUN_TEST(invalid_row_holes_are_rechecked_soon);
   RUN_TEST(sigkill_during_backfill_converges);
   RUN_TEST(nats_down_sot_fills_then_watermark_catches_up);
   RUN_TEST(influx_down_nothing_advances);
   RUN_TEST(backfill_request_refills_a_range);
+  RUN_TEST(bad_own_watermark_is_rebuilt);
+  RUN_TEST(old_1m_refill_is_cut_to_retention);
   coin_test_server_cleanup(&nats);
   coin_test_server_cleanup(&influx);
   int rc = coin_test_summary();

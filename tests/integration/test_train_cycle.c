@@ -675,6 +675,31 @@ static int setup(void) {
   return 0;
 }
 
+/* A dangling alias.champion (its model's metadata is gone): said once, the
+ * cycle goes on as with no champion and the alias is replaced by the next
+ * promotion, instead of every run failing on it. */
+static void dangling_champion_alias_is_replaced(void) {
+  const char *ghost = "xgboost-20200101T000000Z-dead";
+  uint64_t rev = 0;
+  char cur[COIN_CODEC_ID_BYTES];
+  ASSERT_OK(coin_registry_alias_get(reg, cur, &rev, COIN_ALIAS_CHAMPION));
+  ASSERT_OK(coin_registry_alias_set(reg, COIN_ALIAS_CHAMPION, ghost, rev));
+  char *log = NULL;
+  ASSERT_EQ_INT(cycle(&log, wide), 0);
+  /* one line, naming the version */
+  char *line = strstr(log, "alias.champion is dangling");
+  ASSERT_TRUE(line != NULL);
+  ASSERT_TRUE(strstr(line + 1, "alias.champion is dangling") == NULL);
+  ASSERT_CONTAINS(line, ghost);
+  ASSERT_CONTAINS(log, "retraining: alias.champion names a model without");
+  ASSERT_CONTAINS(log, "coin-train cycle: bootstrap: challenger");
+  ASSERT_CONTAINS(log, "coin-train cycle: done");
+  free(log);
+  alias(cur, COIN_ALIAS_CHAMPION);
+  ASSERT_TRUE(strcmp(cur, ghost) != 0);
+  ASSERT_CONTAINS(cur, "xgboost-");
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   if (coin_test_tmpdir(tmpdir, sizeof(tmpdir), "train-cycle") != 0 ||
@@ -691,6 +716,7 @@ int main(int argc, char **argv) {
   RUN_TEST(retraining_requests);
   RUN_TEST(lifecycle_and_recent_events);
   RUN_TEST(json_line_per_cycle);
+  RUN_TEST(dangling_champion_alias_is_replaced);
   coin_bus_tap_free(tap);
   coin_registry_free(reg);
   coin_bus_free(bus);

@@ -150,6 +150,12 @@ static void every_error_kind(void) {
        "NATS_URL=\"http://127.0.0.1:4222\": scheme \"http\" not allowed "
        "(rule: comma list of URLs with scheme nats|tls and a host)"},
       {"NATS_URL=nats://a:4222,nats://:4222", "host missing"},
+      {"NATS_URL=", "NATS_URL: set but empty (rule: unset it for the default "
+                    "nats://127.0.0.1:4222, or comma list of URLs"},
+      {"INFLUX_URL=", "INFLUX_URL: set but empty"},
+      {"INFLUX_URL=http://reader:pw@127.0.0.1:8086",
+       "credentials in the URL are not used (set INFLUX_USER + "
+       "INFLUX_PASSWORD, or INFLUX_TOKEN)"},
       {"INFLUX_URL=127.0.0.1:8086", "INFLUX_URL=\"127.0.0.1:8086\": no "
                                     "scheme:// prefix"},
       {"INFLUX_URL=http://", "host missing"},
@@ -362,7 +368,7 @@ static void redaction(void) {
   const char *envp[] = {
       "NATS_URL=nats://bob:hunter2@n1:4222,tls://n2:4443,nats://"
       "tok3n@n3",
-      "INFLUX_URL=https://reader:pa:ss@influx:8086/x",
+      "EXCHANGE_BASE_URL=https://reader:pa:ss@api.example:8443/x",
       "INFLUX_USER=reader",
       "INFLUX_PASSWORD=hunter3",
       "SYMBOLS=BTCUSDT",
@@ -380,8 +386,8 @@ static void redaction(void) {
   ASSERT_TRUE(j != NULL);
   ASSERT_EQ_STR(json_string_value(json_object_get(j, "NATS_URL")),
                 "nats://bob:***@n1:4222,tls://n2:4443,nats://***@n3");
-  ASSERT_EQ_STR(json_string_value(json_object_get(j, "INFLUX_URL")),
-                "https://reader:***@influx:8086/x");
+  ASSERT_EQ_STR(json_string_value(json_object_get(j, "EXCHANGE_BASE_URL")),
+                "https://reader:***@api.example:8443/x");
   ASSERT_EQ_STR(json_string_value(json_object_get(j, "INFLUX_PASSWORD")),
                 "***");
   ASSERT_EQ_STR(json_string_value(json_object_get(j, "INFLUX_USER")), "reader");
@@ -486,6 +492,20 @@ static void service_extension(void) {
   free(json);
   coin_cfg_free(&s, svc_vars, COIN_ARRAY_LEN(svc_vars));
   coin_config_free(&s.core);
+
+  /* Hexadecimal is not a decimal number (strtod would take 0x0.8). */
+  const char *hex[] = {"ALERT_THRESHOLD=0x0.8",
+                       "ALERT_WEBHOOK_URL=https://hooks.example/x", NULL};
+  env = coin_env_envp(hex);
+  s = (struct svc_config){0};
+  coin_cfg_errors_free(&errs);
+  ASSERT_RC(coin_cfg_load(&s, svc_vars, COIN_ARRAY_LEN(svc_vars), &env, &errs),
+            COIN_EINVAL);
+  ASSERT_CONTAINS(errs.text,
+                  "ALERT_THRESHOLD=\"0x0.8\": not a decimal number (rule: "
+                  "number 0..1)");
+  coin_cfg_free(&s, svc_vars, COIN_ARRAY_LEN(svc_vars));
+  coin_cfg_errors_free(&errs);
 
   /* Core and service problems land in the same report. */
   const char *bad[] = {"LOG_LEVEL=x", "BACKFILL_DAYS=1e3",

@@ -5,6 +5,7 @@
  */
 #include "coin/error.h"
 #include "coin/influx.h"
+#include "coin/redact.h"
 #include "test.h"
 
 #include <float.h>
@@ -254,7 +255,29 @@ static void candle_args_are_validated(void) {
   ASSERT_CONTAINS(coin_error_last(), "from_ms=5 > to_ms=1");
 }
 
+/* What curl echoes never carries credentials into an error text (a URL
+ * with user-info inside curl's message is redacted; a refused connection on
+ * a closed loopback port: no server needed, no retry). */
+static void curl_errors_are_redacted(void) {
+  struct coin_influx_options o;
+  struct coin_influx *c = NULL;
+  coin_influx_options_init(&o);
+  o.url = "http://127.0.0.1:1";
+  o.max_retries = 0;
+  o.connect_timeout_ms = 500;
+  ASSERT_OK(coin_influx_new(&c, &o));
+  int rc = coin_influx_ping(c);
+  coin_influx_free(c);
+  ASSERT_TRUE(rc != 0);
+  ASSERT_CONTAINS(coin_error_last(), "http://127.0.0.1:1");
+  char out[256];
+  coin_redact_text(out, sizeof(out),
+                   "Failed to connect to http://u:s3cr3t@127.0.0.1:1/ping");
+  ASSERT_TRUE(strstr(out, "s3cr3t") == NULL);
+}
+
 TEST_MAIN(RUN_TEST(candle_line_is_exact); RUN_TEST(escapes_identifiers);
           RUN_TEST(escapes_string_fields); RUN_TEST(floats_round_trip_exactly);
           RUN_TEST(floats_print_short); RUN_TEST(rejects_bad_points);
-          RUN_TEST(options_are_validated); RUN_TEST(candle_args_are_validated))
+          RUN_TEST(options_are_validated); RUN_TEST(candle_args_are_validated);
+          RUN_TEST(curl_errors_are_redacted))

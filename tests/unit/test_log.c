@@ -47,7 +47,8 @@ static void line_shape_and_types(void) {
                 COIN_LOG_DBL("rate", 0.1), COIN_LOG_BOOL("ok", true),
                 COIN_LOG_RAW("obj", "{\"a\":[1,2]}"),
                 COIN_LOG_TIME("open", INT64_C(1502942400000)),
-                COIN_LOG_DBL("nan", NAN), COIN_LOG_STR("none", NULL));
+                COIN_LOG_TIME("absent", -1), COIN_LOG_DBL("nan", NAN),
+                COIN_LOG_STR("none", NULL));
   COIN_LOG_WARN("plain");
   ASSERT_EQ_INT(read_lines(f, lines, 10), 2);
   fclose(f);
@@ -73,6 +74,8 @@ static void line_shape_and_types(void) {
                 2);
   ASSERT_EQ_STR(json_string_value(json_object_get(j, "open")),
                 "2017-08-17T04:00:00.000Z");
+  /* an absent time (-1) is null, never 1969-12-31 */
+  ASSERT_TRUE(json_is_null(json_object_get(j, "absent")));
   ASSERT_TRUE(json_is_null(json_object_get(j, "nan")));
   ASSERT_TRUE(json_is_null(json_object_get(j, "none")));
   /* Key order is the documented one: ts, level, svc, msg, fields. */

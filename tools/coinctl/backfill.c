@@ -424,9 +424,11 @@ int coinctl_backfill(struct coinctl *ctl, int argc, char **argv) {
       if (bar_drawn)
         fputc('\n', stderr);
       bar_drawn = false;
+      const char *note = json_string_value(json_object_get(j, "note"));
       if (!as_json)
-        printf("backfill %s done: %lld of %lld candles\n", req.request_id,
-               (long long)done, (long long)total);
+        printf("backfill %s done: %lld of %lld candles%s%s%s\n", req.request_id,
+               (long long)done, (long long)total, note ? " (" : "",
+               note ? note : "", note ? ")" : "");
       finished = true;
     } else if (!strcmp(state, "failed") || !strcmp(state, "rejected")) {
       if (bar_drawn)
