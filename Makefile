@@ -8,6 +8,7 @@ CMAKE_FLAGS += -DCOIN_WERROR=ON
 endif
 
 .PHONY: all deps build test test-unit test-asan test-valgrind demo demo-stop format format-check clean
+.PHONY: fuzz fuzz-smoke
 
 all: build
 
@@ -37,6 +38,16 @@ test-asan: deps
 test-valgrind: build
 	@./scripts/valgrind-unit.sh $(BUILD_DIR)
 
+# Coverage-guided fuzzing (clang + libFuzzer, tree build-fuzz; not part of
+# test): every target FUZZ_SECONDS (120) on its corpus, one after another.
+# fuzz-smoke: 10 s each. See tests/fuzz/README.md.
+FUZZ_SECONDS ?= 120
+fuzz:
+	JOBS=$(JOBS) ./tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke:
+	JOBS=$(JOBS) ./tests/fuzz/run.sh 10
+
 demo: build
 	@./scripts/demo.sh start
 
@@ -50,4 +61,4 @@ format-check:
 	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) build-asan
+	rm -rf $(BUILD_DIR) build-asan build-fuzz

@@ -1903,3 +1903,25 @@ int coin_codec_to_json(char **out, const char *subject, const uint8_t *data,
                           shown(buf, subject));
   return coin_codec_to_json_type(out, type, data, len);
 }
+
+/* ---- watermark values ---------------------------------------------------- */
+
+int coin_codec_watermark_parse(int64_t *out, const void *value, size_t len) {
+  const unsigned char *v = value;
+  uint64_t x = 0;
+  if (v == NULL || len == 0 || len > 19)
+    return coin_error_set(
+        COIN_EDECODE, "watermark: %zu bytes, want 1..19 decimal digits", len);
+  if (len > 1 && v[0] == '0')
+    return coin_error_set(COIN_EDECODE, "watermark: leading zero");
+  for (size_t i = 0; i < len; i++) {
+    if (v[i] < '0' || v[i] > '9')
+      return coin_error_set(COIN_EDECODE,
+                            "watermark: byte %zu is not a decimal digit", i);
+    x = x * 10 + (uint64_t)(v[i] - '0'); /* 19 digits fit in uint64 */
+  }
+  if (x > (uint64_t)INT64_MAX)
+    return coin_error_set(COIN_EDECODE, "watermark: more than INT64_MAX");
+  *out = (int64_t)x;
+  return 0;
+}

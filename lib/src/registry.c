@@ -432,8 +432,8 @@ int coin_registry_retrain_request_put(struct coin_registry *r,
             : 0;
 }
 
-static int decode_request(struct coin_retrain_request *out, const char *text,
-                          size_t len) {
+int coin_registry_retrain_request_decode(struct coin_retrain_request *out,
+                                         const char *text, size_t len) {
   json_error_t err;
   json_t *o = json_loadb(text, len, 0, &err);
   json_int_t schema = 0, at = 0, n = 0;
@@ -486,7 +486,8 @@ int coin_registry_retrain_request_get(struct coin_registry *r,
     return coin_error_set(COIN_ENOTFOUND, "registry: no retrain request");
   if (rc)
     return coin_error_wrap(rc, "registry: get %s", COIN_KEY_RETRAIN_REQUEST);
-  rc = decode_request(out, (const char *)e.value, e.value_len);
+  rc = coin_registry_retrain_request_decode(out, (const char *)e.value,
+                                            e.value_len);
   if (out_revision) /* also for a bad value: the caller can clear it */
     *out_revision = e.revision;
   coin_bus_kv_entry_clear(&e);
@@ -707,9 +708,10 @@ static int event_kind_parse(enum coin_model_event_kind *out, const char *t) {
   return COIN_EDECODE;
 }
 
-static int recent_decode(struct coin_registry_recent *out, const char *text,
-                         size_t len) {
+int coin_registry_recent_decode(struct coin_registry_recent *out,
+                                const char *text, size_t len) {
   json_error_t err;
+  out->n = 0;
   json_t *o = json_loadb(text, len, 0, &err), *events = NULL;
   json_int_t schema = 0;
   int rc = COIN_EDECODE;
@@ -764,7 +766,7 @@ int coin_registry_recent_get(struct coin_registry *r,
   if (rc)
     return coin_error_wrap(rc, "registry: get %s", COIN_KEY_RECENT_EVENTS);
   out->revision = e.revision;
-  rc = recent_decode(out, (const char *)e.value, e.value_len);
+  rc = coin_registry_recent_decode(out, (const char *)e.value, e.value_len);
   coin_bus_kv_entry_clear(&e);
   return rc;
 }

@@ -129,4 +129,13 @@ int64_t coin_exchange_now_ms(void);
 /* Adapters, one file each. */
 extern const struct coin_exchange_ops coin_exchange_binance_ops;
 
+/* The Binance /api/v3/klines body decoder on its own (tests, fuzzing):
+ * rows and close_ms hold COIN_EXCHANGE_BINANCE_KLINES_LIMIT entries; *n
+ * rows decoded (exact duplicate rows dropped), or COIN_EDECODE with a
+ * one-line error. */
+#define COIN_EXCHANGE_BINANCE_KLINES_LIMIT 1000
+int coin_exchange_binance_decode_klines(struct coin_candle *rows,
+                                        int64_t *close_ms, size_t *n,
+                                        const char *body, size_t len);
+
 #endif

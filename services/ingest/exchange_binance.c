@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KLINES_LIMIT 1000
+#define KLINES_LIMIT COIN_EXCHANGE_BINANCE_KLINES_LIMIT
 #define KLINES_WEIGHT 2
 #define MAX_RATE_WAITS 8
 
@@ -299,6 +299,24 @@ static int parse_klines(void *ud, const struct coin_http_response *r,
   }
 out:
   json_decref(j);
+  return rc;
+}
+
+int coin_exchange_binance_decode_klines(struct coin_candle *rows,
+                                        int64_t *close_ms, size_t *n,
+                                        const char *body, size_t len) {
+  struct page *pg = malloc(sizeof(*pg));
+  if (pg == NULL)
+    return coin_error_set(COIN_ENOMEM, "binance klines: out of memory");
+  struct coin_http_response r = {
+      .status = 200, .body = (char *)body, .body_len = len};
+  int rc = parse_klines(pg, &r, "binance klines");
+  *n = rc == 0 ? pg->n : 0;
+  if (rc == 0) {
+    memcpy(rows, pg->rows, pg->n * sizeof(rows[0]));
+    memcpy(close_ms, pg->close_ms, pg->n * sizeof(close_ms[0]));
+  }
+  free(pg);
   return rc;
 }
 

@@ -160,6 +160,14 @@ struct ingest {
   char producer_id[COIN_CODEC_ID_BYTES];
 };
 
+/* sync.c: the known-gaps KV value {"gaps":[{from_ms, to_ms, checked_ms,
+ * next_check_ms, attempts, invalid?}, ...]} -> *gaps (realloc'd, at most
+ * INGEST_MAX_KNOWN_GAPS entries), *n; entries that are unreadable or not
+ * a range 0 <= from_ms <= to_ms with times and attempts >= 0, and those over
+ * the limit, are skipped and counted in *n_skipped. COIN_EDECODE with a
+ * one-line error when the value is not a gaps record. */
+int ingest_gaps_decode(struct known_gap **gaps, size_t *n, size_t *n_skipped,
+                       const char *text, size_t len);
 /* sync.c: one series, one cycle (forward fill, then gaps). */
 int sync_series(struct worker *w, struct series *s, int64_t now_ms);
 bool sync_due(const struct ingest *in, const struct series *s, int64_t now_ms);

@@ -26,18 +26,9 @@ static const char *tfn(const struct series *s) {
 
 /* ---- watermark (KV coin_watermarks, value = decimal open time ms) ------- */
 
+/* coin_codec_watermark_parse: the one strict reader of watermark values. */
 static int parse_ms(int64_t *out, const unsigned char *v, size_t len) {
-  char buf[32];
-  if (len == 0 || len >= sizeof(buf))
-    return COIN_EDECODE;
-  memcpy(buf, v, len);
-  buf[len] = '\0';
-  char *end;
-  long long x = strtoll(buf, &end, 10);
-  if (*end != '\0')
-    return COIN_EDECODE;
-  *out = x;
-  return 0;
+  return coin_codec_watermark_parse(out, v, len);
 }
 
 static int load_watermark(struct ingest *in, struct series *s) {
@@ -112,6 +103,59 @@ static int advance_watermark(struct ingest *in, struct series *s, int64_t wm) {
 
 /* ---- known gaps (KV coin_ingest, JSON) ---------------------------------- */
 
+int ingest_gaps_decode(struct known_gap **gaps, size_t *n, size_t *n_skipped,
+                       const char *text, size_t len) {
+  json_error_t je;
+  json_t *j = json_loadb(text, len, 0, &je);
+  json_t *arr = j ? json_object_get(j, "gaps") : NULL;
+  int rc = 0;
+  *n = 0;
+  *n_skipped = 0;
+  if (j == NULL) {
+    rc = coin_error_set(COIN_EDECODE, "known gaps: not JSON (%s at byte %d)",
+                        je.text, je.position);
+    goto out;
+  }
+  if (!json_is_array(arr)) {
+    rc = coin_error_set(COIN_EDECODE, "known gaps: \"gaps\" is not an array");
+    goto out;
+  }
+  size_t m = json_array_size(arr);
+  if (m > INGEST_MAX_KNOWN_GAPS) {
+    *n_skipped = m - INGEST_MAX_KNOWN_GAPS;
+    m = INGEST_MAX_KNOWN_GAPS;
+  }
+  struct known_gap *g = realloc(*gaps, (m ? m : 1) * sizeof(*g));
+  if (g == NULL) {
+    rc = coin_error_set(COIN_ENOMEM, "known gaps: out of memory");
+    goto out;
+  }
+  *gaps = g;
+  for (size_t i = 0; i < m; i++) {
+    json_t *o = json_array_get(arr, i);
+    struct known_gap k = {0};
+    json_int_t from = 0, to = 0, checked = 0, next = 0;
+    int attempts = 0, invalid = 0;
+    if (json_unpack(o, "{s:I, s:I, s:I, s:I, s:i, s?b}", "from_ms", &from,
+                    "to_ms", &to, "checked_ms", &checked, "next_check_ms",
+                    &next, "attempts", &attempts, "invalid", &invalid) != 0 ||
+        from < 0 || to < from || checked < 0 || next < 0 || attempts < 0) {
+      (*n_skipped)++; /* not a range this service could have written */
+      continue;
+    }
+    k.from_ms = from;
+    k.to_ms = to;
+    k.checked_ms = checked;
+    k.next_check_ms = next;
+    k.attempts = attempts;
+    k.invalid = invalid;
+    g[(*n)++] = k;
+  }
+out:
+  json_decref(j);
+  return rc;
+}
+
 static int load_gaps(struct ingest *in, struct series *s) {
   struct coin_bus_kv_entry e = {0};
   int rc = coin_bus_kv_get(&e, in->kv_state, s->gaps_key);
@@ -123,40 +167,20 @@ static int load_gaps(struct ingest *in, struct series *s) {
   }
   if (rc != 0)
     return rc;
-  json_error_t je;
-  json_t *j = json_loadb((const char *)e.value, e.value_len, 0, &je);
-  json_t *arr = j ? json_object_get(j, "gaps") : NULL;
-  if (!json_is_array(arr)) {
+  size_t n = 0, skipped = 0;
+  if (ingest_gaps_decode(&s->gaps, &n, &skipped, (const char *)e.value,
+                         e.value_len) == 0) {
+    s->n_gaps = n;
+    if (skipped > 0)
+      COIN_LOG_WARN("known gaps: unreadable entries ignored",
+                    COIN_LOG_STR("key", s->gaps_key),
+                    COIN_LOG_UINT("ignored", skipped),
+                    COIN_LOG_UINT("kept", n));
+  } else {
     COIN_LOG_WARN("known gaps unreadable, starting afresh",
                   COIN_LOG_STR("key", s->gaps_key),
-                  COIN_LOG_STR("why", je.text));
-  } else {
-    size_t n = json_array_size(arr);
-    if (n > INGEST_MAX_KNOWN_GAPS)
-      n = INGEST_MAX_KNOWN_GAPS;
-    struct known_gap *g = realloc(s->gaps, (n ? n : 1) * sizeof(*g));
-    if (g) {
-      s->gaps = g;
-      for (size_t i = 0; i < n; i++) {
-        json_t *o = json_array_get(arr, i);
-        struct known_gap k = {0};
-        json_int_t from = 0, to = 0, checked = 0, next = 0;
-        int attempts = 0, invalid = 0;
-        if (json_unpack(o, "{s:I, s:I, s:I, s:I, s:i, s?b}", "from_ms", &from,
-                        "to_ms", &to, "checked_ms", &checked, "next_check_ms",
-                        &next, "attempts", &attempts, "invalid", &invalid) != 0)
-          continue;
-        k.from_ms = from;
-        k.to_ms = to;
-        k.checked_ms = checked;
-        k.next_check_ms = next;
-        k.attempts = attempts;
-        k.invalid = invalid;
-        s->gaps[s->n_gaps++] = k;
-      }
-    }
+                  COIN_LOG_STR("why", coin_error_last()));
   }
-  json_decref(j);
   s->gaps_revision = e.revision;
   s->gaps_loaded = true;
   coin_bus_kv_entry_clear(&e);

@@ -172,9 +172,8 @@ static void on_watermark(const struct coin_bus_kv_entry *e, void *closure) {
     return;
   int64_t v = -1;
   if (e->op == COIN_BUS_KV_PUT) {
-    char *end = NULL;
-    long long x = strtoll((const char *)e->value, &end, 10);
-    if (end == (const char *)e->value || *end != '\0' || x < 0) {
+    int64_t x = -1;
+    if (coin_codec_watermark_parse(&x, e->value, e->value_len) != 0) {
       COIN_LOG_WARN("watermark is not a decimal ms time",
                     COIN_LOG_STR("key", e->key));
       return;

@@ -433,6 +433,16 @@ bool mon_sleep_unless(const atomic_bool *stop, int64_t ms);
 void site_load_manifest(struct monitor *m, int64_t now_ms);
 /* Frees the heap parts of a manifest entry (errors). */
 void site_entry_clear(struct mon_manifest_entry *e);
+/* Reads a verified file's content into c (parse_ok, err, last_open_ms,
+ * n_candles, announced_*_ms for history.json; degraded and reasons for
+ * prediction.json); m is read for its configured exchange only. */
+void site_parse_file(struct mon_file_cache *c, const struct monitor *m,
+                     const struct mon_series *s, enum mon_file_kind kind,
+                     const char *buf, size_t len);
+/* Scans manifest.json content, merging each item into its series' man
+ * (load number gen); 0, or -1 with m->manifest_err set. Pass thread. */
+int site_parse_manifest(struct monitor *m, const char *buf, size_t len,
+                        uint32_t gen);
 /* Observes series s (files, last candle, degraded); under m->lock. */
 void site_observe(struct monitor *m, struct mon_series *s, int64_t now_ms);
 

@@ -166,6 +166,10 @@ static void set_err(char **err, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof(buf), fmt, ap);
   va_end(ap);
+  /* One line, always: names quoted from a file may hold a decoded "\n". */
+  for (char *p = buf; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
   free(*err);
   *err = strdup(buf);
 }
@@ -436,6 +440,19 @@ static void read_announced(struct mon_file_cache *c, const char *buf,
   }
   c->announced_soft_ms = h.v.soft_at_ms;
   c->announced_hard_ms = h.v.hard_at_ms;
+}
+
+void site_parse_file(struct mon_file_cache *c, const struct monitor *m,
+                     const struct mon_series *s, enum mon_file_kind kind,
+                     const char *buf, size_t len) {
+  if (kind == MON_FILE_HISTORY) {
+    parse_history(c, m, s, buf, len);
+    read_announced(c, buf, len);
+  } else if (kind == MON_FILE_PREDICTION) {
+    parse_prediction(c, m, s, buf, len);
+  } else {
+    c->parse_ok = true; /* listed and hashed; its content is not ours */
+  }
 }
 
 /* ---- manifest.json ------------------------------------------------------ */
@@ -804,6 +821,11 @@ schema:
   return -1;
 }
 
+int site_parse_manifest(struct monitor *m, const char *buf, size_t len,
+                        uint32_t gen) {
+  return parse_manifest(m, buf, len, gen);
+}
+
 /* Opens STATIC_DATA_DIR for this pass (a directory that is replaced is
  * followed). */
 static void open_site(struct monitor *m) {
@@ -947,13 +969,7 @@ static enum verdict verify_file(struct monitor *m, struct mon_series *s,
     atomic_fetch_add(&m->c.files_hashed, 1);
     atomic_fetch_add(&m->c.bytes_hashed, len);
     if (c->valid) {
-      if (f->kind == MON_FILE_HISTORY) {
-        parse_history(c, m, s, buf, len);
-        read_announced(c, buf, len);
-      } else if (f->kind == MON_FILE_PREDICTION)
-        parse_prediction(c, m, s, buf, len);
-      else
-        c->parse_ok = true; /* listed and hashed; its content is not ours */
+      site_parse_file(c, m, s, f->kind, buf, len);
     }
     free(buf);
     mtime_ms = ns_to_ms(id.mtime_ns);

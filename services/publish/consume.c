@@ -25,18 +25,9 @@
 
 /* ---- watermarks --------------------------------------------------------- */
 
+/* coin_codec_watermark_parse: the one strict reader of watermark values. */
 static int parse_ms(int64_t *out, const unsigned char *v, size_t len) {
-  char buf[32];
-  if (len == 0 || len >= sizeof(buf))
-    return COIN_EDECODE;
-  memcpy(buf, v, len);
-  buf[len] = '\0';
-  char *end;
-  long long x = strtoll(buf, &end, 10);
-  if (*end != '\0' || x < 0)
-    return COIN_EDECODE;
-  *out = x;
-  return 0;
+  return coin_codec_watermark_parse(out, v, len);
 }
 
 /* Reads key: *ms = -1 and *rev = 0 when absent. A value that is not a

@@ -191,11 +191,11 @@ static int watermark(int64_t *out, struct train_ctx *c, const char *symbol,
     return rc;
   if ((rc = coin_bus_kv_get(&e, c->wm, key)) != 0)
     return rc;
-  char *end = NULL;
-  long long v = strtoll((const char *)e.value, &end, 10);
-  rc = (end && *end == '\0' && end != (const char *)e.value)
+  int64_t v = -1;
+  rc = coin_codec_watermark_parse(&v, e.value, e.value_len) == 0
            ? 0
-           : coin_error_set(COIN_EDECODE, "watermark %s: \"%s\" not a number",
+           : coin_error_set(COIN_EDECODE,
+                            "watermark %s: \"%.40s\" is not a decimal ms time",
                             key, (const char *)e.value);
   coin_bus_kv_entry_clear(&e);
   if (rc == 0)

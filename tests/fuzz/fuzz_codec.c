@@ -3,8 +3,9 @@
  * decoder, the rest is the input. Properties checked (abort on violation):
  * a failure is a clean COIN_EDECODE or COIN_ETOOBIG; whatever decodes packs
  * again, decodes again and packs to the same bytes; its JSON renders.
- * Built two ways: clang -fsanitize=fuzzer (tests/CMakeLists.txt, clang only)
- * and the gcc replay driver fuzz_replay.c that CTest runs as fuzz_codec.
+ * Selector 6 parses subjects / KV keys, 7 renders subject + bytes as JSON
+ * (coin_codec_to_json). Built two ways: clang -fsanitize=fuzzer (COIN_FUZZ,
+ * tests/fuzz/README.md) and the replay driver fuzz_replay.c (CTest).
  * Single-threaded; no state kept between inputs.
  */
 #include <stdint.h>
@@ -28,6 +29,8 @@ static void check_fail(const char *what, int rc) {
     die(what, rc);
   if (coin_error_last()[0] == '\0')
     die("empty error message", rc);
+  if (strchr(coin_error_last(), '\n') || strchr(coin_error_last(), '\r'))
+    die("error message is not one line", rc);
 }
 
 static void check_same(const uint8_t *a, size_t alen, const uint8_t *b,
@@ -101,10 +104,42 @@ static void fuzz_key(const uint8_t *data, size_t size) {
   free(key);
 }
 
+/* coin_codec_to_json: a subject (up to the first NUL byte) and the message
+ * bytes after it, as coinctl sees them. Renders one line of JSON, or fails
+ * with a clean code and a one-line message. */
+static void fuzz_to_json(const uint8_t *data, size_t size) {
+  const uint8_t *nul = memchr(data, '\0', size);
+  size_t slen = nul ? (size_t)(nul - data) : size;
+  char *subject = malloc(slen + 1), *json = NULL;
+  if (subject == NULL)
+    abort();
+  memcpy(subject, data, slen);
+  subject[slen] = '\0';
+  const uint8_t *msg = nul ? nul + 1 : data + size;
+  size_t mlen = nul ? size - slen - 1 : 0;
+  coin_error_clear();
+  int rc = coin_codec_to_json(&json, subject, msg, mlen);
+  if (rc == 0) {
+    if (json[0] != '{' || json[strlen(json) - 1] != '}' || strchr(json, '\n'))
+      die("to_json: not one line of JSON", 0);
+  } else {
+    if (rc == COIN_ENOTFOUND) {
+      if (coin_codec_subject_type(subject) != COIN_MSG_UNKNOWN)
+        die("to_json: known subject refused as unknown", rc);
+    } else {
+      check_fail("coin_codec_to_json", rc);
+    }
+    if (strchr(coin_error_last(), '\n') || coin_error_last()[0] == '\0')
+      die("to_json: error message not one line", rc);
+  }
+  free(json);
+  free(subject);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size == 0)
     return 0;
-  uint8_t selector = data[0] % 7;
+  uint8_t selector = data[0] % 8;
   data++;
   size--;
   switch (selector) {
@@ -133,7 +168,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ROUND_TRIP(struct coin_backfill_request, coin_codec_unpack_backfill,
                coin_codec_pack_backfill, no_clear, COIN_MSG_BACKFILL_REQUEST);
     break;
-  default: fuzz_key(data, size); break;
+  case 6: fuzz_key(data, size); break;
+  default: fuzz_to_json(data, size); break;
   }
   return 0;
 }

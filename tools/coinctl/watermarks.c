@@ -105,14 +105,9 @@ static int load_prefix(struct wm_list *l, struct coin_bus_kv *kv,
       rc = coin_error_set(COIN_ENOMEM, "out of memory");
       break;
     }
-    char *end = NULL;
     const char *v = (const char *)e.value;
-    errno = 0;
-    long long ms = strtoll(v, &end, 10);
-    bool ok = e.value_len > 0 && e.value_len <= 20 && errno == 0 &&
-              end == v + e.value_len &&
-              (v[0] == '-' || (v[0] >= '0' && v[0] <= '9'));
-    if (ok) {
+    int64_t ms = -1;
+    if (coin_codec_watermark_parse(&ms, e.value, e.value_len) == 0) {
       if (which == 0) {
         s->has_ingest = true;
         s->ingest_ms = ms;

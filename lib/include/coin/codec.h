@@ -366,4 +366,10 @@ int coin_codec_to_json(char **out, const char *subject, const uint8_t *data,
 int coin_codec_to_json_type(char **out, enum coin_msg_type type,
                             const uint8_t *data, size_t len);
 
+/* ---- watermark values (KV coin_watermarks) ---------------------------------
+ * A value is the decimal ms time, as "%" PRId64 writes it: 1..19 digits,
+ * no sign, space or leading zero, at most INT64_MAX, nothing after it.
+ * COIN_EDECODE with a one-line error otherwise (the bytes are not quoted). */
+int coin_codec_watermark_parse(int64_t *out, const void *value, size_t len);
+
 #endif

@@ -128,6 +128,9 @@ int coin_registry_retrain_request_get(struct coin_registry *r,
  * (COIN_ECONFLICT: a newer request arrived and stays); no error when none. */
 int coin_registry_retrain_request_clear(struct coin_registry *r,
                                         uint64_t expected_revision);
+/* The decoder of _get on a value's bytes (also for tests and fuzzing). */
+int coin_registry_retrain_request_decode(struct coin_retrain_request *out,
+                                         const char *text, size_t len);
 
 /* ---- artifacts ----------------------------------------------------------- */
 
@@ -183,6 +186,9 @@ struct coin_registry_recent {
  * line naming the key) when the value is not a log. */
 int coin_registry_recent_get(struct coin_registry *r,
                              struct coin_registry_recent *out);
+/* The decoder of _get on a value's bytes (sets e and n, not revision). */
+int coin_registry_recent_decode(struct coin_registry_recent *out,
+                                const char *text, size_t len);
 
 /* ---- lifecycle: what a reader of the site is told ------------------------
  * The roles, since when, how the champion came in, the challenger's shadow
