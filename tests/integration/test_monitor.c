@@ -449,6 +449,30 @@ static void endpoints(void) {
   ASSERT_EQ_INT(fx_http(&body, "GET", url), 200);
   ASSERT_CONTAINS(body, "\"influx\":true");
   free(body);
+  /* a paused nats-server keeps the socket up: /readyz asks for a round
+   * trip and says 503 "nats":false, /healthz stays 200; both recover */
+  ASSERT_EQ_INT(kill(fx_nats.pid, SIGSTOP), 0);
+  int paused = 0, live = 0;
+  for (int i = 0; i < 80 && !paused; i++) {
+    char *b = NULL;
+    paused = fx_http(&b, "GET", url) == 503 && b && strstr(b, "\"nats\":false");
+    free(b);
+    if (!paused)
+      fx_sleep_ms(100);
+  }
+  char hurl[256];
+  snprintf(hurl, sizeof(hurl), "%s/healthz", mon.base);
+  live = fx_http(NULL, "GET", hurl) == 200;
+  ASSERT_EQ_INT(kill(fx_nats.pid, SIGCONT), 0);
+  ASSERT_TRUE(paused);
+  ASSERT_TRUE(live);
+  int back = 0;
+  for (int i = 0; i < 100 && !back; i++) {
+    back = fx_http(NULL, "GET", url) == 200;
+    if (!back)
+      fx_sleep_ms(100);
+  }
+  ASSERT_TRUE(back);
   snprintf(url, sizeof(url), "%s/metrics", mon.base);
   ASSERT_EQ_INT(fx_http(&body, "GET", url), 200);
   ASSERT_CONTAINS(body, "coin_monitor_passes_total");
