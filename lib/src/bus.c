@@ -330,6 +330,23 @@ static int check_options(const struct coin_bus_options *o) {
     }                                                                          \
   } while (0)
 
+/* "_INBOX.<user>" when user is a valid subject token ([A-Za-z0-9_-], at
+ * most COIN_BUS_NAME_MAX): the per-user reply prefix; false otherwise (the
+ * default _INBOX then). */
+static bool inbox_prefix(char *out, size_t out_bytes, const char *user) {
+  size_t n = strlen(user);
+  if (n == 0 || n > COIN_BUS_NAME_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = user[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '_' || c == '-'))
+      return false;
+  }
+  snprintf(out, out_bytes, "_INBOX.%s", user);
+  return true;
+}
+
 int coin_bus_connect(struct coin_bus **out,
                      const struct coin_bus_options *opts) {
   int rc = 0;
@@ -367,9 +384,15 @@ int coin_bus_connect(struct coin_bus **out,
 
   NATS_TRY(natsOptions_Create(&no), "nats options");
   NATS_TRY(natsOptions_SetServers(no, (const char **)urls, nurls), "url");
-  if (opts->user)
+  char inbox[COIN_BUS_NAME_MAX + 16];
+  if (opts->user) {
     NATS_TRY(natsOptions_SetUserInfo(no, opts->user, opts->password),
              "user/password");
+    /* replies come to _INBOX.<user>.>: with the role table a user may
+     * subscribe there only, so nobody reads another user's replies */
+    if (inbox_prefix(inbox, sizeof(inbox), opts->user))
+      NATS_TRY(natsOptions_SetCustomInboxPrefix(no, inbox), "inbox prefix");
+  }
   if (opts->token)
     NATS_TRY(natsOptions_SetToken(no, opts->token), "token");
   if (opts->creds_file)

@@ -317,6 +317,38 @@ static void monitor_cannot_publish_models(void) {
 
 /* ---- the services with their credentials --------------------------------- */
 
+/* Replies are per user: each role subscribes to _INBOX.<user>.> only, so
+ * coin-publish cannot read coin-ingest's replies (a JetStream publish ack
+ * or a KV get of ingest lands there), while its own requests still work. */
+static void replies_are_per_user(void) {
+  struct coin_bus *pub = NULL;
+  ASSERT_OK(connect_as(&pub, R_PUBLISH, NULL));
+  struct seen got = {0};
+  struct coin_bus_tap *tap = NULL;
+  ASSERT_OK(
+      coin_bus_tap_core(&tap, pub, "_INBOX.coin-ingest.>", on_event, &got));
+  int logged = -1;
+  for (int i = 0; i < 50 && logged != 0; i++) {
+    usleep(100000);
+    logged = coin_test_sh(
+        "grep -F 'Subscription Violation' '%s/server.log' | grep -F 'User "
+        "\"coin-publish\"' | grep -qF '_INBOX.coin-ingest.>'",
+        nats.dir);
+  }
+  ASSERT_EQ_INT(logged, 0);
+  /* its own request/reply works: a KV get goes through _INBOX.coin-publish */
+  struct coin_bus_kv *kv = NULL;
+  ASSERT_OK(ensure_wm(&kv, pub));
+  struct coin_bus_kv_entry e = {0};
+  int rc = coin_bus_kv_get(&e, kv, "ingest.binance.NOSUCH.1h");
+  coin_bus_kv_entry_clear(&e);
+  ASSERT_EQ_INT(rc, COIN_ENOTFOUND);
+  coin_bus_kv_free(kv);
+  coin_bus_tap_free(tap);
+  coin_bus_free(pub);
+  ASSERT_EQ_INT(__atomic_load_n(&got.n, __ATOMIC_SEQ_CST), 0);
+}
+
 static int svc_env(char e[][400], int k, int role) {
   snprintf(e[k++], 400, "NATS_URL=%s", nats.url);
   snprintf(e[k++], 400, "NATS_USER=coin-%s", roles[role]);
@@ -426,7 +458,8 @@ static void services_end_to_end(void) {
   ASSERT_OK(no_other_refusal("coin-ingest", "PERMUSDT"));
   ASSERT_OK(no_other_refusal("coin-publish",
                              "PERMUSDT\\|BTCUSDT\\.1h\"\\|STREAM\\.DELETE\\|"
-                             "STREAM\\.UPDATE\\.COIN_CANDLES"));
+                             "STREAM\\.UPDATE\\.COIN_CANDLES\\|"
+                             "_INBOX\\.coin-ingest"));
   /* coinctl wait-backfill as coin-train (the deployments' first step) */
   k = svc_env(e, 0, R_TRAIN);
   for (int i = 0; i < k; i++)
@@ -521,6 +554,7 @@ int main(int argc, char **argv) {
   RUN_TEST(candles_only_from_ingest);
   RUN_TEST(watermark_keys_per_role);
   RUN_TEST(monitor_cannot_publish_models);
+  RUN_TEST(replies_are_per_user);
   RUN_TEST(services_end_to_end);
   coin_bus_shutdown();
   coin_test_server_cleanup(&nats);
