@@ -1463,6 +1463,33 @@ static void bad_watermark_value_stops_nothing(void) {
   svc_stop(&again);
 }
 
+/* Truncated or garbage site files found at start (a crash of another
+ * writer, a disk that lost a block): the restarted publish writes the site
+ * from the SoT again, the manifest matches every file and the history
+ * equals the SoT. */
+static void truncated_site_files_are_rewritten(void) {
+  const char *S = hS, *syms = hsyms;
+  const enum coin_tf tf = COIN_TF_1H;
+  char dir[700];
+  snprintf(dir, sizeof(dir), "%s/site-hostile", tmpdir);
+  ASSERT_EQ_INT(
+      coin_test_sh("cd '%s' && head -c 37 manifest.json > m && mv m "
+                   "manifest.json && printf '{\"schema_ver' > "
+                   "v1/binance/%s/1h/history.json && printf '\\377\\0' > "
+                   "v1/binance/%s/1h/prediction.json",
+                   dir, S, S),
+      0);
+  struct svc again;
+  ASSERT_OK(publish_start(&again, "site-hostile", "hostile", syms, "1h", NULL));
+  ASSERT_OK(wait_ready(&again, 15000));
+  ASSERT_OK(check_history(again.site, S, tf, 500, NULL));
+  ASSERT_OK(check_site(again.site, NULL, NULL));
+  json_t *p = history(again.site, S, tf, "prediction.json");
+  ASSERT_TRUE(p != NULL);
+  json_decref(p);
+  svc_stop(&again);
+}
+
 /* /readyz tells whether publish can do its job now, /healthz stays a
  * liveness check: a paused nats-server (the socket stays up) and a site
  * file that cannot be written each make /readyz 503 while /healthz stays
@@ -1571,6 +1598,7 @@ int main(int argc, char **argv) {
   RUN_TEST(forged_batches_never_reach_the_site);
   RUN_TEST(stray_batch_changes_nothing);
   RUN_TEST(bad_watermark_value_stops_nothing);
+  RUN_TEST(truncated_site_files_are_rewritten);
   RUN_TEST(readyz_tells_the_truth);
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
