@@ -1051,6 +1051,13 @@ int coin_codec_metric_get(double *out, const struct coin_metric *metrics,
   return coin_error_set(COIN_ENOTFOUND, "metric %.64s: not present", name);
 }
 
+double coin_codec_model_metric(const struct coin_model_metadata *m,
+                               const char *name) {
+  double v;
+  return coin_codec_metric_get(&v, m->metrics, m->n_metrics, name) == 0 ? v
+                                                                        : NAN;
+}
+
 /* Points m (the protobuf view) at model's arrays; entries/ptrs hold
  * COIN_CODEC_MAX_METRICS each. Call after model_check. */
 static void model_out(Coin__V1__ModelMetadata *m,

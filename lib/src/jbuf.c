@@ -158,6 +158,26 @@ void coin_jbuf_key(struct coin_jbuf *b, const char *key) {
   coin_jbuf_putn(b, ":", 1);
 }
 
+void coin_jbuf_knum(struct coin_jbuf *b, const char *key, double v) {
+  coin_jbuf_key(b, key);
+  coin_jbuf_num(b, v); /* non-finite: null */
+  coin_jbuf_putn(b, ",", 1);
+}
+
+void coin_jbuf_kinterval(struct coin_jbuf *b, const char *key, double lo,
+                         double hi) {
+  coin_jbuf_key(b, key);
+  if (!isfinite(lo)) {
+    coin_jbuf_puts(b, "null,");
+    return;
+  }
+  coin_jbuf_putn(b, "[", 1);
+  coin_jbuf_num(b, lo);
+  coin_jbuf_putn(b, ",", 1);
+  coin_jbuf_num(b, hi);
+  coin_jbuf_putn(b, "],", 2);
+}
+
 void coin_jbuf_kstr(struct coin_jbuf *b, const char *key, const char *s) {
   coin_jbuf_key(b, key);
   coin_jbuf_str(b, s);

@@ -22,12 +22,6 @@ const char *coin_promotion_via_name(enum coin_promotion_via via) {
   }
 }
 
-static double metric(const struct coin_model_metadata *m, const char *name) {
-  double v;
-  return coin_codec_metric_get(&v, m->metrics, m->n_metrics, name) == 0 ? v
-                                                                        : NAN;
-}
-
 static int64_t ms_or_unknown(double v) {
   return isfinite(v) && v >= 0 ? (int64_t)v : -1;
 }
@@ -54,19 +48,23 @@ static int read_role(struct coin_registry *r, const char *alias, bool champion,
   snprintf(out->kind, sizeof(out->kind), "%s", m.kind);
   out->registered_ms = m.created_at_ms;
   if (champion) {
-    out->since_ms = ms_or_unknown(metric(&m, "promotion.at_ms"));
-    if (metric(&m, "promotion.rollback") == 1.0)
+    out->since_ms =
+        ms_or_unknown(coin_codec_model_metric(&m, "promotion.at_ms"));
+    if (coin_codec_model_metric(&m, "promotion.rollback") == 1.0)
       out->via = COIN_PROMOTION_ROLLBACK;
-    else if (metric(&m, "promotion.bootstrap") == 1.0)
+    else if (coin_codec_model_metric(&m, "promotion.bootstrap") == 1.0)
       out->via = COIN_PROMOTION_BOOTSTRAP;
-    else if (metric(&m, "promotion.automatic") == 1.0)
+    else if (coin_codec_model_metric(&m, "promotion.automatic") == 1.0)
       out->via = COIN_PROMOTION_AUTOMATIC;
     else if (out->since_ms >= 0)
       out->via = COIN_PROMOTION_MANUAL;
   } else {
-    out->shadow_realized = ms_or_unknown(metric(&m, "shadow.realized"));
-    out->shadow_needed = ms_or_unknown(metric(&m, "shadow.needed"));
-    out->shadow_checked_ms = ms_or_unknown(metric(&m, "shadow.checked_at_ms"));
+    out->shadow_realized =
+        ms_or_unknown(coin_codec_model_metric(&m, "shadow.realized"));
+    out->shadow_needed =
+        ms_or_unknown(coin_codec_model_metric(&m, "shadow.needed"));
+    out->shadow_checked_ms =
+        ms_or_unknown(coin_codec_model_metric(&m, "shadow.checked_at_ms"));
   }
   return 0;
 }

@@ -734,38 +734,18 @@ void champ_free(struct mon_champ *c) {
 
 /* ---- reporting ----------------------------------------------------------- */
 
-static void put_num(struct coin_jbuf *b, const char *key, double v) {
-  coin_jbuf_key(b, key);
-  coin_jbuf_num(b, v); /* non-finite: null */
-  coin_jbuf_putn(b, ",", 1);
-}
-
-static void put_interval(struct coin_jbuf *b, const char *key, double lo,
-                         double hi) {
-  coin_jbuf_key(b, key);
-  if (!isfinite(lo)) {
-    coin_jbuf_puts(b, "null,");
-    return;
-  }
-  coin_jbuf_putn(b, "[", 1);
-  coin_jbuf_num(b, lo);
-  coin_jbuf_putn(b, ",", 1);
-  coin_jbuf_num(b, hi);
-  coin_jbuf_putn(b, "],", 2);
-}
-
 /* The figures of a window, named as in track_record.json. */
 static void put_figures(struct coin_jbuf *b, const struct coin_track_window *w,
                         enum coin_track_verdict v) {
   coin_jbuf_kint(b, "n", w->n);
-  put_num(b, "mae", w->mae);
-  put_num(b, "persistence_mae", w->persistence_mae);
-  put_num(b, "mae_ratio", w->mae_ratio);
-  put_interval(b, "mae_diff_ci95", w->diff_lo, w->diff_hi);
+  coin_jbuf_knum(b, "mae", w->mae);
+  coin_jbuf_knum(b, "persistence_mae", w->persistence_mae);
+  coin_jbuf_knum(b, "mae_ratio", w->mae_ratio);
+  coin_jbuf_kinterval(b, "mae_diff_ci95", w->diff_lo, w->diff_hi);
   coin_jbuf_kint(b, "directional_n", w->directional_n);
   coin_jbuf_kint(b, "hits", w->hits);
-  put_num(b, "hit_rate", w->hit_rate);
-  put_interval(b, "hit_rate_ci95", w->hit_lo, w->hit_hi);
+  coin_jbuf_knum(b, "hit_rate", w->hit_rate);
+  coin_jbuf_kinterval(b, "hit_rate_ci95", w->hit_lo, w->hit_hi);
   coin_jbuf_kstr(b, "verdict", coin_track_verdict_name(v));
 }
 

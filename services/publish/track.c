@@ -187,27 +187,6 @@ void track_champion_mark(struct pseries *s) {
     s->pred.degraded &= ~(unsigned)COIN_DEGRADED_CHAMPION_UNDERPERFORMING;
 }
 
-static void put_num_or_null(struct coin_jbuf *b, const char *key, double v) {
-  coin_jbuf_key(b, key);
-  coin_jbuf_num(b, v); /* non-finite: null */
-  coin_jbuf_putn(b, ",", 1);
-}
-
-/* "key":[lo,hi], or null when undefined. */
-static void put_interval(struct coin_jbuf *b, const char *key, double lo,
-                         double hi) {
-  coin_jbuf_key(b, key);
-  if (!isfinite(lo)) {
-    coin_jbuf_puts(b, "null,");
-    return;
-  }
-  coin_jbuf_putn(b, "[", 1);
-  coin_jbuf_num(b, lo);
-  coin_jbuf_putn(b, ",", 1);
-  coin_jbuf_num(b, hi);
-  coin_jbuf_putn(b, "],", 2);
-}
-
 static void put_window(struct coin_jbuf *b, const char *name,
                        const struct pseries *s, int64_t from_ms) {
   struct coin_track_window w;
@@ -229,14 +208,14 @@ static void put_window(struct coin_jbuf *b, const char *name,
   coin_jbuf_kstr(b, "window", name);
   coin_jbuf_kint(b, "from_ms", from_ms);
   coin_jbuf_kint(b, "n", w.n);
-  put_num_or_null(b, "mae", w.mae);
-  put_num_or_null(b, "persistence_mae", w.persistence_mae);
-  put_num_or_null(b, "mae_ratio", w.mae_ratio);
-  put_interval(b, "mae_diff_ci95", w.diff_lo, w.diff_hi);
+  coin_jbuf_knum(b, "mae", w.mae);
+  coin_jbuf_knum(b, "persistence_mae", w.persistence_mae);
+  coin_jbuf_knum(b, "mae_ratio", w.mae_ratio);
+  coin_jbuf_kinterval(b, "mae_diff_ci95", w.diff_lo, w.diff_hi);
   coin_jbuf_kint(b, "directional_n", w.directional_n);
   coin_jbuf_kint(b, "hits", w.hits);
-  put_num_or_null(b, "hit_rate", w.hit_rate);
-  put_interval(b, "hit_rate_ci95", w.hit_lo, w.hit_hi);
+  coin_jbuf_knum(b, "hit_rate", w.hit_rate);
+  coin_jbuf_kinterval(b, "hit_rate_ci95", w.hit_lo, w.hit_hi);
   coin_jbuf_trim_comma(b);
   coin_jbuf_putn(b, "},", 2);
 }
@@ -264,15 +243,15 @@ void track_render(struct coin_jbuf *b, struct publish *p, struct pseries *s,
     coin_jbuf_kint(b, "target_open_ms", t->r.target_open_ms);
     coin_jbuf_ktime(b, "target_open", t->r.target_open_ms);
     coin_jbuf_kstr(b, "model_version", t->version[0] ? t->version : NULL);
-    put_num_or_null(b, "input_close", t->r.input_close);
-    put_num_or_null(b, "predicted_return", t->r.predicted_return);
-    put_num_or_null(b, "predicted_close",
-                    t->r.input_close * exp(t->r.predicted_return));
+    coin_jbuf_knum(b, "input_close", t->r.input_close);
+    coin_jbuf_knum(b, "predicted_return", t->r.predicted_return);
+    coin_jbuf_knum(b, "predicted_close",
+                   t->r.input_close * exp(t->r.predicted_return));
     coin_jbuf_kstr(b, "direction", t->r.predicted_return > 0 ? "up" : "down");
-    put_num_or_null(b, "realized_close", ok ? t->r.realized_close : NAN);
-    put_num_or_null(b, "realized_return", ok ? ret : NAN);
-    put_num_or_null(b, "abs_error", ok ? err : NAN);
-    put_num_or_null(b, "persistence_abs_error", ok ? perr : NAN);
+    coin_jbuf_knum(b, "realized_close", ok ? t->r.realized_close : NAN);
+    coin_jbuf_knum(b, "realized_return", ok ? ret : NAN);
+    coin_jbuf_knum(b, "abs_error", ok ? err : NAN);
+    coin_jbuf_knum(b, "persistence_abs_error", ok ? perr : NAN);
     coin_jbuf_key(b, "hit");
     coin_jbuf_puts(b, !ok || hit < 0 ? "null," : hit ? "true," : "false,");
     coin_jbuf_trim_comma(b);

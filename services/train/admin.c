@@ -12,12 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double mget(const struct coin_model_metadata *m, const char *name) {
-  double v;
-  return coin_codec_metric_get(&v, m->metrics, m->n_metrics, name) == 0 ? v
-                                                                        : NAN;
-}
-
 static void alias_of(struct train_ctx *c, char out[3][COIN_CODEC_ID_BYTES]) {
   const char *names[3] = {COIN_ALIAS_CHAMPION, COIN_ALIAS_CHALLENGER,
                           COIN_ALIAS_PREVIOUS};
@@ -55,8 +49,10 @@ int train_cmd_ls(struct train_ctx *c, const struct train_args *a) {
           m->kind, "role", coin_codec_model_role_name(m->role), "alias", alias,
           "created_at_ms", (json_int_t)m->created_at_ms, "train_rows",
           (json_int_t)m->train_rows, "parent_version", m->parent_version);
-      double v[4] = {mget(m, "wf.mae"), mget(m, "wf.persistence_mae"),
-                     mget(m, "wf.dir_acc"), mget(m, "wf.brier")};
+      double v[4] = {coin_codec_model_metric(m, "wf.mae"),
+                     coin_codec_model_metric(m, "wf.persistence_mae"),
+                     coin_codec_model_metric(m, "wf.dir_acc"),
+                     coin_codec_model_metric(m, "wf.brier")};
       const char *k[4] = {"wf_mae", "wf_persistence_mae", "wf_dir_acc",
                           "wf_brier"};
       for (int j = 0; j < 4; j++)
@@ -68,8 +64,10 @@ int train_cmd_ls(struct train_ctx *c, const struct train_args *a) {
               "%-44s %-8s %-10s %-11s %-24s %9.6f %9.6f %7.2f%% "
               "%8.5f\n",
               m->version, m->kind, coin_codec_model_role_name(m->role), alias,
-              t, mget(m, "wf.mae"), mget(m, "wf.persistence_mae"),
-              100 * mget(m, "wf.dir_acc"), mget(m, "wf.brier"));
+              t, coin_codec_model_metric(m, "wf.mae"),
+              coin_codec_model_metric(m, "wf.persistence_mae"),
+              100 * coin_codec_model_metric(m, "wf.dir_acc"),
+              coin_codec_model_metric(m, "wf.brier"));
     }
   }
   if (a->json) {

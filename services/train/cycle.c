@@ -58,12 +58,6 @@ static void step(struct cycle *cy, const char *name, const char *outcome,
                 COIN_LOG_STR("detail", s->detail));
 }
 
-static double mget(const struct coin_model_metadata *m, const char *name) {
-  double v;
-  return coin_codec_metric_get(&v, m->metrics, m->n_metrics, name) == 0 ? v
-                                                                        : NAN;
-}
-
 static void alias_or_empty(struct train_ctx *c, char *out, const char *alias) {
   if (coin_registry_alias_get(c->reg, out, NULL, alias) != 0)
     out[0] = '\0';
@@ -86,8 +80,8 @@ static int step_rollback(struct cycle *cy, const char *champ, bool *worse_out) {
   int rc = coin_registry_get(c->reg, &m, NULL, champ);
   if (rc)
     return rc;
-  double since = mget(&m, "promotion.at_ms");
-  bool automatic = mget(&m, "promotion.automatic") == 1.0;
+  double since = coin_codec_model_metric(&m, "promotion.at_ms");
+  bool automatic = coin_codec_model_metric(&m, "promotion.automatic") == 1.0;
   int64_t now = train_wall_ms();
   char t[COIN_TF_UTC_TEXT_BYTES];
   if (!isfinite(since) || since <= 0) {

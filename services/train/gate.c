@@ -365,12 +365,6 @@ int train_meta_update(struct train_ctx *c, const char *version,
 
 /* ---- the checks ---------------------------------------------------------- */
 
-static double mget(const struct coin_model_metadata *m, const char *name) {
-  double v;
-  return coin_codec_metric_get(&v, m->metrics, m->n_metrics, name) == 0 ? v
-                                                                        : NAN;
-}
-
 static void check_vs_champion(struct verdict *v, const struct train_config *cfg,
                               const char *label, double ch_mae, double cp_mae,
                               double ch_dir, double cp_dir, double ch_brier,
@@ -440,27 +434,35 @@ static void gate(struct verdict *v, struct train_ctx *c,
     /* walk-forward: the head-to-head on rows the champion never saw, when
      * this challenger was trained against this champion; otherwise each
      * model's own walk-forward skill over persistence */
-    double n = mget(ch, "cmp.n");
+    double n = coin_codec_model_metric(ch, "cmp.n");
     if (!strcmp(ch->parent_version, cp->version) && isfinite(n) &&
         n >= (double)cfg->promote_min_compare) {
       add_metric(v, "wf_compare_rows", n);
-      check_vs_champion(v, cfg, "walk_forward", mget(ch, "cmp.mae"),
-                        mget(ch, "cmp.champion_mae"), mget(ch, "cmp.dir_acc"),
-                        mget(ch, "cmp.champion_dir_acc"), mget(ch, "cmp.brier"),
-                        mget(ch, "cmp.champion_brier"));
+      check_vs_champion(v, cfg, "walk_forward",
+                        coin_codec_model_metric(ch, "cmp.mae"),
+                        coin_codec_model_metric(ch, "cmp.champion_mae"),
+                        coin_codec_model_metric(ch, "cmp.dir_acc"),
+                        coin_codec_model_metric(ch, "cmp.champion_dir_acc"),
+                        coin_codec_model_metric(ch, "cmp.brier"),
+                        coin_codec_model_metric(ch, "cmp.champion_brier"));
     } else {
-      double rch = mget(ch, "wf.mae") / mget(ch, "wf.persistence_mae");
-      double rcp = mget(cp, "wf.mae") / mget(cp, "wf.persistence_mae");
+      double rch = coin_codec_model_metric(ch, "wf.mae") /
+                   coin_codec_model_metric(ch, "wf.persistence_mae");
+      double rcp = coin_codec_model_metric(cp, "wf.mae") /
+                   coin_codec_model_metric(cp, "wf.persistence_mae");
       check_vs_champion(v, cfg, "walk_forward_skill", rch, rcp,
-                        mget(ch, "wf.dir_acc"), mget(cp, "wf.dir_acc"),
-                        mget(ch, "wf.brier"), mget(cp, "wf.brier"));
+                        coin_codec_model_metric(ch, "wf.dir_acc"),
+                        coin_codec_model_metric(cp, "wf.dir_acc"),
+                        coin_codec_model_metric(ch, "wf.brier"),
+                        coin_codec_model_metric(cp, "wf.brier"));
     }
     return;
   }
   /* the first champion, with shadow evidence or --bootstrap (below) */
-  double mae = mget(ch, "wf.mae"), pmae = mget(ch, "wf.persistence_mae");
-  double brier = mget(ch, "wf.brier"),
-         pbrier = mget(ch, "wf.persistence_brier");
+  double mae = coin_codec_model_metric(ch, "wf.mae"),
+         pmae = coin_codec_model_metric(ch, "wf.persistence_mae");
+  double brier = coin_codec_model_metric(ch, "wf.brier"),
+         pbrier = coin_codec_model_metric(ch, "wf.persistence_brier");
   /* TRAIN_GATE_AUTO (the cycle): only while the challenger has no
    * realized prediction at all; partial evidence is waited for */
   if (!enough && bootstrap && (bootstrap != TRAIN_GATE_AUTO || a.n == 0)) {
@@ -473,7 +475,8 @@ static void gate(struct verdict *v, struct train_ctx *c,
      * either, and the promotion records which case it was
      * (promotion.beats_persistence_mae). Brier must beat the 0.5
      * forecast. A later challenger needs shadow evidence as usual. */
-    double diff = mget(ch, "wf.mae_diff"), ci = mget(ch, "wf.mae_diff_ci95");
+    double diff = coin_codec_model_metric(ch, "wf.mae_diff"),
+           ci = coin_codec_model_metric(ch, "wf.mae_diff_ci95");
     bool beats = isfinite(mae) && mae < pmae;
     bool within = isfinite(diff) && isfinite(ci) && diff - ci <= 0;
     v->bootstrap = true;
@@ -482,19 +485,19 @@ static void gate(struct verdict *v, struct train_ctx *c,
     add_metric(v, "wf_persistence_mae", pmae);
     add_metric(v, "wf_mae_diff", diff);
     add_metric(v, "wf_mae_diff_ci95", ci);
-    add_metric(v, "wf_rows", mget(ch, "wf.n"));
+    add_metric(v, "wf_rows", coin_codec_model_metric(ch, "wf.n"));
     if (beats || !within)
       add_check(v, "bootstrap_walk_forward_mae_vs_persistence", beats, true,
                 "MAE %.6g vs persistence %.6g (difference %+.3g, 95%% CI "
                 "+-%.3g, %.0f walk-forward rows)%s",
-                mae, pmae, diff, ci, mget(ch, "wf.n"),
+                mae, pmae, diff, ci, coin_codec_model_metric(ch, "wf.n"),
                 beats ? ": beats persistence" : ": significantly worse");
     else
       add_check(v, "bootstrap_walk_forward_mae_vs_persistence", true, true,
                 "MAE %.6g vs persistence %.6g (difference %+.3g within its "
                 "95%% CI +-%.3g, %.0f walk-forward rows): not significantly "
                 "worse than persistence, does not beat it",
-                mae, pmae, diff, ci, mget(ch, "wf.n"));
+                mae, pmae, diff, ci, coin_codec_model_metric(ch, "wf.n"));
     add_check(v, "bootstrap_walk_forward_beats_persistence_brier",
               isfinite(brier) && brier < pbrier, true,
               "Brier %.5f vs persistence %.5f", brier, pbrier);

@@ -298,6 +298,9 @@ int coin_codec_metric_set(struct coin_metric *metrics, size_t *n,
                           const char *name, double value);
 int coin_codec_metric_get(double *out, const struct coin_metric *metrics,
                           size_t n, const char *name);
+/* A model's metric by name, NAN when it has none. */
+double coin_codec_model_metric(const struct coin_model_metadata *m,
+                               const char *name);
 
 /* ---- ModelEvent: coin.models.events -------------------------------------- */
 

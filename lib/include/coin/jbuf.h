@@ -39,6 +39,11 @@ void coin_jbuf_time(struct coin_jbuf *b, int64_t ms);
 void coin_jbuf_key(struct coin_jbuf *b, const char *key); /* "key": */
 void coin_jbuf_kstr(struct coin_jbuf *b, const char *key, const char *s);
 void coin_jbuf_kint(struct coin_jbuf *b, const char *key, int64_t v);
+/* "key":v, with v non-finite printed as null. */
+void coin_jbuf_knum(struct coin_jbuf *b, const char *key, double v);
+/* "key":[lo,hi], or null when lo is not finite (an undefined interval). */
+void coin_jbuf_kinterval(struct coin_jbuf *b, const char *key, double lo,
+                         double hi);
 /* v < 0 prints null (an absent time or watermark). */
 void coin_jbuf_kint_or_null(struct coin_jbuf *b, const char *key, int64_t v);
 void coin_jbuf_kbool(struct coin_jbuf *b, const char *key, bool v);
