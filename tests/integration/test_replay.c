@@ -910,6 +910,25 @@ static void fault_body_kinds(void) {
   ASSERT_EQ_INT(replay_stop(&p), 0);
 }
 
+/* A fault scoped to one symbol (KIND:P/SYMBOL) spares every other one. */
+static void fault_scoped_to_one_symbol(void) {
+  struct replay_proc p;
+  if (replay_spawn(&p, "--symbols", "BTCUSDT,ETHUSDT", "--shift-weeks", "0",
+                   "--faults", "503:1/ETHUSDT", NULL) < 0)
+    p.port = 0;
+  ASSERT_TRUE(p.port > 0);
+  struct http btc, eth;
+  http_get(&btc, p.port, PAST_QUERY);
+  http_get(&eth, p.port,
+           "/api/v3/klines?symbol=ETHUSDT&interval=1h&startTime=1600000000000"
+           "&limit=20");
+  ASSERT_EQ_INT(btc.status, 200);
+  ASSERT_EQ_INT(eth.status, 503);
+  http_free(&btc);
+  http_free(&eth);
+  ASSERT_EQ_INT(replay_stop(&p), 0);
+}
+
 static void fault_gap_never_served(void) {
   struct replay_proc p;
   /* BTCUSDT 1h rows 2020-09-13 12:26:40 .. +10000 s: opens 13:00, 14:00,
@@ -1005,6 +1024,7 @@ static void bad_command_lines_fail_with_one_line(void) {
   static const char *const bad[] = {"--faults 700:0.1",
                                     "--faults 500:2",
                                     "--faults gap:BTCUSDT/1h/5-1",
+                                    "--faults 500:1/not-a-symbol",
                                     "--listen 127.0.0.1:99999",
                                     "--weight-limit 0",
                                     "--symbols NOPEUSDT",
@@ -1040,5 +1060,6 @@ TEST_MAIN(RUN_TEST(start_main); RUN_TEST(ping_time_exchange_info);
           RUN_TEST(shift_weeks_zero_serves_history);
           RUN_TEST(weight_header_429_then_418); RUN_TEST(fault_status_kinds);
           RUN_TEST(fault_body_kinds); RUN_TEST(fault_gap_never_served);
-          RUN_TEST(same_seed_same_faults); RUN_TEST(aliases_and_clones);
+          RUN_TEST(same_seed_same_faults); RUN_TEST(fault_scoped_to_one_symbol);
+          RUN_TEST(aliases_and_clones);
           RUN_TEST(bad_command_lines_fail_with_one_line); RUN_TEST(stop_main))

@@ -564,7 +564,8 @@ static void serve_klines(struct replay *r, const struct coin_httpd_request *req,
   }
 
   uint64_t n = atomic_fetch_add(&r->klines_seq, 1) + 1;
-  const struct replay_fault_rule *fault = replay_faults_decide(&r->faults, n);
+  const struct replay_fault_rule *fault =
+      replay_faults_decide(&r->faults, n, symbol);
   enum replay_fault_kind kind = fault ? fault->kind : FAULT_NONE;
   char detail[32] = "";
   if (kind == FAULT_STATUS) {

@@ -165,6 +165,7 @@ struct replay_fault_rule {
   uint64_t every;     /* fires on request numbers divisible by every */
   int delay_ms;       /* FAULT_SLOW */
   char name[16];      /* "500", "slow", ... as written in the spec */
+  char symbol[REPLAY_SYMBOL_BYTES]; /* "" = every symbol, else only this */
 };
 
 struct replay_faults {
@@ -180,10 +181,12 @@ struct replay_faults {
 int replay_faults_parse(struct replay_faults *out, const char *spec,
                         uint64_t seed);
 
-/* The rule (or NULL) that fires for klines request number n (1-based).
- * Depends only on the spec, the seed and n. */
+/* The rule (or NULL) that fires for klines request number n (1-based) of
+ * symbol (rules scoped to another symbol are skipped). Depends only on the
+ * spec, the seed, n and symbol. */
 const struct replay_fault_rule *
-replay_faults_decide(const struct replay_faults *f, uint64_t n);
+replay_faults_decide(const struct replay_faults *f, uint64_t n,
+                     const char *symbol);
 
 /* A reproducible number in [0, 1) for request n and purpose salt. */
 double replay_faults_uniform(uint64_t seed, uint64_t n, uint64_t salt);

@@ -130,6 +130,13 @@ static int parse_item(struct replay_faults *f, char *item) {
                           "%s)",
                           copy, item, known_kinds);
   snprintf(r->name, sizeof(r->name), "%.15s", item);
+  char *scope = strchr(arg, '/'); /* KIND:P[@MS]/SYMBOL: that symbol only */
+  if (scope) {
+    *scope++ = '\0';
+    if (coin_symbol_validate(scope) < 0)
+      return coin_error_wrap(COIN_EINVAL, "--faults item \"%s\"", copy);
+    snprintf(r->symbol, sizeof(r->symbol), "%s", scope);
+  }
   char *at = strchr(arg, '@');
   if (at) {
     *at++ = '\0';
@@ -195,9 +202,12 @@ int replay_faults_parse(struct replay_faults *out, const char *spec,
 }
 
 const struct replay_fault_rule *
-replay_faults_decide(const struct replay_faults *f, uint64_t n) {
+replay_faults_decide(const struct replay_faults *f, uint64_t n,
+                     const char *symbol) {
   for (size_t i = 0; i < f->nrules; i++) {
     const struct replay_fault_rule *r = &f->rules[i];
+    if (r->symbol[0] && strcmp(r->symbol, symbol) != 0)
+      continue;
     bool fire = r->every
                     ? n % r->every == 0
                     : replay_faults_uniform(f->seed, n, i + 1) < r->probability;
