@@ -108,6 +108,11 @@ void coin_http_free(struct coin_http *h) {
   free(h);
 }
 
+void coin_http_set_timeout(struct coin_http *h, long timeout_ms) {
+  if (timeout_ms > 0)
+    h->opts.timeout_ms = timeout_ms;
+}
+
 int coin_http_request(struct coin_http *h, struct coin_http_response *out,
                       const char *method, const char *url,
                       const char *const *headers, const void *body,

@@ -203,7 +203,9 @@ void control_run(struct ingest *in) {
       return;
     struct series *s = &in->series[r.series];
     int64_t now = 0, stored = 0;
-    int rc = coin_exchange_server_time(in->ex_main, &now);
+    if (!sched_claim(in, r.series))
+      return; /* stopping */
+    int rc = coin_exchange_server_time(in->control.ex, &now);
     char note[160] = "";
     if (rc == 0 && !cut_to_retention(in, s->tf, &r.from_ms, r.to_ms, now, note,
                                      sizeof(note)))
@@ -214,8 +216,9 @@ void control_run(struct ingest *in) {
         r.from_ms <= r.to_ms ? coin_tf_count(s->tf, r.from_ms, r.to_ms) : 0;
     struct progress p = {in, &r, total, 0};
     if (rc == 0 && total > 0)
-      rc = sync_refill(&in->workers[0], s, r.from_ms, r.to_ms, now, on_progress,
+      rc = sync_refill(&in->control, s, r.from_ms, r.to_ms, now, on_progress,
                        &p, &stored);
+    sched_release(in, r.series);
     COIN_LOG_INFO(rc == 0 ? "backfill request done" : "backfill request failed",
                   COIN_LOG_STR("request_id", r.request_id),
                   COIN_LOG_STR("symbol", s->symbol),

@@ -85,8 +85,34 @@ static int stopped(const struct coin_exchange *ex) {
   return ex->opts.stop && *ex->opts.stop;
 }
 
-/* Sleeps in short slices so a stop request is noticed quickly. */
+void coin_exchange_set_deadline(struct coin_exchange *ex, int64_t deadline_ms) {
+  ex->deadline_ms = deadline_ms;
+  coin_http_set_timeout(ex->http, ex->opts.timeout_ms);
+}
+
+static int past_deadline(const struct coin_exchange *ex, const char *what) {
+  return coin_error_set(COIN_ETIMEOUT,
+                        "exchange %s: %s: deadline of this series' sync "
+                        "reached (INGEST_SERIES_DEADLINE_SECONDS)",
+                        ex->ops->name, what);
+}
+
+int coin_exchange_before_request(struct coin_exchange *ex, const char *what) {
+  if (!ex->deadline_ms)
+    return 0;
+  int64_t left = ex->deadline_ms - coin_exchange_now_ms();
+  if (left <= 0)
+    return past_deadline(ex, what);
+  coin_http_set_timeout(
+      ex->http, left < ex->opts.timeout_ms ? (long)left : ex->opts.timeout_ms);
+  return 0;
+}
+
+/* Sleeps in short slices so a stop request is noticed quickly; a wait past
+ * the deadline fails at once. */
 static int sleep_until(struct coin_exchange *ex, int64_t until_ms) {
+  if (ex->deadline_ms && until_ms > ex->deadline_ms)
+    return past_deadline(ex, "wait");
   for (;;) {
     if (stopped(ex))
       return coin_error_set(COIN_ECLOSED, "exchange %s: stopping",

@@ -78,6 +78,7 @@ struct coin_exchange {
   struct coin_exchange_opts opts;
   struct coin_http *http;
   struct coin_exchange_stats stats;
+  int64_t deadline_ms; /* wall clock; 0 = none (coin_exchange_set_deadline) */
 };
 
 int coin_exchange_budget_init(struct coin_exchange_budget *b,
@@ -111,7 +112,18 @@ static inline int coin_exchange_check_symbol(struct coin_exchange *ex,
   return ex->ops->check_symbol(ex, symbol);
 }
 
+/* Bounds the calls that follow: no request, retry, backoff or budget wait
+ * goes past deadline_ms (wall clock, coin_exchange_now_ms; 0 = none); a
+ * request is given at most the time left. Past it, calls fail with
+ * COIN_ETIMEOUT ("deadline"). One series' sync sets it, so that an
+ * exchange that never answers for one symbol holds a worker only that long. */
+void coin_exchange_set_deadline(struct coin_exchange *ex, int64_t deadline_ms);
+
 /* --- helpers shared by adapters (exchange.c) --- */
+
+/* Before a request: COIN_ETIMEOUT when the deadline has passed, else 0 with
+ * the request timeout cut to the time left. */
+int coin_exchange_before_request(struct coin_exchange *ex, const char *what);
 
 /* Waits until the budget allows a request of `weight` (pause, minute window).
  * Returns 0, or COIN_ECLOSED when opts.stop was raised while waiting. */

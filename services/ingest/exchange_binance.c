@@ -95,6 +95,8 @@ static int get(struct coin_exchange *ex, const char *path_query, int64_t weight,
   for (;;) {
     struct coin_http_response resp = {0};
     rc = coin_exchange_budget_acquire(ex, weight);
+    if (rc == 0)
+      rc = coin_exchange_before_request(ex, what);
     if (rc != 0)
       return rc;
     ex->stats.requests++;

@@ -1,10 +1,10 @@
 /*
- * ingest.c: the coin-ingest context, the cycle (detection gate, a pool of
- * workers over the series that are due), the scheduler (boundary or
- * poll_loop) and the /metrics, /healthz, /readyz endpoints.
- * Threads: ingest_run's thread plans cycles and writes runtime metrics;
- * workers exist only during a cycle; httpd handlers read atomics and take
- * the lock for the cycle statistics.
+ * ingest.c: the coin-ingest context, the wake-up plan (boundary or
+ * poll_loop; sched.c runs the rounds it dispatches) and the /metrics,
+ * /healthz, /readyz endpoints.
+ * Threads: ingest_run's thread plans and dispatches rounds; the workers and
+ * the control thread live from ingest_run to its end (sched.c); httpd
+ * handlers read atomics and take the lock for the cycle statistics.
  */
 #include "ingest_int.h"
 
@@ -21,12 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool tf_in(const struct coin_cfg_tf_list *l, enum coin_tf tf) {
   for (size_t i = 0; i < l->n; i++)
     if (l->tfs[i] == tf)
@@ -38,6 +32,27 @@ static bool tf_in(const struct coin_cfg_tf_list *l, enum coin_tf tf) {
 
 static int metrics_cb(char **out, void *ctx) {
   return ingest_metrics_text(out, ctx);
+}
+
+static int64_t probe_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* InfluxDB answers a ping (at most one a second, shared by the handlers)
+ * and the latest write did not fail. */
+static bool influx_ok(struct ingest *in) {
+  pthread_mutex_lock(&in->probe_lock);
+  int64_t now = probe_mono_ms();
+  if (in->probe_checked_mono_ms == 0 ||
+      now - in->probe_checked_mono_ms >= 1000) {
+    in->probe_influx_ok = coin_influx_ping(in->ix_probe) == 0;
+    in->probe_checked_mono_ms = now;
+  }
+  bool ok = in->probe_influx_ok;
+  pthread_mutex_unlock(&in->probe_lock);
+  return ok && !atomic_load(&in->influx_failing);
 }
 
 static void handle_http(void *ctx, const struct coin_httpd_request *req,
@@ -53,12 +68,18 @@ static void handle_http(void *ctx, const struct coin_httpd_request *req,
                               (unsigned long long)atomic_load(&in->c.cycles));
     return;
   }
-  /* /readyz: the servers we depend on answer (NATS: a round trip, a paused
-   * server keeps the socket up). */
+  /* /readyz: what ingest needs to do its job answers now: NATS (a round
+   * trip, a paused server keeps the socket up), InfluxDB (a ping, and the
+   * latest write did not fail) and the exchange (its time, asked each
+   * cycle). */
   bool nats = coin_bus_responsive(in->bus, COIN_BUS_READY_TIMEOUT_MS,
                                   COIN_BUS_READY_CACHE_MS, NULL);
-  coin_httpd_respond_printf(resp, nats ? 200 : 503, "application/json",
-                            "{\"nats\":%s}\n", nats ? "true" : "false");
+  bool influx = influx_ok(in);
+  bool exchange = !atomic_load(&in->exchange_failing);
+  coin_httpd_respond_printf(
+      resp, nats && influx && exchange ? 200 : 503, "application/json",
+      "{\"nats\":%s,\"influx\":%s,\"exchange\":%s}\n", nats ? "true" : "false",
+      influx ? "true" : "false", exchange ? "true" : "false");
 }
 
 /* ---- construction ------------------------------------------------------- */
@@ -121,8 +142,8 @@ static int setup_series(struct ingest *in) {
   const struct ingest_config *cfg = in->cfg;
   size_t n = cfg->core.symbols.n * cfg->core.ingest_timeframes.n;
   in->series = calloc(n ? n : 1, sizeof(*in->series));
-  in->due = calloc(n ? n : 1, sizeof(*in->due));
-  if (!in->series || !in->due)
+  in->queue = calloc(n ? n : 1, sizeof(*in->queue));
+  if (!in->series || !in->queue)
     return coin_error_set(COIN_ENOMEM, "ingest: out of memory");
   for (size_t i = 0; i < cfg->core.symbols.n; i++) {
     for (size_t k = 0; k < cfg->core.ingest_timeframes.n; k++) {
@@ -134,6 +155,7 @@ static int setup_series(struct ingest *in) {
       s->watermark_ms = -1;
       s->stored_ms = -1;
       s->first_open_ms = -1;
+      s->bf_from_ms = -1;
       s->start_ms = INT64_MIN;
       s->full_fill = tf != COIN_TF_1M && tf_in(&cfg->full_fill_timeframes, tf);
       int rc = coin_codec_series_key(s->wm_key, sizeof(s->wm_key),
@@ -158,6 +180,13 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
     return coin_error_set(COIN_ENOMEM, "ingest: out of memory");
   in->cfg = cfg;
   pthread_mutex_init(&in->lock, NULL);
+  pthread_mutex_init(&in->probe_lock, NULL);
+  pthread_condattr_t ca;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  pthread_cond_init(&in->work_cond, &ca);
+  pthread_cond_init(&in->idle_cond, &ca);
+  pthread_condattr_destroy(&ca);
   runtime_window_init(in);
   snprintf(in->producer_id, sizeof(in->producer_id), "ingest@%s",
            cfg->core.service_id);
@@ -168,6 +197,7 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
     goto fail;
 
   if ((rc = make_influx(&in->ix_main, cfg)) != 0 ||
+      (rc = make_influx(&in->ix_probe, cfg)) != 0 ||
       (rc = make_exchange(&in->ex_main, in)) != 0)
     goto fail;
   in->n_workers = (size_t)cfg->parallel;
@@ -182,6 +212,10 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg) {
         (rc = make_exchange(&in->workers[i].ex, in)) != 0)
       goto fail;
   }
+  in->control.in = in;
+  if ((rc = make_influx(&in->control.ix, cfg)) != 0 ||
+      (rc = make_exchange(&in->control.ex, in)) != 0)
+    goto fail;
 
   struct coin_bus_options bo;
   coin_service_bus_options(&bo, &cfg->core, in->producer_id);
@@ -224,6 +258,7 @@ void ingest_free(struct ingest *in) {
   if (!in)
     return;
   coin_httpd_free(in->httpd);
+  sched_stop(in);
   runtime_window_destroy(in); /* saves what is pending, before the bus goes */
   coin_bus_tap_free(in->control_tap);
   for (size_t i = 0; i < in->n_workers && in->workers; i++) {
@@ -231,7 +266,10 @@ void ingest_free(struct ingest *in) {
     coin_exchange_free(in->workers[i].ex);
   }
   free(in->workers);
+  coin_influx_free(in->control.ix);
+  coin_exchange_free(in->control.ex);
   coin_influx_free(in->ix_main);
+  coin_influx_free(in->ix_probe);
   coin_exchange_free(in->ex_main);
   coin_bus_kv_free(in->kv_wm);
   coin_bus_kv_free(in->kv_state);
@@ -239,10 +277,13 @@ void ingest_free(struct ingest *in) {
   for (size_t i = 0; i < in->n_series; i++)
     free(in->series[i].gaps);
   free(in->series);
-  free(in->due);
+  free(in->queue);
   cycle_stats_destroy(&in->stats);
   coin_exchange_budget_destroy(&in->budget);
+  pthread_cond_destroy(&in->work_cond);
+  pthread_cond_destroy(&in->idle_cond);
   pthread_mutex_destroy(&in->lock);
+  pthread_mutex_destroy(&in->probe_lock);
   free(in);
 }
 
@@ -250,107 +291,9 @@ void ingest_request_stop(struct ingest *in) {
   in->stop = 1;
 }
 
-/* ---- the cycle ---------------------------------------------------------- */
-
-struct worker_result {
-  int failures;
-};
-
-static void *worker_main(void *arg) {
-  struct worker *w = arg;
-  struct ingest *in = w->in;
-  for (;;) {
-    pthread_mutex_lock(&in->lock);
-    size_t idx = in->next_due < in->n_due ? in->due[in->next_due++] : SIZE_MAX;
-    pthread_mutex_unlock(&in->lock);
-    if (idx == SIZE_MAX || in->stop)
-      break;
-    struct series *s = &in->series[idx];
-    int rc = sync_series(w, s, in->cycle_now_ms);
-    atomic_fetch_add(&in->c.series_synced, 1);
-    if (rc != 0 && rc != COIN_ECLOSED)
-      COIN_LOG_ERROR(
-          rc == COIN_ERATELIMIT ? "exchange rate limit" : "series sync failed",
-          COIN_LOG_STR("symbol", s->symbol),
-          COIN_LOG_STR("timeframe", coin_tf_name(s->tf)), COIN_LOG_RC(rc));
-  }
-  return NULL;
-}
-
-static void write_runtime_metrics(struct ingest *in) {
-  char *json = NULL, path[4096];
-  pthread_mutex_lock(&in->lock);
-  int rc = cycle_stats_json(&json, &in->stats, coin_exchange_now_ms());
-  pthread_mutex_unlock(&in->lock);
-  if (rc != 0)
-    return;
-  snprintf(path, sizeof(path), "%s/runtime_metrics.json",
-           in->cfg->core.static_data_dir);
-  rc = coin_file_write_atomic(path, json, strlen(json));
-  if (rc != 0)
-    COIN_LOG_WARN("runtime_metrics.json not written", COIN_LOG_RC(rc));
-  free(json);
-}
-
-int ingest_cycle(struct ingest *in) {
-  int64_t t0 = mono_ms();
-  int64_t now = 0;
-  int rc = coin_exchange_server_time(in->ex_main, &now);
-  if (rc != 0) {
-    atomic_fetch_add(&in->c.exchange_errors, 1);
-    COIN_LOG_ERROR("exchange server time unavailable", COIN_LOG_RC(rc));
-    goto done;
-  }
-  in->cycle_now_ms = now;
-  in->n_due = in->next_due = 0;
-  for (size_t i = 0; i < in->n_series; i++)
-    if (sync_due(in, &in->series[i], now))
-      in->due[in->n_due++] = i;
-
-  size_t nw = in->n_workers < in->n_due ? in->n_workers : in->n_due;
-  size_t started = 0;
-  for (size_t i = 0; i < nw; i++) {
-    if (pthread_create(&in->workers[i].thread, NULL, worker_main,
-                       &in->workers[i]) != 0)
-      break;
-    started++;
-  }
-  if (started == 0 && in->n_due > 0)
-    worker_main(&in->workers[0]); /* no threads: do it here */
-  for (size_t i = 0; i < started; i++)
-    pthread_join(in->workers[i].thread, NULL);
-
-done:;
-  uint64_t known = 0;
-  bool undone = rc != 0;
-  for (size_t i = 0; i < in->n_series; i++) {
-    known += in->series[i].n_gaps;
-    undone |= in->series[i].retry;
-  }
-  atomic_store(&in->c.gaps_known, known);
-  double elapsed = (double)(mono_ms() - t0) / 1000.0;
-  bool overrun = elapsed > (double)in->cfg->cycle_budget_seconds;
-  pthread_mutex_lock(&in->lock);
-  cycle_stats_add(&in->stats, elapsed, overrun);
-  pthread_mutex_unlock(&in->lock);
-  atomic_fetch_add(&in->c.cycles, 1);
-  if (overrun)
-    atomic_fetch_add(&in->c.overruns, 1);
-  write_runtime_metrics(in);
-  runtime_window_touch(in); /* saved to KV by the writer thread */
-  in->last_cycle_end_ms = coin_exchange_now_ms();
-  if (!undone)
-    in->last_cycle_ok_ms = in->last_cycle_end_ms;
-  COIN_LOG_INFO("cycle done", COIN_LOG_UINT("due", in->n_due),
-                COIN_LOG_DBL("elapsed_seconds", elapsed),
-                COIN_LOG_BOOL("overrun", overrun),
-                COIN_LOG_BOOL("complete", !undone));
-  return undone ? COIN_EUNAVAIL : 0;
-}
-
 /* ---- scheduling --------------------------------------------------------- */
 
-static int64_t next_wake_ms(const struct ingest *in, int64_t now, bool undone) {
+static int64_t next_wake_ms(struct ingest *in, int64_t now, bool undone) {
   const struct ingest_config *cfg = in->cfg;
   int64_t wake;
   if (cfg->core.worker_scheduler_mode == COIN_SCHED_POLL_LOOP) {
@@ -364,10 +307,9 @@ static int64_t next_wake_ms(const struct ingest *in, int64_t now, bool undone) {
         wake = b;
     }
     /* Known gaps come due between boundaries too. */
-    for (size_t i = 0; i < in->n_series; i++)
-      for (size_t k = 0; k < in->series[i].n_gaps; k++)
-        if (in->series[i].gaps[k].next_check_ms < wake)
-          wake = in->series[i].gaps[k].next_check_ms;
+    int64_t check = sched_next_check_ms(in);
+    if (check < wake)
+      wake = check;
     if (wake < now)
       wake = now;
   }
@@ -376,26 +318,54 @@ static int64_t next_wake_ms(const struct ingest *in, int64_t now, bool undone) {
   return wake;
 }
 
+/* One round: the exchange's time, then every due series that is free. */
+static int dispatch_round(struct ingest *in) {
+  int64_t now = 0;
+  int rc = coin_exchange_server_time(in->ex_main, &now);
+  atomic_store(&in->exchange_failing, rc != 0);
+  if (rc != 0) {
+    atomic_fetch_add(&in->c.exchange_errors, 1);
+    COIN_LOG_ERROR("exchange server time unavailable", COIN_LOG_RC(rc));
+  }
+  sched_dispatch(in, now, rc == 0);
+  return rc;
+}
+
 int ingest_run(struct ingest *in) {
-  int64_t cycles = 0;
+  int rc = sched_start(in);
+  if (rc != 0)
+    return rc;
+  int64_t rounds = 0, wake = 0;
+  const int64_t retry_ms = in->cfg->retry_seconds * 1000;
   COIN_LOG_INFO("ingest started", COIN_LOG_UINT("series", in->n_series),
                 COIN_LOG_INT("http_port", coin_httpd_port(in->httpd)));
   while (!in->stop) {
-    int rc = ingest_cycle(in);
-    cycles++;
-    if (in->cfg->max_cycles && cycles >= in->cfg->max_cycles)
-      break;
+    bool again, undone;
+    sched_take_flags(in, &again, &undone);
     int64_t now = coin_exchange_now_ms();
-    int64_t wake = next_wake_ms(in, now, rc != 0);
-    COIN_LOG_DEBUG("sleeping", COIN_LOG_TIME("until", wake));
-    while (!in->stop && coin_exchange_now_ms() < wake) {
-      if (control_pending(in))
-        control_run(in);
-      int64_t left = wake - coin_exchange_now_ms();
-      struct timespec ts = {0, (long)(left > 200 ? 200 : left) * 1000000L};
+    if (undone && wake > now + retry_ms)
+      wake = now + retry_ms; /* a round left work undone: retry soon */
+    bool planned = now >= wake;
+    if (planned || again) { /* again: a series that was busy is free */
+      rc = dispatch_round(in);
+      rounds++;
+      if (in->cfg->max_cycles && rounds >= in->cfg->max_cycles) {
+        sched_wait_idle(in);
+        break;
+      }
+      if (planned || rc != 0)
+        wake = next_wake_ms(in, coin_exchange_now_ms(), rc != 0);
+      COIN_LOG_DEBUG("sleeping", COIN_LOG_TIME("until", wake));
+    }
+    int64_t left = wake - coin_exchange_now_ms();
+    if (left > 200)
+      left = 200;
+    if (left > 0) {
+      struct timespec ts = {0, (long)left * 1000000L};
       nanosleep(&ts, NULL);
     }
   }
-  COIN_LOG_INFO("ingest stopping", COIN_LOG_INT("cycles", cycles));
+  sched_stop(in);
+  COIN_LOG_INFO("ingest stopping", COIN_LOG_INT("cycles", rounds));
   return 0;
 }

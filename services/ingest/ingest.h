@@ -3,9 +3,10 @@
  * exchange has for each configured symbol+timeframe, and for each batch does
  * (1) write InfluxDB, (2) advance the ingest watermark in KV by CAS,
  * (3) publish the CandleBatch on NATS. See docs/ingest.md.
- * Threads: ingest_run's thread schedules cycles; a cycle hands series to a
- * pool of workers, each with its own exchange handle and InfluxDB client; the
- * bus connection and the counters are shared (atomics / locks inside).
+ * Threads: ingest_run's thread dispatches rounds of due series to a pool of
+ * workers (sched.c), each with its own exchange handle and InfluxDB client;
+ * operator refills run on a control thread; the bus connection and the
+ * counters are shared (atomics / locks inside).
  * ingest_request_stop is async-signal-safe.
  */
 #ifndef COIN_INGEST_INGEST_H
@@ -28,6 +29,7 @@ struct ingest_config {
   int64_t weight_limit;
   int64_t boundary_delay_ms;
   int64_t retry_seconds;
+  int64_t series_deadline_seconds;
   int64_t cycle_budget_seconds;
   int64_t max_retries;
   int64_t backfill_log_seconds;
@@ -53,10 +55,9 @@ struct ingest;
  * COIN_ENOTFOUND means a symbol the exchange does not list (a config error).
  * cfg must outlive the ingest object. */
 int ingest_new(struct ingest **out, const struct ingest_config *cfg);
-/* Runs cycles until ingest_request_stop (or max_cycles). */
+/* Dispatches rounds until ingest_request_stop (or max_cycles rounds, then
+ * waits until they end). */
 int ingest_run(struct ingest *in);
-/* Runs exactly one cycle now (tests). */
-int ingest_cycle(struct ingest *in);
 void ingest_request_stop(struct ingest *in);
 void ingest_free(struct ingest *in);
 

@@ -89,6 +89,15 @@ const struct coin_cfg_var ingest_config_vars[] = {
      .max = 3600,
      .doc = "After a cycle that left work undone (errors, rate limits), the "
             "next one starts at most this long after."},
+    {.name = "INGEST_SERIES_DEADLINE_SECONDS",
+     .type = COIN_CFG_INT,
+     .def = "20",
+     .offset = F(series_deadline_seconds),
+     .min = 0,
+     .max = 86400,
+     .doc = "One series' sync holds a worker at most this long: exchange "
+            "requests and retries stop at it, and a longer fill continues "
+            "as the next slice at the back of the queue (0 = no deadline)."},
     {.name = "INGEST_CYCLE_BUDGET_SECONDS",
      .type = COIN_CFG_INT,
      .def = "0",

@@ -1,8 +1,8 @@
 /*
  * ingest_int.h: coin-ingest's inside: the ingest context, per-series state
  * and the shared counters. Private to services/ingest.
- * Series are claimed by one worker at a time during a cycle; counters are
- * atomics; the bus and KV handles are thread-safe (bus.h).
+ * A series is synced by one thread at a time (its busy flag, sched.c);
+ * counters are atomics; the bus and KV handles are thread-safe (bus.h).
  */
 #ifndef COIN_INGEST_INT_H
 #define COIN_INGEST_INT_H
@@ -60,9 +60,19 @@ struct series {
   bool full_scan_done;
   bool retry; /* last sync left work undone */
 
-  /* backfill progress (for the log line) */
+  /* the scheduler's view (sched.c), under ingest.lock */
+  bool busy;   /* queued or being synced */
+  bool missed; /* came due again while busy: dispatch when it ends */
+  int fail_streak;
+  size_t sched_gaps;           /* n_gaps when its last sync ended */
+  int64_t sched_next_check_ms; /* earliest known-gap re-check then */
+
+  /* backfill progress (for the log line): open-time slots of the range
+   * covered, and candles stored */
+  int64_t bf_from_ms; /* first slot of the fill under way; -1: none */
   int64_t bf_total;
   int64_t bf_done;
+  int64_t bf_candles;
   int64_t bf_started_ms;
   int64_t bf_last_log_ms;
 };
@@ -86,6 +96,27 @@ struct ingest_counters {
   atomic_uint_fast64_t cycles;
   atomic_uint_fast64_t overruns;
   atomic_uint_fast64_t series_synced;
+  atomic_uint_fast64_t series_deadlines; /* syncs that failed at the deadline */
+  atomic_uint_fast64_t series_slices;    /* long fills continued later */
+  atomic_uint_fast64_t series_busy_skips; /* due while still running */
+};
+
+/* The scheduler (sched.c): a round is the series found due at one wake
+ * (a "cycle" in runtime_metrics.json); rounds overlap. */
+#define INGEST_MAX_ROUNDS 32
+
+struct sched_item {
+  size_t series;
+  int round;
+  int64_t now_ms; /* the round's exchange time */
+};
+
+struct sched_round {
+  bool active;
+  int64_t start_mono_ms;
+  size_t n;       /* series dispatched */
+  size_t pending; /* not finished yet */
+  bool undone;    /* one left work undone (or no exchange time) */
 };
 
 /* The runtime-metrics window kept in KV (runtime_window.c). A writer thread
@@ -124,6 +155,12 @@ struct worker {
   struct coin_exchange *ex;
   struct coin_influx *ix;
   pthread_t thread;
+  bool started;
+  /* one series' sync: no exchange call past deadline_ms (wall clock, 0 =
+   * none); a fill that reaches it stops between pages and sets
+   * deadline_hit (the rest is the next slice, dispatched at once) */
+  int64_t deadline_ms;
+  bool deadline_hit;
 };
 
 struct ingest {
@@ -138,24 +175,37 @@ struct ingest {
   struct coin_bus_kv *kv_state;
   struct coin_httpd *httpd;
   struct coin_bus_tap *control_tap;
+  struct worker control; /* the control thread's clients (operator refills) */
   struct control_req requests[INGEST_MAX_REQUESTS]; /* under lock */
   size_t n_requests;
 
   struct series *series;
   size_t n_series;
 
-  /* the cycle's work queue */
+  /* the scheduler (sched.c): all under lock */
   pthread_mutex_t lock;
-  size_t *due;
-  size_t n_due;
-  size_t next_due;
-  int64_t cycle_now_ms;
+  pthread_cond_t work_cond; /* queue not empty, or quit */
+  pthread_cond_t idle_cond; /* a series finished */
+  struct sched_item *queue; /* ring of n_series */
+  size_t q_head, q_len;
+  size_t n_running;
+  struct sched_round rounds[INGEST_MAX_ROUNDS];
+  bool redispatch; /* a missed series is free again: dispatch now */
+  bool retry_soon; /* a round left work undone */
+  bool quit;       /* workers exit once the queue is empty */
+  bool sched_started;
+
+  /* readiness (/readyz): can ingest do its job now */
+  struct coin_influx *ix_probe; /* under probe_lock */
+  pthread_mutex_t probe_lock;
+  int64_t probe_checked_mono_ms;
+  bool probe_influx_ok;
+  atomic_bool influx_failing;   /* the latest InfluxDB write failed */
+  atomic_bool exchange_failing; /* the latest exchange time failed */
 
   struct cycle_stats stats; /* under lock */
   struct runtime_window rw;
   struct ingest_counters c;
-  int64_t last_cycle_end_ms;
-  int64_t last_cycle_ok_ms;
   volatile sig_atomic_t stop;
   char producer_id[COIN_CODEC_ID_BYTES];
 };
@@ -186,9 +236,28 @@ int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
                 int64_t now, void (*progress)(void *ud, int64_t seen),
                 void *progress_ud, int64_t *out_stored);
 
+/* sched.c: the worker pool and the control thread; the round dispatch
+ * (series that are due and not busy, healthy ones first); waiting. */
+int sched_start(struct ingest *in);
+/* Dispatches a round at exchange time now_ms; have_time false: no exchange
+ * time, an empty round that counts as undone. Returns the series queued. */
+size_t sched_dispatch(struct ingest *in, int64_t now_ms, bool have_time);
+/* Until nothing is queued or running (or stop). */
+void sched_wait_idle(struct ingest *in);
+/* Takes and clears the flags set when series end (redispatch, retry_soon). */
+void sched_take_flags(struct ingest *in, bool *redispatch, bool *retry_soon);
+/* The earliest known-gap re-check of the series (INT64_MAX: none). */
+int64_t sched_next_check_ms(struct ingest *in);
+/* Waits until the series is free and claims it (control.c); false on stop. */
+bool sched_claim(struct ingest *in, size_t series);
+void sched_release(struct ingest *in, size_t series);
+/* Lets workers and the control thread finish and joins them (idempotent). */
+void sched_stop(struct ingest *in);
+
 /* control.c: coinctl backfill requests */
 int control_start(struct ingest *in);
 bool control_pending(struct ingest *in);
+/* Runs the queued requests on in->control (the control thread). */
 void control_run(struct ingest *in);
 
 /* runtime_window.c: load before the first cycle (never fails ingest: a bad

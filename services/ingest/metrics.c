@@ -68,6 +68,19 @@ int ingest_metrics_text(char **out, struct ingest *in) {
   coin_jbuf_prom_counter(&t, "coin_ingest_cycle_overruns_total",
                          "Cycles that ran longer than their budget.",
                          atomic_load(&c->overruns));
+  /* the scheduler (sched.c): series on their own clocks */
+  coin_jbuf_prom_counter(&t, "coin_ingest_series_deadlines_total",
+                         "Series syncs that failed at their deadline "
+                         "(INGEST_SERIES_DEADLINE_SECONDS).",
+                         atomic_load(&c->series_deadlines));
+  coin_jbuf_prom_counter(&t, "coin_ingest_series_slices_total",
+                         "Long fills that reached the deadline and went on "
+                         "as a next slice.",
+                         atomic_load(&c->series_slices));
+  coin_jbuf_prom_counter(&t, "coin_ingest_series_busy_skips_total",
+                         "Times a series came due while its previous sync "
+                         "still ran (dispatched when it ended).",
+                         atomic_load(&c->series_busy_skips));
 
   struct coin_exchange_stats sum = {0};
   struct coin_exchange *all[65];

@@ -308,8 +308,9 @@ static void log_progress(struct ingest *in, struct series *s, bool final) {
       final ? "backfill done" : "backfill progress",
       COIN_LOG_STR("symbol", s->symbol), COIN_LOG_STR("timeframe", tfn(s)),
       COIN_LOG_INT("done", s->bf_done), COIN_LOG_INT("total", s->bf_total),
+      COIN_LOG_INT("candles", s->bf_candles),
       COIN_LOG_DBL("candles_per_second",
-                   secs > 0 ? (double)s->bf_done / secs : 0.0));
+                   secs > 0 ? (double)s->bf_candles / secs : 0.0));
 }
 
 static int publish_batch(struct ingest *in, struct series *s,
@@ -352,6 +353,7 @@ static int store(struct fetch_ctx *f) {
   f->n_valid = 0;
   int rc = coin_influx_write_candles(f->w->ix, in->cfg->core.exchange,
                                      s->symbol, tfn(s), f->valid, nv);
+  atomic_store(&in->influx_failing, rc != 0);
   if (rc != 0) {
     atomic_fetch_add(&in->c.influx_errors, 1);
     return rc; /* nothing advances, nothing is published */
@@ -389,7 +391,9 @@ static int store(struct fetch_ctx *f) {
                     COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(rc));
   }
   if (f->forward) {
-    s->bf_done += (int64_t)nv;
+    /* slots of the range covered (holes included), and candles stored */
+    s->bf_done = coin_tf_count(s->tf, s->bf_from_ms, last);
+    s->bf_candles += (int64_t)nv;
     if (s->bf_total > 1000)
       log_progress(in, s, false);
   }
@@ -450,7 +454,10 @@ static int on_page(void *ud, const struct coin_candle *rows,
   }
   if (f->progress)
     f->progress(f->progress_ud, f->seen);
-  return in->stop ? 1 : 0; /* stop between pages, never inside one */
+  if (f->w->deadline_ms && coin_exchange_now_ms() >= f->w->deadline_ms)
+    f->w->deadline_hit = true; /* the rest in the next slice */
+  /* stop between pages, never inside one */
+  return in->stop || f->w->deadline_hit ? 1 : 0;
 }
 
 static int fetch_with(struct fetch_ctx *fc, int64_t from, int64_t to,
@@ -480,8 +487,8 @@ static int fetch_with(struct fetch_ctx *fc, int64_t from, int64_t to,
   f.expect_ms = from;
   int rc =
       coin_exchange_fetch_range(w->ex, s->symbol, s->tf, from, to, on_page, &f);
-  if (rc > 0)
-    rc = 0; /* stopped between pages */
+  if (rc > 0) /* stopped between pages: by the deadline, the rest is left */
+    rc = w->deadline_hit ? coin_error_set(COIN_ETIMEOUT, "sync sliced") : 0;
   /* What was collected is closed and valid: store it even when the
    * exchange failed later in the range. */
   int src = store(&f);
@@ -746,14 +753,23 @@ int sync_series(struct worker *w, struct series *s, int64_t now) {
     int64_t from = done >= 0 ? coin_tf_next(s->tf, done) : s->start_ms;
     if (from < s->start_ms)
       from = s->start_ms;
-    s->bf_total = coin_tf_count(s->tf, from, last_closed);
-    s->bf_done = 0;
-    s->bf_started_ms = s->bf_last_log_ms = coin_exchange_now_ms();
+    if (s->bf_from_ms < 0 || s->bf_from_ms > from) { /* else: a next slice */
+      s->bf_from_ms = from;
+      s->bf_candles = 0;
+      s->bf_started_ms = s->bf_last_log_ms = coin_exchange_now_ms();
+    }
+    s->bf_total = coin_tf_count(s->tf, s->bf_from_ms, last_closed);
+    s->bf_done = coin_tf_count(s->tf, s->bf_from_ms, coin_tf_prev(s->tf, from));
     enum coin_batch_kind kind =
         s->bf_total > 2 ? COIN_BATCH_BACKFILL : COIN_BATCH_LIVE;
     rc = fetch(w, s, from, last_closed, now, last_closed, true, kind, NULL);
+    bool ended = rc == 0 && !w->deadline_hit;
+    if (ended)
+      s->bf_done = s->bf_total; /* the rest of the range had no candles */
     if (s->bf_total > 1000)
-      log_progress(in, s, true);
+      log_progress(in, s, ended);
+    if (ended)
+      s->bf_from_ms = -1;
     if (rc != 0)
       goto out;
   }
@@ -773,7 +789,9 @@ out:
       COIN_LOG_WARN("known gaps not saved", COIN_LOG_STR("symbol", s->symbol),
                     COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_RC(src));
   }
-  if (rc != 0 || in->stop || s->stored_ms > s->watermark_ms)
+  if (rc == COIN_ETIMEOUT && w->deadline_hit)
+    rc = 0; /* a slice of a long fill, not an error: retry is set below */
+  if (rc != 0 || in->stop || w->deadline_hit || s->stored_ms > s->watermark_ms)
     s->retry = true;
   if (rc != 0) {
     if (rc == COIN_EREJECTED || rc == COIN_EUNAVAIL || rc == COIN_ETIMEOUT ||

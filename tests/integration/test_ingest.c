@@ -133,6 +133,7 @@ static int sot_rows(struct series_data *out, const char *symbol,
   struct coin_influx *ix = NULL;
   coin_influx_options_init(&o);
   o.url = influx.url;
+  o.rp_by_tf[COIN_TF_1M] = COIN_INFLUX_RP_1M; /* where 1m candles live */
   int rc = coin_influx_new(&ix, &o);
   if (rc == 0)
     rc = coin_influx_read_candles(ix, "binance", symbol, coin_tf_name(tf), 0,
@@ -177,10 +178,13 @@ static int run_ingest(const char *replay_url, const char *symbols,
   snprintf(e[k++], 320, "PRIMARY_TIMEFRAME=%.2s", tfs);
   snprintf(e[k++], 320, "ENABLE_MULTI_TIMEFRAMES=true");
   snprintf(e[k++], 320, "STATIC_DATA_DIR=%s/site", tmpdir);
-  snprintf(e[k++], 320, "INGEST_HTTP_ADDR=127.0.0.1:%d", coin_test_free_port());
+  if (!extra_env || !strstr(extra_env, "INGEST_HTTP_ADDR="))
+    snprintf(e[k++], 320, "INGEST_HTTP_ADDR=127.0.0.1:%d",
+             coin_test_free_port());
   snprintf(e[k++], 320, "INGEST_MAX_CYCLES=%s", keep ? "0" : "1");
   snprintf(e[k++], 320, "LOG_LEVEL=info");
-  snprintf(e[k++], 320, "EXCHANGE_MAX_RETRIES=8");
+  if (!extra_env || !strstr(extra_env, "EXCHANGE_MAX_RETRIES="))
+    snprintf(e[k++], 320, "EXCHANGE_MAX_RETRIES=8");
   /* extra_env: "NAME=value" lines separated by '\n' */
   for (const char *x = extra_env; x && *x && k < 16;) {
     const char *nl = strchr(x, '\n');
@@ -799,6 +803,142 @@ static void bad_own_watermark_is_rebuilt(void) {
   coin_test_server_cleanup(&rp);
 }
 
+/* One symbol whose klines never come (the exchange holds every request):
+ * the healthy 1m series beside it stays fresh at each minute boundary
+ * (stored within the 30 s soft threshold of its close), while the stalled
+ * one fails at its sync deadline and is retried. */
+static void stalled_symbol_keeps_others_fresh(void) {
+  drop_db();
+  struct coin_test_server rp;
+  /* the computed shift: the 1m file's candles are in the present */
+  const char *args[] = {"--faults", "slow:1@600000/ETHUSDT", NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  struct coin_test_proc p;
+  ASSERT_EQ_INT(run_ingest(rp.url, "ETHUSDT,BTCUSDT", "1m",
+                           "INGEST_1M_RETENTION_DAYS=1\n"
+                           "INGEST_SERIES_DEADLINE_SECONDS=20",
+                           0, &p),
+                0);
+  /* the first fill of BTCUSDT (a day of 1m), then two minute boundaries */
+  int64_t t0 = replay_time(rp.url), worst_lag = 0, boundaries = 0;
+  int64_t seen_closed = -1;
+  while (boundaries < 2 && replay_time(rp.url) - t0 < 200000) {
+    int64_t now = replay_time(rp.url);
+    int64_t closed = coin_tf_last_closed(COIN_TF_1M, now);
+    int64_t wm = watermark("BTCUSDT", COIN_TF_1M);
+    if (wm >= 0 && seen_closed < 0 && wm == closed)
+      seen_closed = closed; /* the first fill is done: the clock starts */
+    if (seen_closed >= 0) {
+      if (closed > seen_closed) {
+        boundaries++;
+        seen_closed = closed;
+      }
+      /* how long the newest closed candle has waited to be stored */
+      int64_t lag = wm >= closed ? 0 : now - (closed + COIN_MINUTE_MS);
+      if (lag > worst_lag)
+        worst_lag = lag;
+    }
+    usleep(500 * 1000);
+  }
+  fprintf(stderr,
+          "  healthy 1m series: worst lag %.1f s over %lld boundaries\n",
+          (double)worst_lag / 1000.0, (long long)boundaries);
+  ASSERT_TRUE(boundaries >= 2);
+  ASSERT_TRUE(worst_lag < 30000);
+  ASSERT_TRUE(watermark("ETHUSDT", COIN_TF_1M) < 0); /* it never answered */
+  coin_test_proc_signal(&p, SIGTERM);
+  ASSERT_EQ_INT(coin_test_proc_wait(&p, 30000), 0);
+  /* the stalled series was cut at its deadline, and tried again */
+  ASSERT_EQ_INT(coin_test_sh("test $(grep -c 'ETHUSDT.*deadline of this "
+                             "series' '%s') -ge 2",
+                             last_log),
+                0);
+  /* the healthy series' SoT: the replay's candles of the retained day */
+  struct series_data want = {0}, got = {0};
+  int64_t wm = watermark("BTCUSDT", COIN_TF_1M);
+  ASSERT_OK(sot_rows(&got, "BTCUSDT", COIN_TF_1M));
+  ASSERT_OK(replay_rows(&want, rp.url, "BTCUSDT", COIN_TF_1M, wm));
+  ASSERT_TRUE(got.n >= 1400 && want.n >= got.n);
+  if (got.n >= 1 && want.n >= got.n) {
+    ASSERT_EQ_INT(got.c[got.n - 1].open_ms, wm);
+    ASSERT_EQ_INT(
+        memcmp(got.c, want.c + (want.n - got.n), got.n * sizeof(*got.c)), 0);
+  }
+  free(got.c);
+  free(want.c);
+  coin_test_server_cleanup(&rp);
+}
+
+/* Polls http://127.0.0.1:port/readyz until it answers want (body holding
+ * has, if given) within ms. */
+static int wait_readyz(int port, long want, const char *has, int ms) {
+  struct coin_http *h = NULL;
+  if (coin_http_new(&h, NULL) != 0)
+    return -1;
+  char u[128], last[256] = "";
+  long got = 0;
+  snprintf(u, sizeof(u), "http://127.0.0.1:%d/readyz", port);
+  for (int waited = 0; waited <= ms; waited += 200) {
+    struct coin_http_response r = {0};
+    if (coin_http_request(h, &r, "GET", u, NULL, NULL, 0) == 0) {
+      got = r.status;
+      snprintf(last, sizeof(last), "%s", r.body);
+      bool match = r.status == want && (!has || strstr(r.body, has));
+      coin_http_response_clear(&r);
+      if (match) {
+        coin_http_free(h);
+        return 0;
+      }
+    }
+    usleep(200 * 1000);
+  }
+  coin_http_free(h);
+  fprintf(stderr, "  /readyz: %ld %s, want %ld %s\n", got, last, want,
+          has ? has : "");
+  return -1;
+}
+
+/* /readyz says whether ingest can do its job now: 503 while nats-server is
+ * paused (the socket stays up), while InfluxDB is down, and while the
+ * exchange does not answer; 200 again once each is back. */
+static void readyz_tells_the_truth(void) {
+  struct coin_test_server rp;
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  int port = coin_test_free_port();
+  char env[256];
+  snprintf(env, sizeof(env),
+           "INGEST_HTTP_ADDR=127.0.0.1:%d\nWORKER_SCHEDULER_MODE=poll_loop\n"
+           "WORKER_CYCLE_SECONDS=1\nEXCHANGE_TIMEOUT_MS=2000\n"
+           "EXCHANGE_MAX_RETRIES=1",
+           port);
+  struct coin_test_proc p;
+  ASSERT_OK(run_ingest(rp.url, "BTCUSDT", "1d", env, 0, &p));
+  ASSERT_OK(wait_readyz(port, 200, "\"influx\":true", 30000));
+
+  ASSERT_EQ_INT(kill(nats.pid, SIGSTOP), 0);
+  int rc = wait_readyz(port, 503, "\"nats\":false", 8000);
+  ASSERT_EQ_INT(kill(nats.pid, SIGCONT), 0);
+  ASSERT_OK(rc);
+  ASSERT_OK(wait_readyz(port, 200, NULL, 10000));
+
+  coin_test_server_stop(&influx);
+  rc = wait_readyz(port, 503, "\"influx\":false", 8000);
+  ASSERT_OK(coin_test_influx_restart(&influx));
+  ASSERT_OK(rc);
+  ASSERT_OK(wait_readyz(port, 200, NULL, 10000));
+
+  ASSERT_EQ_INT(kill(rp.pid, SIGSTOP), 0);
+  rc = wait_readyz(port, 503, "\"exchange\":false", 15000);
+  ASSERT_EQ_INT(kill(rp.pid, SIGCONT), 0);
+  ASSERT_OK(rc);
+  ASSERT_OK(wait_readyz(port, 200, NULL, 15000));
+  ASSERT_TRUE(coin_test_proc_alive(&p));
+  coin_test_proc_signal(&p, SIGTERM);
+  ASSERT_EQ_INT(coin_test_proc_wait(&p, 30000), 0);
+  coin_test_server_cleanup(&rp);
+}
+
 static int config_error(const char *env1, const char *env2, const char *want,
                         const char *replay_url) {
   char logp[512], e[6][256];
@@ -857,6 +997,8 @@ int main(int argc, char **argv) {
   RUN_TEST(backfill_request_refills_a_range);
   RUN_TEST(bad_own_watermark_is_rebuilt);
   RUN_TEST(old_1m_refill_is_cut_to_retention);
+  RUN_TEST(stalled_symbol_keeps_others_fresh);
+  RUN_TEST(readyz_tells_the_truth);
   coin_test_server_cleanup(&nats);
   coin_test_server_cleanup(&influx);
   int rc = coin_test_summary();

@@ -30,6 +30,9 @@ struct coin_http_response {
 
 int coin_http_new(struct coin_http **out, const struct coin_http_opts *opts);
 void coin_http_free(struct coin_http *h);
+/* The whole-request timeout of the requests that follow (ms > 0; e.g. cut
+ * to a caller's deadline). */
+void coin_http_set_timeout(struct coin_http *h, long timeout_ms);
 
 /* Performs one request. headers: NULL-terminated "Name: value" strings or
  * NULL; body may be NULL. Returns 0 whenever an HTTP response arrived
