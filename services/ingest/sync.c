@@ -11,6 +11,7 @@
 
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/watermark.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -26,79 +27,56 @@ static const char *tfn(const struct series *s) {
 
 /* ---- watermark (KV coin_watermarks, value = decimal open time ms) ------- */
 
-/* coin_codec_watermark_parse: the one strict reader of watermark values. */
-static int parse_ms(int64_t *out, const unsigned char *v, size_t len) {
-  return coin_codec_watermark_parse(out, v, len);
+/* The contract (key, value, CAS) is coin/watermark.h's. */
+
+/* A stored value that is not a watermark: counted, said once per load, and
+ * rebuilt: the series is filled again from the start (the writes are
+ * idempotent) and the value replaced by CAS on its revision. */
+static void bad_watermark(struct ingest *in, const struct series *s) {
+  atomic_fetch_add(&in->c.watermark_bad_values, 1);
+  COIN_LOG_ERROR("ingest watermark undecodable: the series is filled again "
+                 "and the value replaced",
+                 COIN_LOG_STR("key", s->wm_key),
+                 COIN_LOG_STR("error", coin_error_last()));
 }
 
 static int load_watermark(struct ingest *in, struct series *s) {
-  struct coin_bus_kv_entry e = {0};
-  int rc = coin_bus_kv_get(&e, in->kv_wm, s->wm_key);
-  if (rc == COIN_ENOTFOUND) {
-    s->watermark_ms = -1;
-    s->wm_revision = 0;
-    s->wm_loaded = true;
-    return 0;
-  }
-  if (rc != 0)
+  struct coin_watermark w;
+  int rc = coin_watermark_read(&w, in->kv_wm, s->wm_key);
+  if (rc == COIN_EDECODE)
+    bad_watermark(in, s); /* one bad record never stops the series */
+  else if (rc != 0)
     return rc;
-  int64_t v;
-  if (parse_ms(&v, e.value, e.value_len) != 0 || v < -1) {
-    /* one bad record never stops the series: counted, said once, and
-     * rebuilt: the series is filled again from the start (the writes are
-     * idempotent) and the value replaced by CAS on its revision */
-    atomic_fetch_add(&in->c.watermark_bad_values, 1);
-    COIN_LOG_ERROR("ingest watermark undecodable: the series is filled again "
-                   "and the value replaced",
-                   COIN_LOG_STR("key", s->wm_key),
-                   COIN_LOG_UINT("bytes", e.value_len));
-    s->watermark_ms = -1;
-    s->wm_revision = e.revision;
-    s->wm_loaded = true;
-    coin_bus_kv_entry_clear(&e);
-    return 0;
-  }
-  s->watermark_ms = v;
-  s->wm_revision = e.revision;
+  s->watermark_ms = w.ms;
+  s->wm_revision = w.revision;
   s->wm_loaded = true;
-  coin_bus_kv_entry_clear(&e);
   return 0;
 }
 
-/* CAS the watermark forward to wm. On a conflict, re-read: another writer
+/* CAS the watermark forward to wm; on a conflict, re-read: another writer
  * (a second replica) may already be further. */
 static int advance_watermark(struct ingest *in, struct series *s, int64_t wm) {
-  char val[32];
-  int len = snprintf(val, sizeof(val), "%" PRId64, wm);
-  for (int attempt = 0; attempt < 3; attempt++) {
-    uint64_t rev = 0;
-    int rc =
-        s->wm_revision
-            ? coin_bus_kv_update(&rev, in->kv_wm, s->wm_key, val, (size_t)len,
-                                 s->wm_revision)
-            : coin_bus_kv_create(&rev, in->kv_wm, s->wm_key, val, (size_t)len);
-    if (rc == 0) {
-      s->watermark_ms = wm;
-      s->wm_revision = rev;
-      atomic_fetch_add(&in->c.watermark_advances, 1);
-      return 0;
-    }
-    if (rc != COIN_ECONFLICT && rc != COIN_EEXISTS)
-      return rc;
-    atomic_fetch_add(&in->c.watermark_conflicts, 1);
-    int64_t mine = s->watermark_ms;
-    rc = load_watermark(in, s);
-    if (rc != 0)
-      return rc;
+  struct coin_watermark w = {.ms = s->watermark_ms, .revision = s->wm_revision};
+  struct coin_watermark_write out;
+  int64_t mine = s->watermark_ms;
+  int rc =
+      coin_watermark_advance(&w, in->kv_wm, s->wm_key, wm, NULL, NULL, &out);
+  if (out.conflicts) {
+    atomic_fetch_add(&in->c.watermark_conflicts, out.conflicts);
     COIN_LOG_WARN("watermark changed under us",
                   COIN_LOG_STR("symbol", s->symbol),
                   COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_INT("ours", mine),
-                  COIN_LOG_INT("theirs", s->watermark_ms));
-    if (s->watermark_ms >= wm)
-      return 0; /* someone already covered it */
+                  COIN_LOG_INT("theirs", out.theirs));
   }
-  return coin_error_set(COIN_ECONFLICT, "watermark %s: CAS lost 3 times",
-                        s->wm_key);
+  if (out.bad_seen)
+    bad_watermark(in, s);
+  if (rc != 0)
+    return rc;
+  s->watermark_ms = w.ms; /* ours, or a further one someone else wrote */
+  s->wm_revision = w.revision;
+  if (out.written)
+    atomic_fetch_add(&in->c.watermark_advances, 1);
+  return 0;
 }
 
 /* ---- known gaps (KV coin_ingest, JSON) ---------------------------------- */

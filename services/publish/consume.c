@@ -14,6 +14,7 @@
 
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/watermark.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,43 +26,18 @@
 
 /* ---- watermarks --------------------------------------------------------- */
 
-/* coin_codec_watermark_parse: the one strict reader of watermark values. */
-static int parse_ms(int64_t *out, const unsigned char *v, size_t len) {
-  return coin_codec_watermark_parse(out, v, len);
-}
-
-/* Reads key: *ms = -1 and *rev = 0 when absent. A value that is not a
- * watermark is COIN_EDECODE with *ms = -1 and *rev its revision (so that a
- * CAS write can replace it). */
+/* The contract (key, value, CAS) is coin/watermark.h's. Reads key: *ms =
+ * -1 and *rev = 0 when absent; COIN_EDECODE for a value that is not a
+ * watermark, with *ms = -1 and *rev its revision (so that a CAS write can
+ * replace it). */
 static int kv_read_ms(struct publish *p, const char *key, int64_t *ms,
                       uint64_t *rev) {
-  struct coin_bus_kv_entry e = {0};
-  int rc = coin_bus_kv_get(&e, p->kv_wm, key);
-  if (rc == COIN_ENOTFOUND) {
-    *ms = -1;
-    if (rev)
-      *rev = 0;
-    return 0;
-  }
-  if (rc != 0)
-    return coin_error_wrap(rc, "KV %s/%s", COIN_KV_WATERMARKS, key);
-  int64_t v;
-  if (parse_ms(&v, e.value, e.value_len) != 0) {
-    rc = coin_error_set(COIN_EDECODE,
-                        "KV %s/%s: %zu bytes that are not a watermark (rule: "
-                        "decimal open time in ms)",
-                        COIN_KV_WATERMARKS, key, e.value_len);
-    *ms = -1;
-    if (rev)
-      *rev = e.revision;
-    coin_bus_kv_entry_clear(&e);
-    return rc;
-  }
-  *ms = v;
+  struct coin_watermark w;
+  int rc = coin_watermark_read(&w, p->kv_wm, key);
+  *ms = w.ms;
   if (rev)
-    *rev = e.revision;
-  coin_bus_kv_entry_clear(&e);
-  return 0;
+    *rev = w.revision;
+  return rc;
 }
 
 /* A watermark value that does not decode: counted each time, reported
@@ -160,8 +136,16 @@ int consume_load_watermarks(struct publish *p, struct pseries *s) {
   return 0;
 }
 
+/* The publish watermark is written when it moves forward, or back when the
+ * stored one is beyond the ingest watermark (a reset SoT). */
+static bool need_write(int64_t want, const struct coin_watermark *cur,
+                       void *ud) {
+  const struct pseries *s = ud;
+  return want >= 0 && want != cur->ms &&
+         (want > cur->ms || cur->ms > s->ingest_ms);
+}
+
 int consume_write_watermark(struct publish *p, struct pseries *s) {
-  char val[32];
   if (!s->pub_kv_loaded) {
     int rc = kv_read_ms(p, s->publish_key, &s->pub_kv_ms, &s->pub_kv_rev);
     if (rc == COIN_EDECODE) {
@@ -174,43 +158,22 @@ int consume_write_watermark(struct publish *p, struct pseries *s) {
     }
     s->pub_kv_loaded = true;
   }
-  for (int attempt = 0; attempt < 3; attempt++) {
-    int64_t want = s->pub_ms;
-    bool write = want >= 0 && want != s->pub_kv_ms &&
-                 (want > s->pub_kv_ms || s->pub_kv_ms > s->ingest_ms);
-    if (!write)
-      return 0;
-    int len = snprintf(val, sizeof(val), "%" PRId64, want);
-    uint64_t rev = 0;
-    int rc = s->pub_kv_rev ? coin_bus_kv_update(&rev, p->kv_wm, s->publish_key,
-                                                val, (size_t)len, s->pub_kv_rev)
-                           : coin_bus_kv_create(&rev, p->kv_wm, s->publish_key,
-                                                val, (size_t)len);
-    if (rc == 0) {
-      s->pub_kv_ms = want;
-      s->pub_kv_rev = rev;
-      atomic_fetch_add(&p->c.wm_advances, 1);
-      return 0;
-    }
-    if (rc != COIN_ECONFLICT && rc != COIN_EEXISTS) {
-      atomic_fetch_add(&p->c.wm_errors, 1);
-      return coin_error_wrap(rc, "publish watermark %s", s->publish_key);
-    }
-    /* another writer (a replica, a restarted us): look again */
-    atomic_fetch_add(&p->c.wm_conflicts, 1);
-    rc = kv_read_ms(p, s->publish_key, &s->pub_kv_ms, &s->pub_kv_rev);
-    if (rc == COIN_EDECODE) {
-      bad_watermark(p, s, false);
-      rc = 0;
-    }
-    if (rc != 0) {
-      atomic_fetch_add(&p->c.wm_errors, 1);
-      return rc;
-    }
+  struct coin_watermark w = {.ms = s->pub_kv_ms, .revision = s->pub_kv_rev};
+  struct coin_watermark_write out;
+  int rc = coin_watermark_advance(&w, p->kv_wm, s->publish_key, s->pub_ms,
+                                  need_write, s, &out);
+  atomic_fetch_add(&p->c.wm_conflicts, out.conflicts);
+  if (out.bad_seen)
+    bad_watermark(p, s, false);
+  s->pub_kv_ms = w.ms;
+  s->pub_kv_rev = w.revision;
+  if (rc != 0) {
+    atomic_fetch_add(&p->c.wm_errors, 1);
+    return rc; /* the error names the key */
   }
-  atomic_fetch_add(&p->c.wm_errors, 1);
-  return coin_error_set(
-      COIN_ECONFLICT, "publish watermark %s: CAS lost 3 times", s->publish_key);
+  if (out.written)
+    atomic_fetch_add(&p->c.wm_advances, 1);
+  return 0;
 }
 
 /* ---- the window from the SoT -------------------------------------------- */
@@ -272,7 +235,7 @@ int consume_rebuild(struct publish *p, struct pseries *s) {
  * series of ours is reported (bad_watermark) and skipped. */
 static bool watch_value(struct publish *p, const struct coin_series_id *id,
                         const struct coin_bus_kv_entry *e, int64_t *wm) {
-  if (parse_ms(wm, e->value, e->value_len) == 0)
+  if (coin_codec_watermark_parse(wm, e->value, e->value_len) == 0)
     return true;
   struct pseries *s = series_find(p, id->exchange, id->symbol, id->tf);
   if (s) {

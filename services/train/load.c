@@ -12,6 +12,7 @@
 #include "coin/error.h"
 #include "coin/features.h"
 #include "coin/log.h"
+#include "coin/watermark.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,25 +183,20 @@ static int64_t est_rows(const struct train_series_list *sl,
 static int watermark(int64_t *out, struct train_ctx *c, const char *symbol,
                      enum coin_tf tf) {
   char key[COIN_CODEC_SUBJECT_BYTES];
-  struct coin_bus_kv_entry e = {0};
+  struct coin_watermark w;
   int rc;
   if (!c->wm)
     return COIN_ENOTFOUND;
-  if ((rc = coin_codec_series_key(key, sizeof(key), COIN_KEY_INGEST_PREFIX,
-                                  c->cfg->core.exchange, symbol, tf)) != 0)
+  if ((rc = coin_watermark_key(key, sizeof(key), COIN_WM_INGEST,
+                               c->cfg->core.exchange, symbol, tf)) != 0)
     return rc;
-  if ((rc = coin_bus_kv_get(&e, c->wm, key)) != 0)
-    return rc;
-  int64_t v = -1;
-  rc = coin_codec_watermark_parse(&v, e.value, e.value_len) == 0
-           ? 0
-           : coin_error_set(COIN_EDECODE,
-                            "watermark %s: \"%.40s\" is not a decimal ms time",
-                            key, (const char *)e.value);
-  coin_bus_kv_entry_clear(&e);
-  if (rc == 0)
-    *out = v;
-  return rc;
+  if ((rc = coin_watermark_read(&w, c->wm, key)) != 0)
+    return rc; /* a bad value: the error names the key */
+  if (w.revision == 0)
+    return coin_error_set(COIN_ENOTFOUND, "KV %s/%s: no watermark yet",
+                          COIN_KV_WATERMARKS, key);
+  *out = w.ms;
+  return 0;
 }
 
 int train_load(struct coin_dataset *out, struct train_load_info *info,
