@@ -30,6 +30,8 @@
 #define DEFAULT_IDLE_TIMEOUT_SECONDS 30
 #define DEFAULT_PER_IP_CONNECTIONS 32
 #define DEFAULT_HEADER_DEADLINE_MS 5000
+#define DEFAULT_PROBE_RESERVE 16
+#define RESERVE_PER_ADDRESS 2 /* a probe's last connection may linger */
 #define REAPER_PERIOD_MS 250
 #define DEFAULT_MAX_BODY_BYTES ((size_t)1 << 20)
 #define CONTENT_TYPE_BYTES 128
@@ -43,6 +45,8 @@ struct guard_slot {
   bool used;
   int fd;
   int64_t waiting_ms;
+  unsigned char peer[16]; /* the client's address (IPv4: first 4 bytes) */
+  bool have_peer;
 };
 
 struct coin_httpd {
@@ -55,11 +59,13 @@ struct coin_httpd {
   pthread_mutex_t gmu; /* leaf */
   struct guard_slot *slots;
   size_t n_slots;
+  size_t probe_reserve; /* the last slots: only for addresses holding none */
   int64_t header_deadline_ms;
   pthread_t reaper;
   bool reaper_started;
   atomic_bool stop;
   atomic_uint_fast64_t reaped;
+  atomic_uint_fast64_t refused_reserve;
 };
 
 struct coin_httpd_request {
@@ -357,6 +363,49 @@ static void slot_wait(struct coin_httpd *d, struct MHD_Connection *conn,
   pthread_mutex_unlock(&d->gmu);
 }
 
+/* The address bytes of a socket address into key (16 bytes); false when
+ * it is neither IPv4 nor IPv6. */
+static bool peer_key(unsigned char key[16], const struct sockaddr *sa) {
+  memset(key, 0, 16);
+  if (sa && sa->sa_family == AF_INET) {
+    memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+    return true;
+  }
+  if (sa && sa->sa_family == AF_INET6) {
+    memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+    return true;
+  }
+  return false;
+}
+
+/* Accept policy: when only the reserve is left, a new connection is taken
+ * only from an address that holds fewer than RESERVE_PER_ADDRESS, so that
+ * many slow clients from a few addresses cannot crowd out a probe from
+ * another (whose previous connection may still be closing). */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr,
+                                 socklen_t addrlen) {
+  (void)addrlen;
+  struct coin_httpd *d = cls;
+  unsigned char key[16];
+  if (!peer_key(key, addr))
+    return MHD_YES;
+  size_t used = 0, same = 0;
+  pthread_mutex_lock(&d->gmu);
+  for (size_t i = 0; i < d->n_slots; i++) {
+    const struct guard_slot *g = &d->slots[i];
+    if (!g->used)
+      continue;
+    used++;
+    same += g->have_peer && memcmp(g->peer, key, 16) == 0;
+  }
+  pthread_mutex_unlock(&d->gmu);
+  if (same >= RESERVE_PER_ADDRESS && used + d->probe_reserve >= d->n_slots) {
+    atomic_fetch_add(&d->refused_reserve, 1);
+    return MHD_NO;
+  }
+  return MHD_YES;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn,
                           void **socket_context,
                           enum MHD_ConnectionNotificationCode code) {
@@ -365,9 +414,14 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *ca =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     for (size_t i = 0; ci && i < d->n_slots; i++)
       if (!d->slots[i].used) {
-        d->slots[i] = (struct guard_slot){true, ci->connect_fd, mono_ms()};
+        struct guard_slot *g = &d->slots[i];
+        *g = (struct guard_slot){
+            .used = true, .fd = ci->connect_fd, .waiting_ms = mono_ms()};
+        g->have_peer = ca && peer_key(g->peer, ca->client_addr);
         *socket_context = (void *)(uintptr_t)(i + 1);
         break;
       }
@@ -406,6 +460,10 @@ static void *reaper_main(void *arg) {
 
 uint64_t coin_httpd_reaped(const struct coin_httpd *d) {
   return d ? (uint64_t)atomic_load(&d->reaped) : 0;
+}
+
+uint64_t coin_httpd_refused_reserve(const struct coin_httpd *d) {
+  return d ? (uint64_t)atomic_load(&d->refused_reserve) : 0;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
@@ -548,6 +606,10 @@ int coin_httpd_start(struct coin_httpd **out,
                                                    : DEFAULT_HEADER_DEADLINE_MS;
   pthread_mutex_init(&d->gmu, NULL);
   d->n_slots = max_conn;
+  d->probe_reserve =
+      opts->probe_reserve ? opts->probe_reserve : DEFAULT_PROBE_RESERVE;
+  if (d->probe_reserve > max_conn / 2)
+    d->probe_reserve = max_conn / 2;
   d->slots = calloc(max_conn, sizeof(*d->slots));
   if (d->slots == NULL) {
     rc = coin_error_set(COIN_ENOMEM, "httpd: out of memory");
@@ -556,7 +618,7 @@ int coin_httpd_start(struct coin_httpd **out,
   /* The pool option is only given when a pool is asked for (a pool size of
    * 0 or 1 together with thread-per-connection is refused by MHD). */
   d->mhd = MHD_start_daemon(
-      flags, (uint16_t)opts->port, NULL, NULL, on_request, d,
+      flags, (uint16_t)opts->port, on_accept, d, on_request, d,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_CONNECTION_LIMIT, max_conn, MHD_OPTION_CONNECTION_TIMEOUT,
       idle, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,

@@ -47,6 +47,8 @@ static size_t on_header(char *d, size_t s, size_t n, void *ud) {
   return len;
 }
 
+static long request_timeout_ms = 10000;
+
 static void request(struct reply *r, const char *method, int port,
                     const char *path, const char *body) {
   char url[512];
@@ -63,7 +65,7 @@ static void request(struct reply *r, const char *method, int port,
   curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, request_timeout_ms);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   r->cc = curl_easy_perform(c);
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
@@ -274,7 +276,7 @@ static void listen_parse(void) {
  * slowly bytes drip in, and a client from 127.0.0.1 is answered at once
  * meanwhile. Bounded: 20 sockets, 2.5 s. */
 struct drip {
-  int fd[20];
+  int fd[300];
   int n;
   atomic_bool stop;
 };
@@ -352,8 +354,65 @@ static void teardown(void) {
   curl_global_cleanup();
 }
 
+/* Many slow clients from a few addresses: 300 connections from 10
+ * addresses (127.0.0.2..11, 30 each, under the per-address limit) that
+ * never finish their headers fill every slot but the probe reserve; a
+ * client from 127.0.0.1 (holding none) is still answered within 1 s, with
+ * the default limits and a header deadline that does not rescue it. */
+static int slow_connect(const char *from, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in src = {.sin_family = AF_INET}, dst = src;
+  inet_pton(AF_INET, from, &src.sin_addr);
+  inet_pton(AF_INET, "127.0.0.1", &dst.sin_addr);
+  dst.sin_port = htons((uint16_t)port);
+  if (fd < 0 || bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0 ||
+      connect(fd, (struct sockaddr *)&dst, sizeof(dst)) != 0 ||
+      send(fd, "GET /echo HTTP/1.1\r\nHost: x\r\n", 29, MSG_NOSIGNAL) < 0) {
+    if (fd >= 0)
+      close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void many_slow_addresses_leave_a_probe_reserve(void) {
+  struct coin_httpd *d = NULL;
+  struct coin_httpd_opts o = {
+      .host = "127.0.0.1", .header_deadline_ms = 30000, .handler = handler};
+  ASSERT_OK(coin_httpd_start(&d, &o));
+  int port = coin_httpd_port(d);
+  static struct drip dr = {.n = 300};
+  atomic_store(&dr.stop, false);
+  for (int i = 0; i < dr.n; i++) {
+    char from[32];
+    snprintf(from, sizeof(from), "127.0.0.%d", 2 + i / 30);
+    dr.fd[i] = slow_connect(from, port);
+  }
+  pthread_t t;
+  ASSERT_EQ_INT(pthread_create(&t, NULL, drip_run, &dr), 0);
+  usleep(300000);
+  request_timeout_ms = 1000;
+  int answered = 0;
+  for (int i = 0; i < 3; i++) {
+    struct reply r;
+    request(&r, "GET", port, "/echo", NULL);
+    answered += r.cc == CURLE_OK && r.status == 201;
+  }
+  request_timeout_ms = 10000;
+  atomic_store(&dr.stop, true);
+  pthread_join(t, NULL);
+  for (int i = 0; i < dr.n; i++)
+    if (dr.fd[i] >= 0)
+      close(dr.fd[i]);
+  uint64_t refused = coin_httpd_refused_reserve(d);
+  coin_httpd_free(d);
+  ASSERT_EQ_INT(answered, 3);
+  ASSERT_TRUE(refused >= 40); /* the slow ones beyond 256 - 16 */
+}
+
 TEST_MAIN(RUN_TEST(setup); RUN_TEST(get_with_query_and_headers);
           RUN_TEST(post_body_and_cap); RUN_TEST(abort_after_cuts_the_body);
           RUN_TEST(concurrent_clients); RUN_TEST(fixed_port_and_port_in_use);
           RUN_TEST(listen_parse); RUN_TEST(slow_clients_cannot_starve_it);
+          RUN_TEST(many_slow_addresses_leave_a_probe_reserve);
           RUN_TEST(teardown))

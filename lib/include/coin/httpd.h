@@ -33,6 +33,11 @@ struct coin_httpd_opts {
                                       long after the connection opened (or the
                                       last answer): bytes do not extend it;
                                       0 = 5000 */
+  unsigned probe_reserve;          /* the last free slots go only to an
+                                      address that holds at most one
+                                      connection (a probe among many slow
+                                      clients from a few addresses); 0 = 16,
+                                      at most half */
   size_t max_body_bytes; /* request body cap (413 beyond); 0 = 1 MiB */
   coin_httpd_handler_fn handler;
   void *handler_ctx;
@@ -47,6 +52,8 @@ int coin_httpd_start(struct coin_httpd **out,
 int coin_httpd_port(const struct coin_httpd *d);
 /* Connections closed for missing the header deadline, since start. */
 uint64_t coin_httpd_reaped(const struct coin_httpd *d);
+/* Connections refused to keep the probe reserve, since start. */
+uint64_t coin_httpd_refused_reserve(const struct coin_httpd *d);
 
 /* Stops accepting, waits for running handlers, frees. NULL is fine. */
 void coin_httpd_free(struct coin_httpd *d);
