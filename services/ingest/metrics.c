@@ -83,10 +83,12 @@ int ingest_metrics_text(char **out, struct ingest *in) {
                          atomic_load(&c->series_busy_skips));
 
   struct coin_exchange_stats sum = {0};
-  struct coin_exchange *all[65];
+  struct coin_exchange *all[66];
   size_t n = 0;
   all[n++] = in->ex_main;
-  for (size_t i = 0; i < in->n_workers && n < 65; i++)
+  if (in->control.ex)
+    all[n++] = in->control.ex;
+  for (size_t i = 0; i < in->n_workers && n < 66; i++)
     all[n++] = in->workers[i].ex;
   for (size_t i = 0; i < n; i++) {
     const struct coin_exchange_stats *s = &all[i]->stats;
