@@ -93,6 +93,17 @@ struct coin_httpd_response {
   int nheaders;
   bool abort_set;
   size_t abort_after;
+  struct stream_body *stream; /* coin_httpd_response_stream: owned */
+};
+
+/* A generated body (fault injection): head, then fill repeated, chunk_bytes
+ * per write with pause_ms before each write after the first, total_bytes in
+ * all (0 = never ends: chunked, until the peer goes away). */
+struct stream_body {
+  char *head, *fill;
+  size_t head_len, fill_len, chunk_bytes;
+  uint64_t total_bytes;
+  int pause_ms;
 };
 
 /* State of a response that is cut short on purpose. */
@@ -181,8 +192,18 @@ static void fill_peer(struct coin_httpd_request *r) {
 
 /* --------------------------------------------------------------- response */
 
+static void stream_free(void *cls) {
+  struct stream_body *sb = cls;
+  if (sb == NULL)
+    return;
+  free(sb->head);
+  free(sb->fill);
+  free(sb);
+}
+
 static void response_clear(struct coin_httpd_response *resp) {
   free(resp->body);
+  stream_free(resp->stream);
   for (int i = 0; i < resp->nheaders; i++) {
     free(resp->headers[i].name);
     free(resp->headers[i].value);
@@ -272,6 +293,49 @@ void coin_httpd_response_abort_after(struct coin_httpd_response *resp,
   resp->abort_after = bytes_sent;
 }
 
+int coin_httpd_response_stream(struct coin_httpd_response *resp,
+                               const char *head, const char *fill,
+                               uint64_t total_bytes, size_t chunk_bytes,
+                               int pause_ms) {
+  if (fill == NULL || fill[0] == '\0' || chunk_bytes == 0 || pause_ms < 0)
+    return coin_error_set(COIN_EINVAL,
+                          "httpd stream: fill \"%.20s\", chunk %zu bytes, "
+                          "pause %d ms (rule: non-empty fill, chunk >= 1, "
+                          "pause >= 0)",
+                          fill ? fill : "(null)", chunk_bytes, pause_ms);
+  struct stream_body *sb = calloc(1, sizeof(*sb));
+  if (sb == NULL || (sb->head = strdup(head ? head : "")) == NULL ||
+      (sb->fill = strdup(fill)) == NULL) {
+    stream_free(sb);
+    return coin_error_set(COIN_ENOMEM, "httpd stream: out of memory");
+  }
+  sb->head_len = strlen(sb->head);
+  sb->fill_len = strlen(sb->fill);
+  sb->chunk_bytes = chunk_bytes;
+  sb->total_bytes = total_bytes;
+  sb->pause_ms = pause_ms;
+  stream_free(resp->stream);
+  resp->stream = sb;
+  return 0;
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+  struct stream_body *sb = cls;
+  if (sb->total_bytes && pos >= sb->total_bytes)
+    return MHD_CONTENT_READER_END_OF_STREAM;
+  size_t n = max < sb->chunk_bytes ? max : sb->chunk_bytes;
+  if (sb->total_bytes && n > sb->total_bytes - pos)
+    n = (size_t)(sb->total_bytes - pos);
+  if (pos > 0 && sb->pause_ms > 0)
+    usleep((useconds_t)sb->pause_ms * 1000);
+  for (size_t i = 0; i < n; i++) {
+    uint64_t at = pos + i;
+    buf[i] = at < sb->head_len ? sb->head[at]
+                               : sb->fill[(at - sb->head_len) % sb->fill_len];
+  }
+  return (ssize_t)n;
+}
+
 static ssize_t abort_reader(void *cls, uint64_t pos, char *buf, size_t max) {
   struct abort_body *a = cls;
   if (pos >= a->stop_at)
@@ -300,7 +364,17 @@ static enum MHD_Result queue(struct MHD_Connection *conn,
     if (coin_httpd_respond(resp, 500, NULL, msg, sizeof(msg) - 1) < 0)
       goto out;
   }
-  if (resp->abort_set && resp->abort_after < resp->len) {
+  if (resp->stream) {
+    struct stream_body *sb = resp->stream;
+    m = MHD_create_response_from_callback(
+        sb->total_bytes ? sb->total_bytes : MHD_SIZE_UNKNOWN,
+        sb->chunk_bytes < ABORT_BLOCK_BYTES ? ABORT_BLOCK_BYTES
+                                            : sb->chunk_bytes,
+        stream_reader, sb, stream_free);
+    if (m == NULL)
+      goto out;
+    resp->stream = NULL; /* now owned by m */
+  } else if (resp->abort_set && resp->abort_after < resp->len) {
     struct abort_body *a = malloc(sizeof(*a));
     if (a == NULL)
       goto out;

@@ -929,6 +929,94 @@ static void fault_scoped_to_one_symbol(void) {
   ASSERT_EQ_INT(replay_stop(&p), 0);
 }
 
+/* ---- answers a client must cut short: huge, endless, drip ---- */
+
+struct counted {
+  size_t bytes, cap;
+  char first[64];
+};
+
+static size_t on_count(char *data, size_t size, size_t n, void *ud) {
+  struct counted *c = ud;
+  size_t add = size * n;
+  if (c->bytes < sizeof(c->first) - 1) {
+    size_t k = sizeof(c->first) - 1 - c->bytes;
+    memcpy(c->first + c->bytes, data, add < k ? add : k);
+  }
+  c->bytes += add;
+  return c->cap && c->bytes >= c->cap ? 0 : add;
+}
+
+/* GET that only counts the body (stops after cap bytes when cap > 0). */
+static CURLcode get_counted(struct counted *c, long *status, curl_off_t *clen,
+                            int port, long timeout_ms, size_t cap) {
+  char url[300];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, PAST_QUERY);
+  memset(c, 0, sizeof(*c));
+  c->cap = cap;
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_count);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, c);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  CURLcode cc = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+  curl_easy_getinfo(curl, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, clen);
+  return cc;
+}
+
+static void fault_unbounded_answers(void) {
+  struct replay_proc p;
+  struct counted c;
+  long st = 0;
+  curl_off_t clen = 0;
+
+  /* huge: 200 with a 64 MiB Content-Length, all of it sent; a klines
+   * array that starts well-formed and never closes */
+  start_fault(&p, "huge:every=2");
+  ASSERT_TRUE(p.port > 0);
+  ASSERT_EQ_INT(get_counted(&c, &st, &clen, p.port, 30000, 0), CURLE_OK);
+  ASSERT_TRUE(c.bytes < 100000);
+  ASSERT_EQ_INT(get_counted(&c, &st, &clen, p.port, 30000, 0), CURLE_OK);
+  ASSERT_EQ_INT(st, 200);
+  ASSERT_EQ_INT(clen, (curl_off_t)64 << 20);
+  ASSERT_EQ_INT(c.bytes, (size_t)64 << 20);
+  ASSERT_TRUE(strncmp(c.first, "[[946684800000,", 15) == 0);
+  expect_fault_logged(&p, "huge");
+  ASSERT_EQ_INT(replay_stop(&p), 0);
+
+  /* endless: chunked (no Content-Length), still sending after 8 MiB */
+  start_fault(&p, "endless:every=2");
+  ASSERT_TRUE(p.port > 0);
+  ASSERT_EQ_INT(get_counted(&c, &st, &clen, p.port, 30000, 0), CURLE_OK);
+  ASSERT_EQ_INT(get_counted(&c, &st, &clen, p.port, 30000, (size_t)8 << 20),
+                CURLE_WRITE_ERROR);
+  ASSERT_EQ_INT(st, 200);
+  ASSERT_EQ_INT(clen, -1);
+  ASSERT_TRUE(c.bytes >= (size_t)8 << 20);
+  ASSERT_TRUE(strncmp(c.first, "[[946684800000,", 15) == 0);
+  expect_fault_logged(&p, "endless");
+  ASSERT_EQ_INT(replay_stop(&p), 0);
+
+  /* drip: headers at once, then one byte per 200 ms: a 1.5 s client
+   * timeout sees "[" and a handful of spaces */
+  start_fault(&p, "drip:every=2@200");
+  ASSERT_TRUE(p.port > 0);
+  ASSERT_EQ_INT(get_counted(&c, &st, &clen, p.port, 30000, 0), CURLE_OK);
+  int64_t t0 = mono_ms();
+  ASSERT_EQ_INT(get_counted(&c, &st, &clen, p.port, 1500, 0),
+                CURLE_OPERATION_TIMEDOUT);
+  int64_t took = mono_ms() - t0;
+  ASSERT_EQ_INT(st, 200);
+  ASSERT_TRUE(took >= 1400 && took < 5000);
+  ASSERT_TRUE(c.bytes >= 3 && c.bytes <= 9);
+  ASSERT_EQ_INT(c.first[0], '[');
+  ASSERT_EQ_INT(c.first[1], ' ');
+  expect_fault_logged(&p, "drip");
+  ASSERT_EQ_INT(replay_stop(&p), 0);
+}
+
 static void fault_gap_never_served(void) {
   struct replay_proc p;
   /* BTCUSDT 1h rows 2020-09-13 12:26:40 .. +10000 s: opens 13:00, 14:00,
@@ -1025,6 +1113,8 @@ static void bad_command_lines_fail_with_one_line(void) {
                                     "--faults 500:2",
                                     "--faults gap:BTCUSDT/1h/5-1",
                                     "--faults 500:1/not-a-symbol",
+                                    "--faults huge:1@5",
+                                    "--faults drip:1@0",
                                     "--listen 127.0.0.1:99999",
                                     "--weight-limit 0",
                                     "--symbols NOPEUSDT",
@@ -1059,7 +1149,7 @@ TEST_MAIN(RUN_TEST(start_main); RUN_TEST(ping_time_exchange_info);
           RUN_TEST(weekly_and_monthly_aggregates);
           RUN_TEST(shift_weeks_zero_serves_history);
           RUN_TEST(weight_header_429_then_418); RUN_TEST(fault_status_kinds);
-          RUN_TEST(fault_body_kinds); RUN_TEST(fault_gap_never_served);
-          RUN_TEST(same_seed_same_faults); RUN_TEST(fault_scoped_to_one_symbol);
-          RUN_TEST(aliases_and_clones);
+          RUN_TEST(fault_body_kinds); RUN_TEST(fault_unbounded_answers);
+          RUN_TEST(fault_gap_never_served); RUN_TEST(same_seed_same_faults);
+          RUN_TEST(fault_scoped_to_one_symbol); RUN_TEST(aliases_and_clones);
           RUN_TEST(bad_command_lines_fail_with_one_line); RUN_TEST(stop_main))

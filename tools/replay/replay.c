@@ -574,6 +574,27 @@ static void serve_klines(struct replay *r, const struct coin_httpd_request *req,
     send_status_fault(r, resp, fault->status);
     goto out;
   }
+  /* Answers that never fit a client's cap or never end: a well-formed
+   * start of a klines array, then filler, generated as it is sent. */
+  if (kind == FAULT_HUGE || kind == FAULT_ENDLESS || kind == FAULT_DRIP) {
+    static const char row[] =
+        "[946684800000,\"1.0\",\"1.0\",\"1.0\",\"1.0\",\"1.0\","
+        "946688399999,\"1.0\",1,\"1.0\",\"1.0\",\"0\"],";
+    uint64_t total = kind == FAULT_HUGE ? REPLAY_HUGE_BYTES : 0;
+    if (kind == FAULT_HUGE)
+      snprintf(detail, sizeof(detail), "%" PRIu64 " bytes", total);
+    else if (kind == FAULT_DRIP)
+      snprintf(detail, sizeof(detail), "1 byte / %d ms", fault->delay_ms);
+    atomic_fetch_add(&r->faults_by_rule[fault - r->faults.rules], 1);
+    log_fault(r, n, fault->name, detail, symbol, interval);
+    coin_httpd_respond(resp, 200, JSON_TYPE, "", 0);
+    atomic_fetch_add(&r->responses[classify_status(200)], 1);
+    if (kind == FAULT_DRIP)
+      coin_httpd_response_stream(resp, "[", " ", 0, 1, fault->delay_ms);
+    else
+      coin_httpd_response_stream(resp, "[", row, total, 64 * 1024, 0);
+    goto out;
+  }
   if (kind == FAULT_SLOW) {
     snprintf(detail, sizeof(detail), "%d ms", fault->delay_ms);
     atomic_fetch_add(&r->faults_by_rule[fault - r->faults.rules], 1);

@@ -156,14 +156,19 @@ enum replay_fault_kind {
   FAULT_DUP,
   FAULT_INVALID,
   FAULT_RESET,
+  FAULT_HUGE,    /* a 200 body of REPLAY_HUGE_BYTES (over any client cap) */
+  FAULT_ENDLESS, /* a chunked 200 whose bytes never stop */
+  FAULT_DRIP,    /* headers, then one byte every delay_ms, forever */
 };
+
+#define REPLAY_HUGE_BYTES ((uint64_t)64 << 20)
 
 struct replay_fault_rule {
   enum replay_fault_kind kind;
   int status;         /* FAULT_STATUS */
   double probability; /* used when every == 0 */
   uint64_t every;     /* fires on request numbers divisible by every */
-  int delay_ms;       /* FAULT_SLOW */
+  int delay_ms;       /* FAULT_SLOW; FAULT_DRIP: between bytes */
   char name[16];      /* "500", "slow", ... as written in the spec */
   char symbol[REPLAY_SYMBOL_BYTES]; /* "" = every symbol, else only this */
 };

@@ -17,10 +17,12 @@
 
 #define MAX_DELAY_MS 600000
 #define DEFAULT_DELAY_MS 2000
+#define DEFAULT_DRIP_MS 1000
 #define ITEM_BYTES 128
 
 static const char known_kinds[] =
-    "429 418 500..599 slow truncate malformed dup invalid reset gap";
+    "429 418 500..599 slow truncate malformed dup invalid reset huge endless "
+    "drip gap";
 
 static uint64_t mix64(uint64_t x) {
   /* splitmix64 finaliser */
@@ -87,9 +89,15 @@ static int parse_kind(struct replay_fault_rule *r, const char *kind) {
   static const struct {
     const char *name;
     enum replay_fault_kind kind;
-  } named[] = {{"slow", FAULT_SLOW},           {"truncate", FAULT_TRUNCATE},
-               {"malformed", FAULT_MALFORMED}, {"dup", FAULT_DUP},
-               {"invalid", FAULT_INVALID},     {"reset", FAULT_RESET}};
+  } named[] = {{"slow", FAULT_SLOW},
+               {"truncate", FAULT_TRUNCATE},
+               {"malformed", FAULT_MALFORMED},
+               {"dup", FAULT_DUP},
+               {"invalid", FAULT_INVALID},
+               {"reset", FAULT_RESET},
+               {"huge", FAULT_HUGE},
+               {"endless", FAULT_ENDLESS},
+               {"drip", FAULT_DRIP}};
   for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++) {
     if (strcmp(kind, named[i].name) == 0) {
       r->kind = named[i].kind;
@@ -141,10 +149,13 @@ static int parse_item(struct replay_faults *f, char *item) {
   if (at) {
     *at++ = '\0';
     uint64_t ms;
-    if (r->kind != FAULT_SLOW)
+    if (r->kind != FAULT_SLOW && r->kind != FAULT_DRIP)
       return coin_error_set(COIN_EINVAL,
-                            "--faults item \"%s\": @MS is only for slow", copy);
-    if (parse_u64(&ms, at) < 0 || ms > MAX_DELAY_MS)
+                            "--faults item \"%s\": @MS is only for slow and "
+                            "drip",
+                            copy);
+    if (parse_u64(&ms, at) < 0 || ms > MAX_DELAY_MS ||
+        (r->kind == FAULT_DRIP && ms == 0))
       return coin_error_set(COIN_EINVAL,
                             "--faults item \"%s\": delay \"%s\" (rule: "
                             "0..%d ms)",
@@ -152,6 +163,8 @@ static int parse_item(struct replay_faults *f, char *item) {
     r->delay_ms = (int)ms;
   } else if (r->kind == FAULT_SLOW) {
     r->delay_ms = DEFAULT_DELAY_MS;
+  } else if (r->kind == FAULT_DRIP) {
+    r->delay_ms = DEFAULT_DRIP_MS;
   }
   if (strncmp(arg, "every=", 6) == 0) {
     if (parse_u64(&r->every, arg + 6) < 0 || r->every == 0)

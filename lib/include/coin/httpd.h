@@ -108,5 +108,15 @@ int coin_httpd_response_header(struct coin_httpd_response *resp,
  * send only the first bytes_sent bytes, then drop the connection. */
 void coin_httpd_response_abort_after(struct coin_httpd_response *resp,
                                      size_t bytes_sent);
+/* Fault injection for test servers: instead of the body, send head (copied)
+ * then fill (copied, non-empty) repeated, chunk_bytes per write, sleeping
+ * pause_ms before each write after the first, total_bytes in all with that
+ * Content-Length; total_bytes 0 = a chunked body that never ends (until the
+ * peer goes away). Needs one thread per connection when pause_ms > 0.
+ * Errors: COIN_EINVAL, COIN_ENOMEM. */
+int coin_httpd_response_stream(struct coin_httpd_response *resp,
+                               const char *head, const char *fill,
+                               uint64_t total_bytes, size_t chunk_bytes,
+                               int pause_ms);
 
 #endif
