@@ -773,7 +773,8 @@ out:
     s->retry = true;
   if (rc != 0) {
     if (rc == COIN_EREJECTED || rc == COIN_EUNAVAIL || rc == COIN_ETIMEOUT ||
-        rc == COIN_ERATELIMIT || rc == COIN_EDECODE || rc == COIN_ENOTFOUND)
+        rc == COIN_ERATELIMIT || rc == COIN_EDECODE || rc == COIN_ENOTFOUND ||
+        rc == COIN_ETOOBIG) /* an answer over the body cap */
       atomic_fetch_add(&in->c.exchange_errors, 1);
   }
   return rc;
