@@ -86,6 +86,7 @@ struct ingest_counters {
   atomic_uint_fast64_t watermark_advances;
   atomic_uint_fast64_t watermark_conflicts;
   atomic_uint_fast64_t watermark_bad_values; /* undecodable, rebuilt */
+  atomic_uint_fast64_t gaps_bad_values;      /* known-gaps value unreadable */
   atomic_uint_fast64_t watermark_errors;
   atomic_uint_fast64_t influx_errors;
   atomic_uint_fast64_t exchange_errors;

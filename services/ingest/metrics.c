@@ -39,6 +39,11 @@ int ingest_metrics_text(char **out, struct ingest *in) {
       "Own watermark values in KV that did not decode (the series is filled "
       "again and the value replaced).",
       atomic_load(&c->watermark_bad_values));
+  coin_jbuf_prom_counter(
+      &t, "coin_ingest_gaps_bad_values_total",
+      "Known-gaps values in KV that did not decode, wholly or in part (the "
+      "gaps are found again).",
+      atomic_load(&c->gaps_bad_values));
   coin_jbuf_prom_counter(&t, "coin_ingest_watermark_conflicts_total",
                          "Ingest watermark compare-and-set conflicts.",
                          atomic_load(&c->watermark_conflicts));

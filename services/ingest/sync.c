@@ -47,6 +47,18 @@ static int load_watermark(struct ingest *in, struct series *s) {
     bad_watermark(in, s); /* one bad record never stops the series */
   else if (rc != 0)
     return rc;
+  /* A number after the current candle is as bad: the series would count as
+   * synced far ahead and never advance again (no candle opens there). One
+   * candle of slack for a wall clock behind the exchange's. */
+  int64_t now = coin_exchange_now_ms();
+  if (rc == 0 && w.ms > coin_tf_next(s->tf, coin_tf_floor(s->tf, now))) {
+    atomic_fetch_add(&in->c.watermark_bad_values, 1);
+    COIN_LOG_ERROR("ingest watermark after the current candle: the series is "
+                   "filled again and the value replaced",
+                   COIN_LOG_STR("key", s->wm_key), COIN_LOG_INT("value", w.ms),
+                   COIN_LOG_INT("now_ms", now));
+    w.ms = -1;
+  }
   s->watermark_ms = w.ms;
   s->wm_revision = w.revision;
   s->wm_loaded = true;
@@ -149,12 +161,15 @@ static int load_gaps(struct ingest *in, struct series *s) {
   if (ingest_gaps_decode(&s->gaps, &n, &skipped, (const char *)e.value,
                          e.value_len) == 0) {
     s->n_gaps = n;
-    if (skipped > 0)
+    if (skipped > 0) {
+      atomic_fetch_add(&in->c.gaps_bad_values, 1);
       COIN_LOG_WARN("known gaps: unreadable entries ignored",
                     COIN_LOG_STR("key", s->gaps_key),
                     COIN_LOG_UINT("ignored", skipped),
                     COIN_LOG_UINT("kept", n));
+    }
   } else {
+    atomic_fetch_add(&in->c.gaps_bad_values, 1);
     COIN_LOG_WARN("known gaps unreadable, starting afresh",
                   COIN_LOG_STR("key", s->gaps_key),
                   COIN_LOG_STR("why", coin_error_last()));

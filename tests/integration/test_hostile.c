@@ -907,6 +907,92 @@ static void bad_watermarks_while_running(void) {
   svc_stop(pub);
 }
 
+/* ---- 4b. ingest's own KV values, bad before a run ------------------------ */
+
+static int forge_kv_put_bucket(const char *bucket, const char *key,
+                               const char *value) {
+  struct coin_bus_kv *b = NULL;
+  struct coin_bus_kv_config kc = {.bucket = bucket, .history = 1};
+  int rc = coin_bus_kv_ensure(&b, NULL, bus, &kc);
+  if (rc == 0)
+    rc = coin_bus_kv_put(NULL, b, key, value, strlen(value));
+  coin_bus_kv_free(b);
+  return rc;
+}
+
+/* coin-ingest (1h, running) over the replay. */
+static int ingest_run(struct svc *out, const char *replay_url,
+                      const char *symbols) {
+  static char e[16][320];
+  const char *env[17];
+  int k = 0;
+  out->port = coin_test_free_port();
+  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
+  snprintf(e[k++], 320, "EXCHANGE_BASE_URL=%s", replay_url);
+  snprintf(e[k++], 320, "SYMBOLS=%s", symbols);
+  snprintf(e[k++], 320, "INGEST_TIMEFRAMES=1h");
+  snprintf(e[k++], 320, "PRIMARY_TIMEFRAME=1h");
+  snprintf(e[k++], 320, "INGEST_LOOKBACK_DAYS=2");
+  snprintf(e[k++], 320, "STATIC_DATA_DIR=%s/ingest-site", tmpdir);
+  snprintf(e[k++], 320, "INGEST_HTTP_ADDR=127.0.0.1:%d", out->port);
+  snprintf(e[k++], 320, "INGEST_FULL_FILL_TIMEFRAMES=1d");
+  snprintf(e[k++], 320, "INGEST_MAX_CYCLES=0");
+  snprintf(e[k++], 320, "LOG_LEVEL=info");
+  for (int i = 0; i < k; i++)
+    env[i] = e[i];
+  env[k] = NULL;
+  if (svc_start(out, bin_ingest, "ingest-kv", env) != 0)
+    return -1;
+  return 0;
+}
+
+static void ingest_bad_kv_values(void) {
+  struct coin_test_server rp;
+  const char *rargs[] = {"--symbols", "BTCUSDT,ETHUSDT", "--symbols-alias",
+                         "KVAUSDT=ETHUSDT,KVBUSDT=ETHUSDT,KVCUSDT=ETHUSDT",
+                         NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, rargs));
+  const char *syms = "KVAUSDT,KVBUSDT,KVCUSDT";
+  /* KVA: known gaps not JSON; KVB: known gaps of the wrong shape; KVC: a
+   * watermark far in the future (a number, but no candle opens there) */
+  ASSERT_OK(forge_kv_put_bucket("coin_ingest", "gaps.binance.KVAUSDT.1h",
+                                "\x01not json"));
+  ASSERT_OK(forge_kv_put_bucket("coin_ingest", "gaps.binance.KVBUSDT.1h",
+                                "{\"gaps\":{\"from_ms\":\"x\"}}"));
+  char key[128];
+  coin_codec_series_key(key, sizeof(key), "ingest", "binance", "KVCUSDT",
+                        COIN_TF_1H);
+  ASSERT_OK(forge_kv_put(key, "4102444800000000", 16));
+  struct svc ing;
+  ASSERT_OK(ingest_run(&ing, rp.url, syms));
+  int64_t want = coin_tf_last_closed(COIN_TF_1H, now_ms());
+  const char *each[] = {"KVAUSDT", "KVBUSDT", "KVCUSDT"};
+  int64_t end = now_ms() + 60000;
+  for (int i = 0; i < 3 && now_ms() < end;)
+    if (kv_ms("ingest", each[i], COIN_TF_1H) == want)
+      i++;
+    else
+      usleep(100000);
+  for (int i = 0; i < 3; i++) {
+    int64_t wm = kv_ms("ingest", each[i], COIN_TF_1H);
+    size_t n = sot_count(each[i], COIN_TF_1H);
+    fprintf(stderr, "  %s: watermark %lld (want %lld), %zu rows in the SoT\n",
+            each[i], (long long)wm, (long long)want, n);
+    ASSERT_EQ_INT(wm, want);
+    ASSERT_TRUE(n >= 40 && n != (size_t)-1); /* 2 days of hours */
+  }
+  /* each key said once and counted */
+  ASSERT_EQ_INT(log_count(&ing, "gaps.binance.KVAUSDT.1h"), 1);
+  ASSERT_EQ_INT(log_count(&ing, "gaps.binance.KVBUSDT.1h"), 1);
+  ASSERT_EQ_INT(log_count(&ing, "ingest.binance.KVCUSDT.1h"), 1);
+  ASSERT_EQ_INT(metric_sum(&ing, "coin_ingest_gaps_bad_values_total"), 2);
+  ASSERT_EQ_INT(metric_sum(&ing, "coin_ingest_watermark_bad_values_total"), 1);
+  ASSERT_TRUE(coin_test_proc_alive(&ing.proc));
+  svc_stop(&ing);
+  coin_test_server_cleanup(&rp);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options bo;
@@ -939,6 +1025,7 @@ int main(int argc, char **argv) {
   RUN_TEST(bad_watermarks_while_running);
   RUN_TEST(site_disk_full_then_read_only);
   RUN_TEST(exchange_answers_that_never_fit);
+  RUN_TEST(ingest_bad_kv_values);
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   coin_influx_free(ix);
