@@ -15,7 +15,9 @@
  *   is not permitted);
  * - hand-published batches the codec or the stream refuse, or that sit on the
  *   wrong subject: terminated once, counted, the site unchanged;
- * - KV values of the wrong shape in the watermark bucket while publish runs. */
+ * - KV values of the wrong shape: ingest watermarks while publish runs,
+ *   coin_ingest known gaps and a far-future watermark before ingest runs,
+ *   model registry aliases and records while publish runs. */
 #include "coin/bus.h"
 #include "coin/codec.h"
 #include "coin/error.h"
@@ -529,7 +531,8 @@ static int pair_start(struct pair *p, const char *S, const char *T,
   else
     snprintf(site, sizeof(site), "%s/%s", tmpdir, site_tag);
   snprintf(p->durable, sizeof(p->durable), "%s", site_tag);
-  const char *env[] = {"PUBLISH_RECONCILE_AFTER_SECONDS=2", NULL};
+  const char *env[] = {"PUBLISH_RECONCILE_AFTER_SECONDS=2",
+                       "PUBLISH_MODEL_CHECK_SECONDS=1", NULL};
   if (publish_start(&p->pub, site, p->durable, syms, env) != 0 ||
       wait_http(&p->pub, "/readyz", 200, 15000, NULL) != 0 ||
       wait_last(site, S, COIN_TF_1H, p->H[9], 10000) != 0 ||
@@ -993,6 +996,49 @@ static void ingest_bad_kv_values(void) {
   coin_test_server_cleanup(&rp);
 }
 
+/* ---- 4c. model registry values of the wrong shape while publish runs ---- */
+
+static void bad_model_values_while_running(void) {
+  struct coin_bus_kv *models = NULL;
+  struct coin_bus_kv_config kc = {
+      .bucket = COIN_KV_MODELS, .history = 16, .max_value_bytes = 1 << 20};
+  ASSERT_OK(coin_bus_kv_ensure(&models, NULL, bus, &kc));
+  struct pair p;
+  ASSERT_OK(pair_start(&p, "TESTMUSDT", "TESTNUSDT", "models", NULL));
+  struct svc *pub = &p.pub;
+  static const struct {
+    const char *key, *value;
+  } bad[] = {{"alias.champion", "\x01\x02 not json"},
+             {"alias.champion", "{\"version\":[1,2]}"},
+             {"model.v-forged", "{\"version\":\"v-forged\",\"kind\":7}"},
+             {"alias.champion", "{\"version\":\"v-forged\"}"},
+             {"events.recent", "[1,"},
+             {"history.champions", "{\"champions\":-1}"}};
+  double err0 = metric_sum(pub, "coin_publish_serving_errors_total");
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    ASSERT_OK(coin_bus_kv_put(NULL, models, bad[i].key, bad[i].value,
+                              strlen(bad[i].value)));
+    usleep(1500000); /* a model check (every second) sees it */
+    ASSERT_OK(advance(&p, true));
+    ASSERT_OK(wait_last(pub->site, p.S, COIN_TF_1H, p.H[p.next - 1], 10000));
+    ASSERT_OK(pair_check(&p));
+  }
+  double errs = metric_sum(pub, "coin_publish_serving_errors_total") - err0;
+  int lines = log_count(pub, "\"level\":\"warn\"") +
+              log_count(pub, "\"level\":\"error\"");
+  fprintf(stderr, "  serving errors +%.0f, warn/error log lines %d\n", errs,
+          lines);
+  coin_test_sh("grep -h '\"level\":\"\\(warn\\|error\\)\"' '%s' | cut -c1-260 "
+               "| sort | uniq -c | sort -rn | head -8 >&2",
+               pub->proc.log);
+  /* counted, and the bad alias named in the log */
+  ASSERT_TRUE(errs >= 2);
+  ASSERT_TRUE(log_count(pub, "alias.champion") >= 1);
+  ASSERT_TRUE(coin_test_proc_alive(&pub->proc));
+  svc_stop(pub);
+  coin_bus_kv_free(models);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options bo;
@@ -1023,6 +1069,7 @@ int main(int argc, char **argv) {
   }
   RUN_TEST(hostile_batches_are_terminated);
   RUN_TEST(bad_watermarks_while_running);
+  RUN_TEST(bad_model_values_while_running);
   RUN_TEST(site_disk_full_then_read_only);
   RUN_TEST(exchange_answers_that_never_fit);
   RUN_TEST(ingest_bad_kv_values);
