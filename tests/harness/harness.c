@@ -331,9 +331,9 @@ void coin_test_nats_options(struct coin_bus_options *o,
   o->password = srv->password[r];
 }
 
-int coin_test_nats_password_file(char *out, size_t out_bytes,
-                                 const struct coin_test_server *srv,
-                                 const char *role) {
+/* Path of role's password file (for NATS_PASSWORD_FILE) into out. */
+static int password_file(char *out, size_t out_bytes,
+                         const struct coin_test_server *srv, const char *role) {
   int r = role_index(role);
   int n = snprintf(out, out_bytes, "%s/nats-%s.password", srv->auth_dir,
                    nats_roles[r]);
@@ -344,7 +344,7 @@ int coin_test_nats_env(char *rows, size_t row_bytes, size_t n_rows, int k,
                        const struct coin_test_server *srv, const char *role) {
   int r = role_index(role);
   char pwfile[400];
-  coin_test_nats_password_file(pwfile, sizeof(pwfile), srv, role);
+  password_file(pwfile, sizeof(pwfile), srv, role);
   if (k < 0 || (size_t)k + 3 > n_rows ||
       snprintf(rows + (size_t)k * row_bytes, row_bytes, "NATS_URL=%s",
                srv->url) >= (int)row_bytes ||

@@ -60,10 +60,6 @@ int coin_test_nats_env(char *rows, size_t row_bytes, size_t n_rows, int k,
 #define COIN_TEST_NATS_ENV(rows, k, srv, role)                                 \
   coin_test_nats_env((char *)(rows), sizeof((rows)[0]),                        \
                      sizeof(rows) / sizeof((rows)[0]), (k), (srv), (role))
-/* Path of role's password file (for NATS_PASSWORD_FILE) into out. */
-int coin_test_nats_password_file(char *out, size_t out_bytes,
-                                 const struct coin_test_server *srv,
-                                 const char *role);
 
 /* influxd with a generated config (all data under dir), HTTP on a free port. */
 int coin_test_influx_start(struct coin_test_server *out);
