@@ -180,8 +180,7 @@ int main(int argc, char **argv) {
       coin_test_nats_start(&nats) != 0 || coin_test_influx_start(&influx) != 0)
     die("servers");
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   struct coin_influx_options io;
   coin_influx_options_init(&io);
   io.url = influx.url;
@@ -237,9 +236,8 @@ int main(int argc, char **argv) {
   int port = coin_test_free_port();
   snprintf(site, sizeof(site), "%s/site", tmp);
   snprintf(logp, sizeof(logp), "%s/publish.log", tmp);
-  char e[12][1024 * 16];
-  int k = 0;
-  snprintf(e[k++], sizeof(e[0]), "NATS_URL=%s", nats.url);
+  char e[14][1024 * 16];
+  int k = COIN_TEST_NATS_ENV(e, 0, &nats, "publish");
   snprintf(e[k++], sizeof(e[0]), "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], sizeof(e[0]), "SYMBOLS=%s", symlist);
   snprintf(e[k++], sizeof(e[0]), "INGEST_TIMEFRAMES=1h,1d,1w,1M");
@@ -247,7 +245,7 @@ int main(int argc, char **argv) {
   snprintf(e[k++], sizeof(e[0]), "STATIC_DATA_DIR=%s", site);
   snprintf(e[k++], sizeof(e[0]), "PUBLISH_HTTP_ADDR=127.0.0.1:%d", port);
   snprintf(e[k++], sizeof(e[0]), "LOG_LEVEL=info");
-  char *envp[13];
+  char *envp[15];
   for (int i = 0; i < k; i++)
     envp[i] = e[i];
   envp[k] = NULL;

@@ -347,6 +347,25 @@ static bool inbox_prefix(char *out, size_t out_bytes, const char *user) {
   return true;
 }
 
+/* The user of the first url with "user:password@" into out (a token alone,
+ * "token@", names no user): credentials given in NATS_URL get the same
+ * per-user reply prefix as opts->user, else the role table refuses the
+ * default _INBOX. False when no url names a user. */
+static bool url_user(char *out, size_t out_bytes, char *const *urls, int n) {
+  for (int i = 0; i < n; i++) {
+    const char *p = strstr(urls[i], "://");
+    p = p ? p + 3 : urls[i];
+    const char *at = strchr(p, '@');
+    const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+    if (colon && colon > p && (size_t)(colon - p) < out_bytes) {
+      memcpy(out, p, (size_t)(colon - p));
+      out[colon - p] = '\0';
+      return true;
+    }
+  }
+  return false;
+}
+
 int coin_bus_connect(struct coin_bus **out,
                      const struct coin_bus_options *opts) {
   int rc = 0;
@@ -385,6 +404,7 @@ int coin_bus_connect(struct coin_bus **out,
   NATS_TRY(natsOptions_Create(&no), "nats options");
   NATS_TRY(natsOptions_SetServers(no, (const char **)urls, nurls), "url");
   char inbox[COIN_BUS_NAME_MAX + 16];
+  char url_usr[COIN_BUS_NAME_MAX + 1];
   if (opts->user) {
     NATS_TRY(natsOptions_SetUserInfo(no, opts->user, opts->password),
              "user/password");
@@ -392,6 +412,9 @@ int coin_bus_connect(struct coin_bus **out,
      * subscribe there only, so nobody reads another user's replies */
     if (inbox_prefix(inbox, sizeof(inbox), opts->user))
       NATS_TRY(natsOptions_SetCustomInboxPrefix(no, inbox), "inbox prefix");
+  } else if (url_user(url_usr, sizeof(url_usr), urls, nurls) &&
+             inbox_prefix(inbox, sizeof(inbox), url_usr)) {
+    NATS_TRY(natsOptions_SetCustomInboxPrefix(no, inbox), "inbox prefix");
   }
   if (opts->token)
     NATS_TRY(natsOptions_SetToken(no, opts->token), "token");

@@ -12,8 +12,13 @@ connection per call, bounded waits, errors exit 1 with one line.
   natsc.py PORT kvputfile BUCKET KEY FILE            put a file's bytes
   natsc.py PORT subs SUBJECT                         exit 0 when subscribed
                                                      (uses the monitor port)
+
+Logs in as NATS_USER with the password in NATS_PASSWORD_FILE when both are
+set (the role table of deploy/nats; replies then come on _INBOX.<user>.,
+the only inbox a role may subscribe to).
 """
 import json
+import os
 import socket
 import sys
 import time
@@ -30,11 +35,17 @@ class Conn:
         info = self._line()
         if not info.startswith(b"INFO "):
             fail("no INFO from server")
-        self.sock.sendall(
-            b"CONNECT " + json.dumps({"verbose": False, "pedantic": False,
-                                      "headers": True, "no_responders": True,
-                                      "protocol": 1, "name": "natsc"}
-                                     ).encode() + b"\r\nPING\r\n")
+        opts = {"verbose": False, "pedantic": False, "headers": True,
+                "no_responders": True, "protocol": 1, "name": "natsc"}
+        self.inbox = "_INBOX.natsc"
+        user = os.environ.get("NATS_USER")
+        pw_file = os.environ.get("NATS_PASSWORD_FILE")
+        if user and pw_file:
+            with open(pw_file) as f:
+                opts["user"], opts["pass"] = user, f.readline().strip()
+            self.inbox = "_INBOX.%s.natsc" % user
+        self.sock.sendall(b"CONNECT " + json.dumps(opts).encode() +
+                          b"\r\nPING\r\n")
         while True:
             line = self._line()
             if line == b"PONG":
@@ -85,7 +96,7 @@ class Conn:
 
     def request(self, subject, data, headers=None):
         self.sid += 1
-        inbox = "_INBOX.natsc.%d.%d" % (int(time.time() * 1000), self.sid)
+        inbox = "%s.%d.%d" % (self.inbox, int(time.time() * 1000), self.sid)
         self.sock.sendall(b"SUB %s %d\r\n" % (inbox.encode(), self.sid))
         self.pub(subject, data, headers, inbox)
         deadline = time.time() + TIMEOUT_S

@@ -5,7 +5,10 @@
 # /status, backfill request/progress/failure, one-line errors, --help for
 # every command. Messages are published by natsc.py (raw NATS protocol) with
 # payloads packed by codec_tool, so the code under test is not its own
-# witness.
+# witness. nats-server runs the role table deploy/nats/nats-permissions.conf
+# (docs/bus.md "Permissions"): coinctl and natsc log in as coin-admin (the
+# operator), wait-backfill as coin-train (the deployments' first step) and
+# the fake coin-ingest as coin-ingest; nothing may be refused.
 set -euo pipefail
 
 : "${COIN_BIN_DIR:?COIN_BIN_DIR not set (run through ctest)}"
@@ -77,11 +80,14 @@ print(eval(sys.argv[2], {"lines": lines, "json": json}))
 EOF
 }
 
-# ---- nats-server -------------------------------------------------------------
+# ---- nats-server with the role table -------------------------------------------
 NATS_PORT=$(free_port)
 MON_PORT=$(free_port)
-/usr/sbin/nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -m "$MON_PORT" \
-  -sd "$tmp/js" >"$tmp/nats.log" 2>&1 &
+conf="$tmp/nats-conf"
+"$COIN_SOURCE_DIR/scripts/nats-passwords.sh" "$conf"
+cp "$COIN_SOURCE_DIR/deploy/nats/nats-permissions.conf" "$conf/"
+/usr/sbin/nats-server -c "$conf/nats-permissions.conf" -js -a 127.0.0.1 \
+  -p "$NATS_PORT" -m "$MON_PORT" -sd "$tmp/js" >"$tmp/nats.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$MON_PORT/healthz" >/dev/null 2>&1 && break
@@ -90,7 +96,15 @@ done
 curl -sf "http://127.0.0.1:$MON_PORT/healthz" >/dev/null ||
   { cat "$tmp/nats.log" >&2; echo "FAIL: nats-server did not start" >&2; exit 1; }
 export NATS_URL="nats://127.0.0.1:$NATS_PORT"
+export NATS_USER=coin-admin NATS_PASSWORD_FILE="$conf/nats-admin.password"
+# as_role ROLE CMD...: CMD logged in as coin-ROLE
+as_role() {
+  local role="$1"; shift
+  NATS_USER="coin-$role" NATS_PASSWORD_FILE="$conf/nats-$role.password" "$@"
+}
 start_s=$SECONDS
+rc=0; NATS_USER= NATS_PASSWORD_FILE= "$CTL" watermarks 2>"$tmp/e" || rc=$?
+check "no user: refused by the server, exit 1, one line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$tmp/e') -eq 1 ] && grep -qi 'refused\|authoriz' '$tmp/e'"
 
 # ---- --help everywhere, usage errors --------------------------------------------
 for cmd in "" tap watermarks wait-backfill status backfill model; do
@@ -203,15 +217,15 @@ check "watermarks --symbol/--timeframe filter" [ "$("$CTL" watermarks --json --s
 # ---- wait-backfill ------------------------------------------------------------------
 # BTCUSDT/1h is 2 candles behind (not done with --max-behind 1), ETHUSDT/1d
 # far behind, XRPUSDT/1h undecodable: a timeout naming what is missing.
-rc=0; "$CTL" wait-backfill --symbols BTCUSDT,XRPUSDT --timeframes 1h --timeout 1 >"$tmp/wb.out" 2>"$tmp/e" || rc=$?
+rc=0; as_role train "$CTL" wait-backfill --symbols BTCUSDT,XRPUSDT --timeframes 1h --timeout 1 >"$tmp/wb.out" 2>"$tmp/e" || rc=$?
 check "wait-backfill: timeout exit 1" [ "$rc" = 1 ]
 check "wait-backfill: names the missing series" bash -c "grep -q 'timeout after 1 s: 0/2 series backfilled; still missing: BTCUSDT/1h XRPUSDT/1h' '$tmp/e'"
-rc=0; "$CTL" wait-backfill --symbols BTCUSDT --timeframes 1h --max-behind 2 --timeout 5 >"$tmp/wb.out" 2>"$tmp/e" || rc=$?
+rc=0; as_role train "$CTL" wait-backfill --symbols BTCUSDT --timeframes 1h --max-behind 2 --timeout 5 >"$tmp/wb.out" 2>"$tmp/e" || rc=$?
 check "wait-backfill: 2 behind is done with --max-behind 2" bash -c "[ $rc = 0 ] && grep -q '^all 1 series backfilled' '$tmp/wb.out'"
 # the watermark reaches the clock while it waits
 ( sleep 1; $NATSC "$NATS_PORT" kvput coin_watermarks ingest.binance.BTCUSDT.1h "$last_h" ) &
 pids+=($!)
-rc=0; "$CTL" wait-backfill --symbols BTCUSDT --timeframes 1h --timeout 20 >"$tmp/wb.out" 2>"$tmp/e" || rc=$?
+rc=0; as_role train "$CTL" wait-backfill --symbols BTCUSDT --timeframes 1h --timeout 20 >"$tmp/wb.out" 2>"$tmp/e" || rc=$?
 check "wait-backfill: returns once the watermark arrives" bash -c "[ $rc = 0 ] && grep -q '^all 1 series backfilled' '$tmp/wb.out' && grep -q '0/1 series' '$tmp/e' && grep -q '1/1 series' '$tmp/e'"
 $NATSC "$NATS_PORT" kvput coin_watermarks ingest.binance.BTCUSDT.1h "$ing"
 rc=0; SYMBOLS= "$CTL" wait-backfill --timeout 1 2>"$tmp/e" || rc=$?
@@ -268,10 +282,10 @@ rc=0; "$CTL" status --url "http://127.0.0.1:$dead" >/dev/null 2>"$tmp/e" || rc=$
 check "status: monitor down -> exit 1, one line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$tmp/e') -eq 1 ]"
 
 # ---- backfill ---------------------------------------------------------------------
-# A fake coin-ingest: tap the request (decoded by coinctl tap), then answer on
-# the Coin-Reply-To subject with progress lines.
+# A fake coin-ingest (logged in as coin-ingest): tap the request (decoded by
+# coinctl tap), then answer on the Coin-Reply-To subject with progress lines.
 respond() { # respond FINAL_STATE: serves one request
-  "$CTL" tap coin.control.backfill --count 1 --timeout 20 >"$tmp/req.out" 2>"$tmp/req.err" &
+  as_role ingest "$CTL" tap coin.control.backfill --count 1 --timeout 20 >"$tmp/req.out" 2>"$tmp/req.err" &
   req_pid=$!; pids+=($req_pid)
   $NATSC "$MON_PORT" subs coin.control.backfill
 }
@@ -288,7 +302,7 @@ answer() { # answer FINAL_STATE [ERROR]
   else
     printf '{"request_id":"%s","done":5,"total":10,"state":"failed","error":"%s"}' "$rid" "$2" >"$tmp/r4"
   fi
-  for r in r1 r2 r3 r4; do $NATSC "$NATS_PORT" pub "$reply" "$tmp/$r"; done
+  for r in r1 r2 r3 r4; do as_role ingest $NATSC "$NATS_PORT" pub "$reply" "$tmp/$r"; done
 }
 
 respond
@@ -371,6 +385,13 @@ rc=0; "$CTL" site --dir "$site" --now 2026-01-01T01:00:00Z >"$tmp/site.txt" 2>"$
 check "site: a truncated file is corrupt, exit 3" bash -c "[ $rc -eq 3 ] && grep -Eq 'prediction.json +- +corrupt .*not JSON' '$tmp/site.txt'"
 rc=0; "$CTL" site --dir "$tmp/nosite" 2>"$tmp/e" || rc=$?
 check "site: no manifest: exit 1, one line" bash -c "[ $rc -eq 1 ] && [ \$(wc -l <'$tmp/e') -eq 1 ] && grep -q manifest.json '$tmp/e'"
+
+# ---- the role table refused nothing ---------------------------------------------
+if grep -q 'Violation' "$tmp/nats.log"; then
+  bad "nats-server refused something: $(grep 'Violation' "$tmp/nats.log" | head -3)"
+else
+  ok "nats-server refused nothing (every client logged in as its role)"
+fi
 
 echo "coinctl tests took $((SECONDS - start_s)) s"
 echo "$passed passed, $failed failed"

@@ -258,9 +258,62 @@ static int nats_launch(struct coin_test_server *srv) {
   return wait_ready(srv, nats_probe_full, "nats-server");
 }
 
+/* ---- NATS role table ----------------------------------------------------- */
+
+static const char *const nats_roles[COIN_TEST_NATS_ROLES] = {
+    "ingest", "publish", "monitor", "train", "admin"};
+static const char *const nats_users[COIN_TEST_NATS_ROLES] = {
+    "coin-ingest", "coin-publish", "coin-monitor", "coin-train", "coin-admin"};
+
+static int role_index(const char *role) {
+  for (int r = 0; role && r < COIN_TEST_NATS_ROLES; r++)
+    if (strcmp(role, nats_roles[r]) == 0)
+      return r;
+  fprintf(stderr,
+          "harness: unknown NATS role \"%s\" (ingest, publish, monitor, "
+          "train, admin)\n",
+          role ? role : "(null)");
+  abort();
+}
+
+/* The deploy's table, next to fresh passwords (nats-server resolves the
+ * table's include of nats-passwords.conf relative to the table, so the
+ * table is copied there at run time, as scripts/demo.sh does). */
+static int nats_auth_setup(struct coin_test_server *srv) {
+  if (snprintf(srv->auth_dir, sizeof(srv->auth_dir), "%s/nats-conf",
+               srv->dir) >= (int)sizeof(srv->auth_dir) ||
+      snprintf(srv->config, sizeof(srv->config), "%s/nats-permissions.conf",
+               srv->auth_dir) >= (int)sizeof(srv->config))
+    return -1;
+  if (coin_test_sh("'%s/scripts/nats-passwords.sh' '%s' && cp "
+                   "'%s/deploy/nats/nats-permissions.conf' '%s/'",
+                   COIN_TEST_SOURCE_DIR, srv->auth_dir, COIN_TEST_SOURCE_DIR,
+                   srv->auth_dir) != 0) {
+    fprintf(stderr, "harness: cannot set up the NATS role table in %s\n",
+            srv->auth_dir);
+    return -1;
+  }
+  for (int r = 0; r < COIN_TEST_NATS_ROLES; r++) {
+    char path[400];
+    snprintf(path, sizeof(path), "%s/nats-%s.password", srv->auth_dir,
+             nats_roles[r]);
+    FILE *f = fopen(path, "r");
+    int ok = f && fgets(srv->password[r], sizeof(srv->password[r]), f);
+    if (f)
+      fclose(f);
+    srv->password[r][strcspn(srv->password[r], "\r\n")] = '\0';
+    if (!ok || !srv->password[r][0]) {
+      fprintf(stderr, "harness: no password in %s\n", path);
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int coin_test_nats_start(struct coin_test_server *out) {
   memset(out, 0, sizeof(*out));
-  if (coin_test_tmpdir(out->dir, sizeof(out->dir), "nats") != 0)
+  if (coin_test_tmpdir(out->dir, sizeof(out->dir), "nats") != 0 ||
+      nats_auth_setup(out) != 0)
     return -1;
   out->port = coin_test_free_port();
   out->aux_port = coin_test_free_port();
@@ -268,18 +321,44 @@ int coin_test_nats_start(struct coin_test_server *out) {
   return nats_launch(out);
 }
 
-int coin_test_nats_start_config(struct coin_test_server *out,
-                                const char *config_file) {
-  memset(out, 0, sizeof(*out));
-  if (!config_file || snprintf(out->config, sizeof(out->config), "%s",
-                               config_file) >= (int)sizeof(out->config))
-    return -1;
-  if (coin_test_tmpdir(out->dir, sizeof(out->dir), "nats") != 0)
-    return -1;
-  out->port = coin_test_free_port();
-  out->aux_port = coin_test_free_port();
-  snprintf(out->url, sizeof(out->url), "nats://127.0.0.1:%d", out->port);
-  return nats_launch(out);
+void coin_test_nats_options(struct coin_bus_options *o,
+                            const struct coin_test_server *srv,
+                            const char *role) {
+  int r = role_index(role);
+  coin_bus_options_init(o);
+  o->url = srv->url;
+  o->user = nats_users[r];
+  o->password = srv->password[r];
+}
+
+/* Path of role's password file (for NATS_PASSWORD_FILE) into out. */
+static int password_file(char *out, size_t out_bytes,
+                         const struct coin_test_server *srv, const char *role) {
+  int r = role_index(role);
+  int n = snprintf(out, out_bytes, "%s/nats-%s.password", srv->auth_dir,
+                   nats_roles[r]);
+  return n > 0 && (size_t)n < out_bytes ? 0 : -1;
+}
+
+int coin_test_nats_env(char *rows, size_t row_bytes, size_t n_rows, int k,
+                       const struct coin_test_server *srv, const char *role) {
+  int r = role_index(role);
+  char pwfile[400];
+  password_file(pwfile, sizeof(pwfile), srv, role);
+  if (k < 0 || (size_t)k + 3 > n_rows ||
+      snprintf(rows + (size_t)k * row_bytes, row_bytes, "NATS_URL=%s",
+               srv->url) >= (int)row_bytes ||
+      snprintf(rows + (size_t)(k + 1) * row_bytes, row_bytes, "NATS_USER=%s",
+               nats_users[r]) >= (int)row_bytes ||
+      snprintf(rows + (size_t)(k + 2) * row_bytes, row_bytes,
+               "NATS_PASSWORD_FILE=%s", pwfile) >= (int)row_bytes) {
+    fprintf(stderr,
+            "harness: the NATS environment of %s does not fit (%d of "
+            "%zu rows of %zu bytes used)\n",
+            role, k, n_rows, row_bytes);
+    abort();
+  }
+  return k + 3;
 }
 
 int coin_test_nats_restart(struct coin_test_server *srv) {
@@ -368,6 +447,13 @@ void coin_test_server_cleanup(struct coin_test_server *srv) {
   if (!srv)
     return;
   coin_test_server_stop(srv);
+  /* what the role table refused, for the reader of a failed test (a test
+   * that provokes refusals on purpose asserts them itself) */
+  if (srv->auth_dir[0])
+    coin_test_sh("if grep -q Violation '%s/server.log'; then echo 'harness: "
+                 "nats-server refused (first 10):' >&2; grep Violation "
+                 "'%s/server.log' | head -10 >&2; fi",
+                 srv->dir, srv->dir);
   if (srv->dir[0])
     coin_test_rmtree(srv->dir);
   srv->dir[0] = '\0';

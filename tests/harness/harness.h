@@ -9,7 +9,13 @@
 #ifndef COIN_TEST_HARNESS_H
 #define COIN_TEST_HARNESS_H
 
+#include "coin/bus.h"
+
+#include <stddef.h>
 #include <sys/types.h>
+
+/* The NATS roles of deploy/nats/nats-permissions.conf (users coin-<role>). */
+#define COIN_TEST_NATS_ROLES 5
 
 struct coin_test_server {
   pid_t pid;
@@ -18,19 +24,42 @@ struct coin_test_server {
   char dir[256];    /* temporary directory owned by the server */
   char url[128];    /* nats://127.0.0.1:PORT or http://127.0.0.1:PORT */
   char config[300]; /* nats-server -c file ("" = none); kept on restart */
+  /* NATS role table: the dir of nats-<role>.password and the passwords,
+   * in the order ingest, publish, monitor, train, admin */
+  char auth_dir[300];
+  char password[COIN_TEST_NATS_ROLES][64];
 };
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 int coin_test_free_port(void);
 
-/* nats-server -js on a free port with a fresh store dir. */
+/* nats-server -js on a free port with a fresh store dir, running the real
+ * role table deploy/nats/nats-permissions.conf (docs/bus.md "Permissions")
+ * with passwords that scripts/nats-passwords.sh generates in
+ * dir/nats-conf, as scripts/demo.sh does. Nobody gets in without a user:
+ * a service logs in as its role (coin_test_nats_env), the test's own
+ * clients as "admin" or the role whose behaviour they test
+ * (coin_test_nats_options). */
 int coin_test_nats_start(struct coin_test_server *out);
-/* The same with `-c config_file` (e.g. users and permissions); the listen
- * address, ports and store dir of the command line win over the file. */
-int coin_test_nats_start_config(struct coin_test_server *out,
-                                const char *config_file);
-/* Start again on the same port and store dir (after stop): for reconnects. */
+/* Start again on the same port, store dir and role table (after stop). */
 int coin_test_nats_restart(struct coin_test_server *srv);
+
+/* ---- logging in (roles: ingest, publish, monitor, train, admin) ---------- */
+
+/* coin_bus_options_init(o), then srv's url, user coin-<role> and its
+ * password (the strings belong to srv). Aborts on an unknown role. */
+void coin_test_nats_options(struct coin_bus_options *o,
+                            const struct coin_test_server *srv,
+                            const char *role);
+/* The environment of a service that logs in as role: "NATS_URL=...",
+ * "NATS_USER=coin-<role>" and "NATS_PASSWORD_FILE=..." into rows k, k+1
+ * and k+2 of a char[n_rows][row_bytes] array; returns k + 3. Aborts on an
+ * unknown role or when the rows do not fit. Use COIN_TEST_NATS_ENV. */
+int coin_test_nats_env(char *rows, size_t row_bytes, size_t n_rows, int k,
+                       const struct coin_test_server *srv, const char *role);
+#define COIN_TEST_NATS_ENV(rows, k, srv, role)                                 \
+  coin_test_nats_env((char *)(rows), sizeof((rows)[0]),                        \
+                     sizeof(rows) / sizeof((rows)[0]), (k), (srv), (role))
 
 /* influxd with a generated config (all data under dir), HTTP on a free port. */
 int coin_test_influx_start(struct coin_test_server *out);

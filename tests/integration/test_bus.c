@@ -27,8 +27,7 @@ static void sleep_ms(int ms) {
 
 static int bus_open(struct coin_bus **out) {
   struct coin_bus_options o;
-  coin_bus_options_init(&o);
-  o.url = srv.url;
+  coin_test_nats_options(&o, &srv, "admin");
   o.name = "test_bus";
   o.reconnect_wait_ms = 100;
   o.request_timeout_ms = 3000;
@@ -896,13 +895,36 @@ static void connect_errors_are_clear_and_bounded(void) {
   /* A list with a dead server first still connects. */
   char list[300];
   snprintf(list, sizeof(list), "%s, %s", url, srv.url);
-  coin_bus_options_init(&o);
+  coin_test_nats_options(&o, &srv, "admin");
   o.url = list;
   bus = NULL;
   ASSERT_OK(coin_bus_connect(&bus, &o));
   ASSERT_TRUE(coin_bus_connected(bus));
   coin_bus_free(bus);
   coin_bus_free(NULL);
+}
+
+/* Credentials in the url (nats://user:password@host) log in as that user
+ * and take replies on _INBOX.<user>.>, the only inbox the role table lets
+ * a role other than admin subscribe to: coin-publish's KV get answers. */
+static void url_credentials_take_the_users_inbox(void) {
+  char url[300];
+  snprintf(url, sizeof(url), "nats://coin-publish:%s@127.0.0.1:%d",
+           srv.password[1], srv.port);
+  struct coin_bus_options o;
+  coin_bus_options_init(&o);
+  o.url = url;
+  o.request_timeout_ms = 3000;
+  struct coin_bus *bus = NULL;
+  ASSERT_OK(coin_bus_connect(&bus, &o));
+  struct coin_bus_kv *kv = NULL;
+  struct coin_bus_kv_config kc = {.bucket = "coin_watermarks", .history = 5};
+  ASSERT_OK(coin_bus_kv_ensure(&kv, NULL, bus, &kc));
+  struct coin_bus_kv_entry e = {0};
+  ASSERT_RC(coin_bus_kv_get(&e, kv, "ingest.binance.NOSUCH.1h"),
+            COIN_ENOTFOUND);
+  coin_bus_kv_free(kv);
+  coin_bus_free(bus);
 }
 
 int main(int argc, char **argv) {
@@ -928,6 +950,7 @@ int main(int argc, char **argv) {
   RUN_TEST(kv_watch_survives_server_restart);
   RUN_TEST(taps_see_core_and_stream_messages);
   RUN_TEST(connect_errors_are_clear_and_bounded);
+  RUN_TEST(url_credentials_take_the_users_inbox);
   coin_test_server_cleanup(&srv);
   coin_bus_shutdown();
   return coin_test_summary();

@@ -149,8 +149,7 @@ static int64_t watermark(const char *symbol, enum coin_tf tf) {
   struct coin_bus_kv_entry e = {0};
   char key[128];
   int64_t wm = -1;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   coin_codec_series_key(key, sizeof(key), "ingest", "binance", symbol, tf);
   if (coin_bus_connect(&bus, &bo) == 0 &&
       coin_bus_kv_open(&kv, bus, COIN_KV_WATERMARKS) == 0 &&
@@ -168,9 +167,8 @@ static int run_ingest(const char *replay_url, const char *symbols,
                       const char *tfs, const char *extra_env, int timeout_ms,
                       struct coin_test_proc *keep) {
   static int seq;
-  char e[16][320], logp[512];
-  int k = 0;
-  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  char e[18][320], logp[512];
+  int k = COIN_TEST_NATS_ENV(e, 0, &nats, "ingest");
   snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 320, "EXCHANGE_BASE_URL=%s", replay_url);
   snprintf(e[k++], 320, "SYMBOLS=%s", symbols);
@@ -186,13 +184,13 @@ static int run_ingest(const char *replay_url, const char *symbols,
   if (!extra_env || !strstr(extra_env, "EXCHANGE_MAX_RETRIES="))
     snprintf(e[k++], 320, "EXCHANGE_MAX_RETRIES=8");
   /* extra_env: "NAME=value" lines separated by '\n' */
-  for (const char *x = extra_env; x && *x && k < 16;) {
+  for (const char *x = extra_env; x && *x && k < 18;) {
     const char *nl = strchr(x, '\n');
     int len = nl ? (int)(nl - x) : (int)strlen(x);
     snprintf(e[k++], 320, "%.*s", len, x);
     x = nl ? nl + 1 : x + len;
   }
-  char *envp[17];
+  char *envp[19];
   for (int i = 0; i < k; i++)
     envp[i] = e[i];
   envp[k] = NULL;
@@ -315,8 +313,7 @@ static int check_stream(size_t *out_msgs) {
   coin_influx_options_init(&o);
   o.url = influx.url;
   coin_influx_new(&sc.ix, &o);
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   int rc = coin_bus_connect(&bus, &bo);
   if (rc == 0)
     rc = coin_bus_stream_info(&info, bus, COIN_STREAM_CANDLES);
@@ -344,8 +341,7 @@ static void drop_db(void) {
                influx.url);
   struct coin_bus_options bo;
   struct coin_bus *bus = NULL;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   if (coin_bus_connect(&bus, &bo) == 0) {
     coin_bus_stream_delete(bus, COIN_STREAM_CANDLES);
     coin_bus_stream_delete(bus, "KV_" COIN_KV_WATERMARKS);
@@ -522,8 +518,7 @@ static uint64_t stream_msgs(void) {
   struct coin_bus_options bo;
   struct coin_bus *bus = NULL;
   struct coin_bus_stream_info info = {0};
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   if (coin_bus_connect(&bus, &bo) == 0)
     coin_bus_stream_info(&info, bus, COIN_STREAM_CANDLES);
   coin_bus_free(bus);
@@ -631,8 +626,7 @@ static void backfill_request_refills_a_range(void) {
   struct coin_bus *bus = NULL;
   struct coin_bus_tap *tap = NULL;
   struct replies r = {.lock = PTHREAD_MUTEX_INITIALIZER};
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   ASSERT_OK(coin_bus_connect(&bus, &bo));
   ASSERT_OK(coin_bus_tap_core(&tap, bus, "coin.control.backfill.reply.t1",
                               on_reply, &r));
@@ -690,8 +684,7 @@ static void old_1m_refill_is_cut_to_retention(void) {
   struct coin_bus *bus = NULL;
   struct coin_bus_tap *tap = NULL;
   struct replies r = {.lock = PTHREAD_MUTEX_INITIALIZER};
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   ASSERT_OK(coin_bus_connect(&bus, &bo));
   ASSERT_OK(coin_bus_tap_core(&tap, bus, "coin.control.backfill.reply.t2",
                               on_reply, &r));
@@ -775,8 +768,7 @@ static void bad_own_watermark_is_rebuilt(void) {
   struct coin_bus_options bo;
   struct coin_bus *bus = NULL;
   struct coin_bus_kv *kv = NULL;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   ASSERT_OK(coin_bus_connect(&bus, &bo));
   ASSERT_OK(coin_bus_kv_open(&kv, bus, COIN_KV_WATERMARKS));
   char key[128];
@@ -941,17 +933,17 @@ static void readyz_tells_the_truth(void) {
 
 static int config_error(const char *env1, const char *env2, const char *want,
                         const char *replay_url) {
-  char logp[512], e[6][256];
+  char logp[512], e[8][256];
   static int seq;
   snprintf(logp, sizeof(logp), "%s/cfg-%d.log", tmpdir, ++seq);
   /* The first entry of a name wins: the variable under test goes first. */
   snprintf(e[0], 256, "%s", env1);
   snprintf(e[1], 256, "%s", env2 ? env2 : "LOG_LEVEL=error");
-  snprintf(e[2], 256, "NATS_URL=%s", nats.url);
-  snprintf(e[3], 256, "INFLUX_URL=%s", influx.url);
-  snprintf(e[4], 256, "EXCHANGE_BASE_URL=%s", replay_url);
-  snprintf(e[5], 256, "INGEST_HTTP_ADDR=127.0.0.1:%d", coin_test_free_port());
-  char *envp[] = {e[0], e[1], e[2], e[3], e[4], e[5], NULL};
+  COIN_TEST_NATS_ENV(e, 2, &nats, "ingest");
+  snprintf(e[5], 256, "INFLUX_URL=%s", influx.url);
+  snprintf(e[6], 256, "EXCHANGE_BASE_URL=%s", replay_url);
+  snprintf(e[7], 256, "INGEST_HTTP_ADDR=127.0.0.1:%d", coin_test_free_port());
+  char *envp[] = {e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7], NULL};
   char *argv[] = {bin_ingest, NULL};
   struct coin_test_proc p;
   if (coin_test_proc_start(&p, argv, envp, logp) != 0)

@@ -29,9 +29,8 @@ static char last_log[512];
 static int run_ingest(int max_cycles, const char *extra_env,
                       struct coin_test_proc *p) {
   static int seq;
-  char e[14][320];
-  int k = 0;
-  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  char e[16][320];
+  int k = COIN_TEST_NATS_ENV(e, 0, &nats, "ingest");
   snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 320, "EXCHANGE_BASE_URL=%s", rp.url);
   snprintf(e[k++], 320, "SYMBOLS=BTCUSDT");
@@ -46,7 +45,7 @@ static int run_ingest(int max_cycles, const char *extra_env,
   snprintf(e[k++], 320, "LOG_LEVEL=info");
   if (extra_env)
     snprintf(e[k++], 320, "%s", extra_env);
-  char *envp[15];
+  char *envp[17];
   for (int i = 0; i < k; i++)
     envp[i] = e[i];
   envp[k] = NULL;
@@ -112,8 +111,7 @@ static json_t *kv_value(void) {
   struct coin_bus_kv *kv = NULL;
   struct coin_bus_kv_entry e = {0};
   json_t *j = NULL;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   if (coin_bus_connect(&bus, &bo) == 0 &&
       coin_bus_kv_open(&kv, bus, BUCKET) == 0 &&
       coin_bus_kv_get(&e, kv, KEY) == 0)
@@ -128,8 +126,7 @@ static int kv_put(const char *value) {
   struct coin_bus_options bo;
   struct coin_bus *bus = NULL;
   struct coin_bus_kv *kv = NULL;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   int rc = coin_bus_connect(&bus, &bo);
   if (rc == 0)
     rc = coin_bus_kv_open(&kv, bus, BUCKET);

@@ -62,8 +62,7 @@ FX_FN int fx_setup(bool with_influx) {
   if (with_influx && coin_test_influx_start(&fx_influx) != 0)
     return -1;
   struct coin_bus_options o;
-  coin_bus_options_init(&o);
-  o.url = fx_nats.url;
+  coin_test_nats_options(&o, &fx_nats, "admin");
   if (coin_bus_connect(&fx_bus, &o) != 0)
     return -1;
   struct coin_bus_kv_config kw = {.bucket = COIN_KV_WATERMARKS, .history = 5};
@@ -338,7 +337,7 @@ FX_FN void fx_monitor_init(struct fx_monitor *m, const char *symbols) {
   memset(m, 0, sizeof(*m));
   m->port = coin_test_free_port();
   snprintf(m->base, sizeof(m->base), "http://127.0.0.1:%d", m->port);
-  fx_monitor_env(m, "NATS_URL=%s", fx_nats.url);
+  m->n_env = COIN_TEST_NATS_ENV(m->env, m->n_env, &fx_nats, "monitor");
   if (fx_influx.pid > 0)
     fx_monitor_env(m, "INFLUX_URL=%s", fx_influx.url);
   else

@@ -79,7 +79,7 @@ static int publish_start(struct svc *out, const char *site_tag,
     snprintf(e[k++], 320, "%s", env[i]);
   out->port = coin_test_free_port();
   snprintf(out->site, sizeof(out->site), "%s/%s", tmpdir, site_tag);
-  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  k = COIN_TEST_NATS_ENV(e, k, &nats, "publish");
   snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 320, "SYMBOLS=%s", symbols);
   snprintf(e[k++], 320, "INGEST_TIMEFRAMES=%s", tfs);
@@ -168,8 +168,7 @@ static void svc_stop(struct svc *s) {
 static int run_ingest(const char *replay_url, const char *symbols,
                       const char *tfs) {
   char e[16][320], logp[512];
-  int k = 0;
-  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  int k = COIN_TEST_NATS_ENV(e, 0, &nats, "ingest");
   snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 320, "EXCHANGE_BASE_URL=%s", replay_url);
   snprintf(e[k++], 320, "SYMBOLS=%s", symbols);
@@ -1568,8 +1567,7 @@ int main(int argc, char **argv) {
       coin_test_bin(bin_ingest, sizeof(bin_ingest), "coin-ingest") != 0 ||
       coin_test_nats_start(&nats) != 0 || coin_test_influx_start(&influx) != 0)
     return 1;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   coin_influx_options_init(&io);
   io.url = influx.url;
   io.rp_by_tf[COIN_TF_1M] = "rp_1m";

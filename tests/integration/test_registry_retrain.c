@@ -137,9 +137,9 @@ static void bad_requests_are_refused(void) {
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options o;
-  coin_bus_options_init(&o);
   if (coin_test_nats_start(&nats) != 0 ||
-      (o.url = nats.url, coin_bus_connect(&bus, &o)) != 0 ||
+      (coin_test_nats_options(&o, &nats, "admin"),
+       coin_bus_connect(&bus, &o)) != 0 ||
       coin_registry_open(&reg, bus, "test") != 0 ||
       coin_bus_kv_open(&kv, bus, COIN_KV_MODELS) != 0) {
     fprintf(stderr, "setup failed: %s\n", coin_error_last());

@@ -99,9 +99,8 @@ static bool saw_event(enum coin_model_event_kind kind, const char *version,
  * its exit code; its output is in last_log. */
 static int run_train(const char *const *args, const char *extra_env) {
   static int seq;
-  char e[24][256];
-  int k = 0;
-  snprintf(e[k++], 256, "NATS_URL=%s", nats.url);
+  char e[26][256];
+  int k = COIN_TEST_NATS_ENV(e, 0, &nats, "train");
   snprintf(e[k++], 256, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 256, "SYMBOLS=BTCUSDT,ETHUSDT");
   snprintf(e[k++], 256, "TRAIN_TIMEFRAMES=1h,1d");
@@ -111,13 +110,13 @@ static int run_train(const char *const *args, const char *extra_env) {
    * +0.2%, directional accuracy -1 pp, Brier +0.001 */
   snprintf(e[k++], 256, "SERVICE_ID=test");
   snprintf(e[k++], 256, "LOG_LEVEL=info");
-  for (const char *x = extra_env; x && *x && k < 23;) {
+  for (const char *x = extra_env; x && *x && k < 25;) {
     const char *nl = strchr(x, '\n');
     int len = nl ? (int)(nl - x) : (int)strlen(x);
     snprintf(e[k++], 256, "%.*s", len, x);
     x = nl ? nl + 1 : x + len;
   }
-  char *envp[25];
+  char *envp[27];
   for (int i = 0; i < k; i++)
     envp[i] = e[i];
   envp[k] = NULL;
@@ -534,8 +533,7 @@ static int setup(void) {
     replay_pos[i] = b; /* serving starts with the first post-split hour */
   }
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   if (coin_bus_connect(&bus, &bo) != 0 ||
       coin_registry_open(&reg, bus, "test") != 0 ||
       coin_bus_tap_core(&tap, bus, COIN_SUBJECT_MODEL_EVENTS, on_event, NULL) !=

@@ -124,13 +124,13 @@ static void env_add(char e[][256], int *k, const char *var, int len) {
   for (int i = 0; i < *k; i++)
     if (!strncmp(e[i], var, name))
       return;
-  if (*k < 24)
+  if (*k < 26)
     snprintf(e[(*k)++], 256, "%.*s", len, var);
 }
 
 static int run_cycle(const char *extra_env) {
   static int seq;
-  char e[24][256], v[256];
+  char e[26][256], v[256], login[3][256];
   int k = 0;
   for (const char *x = extra_env; x && *x;) {
     const char *nl = strchr(x, '\n');
@@ -143,7 +143,9 @@ static int run_cycle(const char *extra_env) {
     snprintf(v, sizeof(v), __VA_ARGS__);                                       \
     env_add(e, &k, v, (int)strlen(v));                                         \
   } while (0)
-  DEFAULT("NATS_URL=%s", nats.url);
+  COIN_TEST_NATS_ENV(login, 0, &nats, "train");
+  for (int i = 0; i < 3; i++)
+    env_add(e, &k, login[i], (int)strlen(login[i]));
   DEFAULT("INFLUX_URL=%s", influx.url);
   DEFAULT("SYMBOLS=BTCUSDT,ETHUSDT");
   DEFAULT("TRAIN_TIMEFRAMES=1h,1d");
@@ -154,7 +156,7 @@ static int run_cycle(const char *extra_env) {
   DEFAULT("SERVICE_ID=cycle-test");
   DEFAULT("LOG_LEVEL=warn");
 #undef DEFAULT
-  char *envp[25];
+  char *envp[27];
   for (int i = 0; i < k; i++)
     envp[i] = e[i];
   envp[k] = NULL;
@@ -552,14 +554,14 @@ static void lifecycle_and_recent_events(void) {
   snprintf(ev.reason, sizeof(ev.reason), "test: retired");
   /* the same event live in `coinctl tap` (decoded ModelEvent): published
    * until the tap has seen one, bounded */
-  char bin_ctl[512], tap_log[600], nats_env[300];
+  char bin_ctl[512], tap_log[600], nats_env[3][300];
   ASSERT_OK(coin_test_bin(bin_ctl, sizeof(bin_ctl), "coinctl"));
   snprintf(tap_log, sizeof(tap_log), "%s/tap.log", tmpdir);
-  snprintf(nats_env, sizeof(nats_env), "NATS_URL=%s", nats.url);
+  COIN_TEST_NATS_ENV(nats_env, 0, &nats, "admin");
   char *tap_argv[] = {bin_ctl,   "tap", COIN_SUBJECT_MODEL_EVENTS,
                       "--count", "1",   "--timeout",
                       "20",      NULL};
-  char *tap_env[] = {nats_env, NULL};
+  char *tap_env[] = {nats_env[0], nats_env[1], nats_env[2], NULL};
   struct coin_test_proc tp;
   ASSERT_OK(coin_test_proc_start(&tp, tap_argv, tap_env, tap_log));
   int tap_rc = -1;
@@ -597,12 +599,13 @@ static void lifecycle_and_recent_events(void) {
 
 static void json_line_per_cycle(void) {
   /* --json: one line per cycle */
-  char e[3][256];
-  snprintf(e[0], 256, "NATS_URL=%s", nats.url);
-  snprintf(e[1], 256, "INFLUX_URL=%s", influx.url);
-  snprintf(e[2], 256, "SYMBOLS=BTCUSDT,ETHUSDT");
-  char *envp[] = {e[0], e[1], e[2], "TRAIN_TIMEFRAMES=1h,1d", "LOG_LEVEL=warn",
-                  NULL};
+  char e[5][256];
+  COIN_TEST_NATS_ENV(e, 0, &nats, "train");
+  snprintf(e[3], 256, "INFLUX_URL=%s", influx.url);
+  snprintf(e[4], 256, "SYMBOLS=BTCUSDT,ETHUSDT");
+  char *envp[] = {
+      e[0], e[1], e[2], e[3], e[4], "TRAIN_TIMEFRAMES=1h,1d", "LOG_LEVEL=warn",
+      NULL};
   char *argv[] = {bin_train, "cycle", "--json", NULL};
   snprintf(last_log, sizeof(last_log), "%s/cycle-json.log", tmpdir);
   struct coin_test_proc p;
@@ -665,8 +668,7 @@ static int setup(void) {
     coin_candle_file_free(d);
   }
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   if (coin_bus_connect(&bus, &bo) != 0 ||
       coin_registry_open(&reg, bus, "test") != 0 ||
       coin_bus_tap_core(&tap, bus, COIN_SUBJECT_MODEL_EVENTS, on_event, NULL) !=

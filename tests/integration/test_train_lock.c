@@ -41,22 +41,21 @@ static int64_t now_ms(void) {
 static int start_train(struct coin_test_proc *p, const char *const *args,
                        const char *extra_env, char *log_out) {
   static int seq;
-  char e[12][256];
-  int k = 0;
-  snprintf(e[k++], 256, "NATS_URL=%s", nats.url);
+  char e[14][256];
+  int k = COIN_TEST_NATS_ENV(e, 0, &nats, "train");
   snprintf(e[k++], 256, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 256, "SYMBOLS=BTCUSDT");
   snprintf(e[k++], 256, "TRAIN_TIMEFRAMES=1h");
   snprintf(e[k++], 256, "TRAIN_MODEL_KIND=ridge");
   snprintf(e[k++], 256, "SERVICE_ID=lock-test");
   snprintf(e[k++], 256, "LOG_LEVEL=warn");
-  for (const char *x = extra_env; x && *x && k < 11;) {
+  for (const char *x = extra_env; x && *x && k < 13;) {
     const char *nl = strchr(x, '\n');
     int len = nl ? (int)(nl - x) : (int)strlen(x);
     snprintf(e[k++], 256, "%.*s", len, x);
     x = nl ? nl + 1 : x + len;
   }
-  char *envp[13];
+  char *envp[15];
   for (int i = 0; i < k; i++)
     envp[i] = e[i];
   envp[k] = NULL;
@@ -221,8 +220,7 @@ static int setup(void) {
                                      btc->rows + btc->count - 4000,
                                      4000 - HELD_BACK);
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   if (rc || coin_bus_connect(&bus, &bo) != 0 ||
       coin_registry_open(&reg, bus, "test") != 0)
     return -1;

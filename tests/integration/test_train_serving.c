@@ -414,8 +414,7 @@ static int setup(void) {
     return -1;
   pos = btc->count - 100;
   struct coin_bus_options bo;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin");
   if (coin_bus_connect(&bus, &bo) != 0 ||
       coin_registry_open(&reg, bus, "test") != 0)
     return -1;

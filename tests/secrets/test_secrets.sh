@@ -5,9 +5,11 @@
 # Slack hook URL, Alertmanager URL with user-info):
 # - against servers that are not there (the start-up failure path),
 # - with --config-doc and --help,
-# - coin-monitor against a real nats-server that requires that user and
-#   password, its sinks pointing at closed ports (delivery errors get logged),
-#   while /metrics, /status, /healthz, /readyz and status.json are read;
+# - coin-monitor against a real nats-server running the role table
+#   deploy/nats/nats-permissions.conf, logged in as coin-monitor by the
+#   user:password in its NATS_URL, its sinks pointing at closed ports
+#   (delivery errors get logged), while /metrics, /status, /healthz, /readyz
+#   and status.json are read; the server refuses it nothing;
 # then greps everything they printed or served for each secret: none may
 # appear. Also: an example placeholder secret is refused with one line naming
 # the variable and never the value.
@@ -62,7 +64,7 @@ dead1=$(free_port)
 dead2=$(free_port)
 dead3=$(free_port)
 secret_env() { # secret_env NATS_PORT: the environment of every run
-  echo "NATS_URL=nats://alice:$S_NATS_PW@127.0.0.1:$1,nats://bob:$S_NATS_PW2@127.0.0.1:$dead1"
+  echo "NATS_URL=nats://coin-monitor:$S_NATS_PW@127.0.0.1:$1,nats://bob:$S_NATS_PW2@127.0.0.1:$dead1"
   echo "INFLUX_URL=http://127.0.0.1:$dead2"
   echo "INFLUX_TOKEN=$S_INFLUX"
   echo "MONITOR_WEBHOOK_URLS=http://127.0.0.1:$dead3/hook?token=$S_HOOK&team=ops"
@@ -115,11 +117,18 @@ else
   bad "compose's example secret file accepted: exit $rc: $(head -3 "$out")"
 fi
 
-# ---- coin-monitor running against a real nats-server with auth --------------------
+# ---- coin-monitor running against a real nats-server with the role table ----------
 NATS_PORT=$(free_port)
 NMON=$(free_port)
-/usr/sbin/nats-server -js -a 127.0.0.1 -p "$NATS_PORT" -m "$NMON" --user alice --pass "$S_NATS_PW" \
-  -sd "$tmp/js" >"$tmp/nats.log" 2>&1 &
+# coin-monitor's password is the distinctive one (nats-passwords.sh keeps an
+# existing password file and generates the others)
+conf="$tmp/nats-conf"
+mkdir -p "$conf"
+printf '%s\n' "$S_NATS_PW" >"$conf/nats-monitor.password"
+"$COIN_SOURCE_DIR/scripts/nats-passwords.sh" "$conf"
+cp "$COIN_SOURCE_DIR/deploy/nats/nats-permissions.conf" "$conf/"
+/usr/sbin/nats-server -c "$conf/nats-permissions.conf" -js -a 127.0.0.1 \
+  -p "$NATS_PORT" -m "$NMON" -sd "$tmp/js" >"$tmp/nats.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 200); do
   curl -sf "http://127.0.0.1:$NMON/healthz" >/dev/null 2>&1 && break
@@ -149,6 +158,12 @@ kill "$mpid" 2>/dev/null || true
 wait "$mpid" 2>/dev/null || true
 if grep -q "127.0.0.1:$dead3" "$tmp/run.out"; then ok "sink delivery errors were logged (with the host)"; else bad "no sink delivery error logged: the test did not exercise it"; fi
 if grep -q "sink_failures_total" "$tmp/served_metrics.out"; then ok "/metrics served"; else bad "/metrics not served"; fi
+if grep -q '"nats":true' "$tmp/served_readyz.out"; then ok "coin-monitor ready on NATS as coin-monitor"; else bad "coin-monitor not ready on NATS: $(head -c 300 "$tmp/served_readyz.out")"; fi
+if grep -q 'Violation' "$tmp/nats.log"; then
+  bad "nats-server refused coin-monitor: $(grep 'Violation' "$tmp/nats.log" | head -3)"
+else
+  ok "nats-server refused coin-monitor nothing"
+fi
 no_secret "running coin-monitor: logs, /metrics, /status, /readyz, status.json" "$tmp/run.out" "$tmp"/served*.out
 
 echo "$passed passed, $failed failed"
