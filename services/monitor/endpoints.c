@@ -388,6 +388,10 @@ int metrics_text(char **out, struct monitor *m) {
           atomic_load(&c->bytes_hashed));
   counter(&b, "coin_monitor_manifest_loads_total",
           "Times manifest.json was read.", atomic_load(&c->manifest_loads));
+  counter(&b, "coin_monitor_state_bad_records_total",
+          "Stored series states (KV coin_monitor state.*) that did not "
+          "decode at start: ignored, the series starts afresh.",
+          atomic_load(&c->state_bad_records));
   counter(&b, "coin_monitor_watermark_updates_total",
           "Watermark changes seen on KV coin_watermarks.",
           atomic_load(&c->watermark_updates));

@@ -328,6 +328,7 @@ struct mon_counters {
   atomic_uint_fast64_t manifest_loads;
   atomic_uint_fast64_t watermark_updates;
   atomic_uint_fast64_t status_file_errors;
+  atomic_uint_fast64_t state_bad_records; /* KV state.* ignored at load */
 };
 
 /* ---- the context -------------------------------------------------------- */

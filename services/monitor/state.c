@@ -293,6 +293,7 @@ int state_load_all(struct monitor *m) {
           loaded++;
         } else {
           bad++;
+          atomic_fetch_add(&m->c.state_bad_records, 1);
           COIN_LOG_WARN("state record ignored", COIN_LOG_STR("key", e.key),
                         COIN_LOG_STR("error", coin_error_last()));
         }

@@ -101,7 +101,7 @@ static int publish_start(struct svc *out, const char *site, const char *durable,
     snprintf(e[k++], 320, "%s", extra[i]);
   out->port = coin_test_free_port();
   snprintf(out->site, sizeof(out->site), "%s", site);
-  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  k = COIN_TEST_NATS_ENV(e, k, &nats, "publish");
   snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 320, "SYMBOLS=%s", symbols);
   snprintf(e[k++], 320, "INGEST_TIMEFRAMES=1h");
@@ -595,7 +595,7 @@ static void exchange_answers_that_never_fit(void) {
   int k = 0;
   struct svc ing;
   ing.port = coin_test_free_port();
-  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  k = COIN_TEST_NATS_ENV(e, k, &nats, "ingest");
   snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 320, "EXCHANGE_BASE_URL=%s", rp.url);
   snprintf(e[k++], 320, "SYMBOLS=BTCUSDT,HUGEUSDT,ENDLUSDT,DRIPUSDT");
@@ -930,7 +930,7 @@ static int ingest_run(struct svc *out, const char *replay_url,
   const char *env[17];
   int k = 0;
   out->port = coin_test_free_port();
-  snprintf(e[k++], 320, "NATS_URL=%s", nats.url);
+  k = COIN_TEST_NATS_ENV(e, k, &nats, "ingest");
   snprintf(e[k++], 320, "INFLUX_URL=%s", influx.url);
   snprintf(e[k++], 320, "EXCHANGE_BASE_URL=%s", replay_url);
   snprintf(e[k++], 320, "SYMBOLS=%s", symbols);
@@ -1048,8 +1048,7 @@ int main(int argc, char **argv) {
       coin_test_bin(bin_ingest, sizeof(bin_ingest), "coin-ingest") != 0 ||
       coin_test_nats_start(&nats) != 0 || coin_test_influx_start(&influx) != 0)
     return 1;
-  coin_bus_options_init(&bo);
-  bo.url = nats.url;
+  coin_test_nats_options(&bo, &nats, "admin"); /* the test forges as admin */
   coin_influx_options_init(&io);
   io.url = influx.url;
   io.rp_by_tf[COIN_TF_1M] = "rp_1m";

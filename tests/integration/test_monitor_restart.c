@@ -283,6 +283,59 @@ static void sink_down(void) {
   fx_recv_free(&hook);
 }
 
+/* ---- bad stored states ------------------------------------------------ */
+
+/* Values in KV coin_monitor state.* that are not states (not JSON, JSON of
+ * the wrong shape, an unknown state) are ignored at start, each said once
+ * with its key and counted; the monitor runs and judges those series
+ * afresh from the site. */
+static void bad_state_records_are_ignored(void) {
+  struct fx_series s[3];
+  int64_t now = fx_now_ms();
+  const char *syms[] = {"BTCUSDT", "ETHUSDT", "SOLUSDT"};
+  for (int i = 0; i < 3; i++)
+    s[i] =
+        (struct fx_series){.symbol = syms[i],
+                           .tf = COIN_TF_1M,
+                           .last_open_ms = coin_tf_last_closed(COIN_TF_1M, now),
+                           .n_candles = 20,
+                           .listed = true};
+  ASSERT_OK(fx_publish(s, 3));
+  struct coin_bus_kv *st = NULL;
+  struct coin_bus_kv_config kc = {.bucket = COIN_KV_MONITOR, .history = 1};
+  ASSERT_OK(coin_bus_kv_open(&st, fx_bus, COIN_KV_MONITOR) == 0
+                ? 0
+                : coin_bus_kv_ensure(&st, NULL, fx_bus, &kc));
+  static const char *const bad[][2] = {
+      {"state.binance.BTCUSDT.1m", "not json {"},
+      {"state.binance.ETHUSDT.1m", "{\"state\":\"on_fire\",\"at_ms\":1}"}};
+  for (int i = 0; i < 2; i++)
+    ASSERT_OK(
+        coin_bus_kv_put(NULL, st, bad[i][0], bad[i][1], strlen(bad[i][1])));
+  coin_bus_kv_free(st);
+  fx_monitor_init(&mon, "BTCUSDT,ETHUSDT,SOLUSDT");
+  fx_monitor_env(&mon, "MONITOR_EVAL_SECONDS=1");
+  ASSERT_OK(fx_monitor_start(&mon, "badstate"));
+  ASSERT_EQ_INT(fx_metric(&mon, "coin_monitor_state_bad_records_total"), 2);
+  for (int i = 0; i < 2; i++)
+    ASSERT_EQ_INT(coin_test_sh("test $(grep -c 'state record ignored.*%s' "
+                               "'%s') -eq 1",
+                               bad[i][0], mon.proc.log),
+                  0);
+  /* every series is judged from the site: fresh */
+  bool fresh = false;
+  for (int i = 0; i < 50 && !fresh; i++) {
+    json_t *j = fx_series_status(&mon, "ETHUSDT", "1m");
+    const char *status = j ? fx_jstr(j, "status") : NULL;
+    fresh = status && !strcmp(status, "fresh");
+    json_decref(j);
+    if (!fresh)
+      fx_sleep_ms(100);
+  }
+  ASSERT_TRUE(fresh);
+  fx_monitor_stop(&mon);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   if (fx_setup(false) != 0) {
@@ -293,6 +346,7 @@ int main(int argc, char **argv) {
   fx_monitor_stop(&mon);
   RUN_TEST(sink_down);
   fx_monitor_stop(&mon);
+  RUN_TEST(bad_state_records_are_ignored);
   fx_teardown();
   return coin_test_summary();
 }

@@ -140,10 +140,10 @@ static void need_decides_backwards(void) {
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   struct coin_bus_options o;
-  coin_bus_options_init(&o);
   struct coin_bus_kv_config kc = {.bucket = COIN_KV_WATERMARKS, .history = 5};
   if (coin_test_nats_start(&nats) != 0 ||
-      (o.url = nats.url, coin_bus_connect(&bus, &o)) != 0 ||
+      (coin_test_nats_options(&o, &nats, "admin"),
+       coin_bus_connect(&bus, &o)) != 0 ||
       coin_bus_kv_ensure(&kv, NULL, bus, &kc) != 0) {
     fprintf(stderr, "setup failed: %s\n", coin_error_last());
     return 1;
