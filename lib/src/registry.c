@@ -936,16 +936,26 @@ static int lock_value(char *out, size_t n, const char *holder, int64_t acquired,
   return 0;
 }
 
-/* Parses a lock value; a value that does not parse counts as expired. */
-static void lock_parse(const char *text, size_t len, char *holder,
-                       size_t holder_bytes, int64_t *expires) {
+/* No lease is longer than this (TRAIN_LOCK_TTL_SECONDS is at most a day);
+ * an expiry further ahead is not a lock but a bad value. */
+#define LOCK_MAX_AHEAD_MS (2 * COIN_DAY_MS)
+
+/* Parses a lock value. One that is not a lock (not JSON, no holder, no
+ * expiry, or an expiry beyond any lease) counts as expired, so that one
+ * bad record cannot stop every job: false, and it is taken over. */
+static bool lock_parse(const char *text, size_t len, char *holder,
+                       size_t holder_bytes, int64_t *expires, int64_t now) {
   json_error_t err;
   json_t *o = json_loadb(text, len, 0, &err);
   const char *h = json_string_value(json_object_get(o, "holder"));
   snprintf(holder, holder_bytes, "%s", h ? h : "?");
   json_t *e = json_object_get(o, "expires_at_ms");
   *expires = json_is_integer(e) ? (int64_t)json_integer_value(e) : 0;
+  bool ok = h && json_is_integer(e) && *expires <= now + LOCK_MAX_AHEAD_MS;
+  if (!ok)
+    *expires = 0;
   json_decref(o);
+  return ok;
 }
 
 int coin_lock_acquire(struct coin_lock **out, struct coin_bus *bus,
@@ -988,8 +998,12 @@ int coin_lock_acquire(struct coin_lock **out, struct coin_bus *bus,
     } else if (rc == 0) {
       char other[COIN_CODEC_ID_BYTES];
       int64_t expires;
-      lock_parse((const char *)e.value, e.value_len, other, sizeof(other),
-                 &expires);
+      if (!lock_parse((const char *)e.value, e.value_len, other, sizeof(other),
+                      &expires, now))
+        COIN_LOG_WARN("lock value is not a lock: taken over",
+                      COIN_LOG_STR("bucket", COIN_KV_LOCKS),
+                      COIN_LOG_STR("key", l->key),
+                      COIN_LOG_UINT("bytes", e.value_len));
       uint64_t rev = e.revision;
       coin_bus_kv_entry_clear(&e);
       if (expires > now) {

@@ -157,6 +157,30 @@ static void crashed_holder_lock_expires(void) {
   ASSERT_TRUE(now_ms() - taken >= 5500);
 }
 
+/* A value in coin_locks/train that is not a lock (not JSON, no holder, an
+ * expiry beyond any lease) stops no job: said with its key, taken over,
+ * and the job trains. */
+static void bad_lock_values_stop_nothing(void) {
+  static const char *const bad[] = {"not json {",
+                                    "{\"expires_at_ms\":9000000000000000000}",
+                                    "{\"holder\":\"evil\",\"acquired_at_ms\":0,"
+                                    "\"expires_at_ms\":9000000000000000000}"};
+  const char *plain[] = {"train", NULL};
+  struct coin_bus_kv *kv = NULL;
+  struct coin_bus_kv_config kc = {.bucket = COIN_KV_LOCKS, .history = 1};
+  ASSERT_OK(coin_bus_kv_ensure(&kv, NULL, bus, &kc));
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    char log[512];
+    size_t before = n_models();
+    ASSERT_OK(coin_bus_kv_put(NULL, kv, "train", bad[i], strlen(bad[i])));
+    ASSERT_EQ_INT(run_train(plain, NULL, log), 0);
+    ASSERT_TRUE(log_has(log, "lock value is not a lock: taken over"));
+    ASSERT_TRUE(log_has(log, "\"key\":\"train\""));
+    ASSERT_EQ_INT(n_models(), before + 1);
+  }
+  coin_bus_kv_free(kv);
+}
+
 static void retention_never_purges_the_champion(void) {
   char log[512];
   const char *plain[] = {"train", NULL};
@@ -238,6 +262,7 @@ int main(int argc, char **argv) {
   }
   RUN_TEST(second_job_exits_cleanly_while_first_trains);
   RUN_TEST(crashed_holder_lock_expires);
+  RUN_TEST(bad_lock_values_stop_nothing);
   RUN_TEST(retention_never_purges_the_champion);
   RUN_TEST(retrain_policy_waits_for_new_data);
   coin_registry_free(reg);
