@@ -8,6 +8,8 @@ names=$(ctest -L unit -N | sed -n 's/^ *Test *#[0-9]*: unit_\(.*\)$/\1/p')
 [ -n "$names" ] || { echo "valgrind-unit: no unit tests found in $build" >&2; exit 1; }
 pass=0
 fail=0
+# Tests that bound a wait (e.g. "answered within 1 s") stretch it by this.
+export COIN_TEST_TIME_FACTOR=20
 for n in $names; do
   log="Testing/valgrind-$n.log"
   if valgrind -q --error-exitcode=99 --leak-check=full \
