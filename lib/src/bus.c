@@ -314,6 +314,8 @@ static int check_options(const struct coin_bus_options *o) {
       (rc = bus_check_ms("reconnect_wait_ms", o->reconnect_wait_ms)) ||
       (rc = bus_check_ms("request_timeout_ms", o->request_timeout_ms)))
     return rc;
+  if (o->replicas < 0 || o->replicas > 5)
+    return coin_error_set(COIN_EINVAL, "replicas=%d: want 1..5", o->replicas);
   if (o->reconnect_buffer_bytes < 0)
     return coin_error_set(COIN_EINVAL,
                           "reconnect_buffer_bytes=%d: must be >= 0",
@@ -400,6 +402,7 @@ int coin_bus_connect(struct coin_bus **out,
   st->on_state_closure = opts->on_state_closure;
   bus->request_timeout_ms =
       opts->request_timeout_ms > 0 ? opts->request_timeout_ms : 5000;
+  bus->replicas = opts->replicas > 0 ? opts->replicas : 1;
 
   NATS_TRY(natsOptions_Create(&no), "nats options");
   NATS_TRY(natsOptions_SetServers(no, (const char **)urls, nurls), "url");

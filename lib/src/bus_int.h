@@ -34,6 +34,7 @@ struct coin_bus {
   jsCtx *js;
   struct bus_conn_state *st;
   int64_t request_timeout_ms;
+  int replicas; /* of the streams and buckets it ensures */
   /* coin_bus_responsive: one probe at a time, its last answer cached */
   pthread_mutex_t probe_mu;
   int64_t probe_mono_ms; /* when the last probe ended (0: never) */

@@ -56,7 +56,7 @@ static int check_stream_config(const struct coin_bus_stream_config *c) {
 }
 
 /* The wanted values of the fields the bus manages. */
-static void stream_want(jsStreamConfig *w,
+static void stream_want(jsStreamConfig *w, const struct coin_bus *bus,
                         const struct coin_bus_stream_config *c) {
   jsStreamConfig_Init(w);
   int64_t dup_ms = c->duplicate_window_ms > 0 ? c->duplicate_window_ms
@@ -68,7 +68,7 @@ static void stream_want(jsStreamConfig *w,
   w->Subjects = (const char **)c->subjects;
   w->SubjectsLen = (int)c->subjects_len;
   w->Storage = js_FileStorage;
-  w->Replicas = 1;
+  w->Replicas = bus->replicas;
   w->Retention = js_LimitsPolicy;
   w->Duplicates = dup_ms * NANOS_PER_MS;
   w->MaxMsgSize = c->max_msg_bytes > 0 ? c->max_msg_bytes : -1;
@@ -107,7 +107,7 @@ int coin_bus_stream_ensure(enum coin_bus_ensure *out, struct coin_bus *bus,
     return coin_error_set(COIN_EINVAL, "stream ensure: NULL argument");
   if ((rc = check_stream_config(cfg)) != 0)
     return rc;
-  stream_want(&want, cfg);
+  stream_want(&want, bus, cfg);
 
   /* Two processes may race to create: the loser re-reads and compares. */
   for (int attempt = 0; attempt < 2; attempt++) {
@@ -203,6 +203,7 @@ int coin_bus_stream_info(struct coin_bus_stream_info *out, struct coin_bus *bus,
     info.max_msg_bytes = si->Config->MaxMsgSize;
     info.max_bytes = si->Config->MaxBytes;
     info.subjects_len = si->Config->SubjectsLen;
+    info.replicas = (int)si->Config->Replicas;
   }
   jsStreamInfo_Destroy(si);
   *out = info;

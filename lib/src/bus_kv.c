@@ -156,7 +156,7 @@ int coin_bus_kv_ensure(struct coin_bus_kv **out,
     kc.TTL = ttl_ns;
     kc.MaxValueSize = max_value;
     kc.StorageType = js_FileStorage;
-    kc.Replicas = 1;
+    kc.Replicas = bus->replicas;
     s = js_CreateKeyValue(&store, bus->js, &kc);
     if (s != NATS_OK) {
       rc = bus_nats_error(s, 0, "kv create bucket");
@@ -176,8 +176,9 @@ int coin_bus_kv_ensure(struct coin_bus_kv **out,
       goto out;
     }
     if (have->MaxMsgsPerSubject != history || have->MaxAge != ttl_ns ||
-        have->MaxMsgSize != max_value) {
+        have->MaxMsgSize != max_value || have->Replicas != bus->replicas) {
       jsStreamConfig upd = *have;
+      upd.Replicas = bus->replicas;
       upd.MaxMsgsPerSubject = history;
       upd.MaxAge = ttl_ns;
       upd.MaxMsgSize = max_value;

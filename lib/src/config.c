@@ -1005,6 +1005,15 @@ const struct coin_cfg_var coin_config_vars[] = {
      .offset = OFF(nats_tls_ca),
      .doc = "CA certificate (PEM) to verify the NATS server's TLS "
             "certificate."},
+    {.name = "NATS_REPLICAS",
+     .type = COIN_CFG_INT,
+     .def = "1",
+     .offset = OFF(nats_replicas),
+     .min = 1,
+     .max = 5,
+     .doc = "Copies of each JetStream stream and KV bucket a service creates "
+            "or updates: 1 on one server, 3 on a 3-node cluster (all "
+            "services alike)."},
     {.name = "INFLUX_URL",
      .type = COIN_CFG_URL,
      .def = "http://127.0.0.1:8086",

@@ -31,6 +31,7 @@ void coin_service_bus_options(struct coin_bus_options *out,
   out->token = cfg->nats_token;
   out->creds_file = cfg->nats_creds_file;
   out->tls_ca_file = cfg->nats_tls_ca;
+  out->replicas = (int)cfg->nats_replicas;
   out->name = name;
 }
 

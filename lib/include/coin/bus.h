@@ -50,15 +50,18 @@ struct coin_bus_options {
   const char *url;  /* "nats://h1:4222,nats://h2:4222" (required) */
   const char *user; /* with password; NULL = none */
   const char *password;
-  const char *token;            /* NULL = none */
-  const char *creds_file;       /* NATS .creds (JWT + seed); NULL = none */
-  const char *tls_ca_file;      /* PEM CA bundle; set => TLS required */
-  const char *name;             /* connection name shown by the server */
-  int64_t connect_timeout_ms;   /* per attempt; default 2000 */
-  int64_t reconnect_wait_ms;    /* between attempts; default 2000 */
-  int reconnect_buffer_bytes;   /* publishes kept while away; default 8 MiB */
-  int64_t request_timeout_ms;   /* JetStream API / publish ack / KV ops;
-                                   default 5000 */
+  const char *token;          /* NULL = none */
+  const char *creds_file;     /* NATS .creds (JWT + seed); NULL = none */
+  const char *tls_ca_file;    /* PEM CA bundle; set => TLS required */
+  const char *name;           /* connection name shown by the server */
+  int64_t connect_timeout_ms; /* per attempt; default 2000 */
+  int64_t reconnect_wait_ms;  /* between attempts; default 2000 */
+  int reconnect_buffer_bytes; /* publishes kept while away; default 8 MiB */
+  int64_t request_timeout_ms; /* JetStream API / publish ack / KV ops;
+                                 default 5000 */
+  int replicas; /* copies of each stream and KV bucket this connection
+                   creates or updates (a clustered JetStream: 3); 1..5,
+                   0 = 1 */
   bool retry_on_failed_connect; /* true: connect returns 0 even if no server
                                    is up yet and keeps trying (state
                                    DISCONNECTED until it succeeds) */
@@ -182,7 +185,8 @@ struct coin_bus_stream_config {
   int64_t max_bytes;           /* 0 => unlimited */
 };
 
-/* Creates the stream (file storage, 1 replica, limits retention) or updates
+/* Creates the stream (file storage, the connection's replicas, limits
+ * retention) or updates
  * it when any configured field differs; out (may be NULL) says which. A
  * stream that exists with memory storage is COIN_EREJECTED (not changeable
  * in place). */
@@ -200,6 +204,7 @@ struct coin_bus_stream_info {
   int32_t max_msg_bytes; /* -1 = unlimited */
   int64_t max_bytes;     /* -1 = unlimited */
   int subjects_len;
+  int replicas;
 };
 
 /* COIN_ENOTFOUND when the stream does not exist. */

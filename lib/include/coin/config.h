@@ -169,6 +169,7 @@ struct coin_config {
   char *nats_token;    /* secret */
   char *nats_creds_file;
   char *nats_tls_ca;
+  int64_t nats_replicas;
   char *influx_url;
   char *influx_db;
   char *influx_user;
