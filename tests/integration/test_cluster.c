@@ -313,7 +313,7 @@ int main(int argc, char **argv) {
     n->cport = coin_test_free_port();
     n->mport = coin_test_free_port();
     snprintf(n->name, sizeof(n->name), "n%d", i + 1);
-    snprintf(n->dir, sizeof(n->dir), "%s/%s", tmp, n->name);
+    snprintf(n->dir, sizeof(n->dir), "%s/n%d", tmp, i + 1);
     size_t len = strlen(urls);
     snprintf(urls + len, sizeof(urls) - len, "%snats://127.0.0.1:%d",
              len ? "," : "", n->port);
