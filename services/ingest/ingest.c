@@ -34,17 +34,11 @@ static int metrics_cb(char **out, void *ctx) {
   return ingest_metrics_text(out, ctx);
 }
 
-static int64_t probe_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* InfluxDB answers a ping (at most one a second, shared by the handlers)
  * and the latest write did not fail. */
 static bool influx_ok(struct ingest *in) {
   pthread_mutex_lock(&in->probe_lock);
-  int64_t now = probe_mono_ms();
+  int64_t now = ingest_mono_ms();
   if (in->probe_checked_mono_ms == 0 ||
       now - in->probe_checked_mono_ms >= 1000) {
     in->probe_influx_ok = coin_influx_ping(in->ix_probe) == 0;

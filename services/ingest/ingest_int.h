@@ -237,6 +237,8 @@ int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
                 int64_t now, void (*progress)(void *ud, int64_t seen),
                 void *progress_ud, int64_t *out_stored);
 
+/* sched.c: monotonic milliseconds (durations, probe caching). */
+int64_t ingest_mono_ms(void);
 /* sched.c: the worker pool and the control thread; the round dispatch
  * (series that are due and not busy, healthy ones first); waiting. */
 int sched_start(struct ingest *in);

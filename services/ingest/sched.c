@@ -28,7 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-static int64_t mono_ms(void) {
+int64_t ingest_mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -109,7 +109,7 @@ static void finish_round(struct ingest *in, int r) {
   uint64_t known = 0;
   for (size_t i = 0; i < in->n_series; i++)
     known += in->series[i].sched_gaps;
-  double elapsed = (double)(mono_ms() - rd.start_mono_ms) / 1000.0;
+  double elapsed = (double)(ingest_mono_ms() - rd.start_mono_ms) / 1000.0;
   bool overrun = elapsed > (double)in->cfg->cycle_budget_seconds;
   cycle_stats_add(&in->stats, elapsed, overrun);
   if (rd.undone)
@@ -220,7 +220,7 @@ static int new_round(struct ingest *in) {
     if (!in->rounds[r].active) {
       memset(&in->rounds[r], 0, sizeof(in->rounds[r]));
       in->rounds[r].active = true;
-      in->rounds[r].start_mono_ms = mono_ms();
+      in->rounds[r].start_mono_ms = ingest_mono_ms();
       return r;
     }
     if (newest < 0 ||
