@@ -960,6 +960,12 @@ static bool lock_parse(const char *text, size_t len, char *holder,
 
 int coin_lock_acquire(struct coin_lock **out, struct coin_bus *bus,
                       const char *name, const char *holder, int64_t ttl_ms) {
+  return coin_lock_acquire_as(out, bus, name, holder, ttl_ms, false);
+}
+
+int coin_lock_acquire_as(struct coin_lock **out, struct coin_bus *bus,
+                         const char *name, const char *holder, int64_t ttl_ms,
+                         bool reclaim_own) {
   int rc;
   struct coin_lock *l = NULL;
   if (out == NULL || bus == NULL || name == NULL || holder == NULL)
@@ -1006,7 +1012,12 @@ int coin_lock_acquire(struct coin_lock **out, struct coin_bus *bus,
                       COIN_LOG_UINT("bytes", e.value_len));
       uint64_t rev = e.revision;
       coin_bus_kv_entry_clear(&e);
-      if (expires > now) {
+      if (expires > now && reclaim_own && strcmp(other, holder) == 0)
+        COIN_LOG_INFO("lock held under our own name: a restart takes it over",
+                      COIN_LOG_STR("bucket", COIN_KV_LOCKS),
+                      COIN_LOG_STR("key", l->key),
+                      COIN_LOG_STR("holder", holder));
+      else if (expires > now) {
         char until[COIN_TF_UTC_TEXT_BYTES] = "?";
         coin_tf_format_utc(until, sizeof(until), expires);
         rc = coin_error_set(COIN_EEXISTS,

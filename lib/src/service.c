@@ -149,6 +149,12 @@ int coin_service_main(const struct coin_service_def *def, int argc,
   running_svc = svc;
   rc = def->run(svc);
   running_svc = NULL;
+  if (rc != 0) {
+    char shown[2048];
+    coin_redact_text(shown, sizeof(shown), coin_error_last());
+    fprintf(stderr, "%s: %s\n", def->name, shown);
+    COIN_LOG_ERROR("stopped on an error", COIN_LOG_RC(rc));
+  }
   def->destroy(svc);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);

@@ -118,6 +118,10 @@ static void on_request(const struct coin_bus_msg *msg, void *closure) {
              "INGEST_TIMEFRAMES)",
              rq.symbol, coin_tf_name(rq.tf));
     why = buf;
+  } else if (!members_owns(in, (size_t)(s - in->series))) {
+    COIN_LOG_DEBUG("backfill request for another replica's series",
+                   COIN_LOG_STR("symbol", rq.symbol));
+    return; /* its owner answers */
   } else if (rq.from_ms > rq.to_ms) {
     why = "from is after to";
   }

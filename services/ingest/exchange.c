@@ -24,6 +24,7 @@ int coin_exchange_budget_init(struct coin_exchange_budget *b,
                               int64_t weight_limit) {
   memset(b, 0, sizeof(*b));
   b->weight_limit = weight_limit > 0 ? weight_limit : 6000;
+  b->share = 1;
   if (pthread_mutex_init(&b->lock, NULL) != 0)
     return coin_error_set(COIN_EINTERNAL, "exchange: mutex init failed");
   return 0;
@@ -137,14 +138,19 @@ int coin_exchange_budget_acquire(struct coin_exchange *ex, int64_t weight) {
     if (b->window_start_ms != minute) {
       b->window_start_ms = minute;
       b->weight_used = 0;
+      b->own_used = 0;
     }
+    int64_t usable = b->weight_limit * 9 / 10;
     if (b->paused_until_ms > now) {
       wait_until = b->paused_until_ms;
-    } else if (b->weight_used + weight > b->weight_limit * 9 / 10) {
-      /* Keep a 10% margin for requests already in flight elsewhere. */
+    } else if (b->weight_used + weight > usable ||
+               b->own_used + weight > usable / b->share) {
+      /* Keep a 10% margin for requests already in flight elsewhere; each
+       * replica within its share of the rest. */
       wait_until = minute + 60000;
     } else {
       b->weight_used += weight; /* optimistic; corrected by the header */
+      b->own_used += weight;
       b->banned = false;
     }
     pthread_mutex_unlock(&b->lock);
@@ -154,6 +160,13 @@ int coin_exchange_budget_acquire(struct coin_exchange *ex, int64_t weight) {
     if (rc != 0)
       return rc;
   }
+}
+
+void coin_exchange_budget_set_share(struct coin_exchange_budget *b,
+                                    int64_t replicas) {
+  pthread_mutex_lock(&b->lock);
+  b->share = replicas > 0 ? replicas : 1;
+  pthread_mutex_unlock(&b->lock);
 }
 
 void coin_exchange_budget_pause(struct coin_exchange *ex, int64_t until_ms,
@@ -174,6 +187,7 @@ void coin_exchange_budget_report(struct coin_exchange *ex, int64_t used) {
   if (b->window_start_ms != minute) {
     b->window_start_ms = minute;
     b->weight_used = 0;
+    b->own_used = 0;
   }
   if (used > b->weight_used)
     b->weight_used = used;

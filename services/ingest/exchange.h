@@ -23,6 +23,8 @@ struct coin_exchange_budget {
   pthread_mutex_t lock;
   int64_t weight_limit;    /* per minute, e.g. Binance 6000 */
   int64_t weight_used;     /* last value reported by the exchange */
+  int64_t own_used;        /* this process's requests in the minute */
+  int64_t share;           /* live replicas splitting the limit (>= 1) */
   int64_t window_start_ms; /* minute the weight_used figure belongs to */
   int64_t paused_until_ms; /* 429/418 Retry-After: no request before this */
   bool banned;             /* last pause was a ban (418) */
@@ -84,6 +86,10 @@ struct coin_exchange {
 int coin_exchange_budget_init(struct coin_exchange_budget *b,
                               int64_t weight_limit);
 void coin_exchange_budget_destroy(struct coin_exchange_budget *b);
+/* N replicas behind one address: each keeps its own requests within 1/N of
+ * the budget, besides the shared usage the exchange reports. */
+void coin_exchange_budget_set_share(struct coin_exchange_budget *b,
+                                    int64_t replicas);
 
 /* Creates a handle of the adapter named opts->name ("binance").
  * COIN_ENOTFOUND names the unknown adapter. */

@@ -331,10 +331,12 @@ int ingest_run(struct ingest *in) {
     return rc;
   int64_t rounds = 0, wake = 0;
   const int64_t retry_ms = in->cfg->retry_seconds * 1000;
+  members_start(in); /* our share of the series, before the first round */
   COIN_LOG_INFO("ingest started", COIN_LOG_UINT("series", in->n_series),
                 COIN_LOG_INT("http_port", coin_httpd_port(in->httpd)));
   while (!in->stop) {
     bool again, undone;
+    members_tick(in, false);
     sched_take_flags(in, &again, &undone);
     int64_t now = coin_exchange_now_ms();
     if (undone && wake > now + retry_ms)
@@ -360,6 +362,7 @@ int ingest_run(struct ingest *in) {
     }
   }
   sched_stop(in);
+  members_leave(in);
   COIN_LOG_INFO("ingest stopping", COIN_LOG_INT("cycles", rounds));
   return 0;
 }

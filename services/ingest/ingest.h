@@ -27,6 +27,7 @@ struct ingest_config {
   int64_t invalid_recheck_seconds;
   int64_t parallel;
   int64_t weight_limit;
+  int64_t member_ttl_seconds; /* a silent replica is gone after it */
   int64_t boundary_delay_ms;
   int64_t retry_seconds;
   int64_t series_deadline_seconds;

@@ -65,14 +65,25 @@ const struct coin_cfg_var ingest_config_vars[] = {
      .max = 64,
      .doc = "Series fetched in parallel (each worker has its own exchange "
             "connection and InfluxDB client), within the weight budget."},
+    {.name = "INGEST_MEMBER_TTL_SECONDS",
+     .type = COIN_CFG_INT,
+     .def = "15",
+     .offset = F(member_ttl_seconds),
+     .min = 3,
+     .max = 600,
+     .doc = "Replicas share the series through heartbeats in KV coin_ingest "
+            "(every third of this); a replica silent this long is gone and "
+            "its series are taken over (docs/scaling.md)."},
     {.name = "EXCHANGE_WEIGHT_LIMIT",
      .type = COIN_CFG_INT,
      .def = "6000",
      .offset = F(weight_limit),
      .min = 10,
      .max = 1000000,
-     .doc = "Request weight per minute the exchange allows (Binance: 6000); "
-            "ingest keeps 10% in reserve."},
+     .doc = "Request weight per minute the exchange allows (Binance: 6000) "
+            "for all replicas behind one address; ingest keeps 10% in "
+            "reserve and each of N live replicas uses at most 1/N of the "
+            "rest."},
     {.name = "INGEST_BOUNDARY_DELAY_MS",
      .type = COIN_CFG_INT,
      .def = "1500",

@@ -61,6 +61,8 @@ struct series {
   bool retry; /* last sync left work undone */
 
   /* the scheduler's view (sched.c), under ingest.lock */
+  bool owned;  /* this replica's to sync (members.c) */
+  bool reload; /* owned again after another replica had it: state from KV */
   bool busy;   /* queued or being synced */
   bool missed; /* came due again while busy: dispatch when it ends */
   int fail_streak;
@@ -139,6 +141,40 @@ struct runtime_window {
   atomic_uint_fast64_t rejected;
 };
 
+/* Membership of the replicas (members.c): member.<id> in
+ * INGEST_BUCKET_STATE. Everything but the atomics belongs to ingest_run's
+ * thread. */
+#define INGEST_KEY_MEMBER_PREFIX "member"
+#define INGEST_MAX_MEMBERS 64
+#define INGEST_MEMBER_ID_BYTES 96
+
+struct member_seen {
+  char id[INGEST_MEMBER_ID_BYTES];
+  uint64_t revision;
+  int64_t changed_mono_ms; /* when its value last changed, as seen here */
+  bool present;
+};
+
+struct membership {
+  char self[INGEST_MEMBER_ID_BYTES];
+  char key[COIN_BUS_KEY_MAX];
+  int64_t ttl_ms;
+  int64_t joined_mono_ms;
+  int64_t next_beat_mono_ms;
+  bool settled;    /* the others have seen us: we own a share */
+  bool ever_owned; /* a share was computed once (later gains are takeovers) */
+  bool failing;    /* in a streak of failed heartbeats (warned once) */
+  struct member_seen seen[INGEST_MAX_MEMBERS];
+  size_t n_seen;
+  char live[INGEST_MAX_MEMBERS + 1][INGEST_MEMBER_ID_BYTES]; /* sorted */
+  size_t n_live;
+  atomic_uint_fast64_t members; /* gauge: live members, this one included */
+  atomic_uint_fast64_t owned;   /* gauge: series this replica syncs */
+  atomic_uint_fast64_t gained;  /* series taken over from another member */
+  atomic_uint_fast64_t lost;    /* series handed to another member */
+  atomic_uint_fast64_t beat_errors;
+};
+
 #define INGEST_MAX_REQUESTS 64
 
 /* A queued operator refill (control.c). */
@@ -206,6 +242,7 @@ struct ingest {
 
   struct cycle_stats stats; /* under lock */
   struct runtime_window rw;
+  struct membership members;
   struct ingest_counters c;
   volatile sig_atomic_t stop;
   char producer_id[COIN_CODEC_ID_BYTES];
@@ -236,6 +273,16 @@ int64_t ingest_retention_floor(enum coin_tf tf, int64_t now_ms,
 int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
                 int64_t now, void (*progress)(void *ud, int64_t seen),
                 void *progress_ud, int64_t *out_stored);
+
+/* members.c: the heartbeat and the share of the series (docs/scaling.md).
+ * start: the first heartbeat and share, before the first round; tick: a
+ * heartbeat every third of the TTL (force: now); leave: the key deleted on
+ * a clean stop; owner: the live member a series key belongs to. */
+void members_start(struct ingest *in);
+void members_tick(struct ingest *in, bool force);
+void members_leave(struct ingest *in);
+bool members_owns(struct ingest *in, size_t series);
+const char *members_owner(const struct membership *ms, const char *series);
 
 /* sched.c: monotonic milliseconds (durations, probe caching). */
 int64_t ingest_mono_ms(void);

@@ -172,6 +172,23 @@ int ingest_metrics_text(char **out, struct ingest *in) {
       &t, "coin_ingest_runtime_window_rejected_total",
       "Stored windows ignored as undecodable or out of range.",
       atomic_load(&in->rw.rejected));
+  /* replicas sharing the series (members.c) */
+  coin_jbuf_prom_gauge(&t, "coin_ingest_members",
+                       "Live ingest replicas sharing the series, this one "
+                       "included.",
+                       (double)atomic_load(&in->members.members));
+  coin_jbuf_prom_gauge(&t, "coin_ingest_series_owned",
+                       "Series this replica syncs (its share).",
+                       (double)atomic_load(&in->members.owned));
+  coin_jbuf_prom_counter(&t, "coin_ingest_series_taken_over_total",
+                         "Series taken over from a replica that left or died.",
+                         atomic_load(&in->members.gained));
+  coin_jbuf_prom_counter(&t, "coin_ingest_series_handed_over_total",
+                         "Series handed to another replica (a new one).",
+                         atomic_load(&in->members.lost));
+  coin_jbuf_prom_counter(&t, "coin_ingest_member_heartbeat_errors_total",
+                         "Membership heartbeats that failed (NATS away).",
+                         atomic_load(&in->members.beat_errors));
   coin_jbuf_prom_gauge(&t, "coin_ingest_nats_connected",
                        "1 when connected to NATS.",
                        coin_bus_connected(in->bus) ? 1 : 0);

@@ -241,12 +241,22 @@ size_t sched_dispatch(struct ingest *in, int64_t now_ms, bool have_time) {
   for (int pass = 0; pass < 2 && have_time; pass++) {
     for (size_t i = 0; i < in->n_series; i++) {
       struct series *s = &in->series[i];
+      if (!s->owned)
+        continue; /* another replica's (members.c) */
       if (s->busy) {
         if (pass == 0 && !s->missed) {
           s->missed = true;
           atomic_fetch_add(&in->c.series_busy_skips, 1);
         }
         continue;
+      }
+      if (s->reload) {
+        /* taken over: what the last owner stored, not what we knew */
+        s->reload = false;
+        s->wm_loaded = s->gaps_loaded = false;
+        s->full_scan_done = false;
+        s->next_gap_scan_ms = 0;
+        s->stored_ms = -1;
       }
       if ((s->fail_streak > 0) != (pass == 1) || !sync_due(in, s, now_ms))
         continue;

@@ -398,6 +398,7 @@ int metrics_text(char **out, struct monitor *m) {
   counter(&b, "coin_monitor_status_file_errors_total",
           "status.json writes that failed.",
           atomic_load(&c->status_file_errors));
+  coin_leader_metrics(&b, "monitor", m->leader);
   gauge(&b, "coin_monitor_nats_connected", "1 when connected to NATS.",
         coin_bus_connected(m->bus) ? 1 : 0);
   gauge(&b, "coin_monitor_nats_responsive",
@@ -545,6 +546,38 @@ static void handle_series(struct monitor *m, const char *rest,
   coin_httpd_respond_take(resp, 200, "application/json", text, len);
 }
 
+/* A standby (or a replica still starting its active part) evaluates
+ * nothing: alive, ready to take over when NATS answers, and its leader
+ * metrics; the rest belongs to the active replica. */
+static void handle_standby(struct monitor *m, const char *path,
+                           struct coin_httpd_response *resp) {
+  enum coin_leader_role role = coin_leader_role(m->leader);
+  if (!strcmp(path, "/metrics")) {
+    struct coin_jbuf b = {0};
+    char *text = NULL;
+    size_t len = 0;
+    coin_leader_metrics(&b, "monitor", m->leader);
+    if (coin_jbuf_finish(&text, &len, &b) != 0) {
+      coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
+      return;
+    }
+    coin_httpd_respond_take(resp, 200, "text/plain; version=0.0.4", text, len);
+    return;
+  }
+  if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz")) {
+    bool nats = coin_bus_responsive(m->bus, COIN_BUS_READY_TIMEOUT_MS,
+                                    COIN_BUS_READY_CACHE_MS, NULL);
+    bool ok = !strcmp(path, "/healthz") || nats;
+    coin_httpd_respond_printf(resp, ok ? 200 : 503, "application/json",
+                              "{\"role\":\"%s\",\"nats\":%s}\n",
+                              coin_leader_role_name(role),
+                              nats ? "true" : "false");
+    return;
+  }
+  respond_error(resp, 503,
+                "standby: the active replica evaluates (see its /status)");
+}
+
 void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
                       struct coin_httpd_response *resp) {
   struct monitor *m = ctx;
@@ -563,6 +596,10 @@ void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
     coin_httpd_response_header(resp, "Allow", "GET, HEAD");
     respond_error(resp, 405, "method not allowed (rule: GET or HEAD)");
+    return;
+  }
+  if (!atomic_load(&m->activated)) {
+    handle_standby(m, path, resp);
     return;
   }
   if (series) {
@@ -618,8 +655,10 @@ void endpoints_handle(void *ctx, const struct coin_httpd_request *req,
   bool ready = nats && influx && evaluated && loop;
   coin_httpd_respond_printf(
       resp, ready ? 200 : 503, "application/json",
-      "{\"ready\":%s,\"nats\":%s,\"influx\":%s,\"evaluated\":%s,"
+      "{\"role\":\"%s\",\"ready\":%s,\"nats\":%s,\"influx\":%s,"
+      "\"evaluated\":%s,"
       "\"evaluation_loop\":\"%s\",\"last_pass_age_ms\":%lld}\n",
+      coin_leader_role_name(coin_leader_role(m->leader)),
       ready ? "true" : "false", nats ? "true" : "false",
       influx ? "true" : "false", evaluated ? "true" : "false",
       loop ? "ok" : "stuck", (long long)age);

@@ -229,6 +229,17 @@ static int setup_nats(struct monitor *m) {
   return 0;
 }
 
+/* The lease thread; its first attempt is made here (docs/scaling.md). */
+static int start_leader(struct monitor *m) {
+  char holder[96];
+  snprintf(holder, sizeof(holder), "%s", m->cfg->core.service_id);
+  struct coin_leader_options lo = {.name = "monitor",
+                                   .holder = holder,
+                                   .lease_ms = m->cfg->lease_seconds * 1000};
+  int rc = coin_leader_start(&m->leader, m->bus, &lo);
+  return rc ? coin_error_wrap(rc, "leader lease") : 0;
+}
+
 static int setup_influx(struct monitor *m) {
   struct coin_influx_options o;
   coin_service_influx_options(&o, &m->cfg->core);
@@ -264,35 +275,44 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
            cfg->core.service_id);
   coin_http_global_init();
   if ((rc = setup_series(m)) != 0 || (rc = setup_influx(m)) != 0 ||
-      (rc = setup_nats(m)) != 0 || (rc = state_load_all(m)) != 0 ||
-      (rc = mon_global_load(m)) != 0 || (rc = sinks_setup(m)) != 0)
+      (rc = setup_nats(m)) != 0 || (rc = start_leader(m)) != 0)
     goto fail;
-
   if ((rc = coin_service_httpd_start(&m->httpd, cfg->core.monitor_http_addr,
                                      "MONITOR_HTTP_ADDR", endpoints_handle,
                                      m)) != 0)
     goto fail;
-  if ((rc = outbox_start(m)) != 0 || (rc = sinks_start(m)) != 0)
-    goto fail;
-  /* availability probe (probe.c) */
-  if ((rc = probe_new(&m->probe, m, cfg->site_url, cfg->probe_interval_seconds,
-                      cfg->probe_slo)) != 0 ||
-      (rc = probe_start(m->probe)) != 0)
-    goto fail;
-  /* champion watch (champion.c) */
-  if ((rc = champ_new(&m->champ, m)) != 0 || (rc = champ_start(m->champ)) != 0)
-    goto fail;
-  struct coin_bus_kv_watch_options wo = {.keys = NULL};
-  rc = coin_bus_kv_watch_start(&m->wm_watch, m->kv_wm, &wo, on_watermark, m);
-  if (rc != 0) {
-    coin_error_wrap(rc, "KV %s watch", COIN_KV_WATERMARKS);
-    goto fail;
-  }
   *out = m;
   return 0;
 fail:
   monitor_free(m);
   return rc;
+}
+
+/* The active part, once the lease is ours: the stored states (what was
+ * already alerted, as the previous active replica left it), the sinks, the
+ * probe, the champion watch and the watermark watch. */
+static int activate(struct monitor *m) {
+  const struct monitor_config *cfg = m->cfg;
+  int rc;
+  if ((rc = state_load_all(m)) != 0 || (rc = mon_global_load(m)) != 0 ||
+      (rc = sinks_setup(m)) != 0)
+    return rc;
+  if ((rc = outbox_start(m)) != 0 || (rc = sinks_start(m)) != 0)
+    return rc;
+  /* availability probe (probe.c) */
+  if ((rc = probe_new(&m->probe, m, cfg->site_url, cfg->probe_interval_seconds,
+                      cfg->probe_slo)) != 0 ||
+      (rc = probe_start(m->probe)) != 0)
+    return rc;
+  /* champion watch (champion.c) */
+  if ((rc = champ_new(&m->champ, m)) != 0 || (rc = champ_start(m->champ)) != 0)
+    return rc;
+  struct coin_bus_kv_watch_options wo = {.keys = NULL};
+  rc = coin_bus_kv_watch_start(&m->wm_watch, m->kv_wm, &wo, on_watermark, m);
+  if (rc != 0)
+    return coin_error_wrap(rc, "KV %s watch", COIN_KV_WATERMARKS);
+  atomic_store(&m->activated, true);
+  return 0;
 }
 
 void monitor_request_stop(struct monitor *m) {
@@ -344,6 +364,17 @@ static bool wait_next(struct monitor *m, int64_t due_mono, int64_t last_end) {
 }
 
 int monitor_run(struct monitor *m) {
+  /* Standby until the lease is ours; the loop counts as alive meanwhile. */
+  while (!m->stop && !coin_leader_active(m->leader)) {
+    atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
+    struct timespec ts = {0, 100 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  if (m->stop)
+    return 0;
+  int rc = activate(m);
+  if (rc != 0)
+    return rc;
   /* The first pass wants the watermarks: wait (briefly) for the watch. */
   int64_t until = mon_mono_ms() + 5000;
   for (;;) {
@@ -362,6 +393,19 @@ int monitor_run(struct monitor *m) {
   int64_t last_end = 0;
   while (wait_next(m, due, last_end)) {
     int64_t start = mon_mono_ms();
+    enum coin_leader_role role = coin_leader_role(m->leader);
+    if (role == COIN_LEADER_LOST) {
+      rc = coin_error_set(COIN_ECONFLICT,
+                          "monitor: leader lease lost to another replica: "
+                          "stopping (a restart comes back as standby)");
+      break;
+    }
+    if (role != COIN_LEADER_ACTIVE) {
+      /* fenced: no pass (no alert, no state write) until renewed */
+      atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
+      due = start + 200;
+      continue;
+    }
     eval_pass(m, mon_now_ms());
     m->passes_done++;
     last_end = mon_mono_ms();
@@ -370,7 +414,7 @@ int monitor_run(struct monitor *m) {
       break;
   }
   COIN_LOG_INFO("monitor stopping", COIN_LOG_INT("passes", m->passes_done));
-  return 0;
+  return rc;
 }
 
 void monitor_free(struct monitor *m) {
@@ -386,6 +430,8 @@ void monitor_free(struct monitor *m) {
   m->httpd = NULL;
   outbox_stop(m, 3000); /* sinks keep delivering meanwhile */
   sinks_stop(m);
+  coin_leader_stop(m->leader); /* frees the lease: a standby takes over */
+  m->leader = NULL;
   coin_bus_kv_free(m->kv_wm);
   coin_bus_kv_free(m->kv_state);
   coin_bus_free(m->bus);

@@ -24,6 +24,7 @@ struct monitor_config {
   struct coin_freshness_settings fresh;
   struct coin_freshness_policy policy; /* from fresh (computed at load) */
   int64_t eval_seconds;
+  int64_t lease_seconds; /* leader lease: one active replica */
   int64_t soft_escalate_seconds;
   int64_t hard_escalate_seconds;
   int64_t repeat_seconds;

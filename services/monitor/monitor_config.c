@@ -21,6 +21,15 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .max = 3600,
      .doc = "Every series is evaluated this often, and also soon after any "
             "watermark change in KV coin_watermarks."},
+    {.name = "MONITOR_LEASE_SECONDS",
+     .type = COIN_CFG_INT,
+     .def = "10",
+     .offset = F(lease_seconds),
+     .min = 2,
+     .max = 300,
+     .doc = "Leader lease (KV coin_locks/monitor): one replica evaluates and "
+            "alerts, the others stand by; a standby takes over at most this "
+            "long after the active one died (docs/scaling.md)."},
     {.name = "MONITOR_SOFT_ESCALATE_SECONDS",
      .type = COIN_CFG_INT,
      .def = "600",

@@ -25,6 +25,7 @@
 #include "coin/httpd.h"
 #include "coin/influx.h"
 #include "coin/jbuf.h"
+#include "coin/leader.h"
 #include "coin/site.h"
 #include "coin/track.h"
 #include "monitor.h"
@@ -364,6 +365,8 @@ struct monitor {
   pthread_cond_t wake_cond;
   bool triggered;
   volatile sig_atomic_t stop;
+  struct coin_leader *leader; /* one active replica (monitor_run) */
+  atomic_bool activated;      /* the active part started: state, sinks... */
   int64_t passes_done;
   atomic_int_fast64_t last_pass_wall_ms;
   atomic_int_fast64_t last_pass_mono_ms; /* monitor_new's time until then */

@@ -178,6 +178,7 @@ int metrics_text(char **out, struct publish *p) {
                        (double)L(rebuild_files));
   coin_jbuf_prom_gauge(&t, "coin_publish_ready", "1 once the site was rebuilt.",
                        atomic_load(&c->ready) ? 1 : 0);
+  coin_leader_metrics(&t, "publish", p->leader);
   coin_jbuf_prom_gauge(&t, "coin_publish_nats_connected",
                        "1 when connected to NATS.",
                        coin_bus_connected(p->bus) ? 1 : 0);

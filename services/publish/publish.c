@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TICK_MS 250
 #define STALL_MS 120000 /* /healthz fails when the loop stalls this long */
@@ -48,6 +49,43 @@ static void pause_ms(struct publish *p, int64_t ms) {
   }
 }
 
+/* ---- the leader lease ----------------------------------------------------
+ * Only the lease holder writes the site (docs/scaling.md). */
+
+static enum coin_leader_role role_now(struct publish *p) {
+  return coin_leader_role(p->leader);
+}
+
+/* site_flush, only while the lease is confirmed. */
+static int flush(struct publish *p) {
+  if (role_now(p) != COIN_LEADER_ACTIVE)
+    return coin_error_set(COIN_ECONFLICT,
+                          "publish: not the leader: the site is not written");
+  return site_flush(p);
+}
+
+/* The lease thread; its first attempt is made here. */
+static int start_leader(struct publish *p) {
+  char holder[96];
+  struct coin_leader_options lo = {.name = "publish",
+                                   .holder = holder,
+                                   .lease_ms = p->cfg->lease_seconds * 1000};
+  snprintf(holder, sizeof(holder), "%s", p->cfg->core.service_id);
+  int rc = coin_leader_start(&p->leader, p->bus, &lo);
+  if (rc != 0)
+    return coin_error_wrap(rc, "leader lease");
+  return 0;
+}
+
+/* Standby until the lease is ours (or stop). */
+static int wait_for_lease(struct publish *p) {
+  while (!p->stop && role_now(p) != COIN_LEADER_ACTIVE) {
+    atomic_store(&p->c.last_loop_mono_ms, publish_mono_ms());
+    pause_ms(p, 100);
+  }
+  return 0;
+}
+
 /* ---- HTTP endpoints ----------------------------------------------------- */
 
 static int metrics_cb(char **out, void *ctx) {
@@ -74,11 +112,23 @@ static void handle_http(void *ctx, const struct coin_httpd_request *req,
    * latest write did not fail, e.g. a full or read-only disk). */
   bool nats = coin_bus_responsive(p->bus, COIN_BUS_READY_TIMEOUT_MS,
                                   COIN_BUS_READY_CACHE_MS, NULL);
+  enum coin_leader_role role = coin_leader_role(p->leader);
+  if (role != COIN_LEADER_ACTIVE) {
+    /* a standby is ready to take over when NATS answers; it writes
+     * nothing, so the site's state is not its to report */
+    bool ok = nats && role == COIN_LEADER_STANDBY;
+    coin_httpd_respond_printf(resp, ok ? 200 : 503, "application/json",
+                              "{\"role\":\"%s\",\"nats\":%s}\n",
+                              coin_leader_role_name(role),
+                              nats ? "true" : "false");
+    return;
+  }
   bool ready = atomic_load(&p->c.ready);
   bool writes = !atomic_load(&p->c.writes_failing);
   coin_httpd_respond_printf(
       resp, nats && ready && writes ? 200 : 503, "application/json",
-      "{\"nats\":%s,\"site_ready\":%s,\"site_writes\":\"%s\"}\n",
+      "{\"role\":\"active\",\"nats\":%s,\"site_ready\":%s,"
+      "\"site_writes\":\"%s\"}\n",
       nats ? "true" : "false", ready ? "true" : "false",
       writes ? "ok" : "failing");
 }
@@ -167,7 +217,8 @@ int publish_new(struct publish **out, const struct publish_config *cfg) {
   if ((rc = make_influx(&p->ix, cfg)) != 0 ||
       (rc = make_influx(&p->ix_serving, cfg)) != 0)
     goto fail;
-  if ((rc = setup_bus(p)) != 0 || (rc = bind_consumer(p)) != 0)
+  if ((rc = setup_bus(p)) != 0 || (rc = bind_consumer(p)) != 0 ||
+      (rc = start_leader(p)) != 0)
     goto fail;
   struct coin_serving_opts so = {.bus = p->bus,
                                  .ix = p->ix_serving,
@@ -193,6 +244,7 @@ void publish_free(struct publish *p) {
   if (!p)
     return;
   coin_httpd_free(p->httpd);
+  coin_leader_stop(p->leader); /* frees the lease: a standby takes over */
   coin_serving_free(p->serving);
   coin_bus_kv_watch_free(p->wm_watch);
   coin_bus_sub_free(p->sub);
@@ -270,9 +322,11 @@ static int rebuild_all(struct publish *p, bool have_watermarks) {
   int64_t read_ms = publish_mono_ms() - t0;
   uint64_t before = atomic_load(&p->c.files_written);
   for (int attempt = 0; !p->stop; attempt++) {
-    int rc = site_flush(p);
+    int rc = flush(p);
     if (rc == 0)
       break;
+    if (role_now(p) == COIN_LEADER_LOST)
+      return COIN_ECONFLICT;
     COIN_LOG_ERROR("site not written, retrying", COIN_LOG_RC(rc));
     pause_ms(p, 2000);
   }
@@ -312,7 +366,7 @@ static void process(struct publish *p, struct coin_bus_msg **msgs, size_t n) {
       stamp[done] = coin_bus_msg_timestamp_ms(msgs[done]);
   }
   /* Files and watermarks first; only then the acknowledgements. */
-  if (site_flush(p) != 0)
+  if (flush(p) != 0)
     p->flush_retry_mono_ms = publish_mono_ms() + FLUSH_RETRY_MS;
   int64_t now = publish_now_ms();
   for (size_t i = 0; i < n; i++) {
@@ -354,6 +408,8 @@ static void tick(struct publish *p) {
   if (mono < p->next_tick_mono_ms)
     return;
   p->next_tick_mono_ms = mono + TICK_MS;
+  if (role_now(p) != COIN_LEADER_ACTIVE)
+    return; /* every step below may write */
   consume_drain_watch(p);
   consume_reconcile_due(p);
   if (mono >= p->next_reeval_mono_ms) {
@@ -372,7 +428,7 @@ static void tick(struct publish *p) {
     dirty = p->series[i]->loaded &&
             (p->series[i]->dirty_files || p->series[i]->dirty_wm);
   if (dirty && mono >= p->flush_retry_mono_ms) {
-    if (site_flush(p) != 0)
+    if (flush(p) != 0)
       p->flush_retry_mono_ms = mono + FLUSH_RETRY_MS;
   }
 }
@@ -386,7 +442,10 @@ int publish_run(struct publish *p) {
                 COIN_LOG_STR("durable", cfg->durable),
                 COIN_LOG_STR("site", p->site),
                 COIN_LOG_INT("http_port", coin_httpd_port(p->httpd)));
-  int rc = start_watch(p);
+  int rc = wait_for_lease(p);
+  if (rc != 0 || p->stop)
+    goto out;
+  rc = start_watch(p);
   if (rc != 0)
     goto out;
   /* The watch's initial values (until INIT_DONE) before the rebuild. */
@@ -395,7 +454,10 @@ int publish_run(struct publish *p) {
   site_load_disk(p);
   p->next_tmp_clean_mono_ms = publish_mono_ms() + TMP_CLEAN_PERIOD_MS;
   if ((rc = rebuild_all(p, have_wm)) != 0) {
-    if (p->stop)
+    if (rc == COIN_ECONFLICT)
+      rc = coin_error_set(COIN_ECONFLICT,
+                          "publish: leader lease lost during the rebuild");
+    else if (p->stop)
       rc = 0; /* SIGTERM during the rebuild: a clean stop */
     goto out;
   }
@@ -406,6 +468,19 @@ int publish_run(struct publish *p) {
 
   while (!p->stop) {
     size_t n = 0;
+    enum coin_leader_role role = role_now(p);
+    if (role == COIN_LEADER_LOST) {
+      rc = coin_error_set(COIN_ECONFLICT,
+                          "publish: leader lease lost to another replica: "
+                          "stopping (a restart comes back as standby)");
+      goto out;
+    }
+    if (role != COIN_LEADER_ACTIVE) {
+      /* fenced: nothing is fetched or written until the lease is renewed */
+      atomic_store(&p->c.last_loop_mono_ms, publish_mono_ms());
+      pause_ms(p, 100);
+      continue;
+    }
     if (!p->sub) {
       int brc = bind_consumer(p);
       if (brc != 0) {
@@ -438,8 +513,8 @@ int publish_run(struct publish *p) {
     }
     tick(p);
   }
-  /* Graceful stop: whatever is dirty goes to disk first. */
-  site_flush(p);
+  /* Graceful stop: whatever is dirty goes to disk first (while ours). */
+  (void)flush(p);
   rc = 0;
 out:
   COIN_LOG_INFO("publish stopping",

@@ -27,6 +27,7 @@ struct publish_config {
   int64_t ack_wait_seconds;
   int64_t reconcile_after_seconds;
   int64_t reevaluate_seconds;
+  int64_t lease_seconds; /* leader lease: one active replica */
   int64_t model_check_seconds;
   int64_t history_candles[COIN_TF_COUNT];
   int64_t read_chunk_candles;

@@ -65,6 +65,15 @@ const struct coin_cfg_var publish_config_vars[] = {
      .max = 3600,
      .doc = "Period of the freshness re-evaluation; series whose status "
             "changed are rewritten."},
+    {.name = "PUBLISH_LEASE_SECONDS",
+     .type = COIN_CFG_INT,
+     .def = "10",
+     .offset = F(lease_seconds),
+     .min = 2,
+     .max = 300,
+     .doc = "Leader lease (KV coin_locks/publish): one replica writes the "
+            "site, the others stand by; a standby takes over at most this "
+            "long after the active one died (docs/scaling.md)."},
     {.name = "PUBLISH_MODEL_CHECK_SECONDS",
      .type = COIN_CFG_INT,
      .def = "30",

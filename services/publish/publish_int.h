@@ -18,6 +18,7 @@
 #include "coin/httpd.h"
 #include "coin/influx.h"
 #include "coin/jbuf.h"
+#include "coin/leader.h"
 #include "coin/registry.h"
 #include "coin/serving.h"
 #include "coin/site.h"
@@ -165,7 +166,8 @@ struct publish {
   struct coin_influx *ix_serving; /* given to the serving object */
   struct coin_serving *serving;
   struct coin_httpd *httpd;
-  char site[PATH_MAX]; /* STATIC_DATA_DIR */
+  struct coin_leader *leader; /* one writer of the site (publish_run) */
+  char site[PATH_MAX];        /* STATIC_DATA_DIR */
   char producer_id[COIN_CODEC_ID_BYTES];
 
   struct pseries **series; /* sorted by exchange, symbol, tf */

@@ -251,6 +251,12 @@ struct coin_lock;
  * names the holder and the expiry. */
 int coin_lock_acquire(struct coin_lock **out, struct coin_bus *bus,
                       const char *name, const char *holder, int64_t ttl_ms);
+/* The same; with reclaim_own, a lock held under this very holder name
+ * (the same replica, restarted after a crash) is taken over at once. Holder
+ * names must then be unique per replica. */
+int coin_lock_acquire_as(struct coin_lock **out, struct coin_bus *bus,
+                         const char *name, const char *holder, int64_t ttl_ms,
+                         bool reclaim_own);
 /* Extends the expiry (CAS); COIN_ECONFLICT when the lock was lost. */
 int coin_lock_renew(struct coin_lock *l);
 /* Renews every ttl/3 on a thread until release. */
