@@ -231,11 +231,11 @@ static int setup_nats(struct monitor *m) {
 
 /* The lease thread; its first attempt is made here (docs/scaling.md). */
 static int start_leader(struct monitor *m) {
-  char holder[96];
+  char holder[96], name[96];
+  snprintf(name, sizeof(name), "monitor.%s", m->cfg->core.exchange);
   snprintf(holder, sizeof(holder), "%s", m->cfg->core.service_id);
-  struct coin_leader_options lo = {.name = "monitor",
-                                   .holder = holder,
-                                   .lease_ms = m->cfg->lease_seconds * 1000};
+  struct coin_leader_options lo = {
+      .name = name, .holder = holder, .lease_ms = m->cfg->lease_seconds * 1000};
   int rc = coin_leader_start(&m->leader, m->bus, &lo);
   return rc ? coin_error_wrap(rc, "leader lease") : 0;
 }

@@ -27,7 +27,8 @@ const struct coin_cfg_var monitor_config_vars[] = {
      .offset = F(lease_seconds),
      .min = 2,
      .max = 300,
-     .doc = "Leader lease (KV coin_locks/monitor): one replica evaluates and "
+     .doc = "Leader lease (KV coin_locks/monitor.<EXCHANGE>): one replica "
+            "evaluates and "
             "alerts, the others stand by; a standby takes over at most this "
             "long after the active one died (docs/scaling.md)."},
     {.name = "MONITOR_SOFT_ESCALATE_SECONDS",

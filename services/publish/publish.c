@@ -66,10 +66,12 @@ static int flush(struct publish *p) {
 
 /* The lease thread; its first attempt is made here. */
 static int start_leader(struct publish *p) {
-  char holder[96];
-  struct coin_leader_options lo = {.name = "publish",
-                                   .holder = holder,
-                                   .lease_ms = p->cfg->lease_seconds * 1000};
+  char holder[96], name[96];
+  /* one lease per durable consumer: its replicas are active and standby,
+   * other durables (other sites) are independent */
+  snprintf(name, sizeof(name), "publish.%s", p->cfg->durable);
+  struct coin_leader_options lo = {
+      .name = name, .holder = holder, .lease_ms = p->cfg->lease_seconds * 1000};
   snprintf(holder, sizeof(holder), "%s", p->cfg->core.service_id);
   int rc = coin_leader_start(&p->leader, p->bus, &lo);
   if (rc != 0)

@@ -71,7 +71,8 @@ const struct coin_cfg_var publish_config_vars[] = {
      .offset = F(lease_seconds),
      .min = 2,
      .max = 300,
-     .doc = "Leader lease (KV coin_locks/publish): one replica writes the "
+     .doc = "Leader lease (KV coin_locks/publish.<PUBLISH_DURABLE>): one "
+            "replica writes the "
             "site, the others stand by; a standby takes over at most this "
             "long after the active one died (docs/scaling.md)."},
     {.name = "PUBLISH_MODEL_CHECK_SECONDS",

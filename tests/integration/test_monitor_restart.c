@@ -336,6 +336,112 @@ static void bad_state_records_are_ignored(void) {
   fx_monitor_stop(&mon);
 }
 
+/* ---- an active and a standby monitor ----------------------------------- */
+
+static struct fx_monitor standby;
+
+/* The common environment of both replicas; only SERVICE_ID differs. */
+static void ha_init(struct fx_monitor *m, const char *id, int64_t soft,
+                    const char *hook_url) {
+  fx_monitor_init(m, "SOLUSDT");
+  for (int i = 0; i < m->n_env; i++)
+    if (!strncmp(m->env[i], "SERVICE_ID=", 11))
+      snprintf(m->env[i], sizeof(m->env[i]), "SERVICE_ID=%s", id);
+  fx_monitor_env(m, "FRESHNESS_SOFT_AFTER_SECONDS_1m=%lld", (long long)soft);
+  fx_monitor_env(m, "FRESHNESS_HARD_AFTER_SECONDS_1m=%lld",
+                 (long long)soft + 60);
+  fx_monitor_env(m, "MONITOR_EVAL_SECONDS=1");
+  fx_monitor_env(m, "MONITOR_SOFT_ESCALATE_SECONDS=8");
+  fx_monitor_env(m, "MONITOR_REPEAT_SECONDS=3");
+  fx_monitor_env(m, "MONITOR_SINK_TIMEOUT_MS=1000");
+  fx_monitor_env(m, "MONITOR_RETRY_BASE_MS=100");
+  fx_monitor_env(m, "MONITOR_RETRY_MAX_SECONDS=1");
+  fx_monitor_env(m, "MONITOR_LEASE_SECONDS=3");
+  fx_monitor_env(m, "MONITOR_WEBHOOK_URLS=%s", hook_url);
+  fx_monitor_env(m, "MONITOR_WEBHOOK_SECRET=%s", FX_SECRET);
+}
+
+/* The "role" of the replica's /readyz ("" when it does not answer). */
+static bool has_role(const struct fx_monitor *m, const char *role) {
+  char url[128];
+  snprintf(url, sizeof(url), "%s/readyz", m->base);
+  long st = 0;
+  json_t *j = fx_get_json(&st, url);
+  bool ok = j && !strcmp(fx_jstr(j, "role"), role);
+  json_decref(j);
+  return ok;
+}
+
+static bool wait_role(const struct fx_monitor *m, const char *role, int ms) {
+  for (int waited = 0; waited <= ms; waited += 50) {
+    if (has_role(m, role))
+      return true;
+    fx_sleep_ms(50);
+  }
+  return false;
+}
+
+/* Two replicas, MONITOR_LEASE_SECONDS=3: the active one alerts, the standby
+ * evaluates nothing; the active one SIGKILLed right after its first alert:
+ * the standby takes over within the lease, carries the same episode on
+ * (the escalation on time, from the stored state) and re-sends nothing. */
+static void standby_takes_over_the_alerts(void) {
+  struct fx_series s;
+  struct fx_recv hook;
+  int64_t t0;
+  int64_t soft = stop_ingest(&s, "SOLUSDT", &t0);
+  ASSERT_OK(fx_publish(&s, 1));
+  fx_recv_init(&hook);
+  ASSERT_OK(fx_recv_start(&hook, 0));
+  ha_init(&mon, "mon-a", soft, hook.url);
+  ha_init(&standby, "mon-b", soft, hook.url);
+  ASSERT_OK(fx_monitor_start(&mon, "ha-a"));
+  ASSERT_TRUE(wait_role(&mon, "active", 10000));
+  ASSERT_OK(fx_monitor_start(&standby, "ha-b"));
+  ASSERT_TRUE(wait_role(&standby, "standby", 5000));
+  ASSERT_EQ_INT(fx_metric(&standby, "coin_monitor_leader_active"), 0);
+
+  int64_t since = t0 + soft * 1000;
+  char soft_id[160];
+  snprintf(soft_id, sizeof(soft_id), "CoinSoftStale.binance.SOLUSDT.1m.%lld",
+           (long long)since);
+  long i0 = fx_recv_wait(&hook, 0, "SOLUSDT", "CoinSoftStale", "firing",
+                         "soft_stale", (soft + 6) * 1000, NULL);
+  ASSERT_TRUE(i0 >= 0);
+  fx_sleep_ms(300); /* the sink's ack */
+  coin_test_proc_signal(&mon.proc, SIGKILL);
+  int64_t killed = fx_now_ms();
+  ASSERT_TRUE(wait_role(&standby, "active", 8000));
+  int64_t took = fx_now_ms() - killed;
+  fprintf(stderr, "  standby active %.1f s after the kill\n",
+          (double)took / 1000.0);
+  ASSERT_TRUE(took < 3000 + 1500); /* the lease, then one poll */
+  ASSERT_EQ_INT(fx_metric(&standby, "coin_monitor_leader_active"), 1);
+
+  /* the same episode, escalated on time by the new active replica */
+  long i1 = fx_recv_wait(&hook, (size_t)i0 + 1, "SOLUSDT", "CoinSoftStale",
+                         "firing", "soft_stale_escalated", 12000, NULL);
+  ASSERT_TRUE(i1 > i0);
+  int64_t at = fx_recv_at(&hook, i1);
+  ASSERT_TRUE(at >= since + 8000);
+  ASSERT_TRUE(at < since + 11000);
+  json_t *j = fx_recv_json(&hook, i1);
+  ASSERT_EQ_STR(fx_jstr(j, "alert_id"), soft_id);
+  ASSERT_EQ_INT(fx_jint(j, "repeat_count"), 1);
+  json_decref(j);
+  /* the first alert was not sent again by the new replica */
+  ASSERT_TRUE(fx_recv_find(&hook, (size_t)i0 + 1, "SOLUSDT", "CoinSoftStale",
+                           "firing", "soft_stale") < 0);
+  char keys[64][200];
+  size_t nk = fx_recv_keys(&hook, keys, 64);
+  expect_key(keys, nk, 0, soft_id, "firing.0");
+  expect_key(keys, nk, 1, soft_id, "firing.1");
+  for (size_t i = 0; i < hook.n; i++)
+    ASSERT_OK(fx_req_verify(&hook.reqs[i]));
+  fx_monitor_stop(&standby);
+  fx_recv_free(&hook);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   if (fx_setup(false) != 0) {
@@ -347,6 +453,8 @@ int main(int argc, char **argv) {
   RUN_TEST(sink_down);
   fx_monitor_stop(&mon);
   RUN_TEST(bad_state_records_are_ignored);
+  fx_monitor_stop(&mon);
+  RUN_TEST(standby_takes_over_the_alerts);
   fx_teardown();
   return coin_test_summary();
 }

@@ -1512,6 +1512,78 @@ static int wait_http(struct svc *s, const char *path, long want, int ms,
   return -1;
 }
 
+/* Two replicas of one durable (PUBLISH_LEASE_SECONDS=3): the first holds
+ * the lease and writes, the second stands by and writes nothing; the active
+ * one SIGKILLed mid-stream, the standby takes over within the lease plus its
+ * rebuild and the site converges to the SoT; a clean stop hands the lease
+ * back at once. */
+static void standby_takes_over_the_site(void) {
+  const char *S = "HAUSDT";
+  const enum coin_tf tf = COIN_TF_1H;
+  const size_t nc = 60;
+  int64_t top = coin_tf_last_closed(tf, now_ms());
+  struct coin_candle c[60];
+  for (size_t i = 0; i < nc; i++)
+    c[i] = synth(tf, top - (int64_t)(nc - 1 - i) * COIN_HOUR_MS, 300);
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c, nc));
+  size_t at = 30; /* the SoT holds everything; ingest's watermark moves */
+  ASSERT_OK(set_ingest_wm(S, tf, c[at].open_ms));
+  const char *env_a[] = {
+      "PUBLISH_UNCONFIGURED_SERIES=false", "PUBLISH_LEASE_SECONDS=3",
+      "PUBLISH_ACK_WAIT_SECONDS=5", "SERVICE_ID=pub-a", NULL};
+  const char *env_b[] = {
+      "PUBLISH_UNCONFIGURED_SERIES=false", "PUBLISH_LEASE_SECONDS=3",
+      "PUBLISH_ACK_WAIT_SECONDS=5", "SERVICE_ID=pub-b", NULL};
+  struct svc a, b;
+  ASSERT_OK(publish_start(&a, "site-ha", "ha", S, "1h", env_a));
+  ASSERT_OK(wait_http(&a, "/readyz", 200, 15000, "\"role\":\"active\""));
+  ASSERT_OK(publish_start(&b, "site-ha", "ha", S, "1h", env_b));
+  ASSERT_OK(wait_http(&b, "/readyz", 200, 10000, "\"role\":\"standby\""));
+  ASSERT_TRUE(metric(&a, "coin_publish_leader_active") == 1);
+  ASSERT_TRUE(metric(&b, "coin_publish_leader_active") == 0);
+  ASSERT_OK(wait_last(a.site, S, tf, c[at].open_ms, 10000));
+  /* ingest's order: SoT (there), watermark, batch; a few under A */
+  for (; at < 40; at++) {
+    ASSERT_OK(set_ingest_wm(S, tf, c[at + 1].open_ms));
+    ASSERT_OK(js_batch(NULL, S, tf, COIN_BATCH_LIVE, c + at + 1, 1,
+                       c[at + 1].open_ms));
+  }
+  ASSERT_OK(wait_last(a.site, S, tf, c[at].open_ms, 10000));
+  ASSERT_TRUE(metric(&b, "coin_publish_files_written_total") == 0);
+  coin_test_proc_signal(&a.proc, SIGKILL);
+  int64_t killed = now_ms();
+  /* the stream goes on while nobody is active */
+  for (; at < nc - 1; at++) {
+    ASSERT_OK(set_ingest_wm(S, tf, c[at + 1].open_ms));
+    ASSERT_OK(js_batch(NULL, S, tf, COIN_BATCH_LIVE, c + at + 1, 1,
+                       c[at + 1].open_ms));
+    usleep(100000);
+  }
+  ASSERT_OK(wait_http(&b, "/readyz", 200, 15000, "\"site_ready\":true"));
+  int64_t took = now_ms() - killed;
+  fprintf(stderr,
+          "  standby active and the site rebuilt %.1f s after the kill\n",
+          (double)took / 1000.0);
+  ASSERT_TRUE(took < 3000 + 5000); /* the lease, then the rebuild */
+  ASSERT_OK(wait_consumed("ha", 20000));
+  ASSERT_OK(wait_last(b.site, S, tf, c[nc - 1].open_ms, 10000));
+  size_t n = 0;
+  ASSERT_OK(check_history(b.site, S, tf, nc, &n));
+  ASSERT_EQ_INT(n, nc);
+  ASSERT_EQ_INT(kv_ms("publish", S, tf), c[nc - 1].open_ms);
+  ASSERT_TRUE(metric(&b, "coin_publish_leader_acquired_total") == 1);
+  /* a clean stop frees the lease: a new replica is active within a poll */
+  ASSERT_OK(publish_start(&a, "site-ha", "ha", S, "1h", env_a));
+  ASSERT_OK(wait_http(&a, "/readyz", 200, 5000, "\"role\":\"standby\""));
+  svc_stop(&b);
+  int64_t stopped = now_ms();
+  ASSERT_OK(wait_http(&a, "/readyz", 200, 10000, "\"role\":\"active\""));
+  fprintf(stderr, "  after a clean stop: the other replica active in %.1f s\n",
+          (double)(now_ms() - stopped) / 1000.0);
+  ASSERT_TRUE(now_ms() - stopped < 2500);
+  svc_stop(&a);
+}
+
 static void readyz_tells_the_truth(void) {
   const char *S = "TESTRUSDT";
   const enum coin_tf tf = COIN_TF_1H;
@@ -1598,6 +1670,7 @@ int main(int argc, char **argv) {
   RUN_TEST(bad_watermark_value_stops_nothing);
   RUN_TEST(truncated_site_files_are_rewritten);
   RUN_TEST(readyz_tells_the_truth);
+  RUN_TEST(standby_takes_over_the_site);
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   coin_influx_free(ix);
