@@ -861,6 +861,233 @@ static void stalled_symbol_keeps_others_fresh(void) {
   coin_test_server_cleanup(&rp);
 }
 
+/* ---- replicas sharing the series (members.c) ---------------------------- */
+
+/* The value of metric name on http://127.0.0.1:port/metrics; -1 when it
+ * does not answer. */
+static double metric_at(int port, const char *name) {
+  struct coin_http *h = NULL;
+  struct coin_http_response r = {0};
+  char u[128];
+  double v = -1;
+  snprintf(u, sizeof(u), "http://127.0.0.1:%d/metrics", port);
+  if (coin_http_new(&h, NULL) == 0 &&
+      coin_http_request(h, &r, "GET", u, NULL, NULL, 0) == 0 &&
+      r.status == 200) {
+    size_t n = strlen(name);
+    for (const char *p = strstr(r.body, name); p; p = strstr(p + 1, name))
+      if ((p == r.body || p[-1] == '\n') && p[n] == ' ') {
+        v = strtod(p + n + 1, NULL);
+        break;
+      }
+  }
+  coin_http_response_clear(&r);
+  coin_http_free(h);
+  return v;
+}
+
+#define REPLICAS 3
+
+/* Every replica in alive[] counts `want` members and their owned series
+ * add up to total, each with a share. */
+static bool shared_out(const int *ports, const bool *alive, double want,
+                       double total) {
+  double sum = 0;
+  for (int i = 0; i < REPLICAS + 1; i++) {
+    if (!alive[i])
+      continue;
+    double m = metric_at(ports[i], "coin_ingest_members");
+    double o = metric_at(ports[i], "coin_ingest_series_owned");
+    if (m != want || o <= 0)
+      return false;
+    sum += o;
+  }
+  return sum == total;
+}
+
+/* Candles seen on the stream, keyed by series and open time: a repeat
+ * (two replicas, or a takeover refetching) must carry the same values. */
+struct seen_candle {
+  char series[48]; /* symbol/tf */
+  struct coin_candle c;
+};
+
+struct repeat_check {
+  pthread_mutex_t lock;
+  struct seen_candle *v;
+  size_t n, cap;
+  size_t msgs;
+};
+
+static void on_repeat_msg(const struct coin_bus_msg *m, void *closure) {
+  struct repeat_check *rc = closure;
+  struct coin_candle_batch b;
+  if (coin_codec_unpack_batch(&b, coin_bus_msg_data(m), coin_bus_msg_len(m)))
+    return;
+  pthread_mutex_lock(&rc->lock);
+  rc->msgs++;
+  for (size_t k = 0; k < b.n_candles; k++) {
+    if (rc->n == rc->cap) {
+      rc->cap = rc->cap ? rc->cap * 2 : 4096;
+      rc->v = realloc(rc->v, rc->cap * sizeof(*rc->v));
+    }
+    struct seen_candle *e = &rc->v[rc->n++];
+    snprintf(e->series, sizeof(e->series), "%s/%s", b.symbol,
+             coin_tf_name(b.tf));
+    e->c = b.candles[k];
+  }
+  pthread_mutex_unlock(&rc->lock);
+  coin_candle_batch_clear(&b);
+}
+
+static int seen_cmp(const void *a, const void *b) {
+  const struct seen_candle *x = a, *y = b;
+  int c = strcmp(x->series, y->series);
+  if (c)
+    return c;
+  return x->c.open_ms < y->c.open_ms ? -1 : x->c.open_ms > y->c.open_ms;
+}
+
+/* Three replicas with the same configuration share 12 series; one is
+ * SIGKILLed mid-backfill: the other two take its series over within the
+ * TTL and a third of it, the SoT ends equal to the exchange, and a candle
+ * the stream carries twice carries the same values; a fourth replica then
+ * takes its share. */
+static void replicas_share_and_take_over(void) {
+  drop_db();
+  struct coin_test_server rp;
+  /* every klines answer 100 ms late: a backfill of several seconds */
+  const char *args[] = {"--shift-weeks", SHIFT_WEEKS, "--faults",
+                        "slow:every=1@100", NULL};
+  ASSERT_OK(coin_test_replay_start(&rp, args));
+  const char *syms = "BTCUSDT,ETHUSDT,BNBUSDT,XRPUSDT,SOLUSDT,DOGEUSDT";
+  const char *list[] = {"BTCUSDT", "ETHUSDT", "BNBUSDT",
+                        "XRPUSDT", "SOLUSDT", "DOGEUSDT"};
+  const double total = 12;
+  struct coin_test_proc p[REPLICAS + 1];
+  int ports[REPLICAS + 1];
+  bool alive[REPLICAS + 1] = {false};
+  char env[256];
+  for (int i = 0; i < REPLICAS; i++) {
+    ports[i] = coin_test_free_port();
+    snprintf(env, sizeof(env),
+             "SERVICE_ID=ing-%d\nINGEST_MEMBER_TTL_SECONDS=3\n"
+             "INGEST_HTTP_ADDR=127.0.0.1:%d",
+             i, ports[i]);
+    ASSERT_OK(run_ingest(rp.url, syms, "1h,1d", env, 0, &p[i]));
+    alive[i] = true;
+  }
+  bool settled = false;
+  for (int w = 0; w < 150 && !settled; w++) {
+    settled = shared_out(ports, alive, REPLICAS, total);
+    if (!settled)
+      usleep(100000);
+  }
+  ASSERT_TRUE(settled);
+  double owned0 = metric_at(ports[0], "coin_ingest_series_owned");
+  int64_t wm_btc = watermark("BTCUSDT", COIN_TF_1H);
+  fprintf(stderr,
+          "  3 replicas share 12 series (ing-0 owns %.0f); BTCUSDT 1h "
+          "watermark %s\n",
+          owned0, wm_btc < 0 ? "not yet" : "set");
+  coin_test_proc_signal(&p[0], SIGKILL);
+  alive[0] = false;
+  int64_t killed = replay_time(rp.url);
+  bool taken = false;
+  for (int w = 0; w < 150 && !taken; w++) {
+    taken = shared_out(ports, alive, REPLICAS - 1, total);
+    if (!taken)
+      usleep(100000);
+  }
+  int64_t took = replay_time(rp.url) - killed;
+  fprintf(stderr, "  ing-0 SIGKILLed: its series taken over in %.1f s\n",
+          (double)took / 1000.0);
+  ASSERT_TRUE(taken);
+  ASSERT_TRUE(took < 3000 + 1000 + 2000); /* TTL, a heartbeat, slack */
+  double over = metric_at(ports[1], "coin_ingest_series_taken_over_total") +
+                metric_at(ports[2], "coin_ingest_series_taken_over_total");
+  ASSERT_TRUE(over == owned0);
+  /* a fourth replica joins: it takes a share from the others */
+  ports[REPLICAS] = coin_test_free_port();
+  snprintf(env, sizeof(env),
+           "SERVICE_ID=ing-%d\nINGEST_MEMBER_TTL_SECONDS=3\n"
+           "INGEST_HTTP_ADDR=127.0.0.1:%d",
+           REPLICAS, ports[REPLICAS]);
+  ASSERT_OK(run_ingest(rp.url, syms, "1h,1d", env, 0, &p[REPLICAS]));
+  alive[REPLICAS] = true;
+  bool joined = false;
+  for (int w = 0; w < 150 && !joined; w++) {
+    joined = shared_out(ports, alive, REPLICAS, total);
+    if (!joined)
+      usleep(100000);
+  }
+  ASSERT_TRUE(joined);
+  /* every series complete: the watermark at the last closed candle */
+  bool done = false;
+  for (int w = 0; w < 240 && !done; w++) {
+    int64_t now = replay_time(rp.url);
+    done = true;
+    for (int s = 0; s < 6 && done; s++)
+      done = watermark(list[s], COIN_TF_1H) ==
+                 coin_tf_last_closed(COIN_TF_1H, now) &&
+             watermark(list[s], COIN_TF_1D) ==
+                 coin_tf_last_closed(COIN_TF_1D, now);
+    if (!done)
+      usleep(500000);
+  }
+  ASSERT_TRUE(done);
+  double conflicts = 0;
+  for (int i = 1; i <= REPLICAS; i++)
+    conflicts += metric_at(ports[i], "coin_ingest_watermark_conflicts_total");
+  for (int i = 1; i <= REPLICAS; i++) {
+    coin_test_proc_signal(&p[i], SIGTERM);
+    ASSERT_EQ_INT(coin_test_proc_wait(&p[i], 30000), 0);
+  }
+  for (int s = 0; s < 6; s++) {
+    ASSERT_OK(compare_series(rp.url, list[s], COIN_TF_1H, NULL));
+    ASSERT_OK(compare_series(rp.url, list[s], COIN_TF_1D, NULL));
+  }
+  size_t msgs = 0;
+  ASSERT_OK(check_stream(&msgs));
+  /* what a reader of the stream sees twice is the same candle */
+  static struct repeat_check rc;
+  memset(&rc, 0, sizeof(rc));
+  pthread_mutex_init(&rc.lock, NULL);
+  struct coin_bus_options bo;
+  struct coin_bus *bus = NULL;
+  struct coin_bus_tap *tap = NULL;
+  coin_test_nats_options(&bo, &nats, "admin");
+  ASSERT_OK(coin_bus_connect(&bus, &bo));
+  ASSERT_OK(
+      coin_bus_tap_stream(&tap, bus, "coin.candles.>", 1, on_repeat_msg, &rc));
+  for (int i = 0; i < 500; i++) {
+    pthread_mutex_lock(&rc.lock);
+    bool all = rc.msgs >= msgs;
+    pthread_mutex_unlock(&rc.lock);
+    if (all)
+      break;
+    usleep(20000);
+  }
+  coin_bus_tap_free(tap);
+  coin_bus_free(bus);
+  qsort(rc.v, rc.n, sizeof(*rc.v), seen_cmp);
+  size_t repeats = 0, differ = 0;
+  for (size_t i = 1; i < rc.n; i++)
+    if (!seen_cmp(&rc.v[i - 1], &rc.v[i])) {
+      repeats++;
+      differ += memcmp(&rc.v[i - 1].c, &rc.v[i].c, sizeof(rc.v[i].c)) != 0;
+    }
+  fprintf(stderr,
+          "  stream: %zu batches, %zu candles, %zu carried twice (%zu of them "
+          "different); watermark CAS conflicts %.0f\n",
+          rc.msgs, rc.n, repeats, differ, conflicts);
+  ASSERT_EQ_INT(rc.msgs, msgs);
+  ASSERT_EQ_INT(differ, 0);
+  free(rc.v);
+  pthread_mutex_destroy(&rc.lock);
+  coin_test_server_cleanup(&rp);
+}
+
 /* Polls http://127.0.0.1:port/readyz until it answers want (body holding
  * has, if given) within ms. */
 static int wait_readyz(int port, long want, const char *has, int ms) {
@@ -990,6 +1217,7 @@ int main(int argc, char **argv) {
   RUN_TEST(bad_own_watermark_is_rebuilt);
   RUN_TEST(old_1m_refill_is_cut_to_retention);
   RUN_TEST(stalled_symbol_keeps_others_fresh);
+  RUN_TEST(replicas_share_and_take_over);
   RUN_TEST(readyz_tells_the_truth);
   coin_test_server_cleanup(&nats);
   coin_test_server_cleanup(&influx);
