@@ -256,6 +256,15 @@ int bus_refused(struct coin_bus *bus, natsStatus s, const char *subject,
                         text);
 }
 
+void bus_copies_left_to_owner(const char *stream, int64_t have, int64_t want) {
+  COIN_LOG_WARN("stream keeps its number of copies: this user may not "
+                "change it, its owner will",
+                COIN_LOG_STR("stream", stream), COIN_LOG_INT("replicas", have),
+                COIN_LOG_INT("wanted", want),
+                COIN_LOG_STR("error", coin_error_last()));
+  coin_error_clear();
+}
+
 void coin_bus_options_init(struct coin_bus_options *opts) {
   memset(opts, 0, sizeof(*opts));
   opts->connect_timeout_ms = 2000;

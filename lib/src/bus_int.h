@@ -71,6 +71,13 @@ int bus_nats_error(natsStatus s, int jerr, const char *what);
 int bus_refused(struct coin_bus *bus, natsStatus s, const char *subject,
                 const char *what);
 
+/* A stream or bucket that differs from what this service wants only in its
+ * number of copies, whose update this user may not make: logs a warning
+ * (its owner raises it, docs/scaling.md) and clears the error; the caller
+ * goes on with it as it is. Copies are an operator's matter, not a
+ * correctness one: one replica less is no reason to stop. */
+void bus_copies_left_to_owner(const char *stream, int64_t have, int64_t want);
+
 /* Fills JetStream metadata from the ack reply subject, if it is one. */
 void bus_msg_load_meta(struct coin_bus_msg *m);
 

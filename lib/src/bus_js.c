@@ -146,6 +146,9 @@ int coin_bus_stream_ensure(enum coin_bus_ensure *out, struct coin_bus *bus,
   if (stream_differs(si->Config, &want)) {
     /* Start from the server's config so fields we do not manage survive. */
     jsStreamConfig upd = *si->Config;
+    jsStreamConfig same_copies = want;
+    same_copies.Replicas = si->Config->Replicas;
+    bool copies_only = !stream_differs(si->Config, &same_copies);
     upd.Subjects = want.Subjects;
     upd.SubjectsLen = want.SubjectsLen;
     upd.Duplicates = want.Duplicates;
@@ -157,8 +160,14 @@ int coin_bus_stream_ensure(enum coin_bus_ensure *out, struct coin_bus *bus,
     if (s != NATS_OK) {
       char api[COIN_BUS_SUBJECT_MAX + 1];
       snprintf(api, sizeof(api), "$JS.API.STREAM.UPDATE.%s", cfg->name);
-      if ((rc = bus_refused(bus, s, api, "update stream")) != 0)
-        goto out;
+      if ((rc = bus_refused(bus, s, api, "update stream")) != 0) {
+        if (!copies_only)
+          goto out;
+        bus_copies_left_to_owner(cfg->name, si->Config->Replicas,
+                                 want.Replicas);
+        rc = 0; /* the stream as it is */
+        goto done;
+      }
       rc = bus_nats_error(s, (int)jerr, "update stream");
       coin_error_wrap(rc, "stream %s", cfg->name);
       goto out;

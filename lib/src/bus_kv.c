@@ -175,8 +175,9 @@ int coin_bus_kv_ensure(struct coin_bus_kv **out,
                           cfg->bucket);
       goto out;
     }
-    if (have->MaxMsgsPerSubject != history || have->MaxAge != ttl_ns ||
-        have->MaxMsgSize != max_value || have->Replicas != bus->replicas) {
+    bool copies_only = have->MaxMsgsPerSubject == history &&
+                       have->MaxAge == ttl_ns && have->MaxMsgSize == max_value;
+    if (!copies_only || have->Replicas != bus->replicas) {
       jsStreamConfig upd = *have;
       upd.Replicas = bus->replicas;
       upd.MaxMsgsPerSubject = history;
@@ -189,13 +190,19 @@ int coin_bus_kv_ensure(struct coin_bus_kv **out,
       if (s != NATS_OK) {
         char api[COIN_BUS_SUBJECT_MAX + 1];
         snprintf(api, sizeof(api), "$JS.API.STREAM.UPDATE.%s", stream);
-        if ((rc = bus_refused(bus, s, api, "kv update bucket")) != 0)
+        rc = bus_refused(bus, s, api, "kv update bucket");
+        if (rc == 0) {
+          rc = bus_nats_error(s, (int)jerr, "kv update bucket");
+          coin_error_wrap(rc, "bucket %s", cfg->bucket);
           goto out;
-        rc = bus_nats_error(s, (int)jerr, "kv update bucket");
-        coin_error_wrap(rc, "bucket %s", cfg->bucket);
-        goto out;
+        }
+        if (!copies_only)
+          goto out;
+        bus_copies_left_to_owner(stream, have->Replicas, bus->replicas);
+        rc = 0; /* the bucket as it is */
+      } else {
+        action = COIN_BUS_UPDATED;
       }
-      action = COIN_BUS_UPDATED;
     }
     s = js_KeyValue(&store, bus->js, cfg->bucket);
     if (s != NATS_OK) {

@@ -13,7 +13,9 @@
  *   model events;
  * - a wrong password is refused at connect (COIN_EREJECTED);
  * - the real services with their credentials: coin-ingest over the replay
- *   exchange, then coin-publish writes the site (and its watermarks). */
+ *   exchange, then coin-publish writes the site (and its watermarks);
+ * - NATS_REPLICAS above a stream's copies: a user who may not update it
+ *   goes on with it as it is; other changes stay refused. */
 #include "../harness/harness.h"
 #include "../test.h"
 
@@ -511,6 +513,55 @@ static void services_end_to_end(void) {
   coin_test_server_cleanup(&rp);
 }
 
+/* A deployment that grows from one server to three raises NATS_REPLICAS
+ * for every service, but only a stream's or bucket's owner may update it:
+ * coin-publish and coin-monitor, wanting 3 copies of COIN_CANDLES and
+ * KV coin_locks that have 1, go on with them as they are (a warning), and
+ * are still refused any other change. */
+static void copies_are_left_to_their_owner(void) {
+  struct coin_bus *train = NULL, *pub = NULL, *mon = NULL;
+  struct coin_bus_options o;
+  ASSERT_OK(connect_as(&train, R_TRAIN, NULL));
+  struct coin_bus_kv_config locks = {.bucket = COIN_KV_LOCKS, .history = 1};
+  struct coin_bus_kv *kv = NULL;
+  ASSERT_OK(coin_bus_kv_ensure(&kv, NULL, train, &locks));
+  coin_bus_kv_free(kv);
+  coin_test_nats_options(&o, &nats, roles[R_PUBLISH]);
+  o.request_timeout_ms = 2000;
+  o.replicas = 3;
+  ASSERT_OK(coin_bus_connect(&pub, &o));
+  coin_test_nats_options(&o, &nats, roles[R_MONITOR]);
+  o.request_timeout_ms = 2000;
+  o.replicas = 3;
+  ASSERT_OK(coin_bus_connect(&mon, &o));
+  enum coin_bus_ensure action = COIN_BUS_CREATED;
+  ASSERT_OK(coin_bus_kv_ensure(&kv, &action, mon, &locks));
+  ASSERT_EQ_INT(action, COIN_BUS_UNCHANGED);
+  ASSERT_OK(coin_bus_kv_put(NULL, kv, "monitor.copies-test", "x", 1));
+  coin_bus_kv_free(kv);
+  ASSERT_OK(ensure_candles(pub));
+  struct coin_bus *adm = NULL;
+  struct coin_bus_stream_info si;
+  ASSERT_OK(connect_as(&adm, R_ADMIN, NULL));
+  ASSERT_OK(coin_bus_stream_info(&si, adm, COIN_STREAM_CANDLES));
+  ASSERT_EQ_INT(si.replicas, 1);
+  ASSERT_OK(coin_bus_stream_info(&si, adm, "KV_" COIN_KV_LOCKS));
+  ASSERT_EQ_INT(si.replicas, 1);
+  coin_bus_free(adm);
+  /* any other difference is still the owner's, and still refused */
+  const char *subjects[] = {"coin.candles.>"};
+  struct coin_bus_stream_config other = {.name = COIN_STREAM_CANDLES,
+                                         .subjects = subjects,
+                                         .subjects_len = 1,
+                                         .duplicate_window_ms = 120000,
+                                         .max_msg_bytes = 1 << 19};
+  ASSERT_RC(coin_bus_stream_ensure(NULL, pub, &other), COIN_EREJECTED);
+  ASSERT_CONTAINS(coin_error_last(), "STREAM.UPDATE.COIN_CANDLES");
+  coin_bus_free(mon);
+  coin_bus_free(pub);
+  coin_bus_free(train);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   if (coin_test_tmpdir(tmpdir, sizeof(tmpdir), "natsperm") != 0 ||
@@ -527,6 +578,7 @@ int main(int argc, char **argv) {
   RUN_TEST(monitor_cannot_publish_models);
   RUN_TEST(replies_are_per_user);
   RUN_TEST(services_end_to_end);
+  RUN_TEST(copies_are_left_to_their_owner);
   coin_bus_shutdown();
   coin_test_server_cleanup(&nats);
   coin_test_server_cleanup(&influx);
