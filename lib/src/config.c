@@ -888,6 +888,19 @@ static void md_cell(FILE *f, const char *s) {
   }
 }
 
+/* "; read by coin-ingest, coin-publish" for a shared row (nothing for a
+ * service's own rows). */
+static void readers_text(FILE *f, unsigned readers) {
+  static const char *const names[] = {"coin-ingest", "coin-publish",
+                                      "coin-monitor", "coin-train", "coinctl"};
+  const char *sep = "; read by ";
+  for (size_t i = 0; i < COIN_ARRAY_LEN(names); i++)
+    if (readers & (1u << i)) {
+      fprintf(f, "%s%s", sep, names[i]);
+      sep = ", ";
+    }
+}
+
 int coin_cfg_doc_rows(FILE *f, const struct coin_cfg_var *vars, size_t n) {
   char rule[512];
   for (size_t i = 0; i < n; i++) {
@@ -911,6 +924,7 @@ int coin_cfg_doc_rows(FILE *f, const struct coin_cfg_var *vars, size_t n) {
     if (v->flags & COIN_CFG_FILE_OK)
       fprintf(f, "; or `%s_FILE` = path of a file holding it (not both)",
               v->name);
+    readers_text(f, v->readers);
     fputs(" |\n", f);
   }
   if (ferror(f))
@@ -972,6 +986,7 @@ static int check_no_userinfo(const char *url) {
 
 const struct coin_cfg_var coin_config_vars[] = {
     {.name = "NATS_URL",
+     .readers = COIN_CFG_SERVICES | COIN_CFG_COINCTL,
      .type = COIN_CFG_URL,
      .def = "nats://127.0.0.1:4222",
      .offset = OFF(nats_url),
@@ -979,33 +994,39 @@ const struct coin_cfg_var coin_config_vars[] = {
      .choices = nats_schemes,
      .doc = "NATS server(s); a user:password in the URL is redacted in logs."},
     {.name = "NATS_USER",
+     .readers = COIN_CFG_SERVICES | COIN_CFG_COINCTL,
      .type = COIN_CFG_STRING,
      .offset = OFF(nats_user),
      .rule = "text; needs NATS_PASSWORD",
      .doc = "NATS user name."},
     {.name = "NATS_PASSWORD",
+     .readers = COIN_CFG_SERVICES | COIN_CFG_COINCTL,
      .type = COIN_CFG_STRING,
      .offset = OFF(nats_password),
      .flags = COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .rule = "text; needs NATS_USER",
      .doc = "NATS password."},
     {.name = "NATS_TOKEN",
+     .readers = COIN_CFG_SERVICES | COIN_CFG_COINCTL,
      .type = COIN_CFG_STRING,
      .offset = OFF(nats_token),
      .flags = COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .rule = "text; not with NATS_USER or NATS_CREDS_FILE",
      .doc = "NATS authentication token."},
     {.name = "NATS_CREDS_FILE",
+     .readers = COIN_CFG_SERVICES | COIN_CFG_COINCTL,
      .type = COIN_CFG_FILE,
      .offset = OFF(nats_creds_file),
      .doc = "NATS credentials file (JWT + nkey seed); not with NATS_USER or "
             "NATS_TOKEN."},
     {.name = "NATS_TLS_CA",
+     .readers = COIN_CFG_SERVICES | COIN_CFG_COINCTL,
      .type = COIN_CFG_FILE,
      .offset = OFF(nats_tls_ca),
      .doc = "CA certificate (PEM) to verify the NATS server's TLS "
             "certificate."},
     {.name = "NATS_REPLICAS",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_INT,
      .def = "1",
      .offset = OFF(nats_replicas),
@@ -1015,6 +1036,7 @@ const struct coin_cfg_var coin_config_vars[] = {
             "or updates: 1 on one server, 3 on a 3-node cluster (all "
             "services alike)."},
     {.name = "INFLUX_URL",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_URL,
      .def = "http://127.0.0.1:8086",
      .offset = OFF(influx_url),
@@ -1023,6 +1045,7 @@ const struct coin_cfg_var coin_config_vars[] = {
      .rule = "no user:password in it",
      .doc = "InfluxDB 1.x HTTP API base URL."},
     {.name = "INFLUX_DB",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_STRING,
      .def = "coin",
      .offset = OFF(influx_db),
@@ -1030,23 +1053,27 @@ const struct coin_cfg_var coin_config_vars[] = {
      .rule = "1..64 chars of [A-Za-z0-9_-]",
      .doc = "InfluxDB database (the source of truth)."},
     {.name = "INFLUX_USER",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_STRING,
      .offset = OFF(influx_user),
      .rule = "text; needs INFLUX_PASSWORD",
      .doc = "InfluxDB user name."},
     {.name = "INFLUX_PASSWORD",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_STRING,
      .offset = OFF(influx_password),
      .flags = COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .rule = "text; needs INFLUX_USER",
      .doc = "InfluxDB password."},
     {.name = "INFLUX_TOKEN",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_STRING,
      .offset = OFF(influx_token),
      .flags = COIN_CFG_SECRET | COIN_CFG_FILE_OK,
      .rule = "text; not with INFLUX_USER",
      .doc = "InfluxDB token, instead of user and password."},
     {.name = "EXCHANGE",
+     .readers = COIN_CFG_SERVICES | COIN_CFG_COINCTL,
      .type = COIN_CFG_STRING,
      .def = "binance",
      .offset = OFF(exchange),
@@ -1054,12 +1081,14 @@ const struct coin_cfg_var coin_config_vars[] = {
      .rule = "[a-z0-9_]{1,32}",
      .doc = "Exchange name used in subjects, KV keys, tags and paths."},
     {.name = "EXCHANGE_BASE_URL",
+     .readers = COIN_CFG_INGEST,
      .type = COIN_CFG_URL,
      .def = "https://api.binance.com",
      .offset = OFF(exchange_base_url),
      .choices = http_schemes,
      .doc = "Exchange REST API base URL (the replay exchange in tests)."},
     {.name = "SYMBOLS",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_STR_LIST,
      .def = "BTCUSDT,ETHUSDT",
      .offset = OFF(symbols),
@@ -1068,11 +1097,13 @@ const struct coin_cfg_var coin_config_vars[] = {
      .rule = "[A-Z0-9][A-Z0-9_-]{0,31}",
      .doc = "Symbols to ingest, publish and monitor."},
     {.name = "PRIMARY_TIMEFRAME",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_TF,
      .def = "1h",
      .offset = OFF(primary_timeframe),
      .doc = "Default operating timeframe."},
     {.name = "INGEST_TIMEFRAMES",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_TF_LIST,
      .def_doc = "= `PRIMARY_TIMEFRAME`",
      .offset = OFF(ingest_timeframes),
@@ -1080,11 +1111,13 @@ const struct coin_cfg_var coin_config_vars[] = {
              "ENABLE_MULTI_TIMEFRAMES=true",
      .doc = "Timeframes to ingest and publish."},
     {.name = "ENABLE_MULTI_TIMEFRAMES",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_BOOL,
      .def = "false",
      .offset = OFF(enable_multi_timeframes),
      .doc = "Allows INGEST_TIMEFRAMES to list several timeframes."},
     {.name = "WORKER_SCHEDULER_MODE",
+     .readers = COIN_CFG_INGEST,
      .type = COIN_CFG_ENUM,
      .def = "boundary",
      .offset = OFF(worker_scheduler_mode),
@@ -1092,6 +1125,7 @@ const struct coin_cfg_var coin_config_vars[] = {
      .doc = "`boundary`: wake just after each UTC candle boundary; "
             "`poll_loop`: every WORKER_CYCLE_SECONDS."},
     {.name = "WORKER_CYCLE_SECONDS",
+     .readers = COIN_CFG_INGEST,
      .type = COIN_CFG_INT,
      .def = "60",
      .offset = OFF(worker_cycle_seconds),
@@ -1100,6 +1134,7 @@ const struct coin_cfg_var coin_config_vars[] = {
      .doc = "Cycle period in poll_loop mode; the budget of one cycle (longer "
             "is an overrun)."},
     {.name = "RUNTIME_METRICS_WINDOW_SIZE",
+     .readers = COIN_CFG_INGEST,
      .type = COIN_CFG_INT,
      .def = "240",
      .offset = OFF(runtime_metrics_window_size),
@@ -1107,33 +1142,39 @@ const struct coin_cfg_var coin_config_vars[] = {
      .max = 100000,
      .doc = "Ingest cycles summarised in runtime_metrics.json."},
     {.name = "STATIC_DATA_DIR",
+     .readers = COIN_CFG_INGEST | COIN_CFG_PUBLISH | COIN_CFG_MONITOR,
      .type = COIN_CFG_STRING,
      .def = "./site",
      .offset = OFF(static_data_dir),
      .rule = "directory path",
      .doc = "Root of the published static site."},
     {.name = "LOG_LEVEL",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_ENUM,
      .def = "info",
      .offset = OFF(log_level),
      .choices = log_levels,
      .doc = "Minimum level of the JSON log lines on stderr."},
     {.name = "INGEST_HTTP_ADDR",
+     .readers = COIN_CFG_INGEST,
      .type = COIN_CFG_HOSTPORT,
      .def = "127.0.0.1:9101",
      .offset = OFF(ingest_http_addr),
      .doc = "coin-ingest's /healthz and /metrics listener."},
     {.name = "PUBLISH_HTTP_ADDR",
+     .readers = COIN_CFG_PUBLISH,
      .type = COIN_CFG_HOSTPORT,
      .def = "127.0.0.1:9102",
      .offset = OFF(publish_http_addr),
      .doc = "coin-publish's /healthz and /metrics listener."},
     {.name = "MONITOR_HTTP_ADDR",
+     .readers = COIN_CFG_MONITOR | COIN_CFG_COINCTL,
      .type = COIN_CFG_HOSTPORT,
      .def = "127.0.0.1:9103",
      .offset = OFF(monitor_http_addr),
      .doc = "coin-monitor's /status, /metrics and /healthz listener."},
     {.name = "SERVICE_ID",
+     .readers = COIN_CFG_SERVICES,
      .type = COIN_CFG_STRING,
      .def_doc = "host name (other chars -> `-`), else `coin`",
      .offset = OFF(service_id),
@@ -1143,6 +1184,40 @@ const struct coin_cfg_var coin_config_vars[] = {
 };
 
 const size_t coin_config_var_count = COIN_ARRAY_LEN(coin_config_vars);
+_Static_assert(COIN_ARRAY_LEN(coin_config_vars) <= COIN_CONFIG_MAX_VARS,
+               "COIN_CONFIG_MAX_VARS");
+
+static bool reads(const struct coin_cfg_var *v, unsigned reader) {
+  return reader == 0 || v->readers == 0 || (v->readers & reader) != 0;
+}
+
+size_t coin_config_rows(struct coin_cfg_var *out, unsigned reader) {
+  size_t n = 0;
+  for (size_t i = 0; i < coin_config_var_count; i++)
+    if (reads(&coin_config_vars[i], reader))
+      out[n++] = coin_config_vars[i];
+  return n;
+}
+
+/* The environment as one reader sees it: the shared rows it does not read
+ * are unset (so they take their default and are never checked). */
+struct reader_env {
+  const struct coin_env *env;
+  unsigned reader;
+};
+
+static const char *reader_get(const char *name, void *ctx) {
+  const struct reader_env *re = ctx;
+  for (size_t i = 0; i < coin_config_var_count; i++) {
+    const struct coin_cfg_var *v = &coin_config_vars[i];
+    size_t len = strlen(v->name);
+    /* NAME, and NAME_FILE for a secret given as a file */
+    if (strncmp(name, v->name, len) == 0 &&
+        (name[len] == '\0' || strcmp(name + len, "_FILE") == 0))
+      return reads(v, re->reader) ? re->env->get(name, re->env->ctx) : NULL;
+  }
+  return re->env->get(name, re->env->ctx);
+}
 
 /* Index of a core row by name (the table is small and read once). */
 static size_t row(const char *name) {
@@ -1225,11 +1300,15 @@ static void cross_checks(struct coin_config *c, const struct coin_env *env,
                         list, coin_tf_name(c->primary_timeframe));
 }
 
-int coin_config_load(struct coin_config *out, const struct coin_env *env,
+int coin_config_load(struct coin_config *out, unsigned reader,
+                     const struct coin_env *process_env,
                      struct coin_cfg_errors *errs) {
   bool failed[COIN_ARRAY_LEN(coin_config_vars)] = {false};
   struct coin_config c = {0};
   int before = errs->count;
+  struct reader_env re = {process_env, reader};
+  struct coin_env view = {reader_get, &re};
+  const struct coin_env *env = &view;
   load_rows(&c, coin_config_vars, coin_config_var_count, env, errs, failed);
   if (!failed[row("SERVICE_ID")] && c.service_id == NULL) {
     c.service_id = default_service_id();
@@ -1254,7 +1333,9 @@ void coin_config_free(struct coin_config *cfg) {
   cfg->ingest_timeframes.n = 0;
 }
 
-int coin_config_to_json(char **out, const struct coin_config *cfg) {
-  struct coin_cfg_part part = {cfg, coin_config_vars, coin_config_var_count};
+int coin_config_to_json(char **out, const struct coin_config *cfg,
+                        unsigned reader) {
+  struct coin_cfg_var rows[COIN_CONFIG_MAX_VARS];
+  struct coin_cfg_part part = {cfg, rows, coin_config_rows(rows, reader)};
   return coin_cfg_to_json(out, &part, 1);
 }

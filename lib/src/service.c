@@ -106,8 +106,15 @@ int coin_service_main(const struct coin_service_def *def, int argc,
     fputs(def->usage, stdout);
     return 0;
   }
-  if (argc > 1 && !strcmp(argv[1], "--config-doc"))
-    return coin_cfg_doc_rows(stdout, def->vars, def->n_vars) == 0 ? 0 : 1;
+  if (argc > 1 && !strcmp(argv[1], "--config-doc")) {
+    /* the shared rows it reads, then its own */
+    struct coin_cfg_var core[COIN_CONFIG_MAX_VARS];
+    size_t n = coin_config_rows(core, def->reader);
+    return coin_cfg_doc_rows(stdout, core, n) == 0 &&
+                   coin_cfg_doc_rows(stdout, def->vars, def->n_vars) == 0
+               ? 0
+               : 1;
+  }
   if (argc > 1) {
     fprintf(stderr, "%s: unknown argument \"%s\" (try --help)\n", def->name,
             argv[1]);

@@ -161,7 +161,7 @@ int ingest_config_load(struct ingest_config *out, const struct coin_env *env,
                        struct coin_cfg_errors *errs) {
   struct ingest_config cfg = {0};
   int before = errs->count;
-  coin_config_load(&cfg.core, env, errs);
+  coin_config_load(&cfg.core, COIN_CFG_INGEST, env, errs);
   coin_cfg_load(&cfg, ingest_config_vars, ingest_config_var_count, env, errs);
   for (size_t i = 0; i < cfg.full_fill_timeframes.n; i++)
     if (cfg.full_fill_timeframes.tfs[i] == COIN_TF_1M)
@@ -186,8 +186,9 @@ void ingest_config_free(struct ingest_config *cfg) {
 }
 
 int ingest_config_to_json(char **out, const struct ingest_config *cfg) {
+  struct coin_cfg_var core[COIN_CONFIG_MAX_VARS];
   struct coin_cfg_part parts[] = {
-      {&cfg->core, coin_config_vars, coin_config_var_count},
+      {&cfg->core, core, coin_config_rows(core, COIN_CFG_INGEST)},
       {cfg, ingest_config_vars, ingest_config_var_count},
   };
   return coin_cfg_to_json(out, parts, 2);

@@ -38,6 +38,7 @@ int main(int argc, char **argv) {
       .name = "coin-ingest",
       .usage = "usage: coin-ingest [--config-doc]   (configured by environment "
                "variables: docs/configuration.md, docs/ingest.md)\n",
+      .reader = COIN_CFG_INGEST,
       .vars = ingest_config_vars,
       .n_vars = ingest_config_var_count,
       .cfg = &cfg,

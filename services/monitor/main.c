@@ -47,6 +47,7 @@ int main(int argc, char **argv) {
       .usage =
           "usage: coin-monitor [--config-doc]   (configured by environment "
           "variables: docs/configuration.md, docs/monitor.md)\n",
+      .reader = COIN_CFG_MONITOR,
       .vars = monitor_config_vars,
       .n_vars = monitor_config_var_count,
       .cfg = &cfg,

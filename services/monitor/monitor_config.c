@@ -301,7 +301,7 @@ int monitor_config_load(struct monitor_config *out, const struct coin_env *env,
   struct monitor_config cfg;
   memset(&cfg, 0, sizeof(cfg));
   int before = errs->count;
-  coin_config_load(&cfg.core, env, errs);
+  coin_config_load(&cfg.core, COIN_CFG_MONITOR, env, errs);
   int frc = coin_cfg_load(&cfg.fresh, coin_freshness_vars,
                           coin_freshness_var_count, env, errs);
   coin_cfg_load(&cfg, monitor_config_vars, monitor_config_var_count, env, errs);
@@ -358,8 +358,9 @@ void monitor_config_free(struct monitor_config *cfg) {
 }
 
 int monitor_config_to_json(char **out, const struct monitor_config *cfg) {
+  struct coin_cfg_var core[COIN_CONFIG_MAX_VARS];
   struct coin_cfg_part parts[] = {
-      {&cfg->core, coin_config_vars, coin_config_var_count},
+      {&cfg->core, core, coin_config_rows(core, COIN_CFG_MONITOR)},
       {&cfg->fresh, coin_freshness_vars, coin_freshness_var_count},
       {cfg, monitor_config_vars, monitor_config_var_count},
   };

@@ -39,6 +39,7 @@ int main(int argc, char **argv) {
       .usage =
           "usage: coin-publish [--config-doc]   (configured by environment "
           "variables: docs/configuration.md, docs/publish.md)\n",
+      .reader = COIN_CFG_PUBLISH,
       .vars = publish_config_vars,
       .n_vars = publish_config_var_count,
       .cfg = &cfg,

@@ -170,7 +170,7 @@ int publish_config_load(struct publish_config *out, const struct coin_env *env,
                         struct coin_cfg_errors *errs) {
   struct publish_config cfg = {0};
   int before = errs->count;
-  coin_config_load(&cfg.core, env, errs);
+  coin_config_load(&cfg.core, COIN_CFG_PUBLISH, env, errs);
   coin_cfg_load(&cfg.freshness, coin_freshness_vars, coin_freshness_var_count,
                 env, errs);
   coin_cfg_load(&cfg, publish_config_vars, publish_config_var_count, env, errs);
@@ -195,8 +195,9 @@ void publish_config_free(struct publish_config *cfg) {
 }
 
 int publish_config_to_json(char **out, const struct publish_config *cfg) {
+  struct coin_cfg_var core[COIN_CONFIG_MAX_VARS];
   struct coin_cfg_part parts[] = {
-      {&cfg->core, coin_config_vars, coin_config_var_count},
+      {&cfg->core, core, coin_config_rows(core, COIN_CFG_PUBLISH)},
       {&cfg->freshness, coin_freshness_vars, coin_freshness_var_count},
       {cfg, publish_config_vars, publish_config_var_count},
   };

@@ -68,9 +68,12 @@ int main(int argc, char **argv) {
     return TRAIN_EXIT_OK;
   }
   if (!strcmp(cmd, "--config-doc")) {
-    /* The Markdown rows of coin-train's own variables. */
-    return coin_cfg_doc_rows(stdout, train_config_vars,
-                             train_config_var_count) == 0
+    /* The Markdown rows of the shared variables it reads, then its own. */
+    struct coin_cfg_var core[COIN_CONFIG_MAX_VARS];
+    size_t n = coin_config_rows(core, COIN_CFG_TRAIN);
+    return coin_cfg_doc_rows(stdout, core, n) == 0 &&
+                   coin_cfg_doc_rows(stdout, train_config_vars,
+                                     train_config_var_count) == 0
                ? TRAIN_EXIT_OK
                : TRAIN_EXIT_FAILED;
   }

@@ -254,7 +254,7 @@ int train_config_load(struct train_config *out, const struct coin_env *env,
   struct train_config cfg;
   memset(&cfg, 0, sizeof(cfg));
   int before = errs->count;
-  coin_config_load(&cfg.core, env, errs);
+  coin_config_load(&cfg.core, COIN_CFG_TRAIN, env, errs);
   coin_cfg_load(&cfg, train_config_vars, train_config_var_count, env, errs);
   if (errs->count > before) {
     train_config_free(&cfg);
@@ -271,8 +271,9 @@ void train_config_free(struct train_config *cfg) {
 }
 
 int train_config_to_json(char **out, const struct train_config *cfg) {
+  struct coin_cfg_var core[COIN_CONFIG_MAX_VARS];
   struct coin_cfg_part parts[] = {
-      {&cfg->core, coin_config_vars, coin_config_var_count},
+      {&cfg->core, core, coin_config_rows(core, COIN_CFG_TRAIN)},
       {cfg, train_config_vars, train_config_var_count},
   };
   return coin_cfg_to_json(out, parts, 2);

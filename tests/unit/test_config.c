@@ -15,7 +15,7 @@
 static int load(struct coin_config *out, const char *const *envp,
                 struct coin_cfg_errors *errs) {
   struct coin_env env = coin_env_envp(envp);
-  return coin_config_load(out, &env, errs);
+  return coin_config_load(out, 0, &env, errs);
 }
 
 /* Writes text to a new temp file; returns its malloc'd path. */
@@ -328,7 +328,7 @@ static void file_secrets(void) {
   ASSERT_EQ_STR(c.influx_password, "s3cret-pw");
   ASSERT_EQ_STR(c.nats_token, "tok-123");
   char *json = NULL;
-  ASSERT_OK(coin_config_to_json(&json, &c));
+  ASSERT_OK(coin_config_to_json(&json, &c, 0));
   ASSERT_CONTAINS(json, "\"INFLUX_PASSWORD\":\"***\"");
   ASSERT_CONTAINS(json, "\"NATS_TOKEN\":\"***\"");
   ASSERT_CONTAINS(json, "\"NATS_PASSWORD\":null");
@@ -377,7 +377,7 @@ static void redaction(void) {
   struct coin_cfg_errors errs = {0};
   ASSERT_OK(load(&c, envp, &errs));
   char *json = NULL;
-  ASSERT_OK(coin_config_to_json(&json, &c));
+  ASSERT_OK(coin_config_to_json(&json, &c, 0));
   ASSERT_TRUE(strstr(json, "hunter") == NULL);
   ASSERT_TRUE(strstr(json, "pa:ss") == NULL);
   ASSERT_TRUE(strstr(json, "tok3n") == NULL);
@@ -474,7 +474,7 @@ static void service_extension(void) {
   struct coin_env env = coin_env_envp(good);
   struct svc_config s = {0};
   struct coin_cfg_errors errs = {0};
-  ASSERT_OK(coin_config_load(&s.core, &env, &errs));
+  ASSERT_OK(coin_config_load(&s.core, 0, &env, &errs));
   ASSERT_OK(coin_cfg_load(&s, svc_vars, COIN_ARRAY_LEN(svc_vars), &env, &errs));
   ASSERT_EQ_INT(s.backfill_days, 7);
   ASSERT_EQ_DBL(s.threshold, 0.25);
@@ -512,7 +512,7 @@ static void service_extension(void) {
                        "ALERT_THRESHOLD=nan", "LABEL=bad", NULL};
   env = coin_env_envp(bad);
   s = (struct svc_config){0};
-  ASSERT_RC(coin_config_load(&s.core, &env, &errs), COIN_EINVAL);
+  ASSERT_RC(coin_config_load(&s.core, 0, &env, &errs), COIN_EINVAL);
   ASSERT_RC(coin_cfg_load(&s, svc_vars, COIN_ARRAY_LEN(svc_vars), &env, &errs),
             COIN_EINVAL);
   ASSERT_CONTAINS(coin_error_last(), "4 invalid configuration variables");
@@ -543,7 +543,7 @@ static void process_environment(void) {
   struct coin_env env = coin_env_process();
   struct coin_config c;
   struct coin_cfg_errors errs = {0};
-  ASSERT_OK(coin_config_load(&c, &env, &errs));
+  ASSERT_OK(coin_config_load(&c, 0, &env, &errs));
   ASSERT_EQ_INT(c.worker_cycle_seconds, 15);
   ASSERT_EQ_STR(c.symbols.items[0], "SOLUSDT");
   coin_config_free(&c);
@@ -583,9 +583,61 @@ static void docs_in_sync(void) {
   free(rows);
 }
 
+/* Each program validates only the shared rows it reads: an ingest-only
+ * variable with a bad value stops coin-ingest, not coin-monitor (which keeps
+ * the default), and the JSON of the effective config lists only its rows;
+ * a secret given as a file is hidden the same way. */
+static void each_reader_checks_its_rows(void) {
+  const char *envp[] = {
+      "WORKER_CYCLE_SECONDS=abc", "EXCHANGE_BASE_URL=not a url",
+      "INGEST_HTTP_ADDR=nowhere", "NATS_URL=nats://127.0.0.1:4222", NULL};
+  struct coin_env env = coin_env_envp(envp);
+  struct coin_config c = {0};
+  struct coin_cfg_errors errs = {0};
+  ASSERT_OK(coin_config_load(&c, COIN_CFG_MONITOR, &env, &errs));
+  ASSERT_EQ_INT(errs.count, 0);
+  ASSERT_EQ_INT((int)c.worker_cycle_seconds, 60);
+  ASSERT_EQ_STR(c.nats_url, "nats://127.0.0.1:4222");
+  char *json = NULL;
+  ASSERT_OK(coin_config_to_json(&json, &c, COIN_CFG_MONITOR));
+  ASSERT_TRUE(strstr(json, "\"MONITOR_HTTP_ADDR\"") != NULL);
+  ASSERT_TRUE(strstr(json, "WORKER_CYCLE_SECONDS") == NULL);
+  ASSERT_TRUE(strstr(json, "PUBLISH_HTTP_ADDR") == NULL);
+  free(json);
+  coin_config_free(&c);
+  /* the reader that owns them sees all three problems */
+  ASSERT_RC(coin_config_load(&c, COIN_CFG_INGEST, &env, &errs), COIN_EINVAL);
+  ASSERT_EQ_INT(errs.count, 3);
+  ASSERT_CONTAINS(errs.text, "WORKER_CYCLE_SECONDS=\"abc\"");
+  coin_cfg_errors_free(&errs);
+  /* coinctl reads NATS_* but not SYMBOLS; a secret file it does not read
+   * is not opened */
+  const char *envp2[] = {"SYMBOLS=btc", "INFLUX_PASSWORD_FILE=/nonexistent",
+                         "NATS_TOKEN=x", "NATS_USER=u", NULL};
+  env = coin_env_envp(envp2);
+  ASSERT_RC(coin_config_load(&c, COIN_CFG_COINCTL, &env, &errs), COIN_EINVAL);
+  ASSERT_EQ_INT(errs.count, 2); /* NATS_USER without a password; two methods */
+  ASSERT_TRUE(strstr(errs.text, "SYMBOLS") == NULL);
+  ASSERT_TRUE(strstr(errs.text, "INFLUX_PASSWORD") == NULL);
+  coin_cfg_errors_free(&errs);
+  /* the doc rows say who reads a shared row */
+  struct coin_cfg_var rows[COIN_CONFIG_MAX_VARS];
+  size_t n = coin_config_rows(rows, COIN_CFG_TRAIN);
+  ASSERT_TRUE(n > 0 && n < coin_config_var_count);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *m = open_memstream(&text, &len);
+  ASSERT_OK(coin_cfg_doc_rows(m, rows, n));
+  fclose(m);
+  ASSERT_CONTAINS(text, "read by coin-ingest, coin-publish, coin-monitor, "
+                        "coin-train, coinctl |");
+  ASSERT_TRUE(strstr(text, "`WORKER_CYCLE_SECONDS`") == NULL);
+  free(text);
+}
+
 TEST_MAIN(RUN_TEST(defaults); RUN_TEST(values_parsed);
           RUN_TEST(every_error_kind); RUN_TEST(too_long_and_too_many);
           RUN_TEST(errors_reported_together); RUN_TEST(multi_timeframe_rule);
           RUN_TEST(file_secrets); RUN_TEST(redaction);
           RUN_TEST(service_extension); RUN_TEST(process_environment);
-          RUN_TEST(docs_in_sync))
+          RUN_TEST(docs_in_sync); RUN_TEST(each_reader_checks_its_rows))

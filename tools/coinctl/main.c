@@ -45,22 +45,13 @@ static const char usage[] =
     "configuration,\n"
     "3 unhealthy (status).\n";
 
-/* The rows of the shared configuration that coinctl uses: everything else
- * (SYMBOLS, INGEST_TIMEFRAMES...) belongs to the services, and a problem
- * there must not keep an operator from looking at the system. */
-static const char *const used_vars[] = {
-    "NATS_URL",        "NATS_USER",   "NATS_PASSWORD", "NATS_TOKEN",
-    "NATS_CREDS_FILE", "NATS_TLS_CA", "EXCHANGE",      "MONITOR_HTTP_ADDR",
-};
-
+/* Only the rows of the shared configuration that coinctl reads (the table's
+ * COIN_CFG_COINCTL): everything else (SYMBOLS, INGEST_TIMEFRAMES...)
+ * belongs to the services, and a problem there must not keep an operator
+ * from looking at the system. */
 static int load_config(struct coinctl *ctl) {
-  struct coin_cfg_var vars[COIN_ARRAY_LEN(used_vars)];
-  size_t n = 0;
-  for (size_t i = 0; i < coin_config_var_count; i++)
-    for (size_t k = 0; k < COIN_ARRAY_LEN(used_vars); k++)
-      if (!strcmp(coin_config_vars[i].name, used_vars[k]) &&
-          n < COIN_ARRAY_LEN(vars))
-        vars[n++] = coin_config_vars[i];
+  struct coin_cfg_var vars[COIN_CONFIG_MAX_VARS];
+  size_t n = coin_config_rows(vars, COIN_CFG_COINCTL);
   struct coin_env env = coin_env_process();
   struct coin_cfg_errors errs = {0};
   int rc = coin_cfg_load(&ctl->core, vars, n, &env, &errs);

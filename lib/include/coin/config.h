@@ -17,11 +17,11 @@
  *      .min = 1, .max = 3650, .doc = "Days fetched on first start."},
  *   };
  *   struct coin_cfg_errors errs = {0};
- *   coin_config_load(&cfg.core, &env, &errs);
+ *   coin_config_load(&cfg.core, COIN_CFG_INGEST, &env, &errs);
  *   coin_cfg_load(&cfg, ingest_vars, COIN_ARRAY_LEN(ingest_vars), &env, &errs);
  *   if (errs.count) { fputs(errs.text, stderr); ... exit(2); }
  *   char *json;  // log the effective config once, secrets redacted
- *   if (coin_config_to_json(&json, &cfg.core) == 0) {
+ *   if (coin_config_to_json(&json, &cfg.core, COIN_CFG_INGEST) == 0) {
  *     COIN_LOG_INFO("config", COIN_LOG_RAW("config", json));
  *     free(json);
  *   }
@@ -113,7 +113,23 @@ struct coin_cfg_var {
                                      with coin_error_last() naming the rule */
   const char *rule;               /* extra rule text for docs and error lines */
   const char *doc;                /* meaning, one sentence */
+  unsigned readers;               /* shared rows: the programs that read it
+                                     (enum coin_cfg_reader bits); 0 = every program */
 };
+
+/* The programs that read the shared (core) rows. A program validates only
+ * the rows it reads: a bad value of another service's variable in a shared
+ * environment is not its problem (and takes the row's default in its
+ * struct). */
+enum coin_cfg_reader {
+  COIN_CFG_INGEST = 1u << 0,
+  COIN_CFG_PUBLISH = 1u << 1,
+  COIN_CFG_MONITOR = 1u << 2,
+  COIN_CFG_TRAIN = 1u << 3,
+  COIN_CFG_COINCTL = 1u << 4,
+};
+#define COIN_CFG_SERVICES                                                      \
+  (COIN_CFG_INGEST | COIN_CFG_PUBLISH | COIN_CFG_MONITOR | COIN_CFG_TRAIN)
 
 /* ---- generic loader ---------------------------------------------------- */
 
@@ -194,13 +210,19 @@ struct coin_config {
 
 extern const struct coin_cfg_var coin_config_vars[];
 extern const size_t coin_config_var_count;
+#define COIN_CONFIG_MAX_VARS 48 /* >= coin_config_var_count */
 
-/* Loads the core variables and checks the rules across them
- * (INGEST_TIMEFRAMES defaults to PRIMARY_TIMEFRAME; several need
+/* The core rows reader reads (reader 0: all of them), in table order, into
+ * out (room for COIN_CONFIG_MAX_VARS); returns how many. */
+size_t coin_config_rows(struct coin_cfg_var *out, unsigned reader);
+
+/* Loads the core variables reader reads (the others take their default,
+ * whatever the environment says; reader 0: all) and checks the rules across
+ * them (INGEST_TIMEFRAMES defaults to PRIMARY_TIMEFRAME; several need
  * ENABLE_MULTI_TIMEFRAMES=true; they include PRIMARY_TIMEFRAME).
  * On failure (COIN_EINVAL, lines appended to errs) out is not written. */
-int coin_config_load(struct coin_config *out, const struct coin_env *env,
-                     struct coin_cfg_errors *errs);
+int coin_config_load(struct coin_config *out, unsigned reader,
+                     const struct coin_env *env, struct coin_cfg_errors *errs);
 void coin_config_free(struct coin_config *cfg);
 /* True when value (a trailing newline ignored) is one of the example
  * placeholder secrets (deploy/ examples, "changeme", ...): such a secret is
@@ -208,8 +230,10 @@ void coin_config_free(struct coin_config *cfg);
  * secret". */
 bool coin_cfg_is_placeholder_secret(const char *value);
 
-/* The effective core config as JSON, secrets redacted. */
-int coin_config_to_json(char **out, const struct coin_config *cfg);
+/* The effective core config as JSON (the rows reader reads), secrets
+ * redacted. */
+int coin_config_to_json(char **out, const struct coin_config *cfg,
+                        unsigned reader);
 
 /* Validators usable in .check (0 or COIN_EINVAL naming value and rule). */
 int coin_cfg_check_service_id(const char *text); /* [A-Za-z0-9_-]{1,64} */

@@ -50,6 +50,7 @@ bool coin_service_http_common(const struct coin_httpd_request *req,
 struct coin_service_def {
   const char *name;  /* "coin-ingest" */
   const char *usage; /* --help text */
+  unsigned reader;   /* COIN_CFG_INGEST...: the shared rows it reads */
   const struct coin_cfg_var *vars;
   size_t n_vars;
   void *cfg;
