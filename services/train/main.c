@@ -38,6 +38,17 @@ static const char usage[] =
     "holds the lock (nothing done), 4 refused by the promotion gate (promote;\n"
     "cycle exits 0 on a refusal: the event says it)\n";
 
+/* The commands (the usage above lists them in this order). */
+static const struct {
+  const char *name;
+  int (*run)(struct train_ctx *, const struct train_args *);
+} cmds[] = {
+    {"train", train_cmd_train},     {"evaluate", train_cmd_evaluate},
+    {"promote", train_cmd_promote}, {"rollback", train_cmd_rollback},
+    {"cycle", train_cmd_cycle},     {"ls", train_cmd_ls},
+    {"show", train_cmd_show},
+};
+
 /* "2021-06-01" or epoch milliseconds. */
 static int parse_time(int64_t *out, const char *text) {
   int y, m, d;
@@ -140,7 +151,14 @@ int main(int argc, char **argv) {
       a.window_days = d;
     } else if (!strcmp(o, "--hold-lock-ms")) { /* tests */
       VALUE();
-      a.hold_lock_ms = strtoll(v, NULL, 10);
+      char *end = NULL;
+      long long ms = strtoll(v, &end, 10);
+      if (end == v || *end || ms < 0 || ms > 3600000) {
+        fprintf(stderr, "coin-train: --hold-lock-ms \"%s\": want 0..3600000\n",
+                v);
+        return TRAIN_EXIT_USAGE;
+      }
+      a.hold_lock_ms = ms;
     } else if (!strcmp(cmd, "show") && !a.model && o[0] != '-') {
       a.model = o;
     } else {
@@ -150,20 +168,9 @@ int main(int argc, char **argv) {
 #undef VALUE
   }
   int (*run)(struct train_ctx *, const struct train_args *) = NULL;
-  if (!strcmp(cmd, "train"))
-    run = train_cmd_train;
-  else if (!strcmp(cmd, "evaluate"))
-    run = train_cmd_evaluate;
-  else if (!strcmp(cmd, "promote"))
-    run = train_cmd_promote;
-  else if (!strcmp(cmd, "rollback"))
-    run = train_cmd_rollback;
-  else if (!strcmp(cmd, "ls"))
-    run = train_cmd_ls;
-  else if (!strcmp(cmd, "show"))
-    run = train_cmd_show;
-  else if (!strcmp(cmd, "cycle"))
-    run = train_cmd_cycle;
+  for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]) && !run; k++)
+    if (!strcmp(cmd, cmds[k].name))
+      run = cmds[k].run;
   if (!run) {
     fprintf(stderr, "coin-train: unknown command \"%s\"\n%s", cmd, usage);
     return TRAIN_EXIT_USAGE;

@@ -45,6 +45,29 @@ static const char usage[] =
     "configuration,\n"
     "3 unhealthy (status).\n";
 
+/* The commands, in the order the usage lists them. */
+struct coinctl_cmd {
+  const char *name;
+  int (*run)(struct coinctl *ctl, int argc, char **argv);
+};
+
+static const struct coinctl_cmd cmds[] = {
+    {"tap", coinctl_tap},
+    {"watermarks", coinctl_watermarks},
+    {"wait-backfill", coinctl_wait_backfill},
+    {"status", coinctl_status},
+    {"backfill", coinctl_backfill},
+    {"model", coinctl_model},
+    {"site", coinctl_site},
+};
+
+static const struct coinctl_cmd *find_cmd(const char *name) {
+  for (size_t i = 0; i < COIN_ARRAY_LEN(cmds); i++)
+    if (!strcmp(cmds[i].name, name))
+      return &cmds[i];
+  return NULL;
+}
+
 /* Only the rows of the shared configuration that coinctl reads (the table's
  * COIN_CFG_COINCTL): everything else (SYMBOLS, INGEST_TIMEFRAMES...)
  * belongs to the services, and a problem there must not keep an operator
@@ -120,55 +143,33 @@ int main(int argc, char **argv) {
   int cargc = argc - optind;
   char **cargv = argv + optind;
   optind = 0; /* glibc: full re-initialisation for the command's options */
+  const struct coinctl_cmd *c = find_cmd(cmd);
   if (help && strcmp(cmd, "help") != 0) {
     /* "coinctl --help tap" = "coinctl tap --help" */
     static char help_flag[] = "--help";
     char *hv[] = {cargv[0], help_flag, NULL};
-    cargc = 2;
-    cargv = hv;
-    if (!strcmp(cmd, "tap"))
-      rc = coinctl_tap(&ctl, cargc, cargv);
-    else if (!strcmp(cmd, "watermarks"))
-      rc = coinctl_watermarks(&ctl, cargc, cargv);
-    else if (!strcmp(cmd, "wait-backfill"))
-      rc = coinctl_wait_backfill(&ctl, cargc, cargv);
-    else if (!strcmp(cmd, "status"))
-      rc = coinctl_status(&ctl, cargc, cargv);
-    else if (!strcmp(cmd, "backfill"))
-      rc = coinctl_backfill(&ctl, cargc, cargv);
-    else if (!strcmp(cmd, "model"))
-      rc = coinctl_model(&ctl, cargc, cargv);
-    else if (!strcmp(cmd, "site"))
-      rc = coinctl_site(&ctl, cargc, cargv);
+    if (c)
+      rc = c->run(&ctl, 2, hv);
     else {
       fputs(usage, stdout);
       rc = COINCTL_EXIT_OK;
     }
     goto out;
   }
-  if (!strcmp(cmd, "tap"))
-    rc = coinctl_tap(&ctl, cargc, cargv);
-  else if (!strcmp(cmd, "watermarks"))
-    rc = coinctl_watermarks(&ctl, cargc, cargv);
-  else if (!strcmp(cmd, "wait-backfill"))
-    rc = coinctl_wait_backfill(&ctl, cargc, cargv);
-  else if (!strcmp(cmd, "status"))
-    rc = coinctl_status(&ctl, cargc, cargv);
-  else if (!strcmp(cmd, "backfill"))
-    rc = coinctl_backfill(&ctl, cargc, cargv);
-  else if (!strcmp(cmd, "help")) {
+  if (!strcmp(cmd, "help")) {
     fputs(usage, stdout);
     rc = COINCTL_EXIT_OK;
-  } else if (!strcmp(cmd, "model")) {
-    rc = coinctl_model(&ctl, cargc, cargv);
-  } else if (!strcmp(cmd, "site")) {
-    rc = coinctl_site(&ctl, cargc, cargv);
+  } else if (c) {
+    rc = c->run(&ctl, cargc, cargv);
   } else {
-    fprintf(
-        stderr,
-        "coinctl: unknown command \"%s\" (rule: one of tap, watermarks, "
-        "wait-backfill, status, backfill, model, site; see coinctl --help)\n",
-        cmd);
+    char names[256] = "";
+    for (size_t i = 0; i < COIN_ARRAY_LEN(cmds); i++)
+      snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+               i ? ", " : "", cmds[i].name);
+    fprintf(stderr,
+            "coinctl: unknown command \"%s\" (rule: one of %s; see coinctl "
+            "--help)\n",
+            cmd, names);
     rc = COINCTL_EXIT_USAGE;
   }
 out:
