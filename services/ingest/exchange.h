@@ -11,6 +11,7 @@
 #define COIN_INGEST_EXCHANGE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -71,7 +72,7 @@ struct coin_exchange_opts {
   int64_t backoff_max_ms;   /* default 8000 */
   long timeout_ms;          /* per request; default 15000 */
   size_t max_body_bytes;    /* default 4 MiB */
-  volatile const int *stop; /* optional: non-zero aborts waits (SIGTERM) */
+  const atomic_bool *stop; /* optional: true aborts waits (SIGTERM) */
 };
 
 /* Common head of every adapter object. */

@@ -92,7 +92,7 @@ static int make_exchange(struct coin_exchange **out, struct ingest *in) {
       .budget = &in->budget,
       .max_retries = (int)in->cfg->max_retries,
       .timeout_ms = in->cfg->exchange_timeout_ms,
-      .stop = (volatile const int *)&in->stop,
+      .stop = &in->stop,
   };
   return coin_exchange_new(out, &o);
 }
@@ -282,7 +282,7 @@ void ingest_free(struct ingest *in) {
 }
 
 void ingest_request_stop(struct ingest *in) {
-  in->stop = 1;
+  atomic_store(&in->stop, true);
 }
 
 /* ---- scheduling --------------------------------------------------------- */

@@ -244,7 +244,7 @@ struct ingest {
   struct runtime_window rw;
   struct membership members;
   struct ingest_counters c;
-  volatile sig_atomic_t stop;
+  atomic_bool stop; /* set by the stop request (a signal handler) */
   char producer_id[COIN_CODEC_ID_BYTES];
 };
 

@@ -316,7 +316,7 @@ static int activate(struct monitor *m) {
 }
 
 void monitor_request_stop(struct monitor *m) {
-  m->stop = 1;
+  atomic_store(&m->stop, true);
 }
 
 /* ---- scheduling --------------------------------------------------------- */

@@ -364,7 +364,7 @@ struct monitor {
   pthread_mutex_t wake_lock;
   pthread_cond_t wake_cond;
   bool triggered;
-  volatile sig_atomic_t stop;
+  atomic_bool stop; /* set by the stop request (a signal handler) */
   struct coin_leader *leader; /* one active replica (monitor_run) */
   atomic_bool activated;      /* the active part started: state, sinks... */
   int64_t passes_done;

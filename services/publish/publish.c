@@ -262,7 +262,7 @@ void publish_free(struct publish *p) {
 }
 
 void publish_request_stop(struct publish *p) {
-  p->stop = 1;
+  atomic_store(&p->stop, true);
 }
 
 /* ---- start-up -------------------------------------------------------------

@@ -186,7 +186,7 @@ struct publish {
   int64_t flush_retry_mono_ms; /* a failed flush is retried from here */
   struct coin_jbuf out;        /* render buffer (run thread) */
   struct publish_counters c;
-  volatile sig_atomic_t stop;
+  atomic_bool stop; /* set by the stop request (a signal handler) */
 };
 
 /* ---- publish.c ---------------------------------------------------------- */
