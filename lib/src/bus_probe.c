@@ -5,15 +5,11 @@
  * alone says "connected" while nothing gets through. Threads: any; the
  * probe is serialized by the bus' probe_mu (a leaf lock).
  */
+#include "coin/clock.h"
+
 #include "bus_int.h"
 
 #include <time.h>
-
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 bool coin_bus_responsive(struct coin_bus *bus, int64_t timeout_ms,
                          int64_t cache_ms, int64_t *rtt_us) {
@@ -22,7 +18,7 @@ bool coin_bus_responsive(struct coin_bus *bus, int64_t timeout_ms,
   if (bus == NULL || bus->nc == NULL || !coin_bus_connected(bus))
     return false;
   pthread_mutex_lock(&bus->probe_mu);
-  int64_t now = mono_ms();
+  int64_t now = coin_mono_ms();
   if (bus->probe_mono_ms == 0 || now - bus->probe_mono_ms >= cache_ms) {
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
@@ -34,7 +30,7 @@ bool coin_bus_responsive(struct coin_bus *bus, int64_t timeout_ms,
                             ? (int64_t)(b.tv_sec - a.tv_sec) * 1000000 +
                                   (b.tv_nsec - a.tv_nsec) / 1000
                             : -1;
-    bus->probe_mono_ms = mono_ms();
+    bus->probe_mono_ms = coin_mono_ms();
   }
   bool ok = bus->probe_ok;
   if (rtt_us)

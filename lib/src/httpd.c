@@ -6,6 +6,7 @@
  * Per-request state is freed by MHD's completion callback.
  */
 #include "coin/httpd.h"
+#include "coin/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -413,12 +414,6 @@ out:
 
 /* ----------------------------------------------------------------- server */
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct guard_slot *slot_of(struct coin_httpd *d,
                                   struct MHD_Connection *conn) {
   const union MHD_ConnectionInfo *ci =
@@ -494,7 +489,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
       if (!d->slots[i].used) {
         struct guard_slot *g = &d->slots[i];
         *g = (struct guard_slot){
-            .used = true, .fd = ci->connect_fd, .waiting_ms = mono_ms()};
+            .used = true, .fd = ci->connect_fd, .waiting_ms = coin_mono_ms()};
         g->have_peer = ca && peer_key(g->peer, ca->client_addr);
         *socket_context = (void *)(uintptr_t)(i + 1);
         break;
@@ -516,7 +511,7 @@ static void *reaper_main(void *arg) {
   while (!atomic_load(&d->stop)) {
     struct timespec ts = {0, REAPER_PERIOD_MS * 1000000L};
     nanosleep(&ts, NULL);
-    int64_t now = mono_ms();
+    int64_t now = coin_mono_ms();
     pthread_mutex_lock(&d->gmu);
     for (size_t i = 0; i < d->n_slots; i++) {
       struct guard_slot *g = &d->slots[i];
@@ -596,7 +591,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   (void)toe;
   /* keep-alive: the next request's headers have the same deadline */
-  slot_wait(cls, conn, mono_ms());
+  slot_wait(cls, conn, coin_mono_ms());
   struct coin_httpd_request *r = *con_cls;
   if (r) {
     free(r->body);

@@ -5,6 +5,7 @@
  * confirmation for the fence. Everything it shares sits under mu.
  */
 #include "coin/leader.h"
+#include "coin/clock.h"
 
 #include "coin/error.h"
 #include "coin/jbuf.h"
@@ -39,12 +40,6 @@ struct coin_leader {
   bool warned; /* a failing acquire or renewal was said once */
 };
 
-static int64_t mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t poll_ms(const struct coin_leader *l) {
   int64_t p = l->lease_ms / 5;
   return p > POLL_MAX_MS ? POLL_MAX_MS : p;
@@ -67,7 +62,7 @@ static void holder_from_error(char *out, size_t n) {
 }
 
 static void try_acquire(struct coin_leader *l) {
-  int64_t sent = mono_ms();
+  int64_t sent = coin_mono_ms();
   struct coin_lock *lock = NULL;
   int rc = coin_lock_acquire_as(&lock, l->bus, l->name, l->holder, l->lease_ms,
                                 true);
@@ -100,7 +95,7 @@ static void try_acquire(struct coin_leader *l) {
 }
 
 static void renew(struct coin_leader *l) {
-  int64_t sent = mono_ms();
+  int64_t sent = coin_mono_ms();
   int rc = coin_lock_renew(l->lock);
   pthread_mutex_lock(&l->mu);
   enum coin_leader_role was = l->role;
@@ -110,7 +105,7 @@ static void renew(struct coin_leader *l) {
     l->warned = false;
   } else if (rc == COIN_ECONFLICT) {
     l->role = COIN_LEADER_LOST;
-  } else if (mono_ms() - l->confirmed_mono_ms >= l->lease_ms * 3 / 4) {
+  } else if (coin_mono_ms() - l->confirmed_mono_ms >= l->lease_ms * 3 / 4) {
     l->role = COIN_LEADER_FENCED;
   }
   enum coin_leader_role now = l->role;
@@ -205,7 +200,7 @@ enum coin_leader_role coin_leader_role(struct coin_leader *l) {
   pthread_mutex_lock(&l->mu);
   enum coin_leader_role r = l->role;
   if (r == COIN_LEADER_ACTIVE &&
-      mono_ms() - l->confirmed_mono_ms >= l->lease_ms * 3 / 4)
+      coin_mono_ms() - l->confirmed_mono_ms >= l->lease_ms * 3 / 4)
     r = COIN_LEADER_FENCED; /* the thread has not noticed yet */
   pthread_mutex_unlock(&l->mu);
   return r;

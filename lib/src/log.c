@@ -5,6 +5,7 @@
  * invalid UTF-8 is replaced by U+FFFD, so every line parses.
  */
 #include "coin/log.h"
+#include "coin/clock.h"
 
 #include "coin/fmt.h"
 #include "coin/redact.h"
@@ -297,12 +298,6 @@ static int build(struct line *l, enum coin_log_level level, int64_t ts_ms,
   return 0;
 }
 
-static int64_t now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int coin_log_format(char **out, enum coin_log_level level, int64_t ts_ms,
                     const char *msg, const struct coin_log_field *fields,
                     size_t n_fields) {
@@ -329,7 +324,7 @@ int coin_log_format(char **out, enum coin_log_level level, int64_t ts_ms,
 void coin_log_write(enum coin_log_level level, const char *msg,
                     const struct coin_log_field *fields, size_t n_fields) {
   struct line l;
-  int64_t ts = now_ms();
+  int64_t ts = coin_now_ms();
   pthread_mutex_lock(&log_lock);
   /* Built under the lock: svc is stable and the stack buffer is private. The
    * formatting is cheap next to the write it protects. */

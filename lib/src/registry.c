@@ -7,6 +7,7 @@
  * which is thread-safe.
  */
 #include "coin/registry.h"
+#include "coin/clock.h"
 
 #include "coin/error.h"
 #include "coin/hmac.h"
@@ -32,12 +33,6 @@ struct coin_registry {
   struct coin_bus_kv *kv;
   char producer_id[COIN_CODEC_ID_BYTES];
 };
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int coin_registry_check_version(const char *v) {
   size_t n = v ? strnlen(v, 65) : 0;
@@ -843,7 +838,7 @@ int coin_registry_event(struct coin_registry *r, struct coin_model_event *ev) {
   if (ev->producer_id[0] == '\0')
     snprintf(ev->producer_id, sizeof(ev->producer_id), "%s", r->producer_id);
   if (ev->at_ms == 0)
-    ev->at_ms = wall_ms();
+    ev->at_ms = coin_now_ms();
   if ((rc = coin_codec_pack_model_event(&data, &len, ev)) != 0)
     return rc;
   rc = coin_bus_publish(r->bus, COIN_SUBJECT_MODEL_EVENTS, data, len);
@@ -991,7 +986,7 @@ int coin_lock_acquire_as(struct coin_lock **out, struct coin_bus *bus,
   }
   char value[512];
   for (int attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    int64_t now = wall_ms();
+    int64_t now = coin_now_ms();
     if ((rc = lock_value(value, sizeof(value), holder, now, now + ttl_ms)))
       goto fail;
     struct coin_bus_kv_entry e = {0};
@@ -1061,7 +1056,7 @@ int coin_lock_renew(struct coin_lock *l) {
   }
   uint64_t rev = l->revision;
   pthread_mutex_unlock(&l->mu);
-  int64_t now = wall_ms();
+  int64_t now = coin_now_ms();
   if ((rc = lock_value(value, sizeof(value), l->holder, l->acquired_at_ms,
                        now + l->ttl_ms)) != 0)
     return rc;

@@ -13,6 +13,7 @@
  * Threads: one thread at a time per serving object (serving.h).
  */
 #include "coin/serving.h"
+#include "coin/clock.h"
 
 #include "coin/error.h"
 #include "coin/features.h"
@@ -67,12 +68,6 @@ struct coin_serving {
   size_t n_recent;
   struct coin_serving_stats stats;
 };
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- registry ----------------------------------------------------------- */
 
@@ -186,7 +181,7 @@ static int sync_slot(struct coin_serving *s, enum role r, bool retry) {
     }
     s->stats.load_failures++;
     sl->failed = true;
-    sl->failed_at_ms = wall_ms();
+    sl->failed_at_ms = coin_now_ms();
     snprintf(sl->error, sizeof(sl->error), "%s", coin_error_last());
     return coin_error_wrap(rc, "serving: %s %s", role_names[r], want);
   }
@@ -214,7 +209,7 @@ int coin_serving_refresh(struct coin_serving *s) {
     s->dirty = true;
     coin_bus_kv_entry_clear(&e);
   }
-  int64_t now = wall_ms();
+  int64_t now = coin_now_ms();
   bool retry = false;
   for (int r = 0; r < 2; r++)
     if (s->slot[r].failed && now - s->slot[r].failed_at_ms >= RELOAD_RETRY_MS)
@@ -378,7 +373,7 @@ int coin_serving_predict(struct coin_serving *s, struct coin_prediction *out,
     snprintf(p.model_version, sizeof(p.model_version), "%s", ch->meta.version);
     snprintf(p.model_kind, sizeof(p.model_kind), "%s", ch->meta.kind);
     if (s->opts.model_max_age_ms > 0 &&
-        wall_ms() - ch->meta.created_at_ms > s->opts.model_max_age_ms)
+        coin_now_ms() - ch->meta.created_at_ms > s->opts.model_max_age_ms)
       p.degraded |= COIN_DEGRADED_MODEL_TOO_OLD;
     fill_metrics(&p, &ch->meta, tf);
   }

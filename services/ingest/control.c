@@ -10,6 +10,7 @@
  */
 #include "ingest_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
@@ -126,8 +127,8 @@ static void on_request(const struct coin_bus_msg *msg, void *closure) {
     why = "from is after to";
   }
   char note[160] = "";
-  if (!why && !cut_to_retention(in, rq.tf, &rq.from_ms, rq.to_ms,
-                                coin_exchange_now_ms(), note, sizeof(note))) {
+  if (!why && !cut_to_retention(in, rq.tf, &rq.from_ms, rq.to_ms, coin_now_ms(),
+                                note, sizeof(note))) {
     snprintf(buf, sizeof(buf),
              "the whole range is older than the %s "
              "retention window (%s)",
@@ -176,7 +177,7 @@ struct progress {
 
 static void on_progress(void *ud, int64_t seen) {
   struct progress *p = ud;
-  int64_t now = coin_exchange_now_ms();
+  int64_t now = coin_now_ms();
   if (now - p->last_ms < 500)
     return;
   p->last_ms = now;

@@ -4,6 +4,7 @@
  */
 #include "exchange.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 
 #include <stdlib.h>
@@ -13,12 +14,6 @@
 static const struct coin_exchange_ops *const adapters[] = {
     &coin_exchange_binance_ops,
 };
-
-int64_t coin_exchange_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int coin_exchange_budget_init(struct coin_exchange_budget *b,
                               int64_t weight_limit) {
@@ -101,7 +96,7 @@ static int past_deadline(const struct coin_exchange *ex, const char *what) {
 int coin_exchange_before_request(struct coin_exchange *ex, const char *what) {
   if (!ex->deadline_ms)
     return 0;
-  int64_t left = ex->deadline_ms - coin_exchange_now_ms();
+  int64_t left = ex->deadline_ms - coin_now_ms();
   if (left <= 0)
     return past_deadline(ex, what);
   coin_http_set_timeout(
@@ -118,7 +113,7 @@ static int sleep_until(struct coin_exchange *ex, int64_t until_ms) {
     if (stopped(ex))
       return coin_error_set(COIN_ECLOSED, "exchange %s: stopping",
                             ex->ops->name);
-    int64_t left = until_ms - coin_exchange_now_ms();
+    int64_t left = until_ms - coin_now_ms();
     if (left <= 0)
       return 0;
     if (left > 100)
@@ -131,7 +126,7 @@ static int sleep_until(struct coin_exchange *ex, int64_t until_ms) {
 int coin_exchange_budget_acquire(struct coin_exchange *ex, int64_t weight) {
   struct coin_exchange_budget *b = ex->opts.budget;
   for (;;) {
-    int64_t now = coin_exchange_now_ms();
+    int64_t now = coin_now_ms();
     int64_t wait_until = 0;
     pthread_mutex_lock(&b->lock);
     int64_t minute = now - now % 60000;
@@ -181,7 +176,7 @@ void coin_exchange_budget_pause(struct coin_exchange *ex, int64_t until_ms,
 
 void coin_exchange_budget_report(struct coin_exchange *ex, int64_t used) {
   struct coin_exchange_budget *b = ex->opts.budget;
-  int64_t now = coin_exchange_now_ms();
+  int64_t now = coin_now_ms();
   pthread_mutex_lock(&b->lock);
   int64_t minute = now - now % 60000;
   if (b->window_start_ms != minute) {
@@ -202,7 +197,7 @@ int coin_exchange_backoff(struct coin_exchange *ex, int attempt) {
   if (d > ex->opts.backoff_max_ms)
     d = ex->opts.backoff_max_ms;
   /* Full jitter in [d/2, d]: retries of parallel workers spread out. */
-  unsigned seed = (unsigned)(coin_exchange_now_ms() ^ (intptr_t)ex);
+  unsigned seed = (unsigned)(coin_now_ms() ^ (intptr_t)ex);
   d = d / 2 + (int64_t)(rand_r(&seed) % (int)(d / 2 + 1));
-  return sleep_until(ex, coin_exchange_now_ms() + d);
+  return sleep_until(ex, coin_now_ms() + d);
 }

@@ -67,11 +67,11 @@ struct coin_exchange_opts {
   const char *name;                    /* adapter name, e.g. "binance" */
   const char *base_url;                /* e.g. https://api.binance.com */
   struct coin_exchange_budget *budget; /* shared; required */
-  int max_retries;          /* on 5xx / transport errors; default 4 */
-  int64_t backoff_base_ms;  /* default 250 */
-  int64_t backoff_max_ms;   /* default 8000 */
-  long timeout_ms;          /* per request; default 15000 */
-  size_t max_body_bytes;    /* default 4 MiB */
+  int max_retries;         /* on 5xx / transport errors; default 4 */
+  int64_t backoff_base_ms; /* default 250 */
+  int64_t backoff_max_ms;  /* default 8000 */
+  long timeout_ms;         /* per request; default 15000 */
+  size_t max_body_bytes;   /* default 4 MiB */
   const atomic_bool *stop; /* optional: true aborts waits (SIGTERM) */
 };
 
@@ -142,8 +142,6 @@ void coin_exchange_budget_pause(struct coin_exchange *ex, int64_t until_ms,
 void coin_exchange_budget_report(struct coin_exchange *ex, int64_t used);
 /* Sleeps backoff for attempt (1-based) with jitter; COIN_ECLOSED on stop. */
 int coin_exchange_backoff(struct coin_exchange *ex, int attempt);
-
-int64_t coin_exchange_now_ms(void);
 
 /* Adapters, one file each. */
 extern const struct coin_exchange_ops coin_exchange_binance_ops;

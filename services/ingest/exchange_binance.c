@@ -7,6 +7,7 @@
  */
 #include "exchange.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 
 #include <errno.h>
@@ -132,7 +133,7 @@ static int get(struct coin_exchange *ex, const char *path_query, int64_t weight,
         ex->stats.status_418++;
       else
         ex->stats.status_429++;
-      coin_exchange_budget_pause(ex, coin_exchange_now_ms() + wait, ban);
+      coin_exchange_budget_pause(ex, coin_now_ms() + wait, ban);
       coin_http_response_clear(&resp);
       if (ban)
         return coin_error_set(COIN_ERATELIMIT,

@@ -8,6 +8,7 @@
  */
 #include "ingest_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/file.h"
 #include "coin/log.h"
@@ -38,7 +39,7 @@ static int metrics_cb(char **out, void *ctx) {
  * and the latest write did not fail. */
 static bool influx_ok(struct ingest *in) {
   pthread_mutex_lock(&in->probe_lock);
-  int64_t now = ingest_mono_ms();
+  int64_t now = coin_mono_ms();
   if (in->probe_checked_mono_ms == 0 ||
       now - in->probe_checked_mono_ms >= 1000) {
     in->probe_influx_ok = coin_influx_ping(in->ix_probe) == 0;
@@ -338,7 +339,7 @@ int ingest_run(struct ingest *in) {
     bool again, undone;
     members_tick(in, false);
     sched_take_flags(in, &again, &undone);
-    int64_t now = coin_exchange_now_ms();
+    int64_t now = coin_now_ms();
     if (undone && wake > now + retry_ms)
       wake = now + retry_ms; /* a round left work undone: retry soon */
     bool planned = now >= wake;
@@ -350,10 +351,10 @@ int ingest_run(struct ingest *in) {
         break;
       }
       if (planned || rc != 0)
-        wake = next_wake_ms(in, coin_exchange_now_ms(), rc != 0);
+        wake = next_wake_ms(in, coin_now_ms(), rc != 0);
       COIN_LOG_DEBUG("sleeping", COIN_LOG_TIME("until", wake));
     }
-    int64_t left = wake - coin_exchange_now_ms();
+    int64_t left = wake - coin_now_ms();
     if (left > 200)
       left = 200;
     if (left > 0) {

@@ -284,8 +284,6 @@ void members_leave(struct ingest *in);
 bool members_owns(struct ingest *in, size_t series);
 const char *members_owner(const struct membership *ms, const char *series);
 
-/* sched.c: monotonic milliseconds (durations, probe caching). */
-int64_t ingest_mono_ms(void);
 /* sched.c: the worker pool and the control thread; the round dispatch
  * (series that are due and not busy, healthy ones first); waiting. */
 int sched_start(struct ingest *in);

@@ -17,6 +17,7 @@
  */
 #include "ingest_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
@@ -27,12 +28,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A KV key token from SERVICE_ID: [A-Za-z0-9_-], others become '-'. */
 static void member_id(char *out, size_t n, const char *service_id) {
@@ -116,7 +111,7 @@ static int refresh(struct ingest *in, int64_t mono) {
       m->revision = e.revision;
       /* first sight: as old as its heartbeat says (at most the TTL) */
       int64_t hb = value_heartbeat(&e);
-      int64_t age = hb < 0 ? ms->ttl_ms : wall_ms() - hb;
+      int64_t age = hb < 0 ? ms->ttl_ms : coin_now_ms() - hb;
       if (age < 0)
         age = 0;
       if (age > ms->ttl_ms)
@@ -149,7 +144,7 @@ static int beat(struct ingest *in) {
   snprintf(value, sizeof(value),
            "{\"id\":\"%s\",\"heartbeat_ms\":%" PRId64
            ",\"series_owned\":%" PRIu64 "}",
-           ms->self, wall_ms(), (uint64_t)atomic_load(&ms->owned));
+           ms->self, coin_now_ms(), (uint64_t)atomic_load(&ms->owned));
   return coin_bus_kv_put(NULL, in->kv_state, ms->key, value, strlen(value));
 }
 
@@ -210,7 +205,7 @@ static void recompute(struct ingest *in, int64_t mono) {
 
 void members_tick(struct ingest *in, bool force) {
   struct membership *ms = &in->members;
-  int64_t mono = ingest_mono_ms();
+  int64_t mono = coin_mono_ms();
   bool settle =
       !ms->settled && mono >= ms->joined_mono_ms + ms->ttl_ms / 3 + 1000;
   if (!force && !settle && mono < ms->next_beat_mono_ms)
@@ -237,7 +232,7 @@ void members_start(struct ingest *in) {
   snprintf(ms->key, sizeof(ms->key), "%s.%s", INGEST_KEY_MEMBER_PREFIX,
            ms->self);
   ms->ttl_ms = in->cfg->member_ttl_seconds * 1000;
-  ms->joined_mono_ms = ingest_mono_ms();
+  ms->joined_mono_ms = coin_mono_ms();
   members_tick(in, true);
   COIN_LOG_INFO("member joined", COIN_LOG_STR("member", ms->self),
                 COIN_LOG_UINT("members", atomic_load(&ms->members)),

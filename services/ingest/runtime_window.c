@@ -10,6 +10,7 @@
  */
 #include "ingest_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
@@ -77,8 +78,7 @@ static int save_once(struct ingest *in) {
   char *value = NULL;
   size_t len = 0;
   pthread_mutex_lock(&in->lock);
-  int rc =
-      cycle_stats_serialize(&value, &len, &in->stats, coin_exchange_now_ms());
+  int rc = cycle_stats_serialize(&value, &len, &in->stats, coin_now_ms());
   pthread_mutex_unlock(&in->lock);
   if (rc == 0)
     rc = coin_bus_kv_put(NULL, in->kv_state, rw->key, value, len);

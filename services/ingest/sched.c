@@ -17,6 +17,7 @@
  */
 #include "ingest_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/file.h"
 #include "coin/log.h"
@@ -27,12 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-int64_t ingest_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* pthread_cond_timedwait on CLOCK_MONOTONIC (the conds are made so). */
 static void wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms) {
@@ -89,7 +84,7 @@ static void free_series(struct ingest *in, struct series *s) {
 static void write_runtime_metrics(struct ingest *in) {
   char *json = NULL, path[4096];
   pthread_mutex_lock(&in->lock);
-  int rc = cycle_stats_json(&json, &in->stats, coin_exchange_now_ms());
+  int rc = cycle_stats_json(&json, &in->stats, coin_now_ms());
   pthread_mutex_unlock(&in->lock);
   if (rc != 0)
     return;
@@ -109,7 +104,7 @@ static void finish_round(struct ingest *in, int r) {
   uint64_t known = 0;
   for (size_t i = 0; i < in->n_series; i++)
     known += in->series[i].sched_gaps;
-  double elapsed = (double)(ingest_mono_ms() - rd.start_mono_ms) / 1000.0;
+  double elapsed = (double)(coin_mono_ms() - rd.start_mono_ms) / 1000.0;
   bool overrun = elapsed > (double)in->cfg->cycle_budget_seconds;
   cycle_stats_add(&in->stats, elapsed, overrun);
   if (rd.undone)
@@ -133,7 +128,7 @@ static void finish_round(struct ingest *in, int r) {
 static int sync_one(struct worker *w, struct series *s, int64_t now_ms) {
   struct ingest *in = w->in;
   int64_t d = in->cfg->series_deadline_seconds;
-  w->deadline_ms = d > 0 ? coin_exchange_now_ms() + d * 1000 : 0;
+  w->deadline_ms = d > 0 ? coin_now_ms() + d * 1000 : 0;
   w->deadline_hit = false;
   coin_exchange_set_deadline(w->ex, w->deadline_ms);
   int rc = sync_series(w, s, now_ms);
@@ -141,8 +136,7 @@ static int sync_one(struct worker *w, struct series *s, int64_t now_ms) {
   atomic_fetch_add(&in->c.series_synced, 1);
   if (w->deadline_hit)
     atomic_fetch_add(&in->c.series_slices, 1);
-  if (rc == COIN_ETIMEOUT && w->deadline_ms &&
-      coin_exchange_now_ms() >= w->deadline_ms)
+  if (rc == COIN_ETIMEOUT && w->deadline_ms && coin_now_ms() >= w->deadline_ms)
     atomic_fetch_add(&in->c.series_deadlines, 1);
   if (rc != 0 && rc != COIN_ECLOSED)
     COIN_LOG_ERROR(
@@ -220,7 +214,7 @@ static int new_round(struct ingest *in) {
     if (!in->rounds[r].active) {
       memset(&in->rounds[r], 0, sizeof(in->rounds[r]));
       in->rounds[r].active = true;
-      in->rounds[r].start_mono_ms = ingest_mono_ms();
+      in->rounds[r].start_mono_ms = coin_mono_ms();
       return r;
     }
     if (newest < 0 ||

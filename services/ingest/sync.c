@@ -9,6 +9,7 @@
  */
 #include "ingest_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 #include "coin/watermark.h"
@@ -50,7 +51,7 @@ static int load_watermark(struct ingest *in, struct series *s) {
   /* A number after the current candle is as bad: the series would count as
    * synced far ahead and never advance again (no candle opens there). One
    * candle of slack for a wall clock behind the exchange's. */
-  int64_t now = coin_exchange_now_ms();
+  int64_t now = coin_now_ms();
   if (rc == 0 && w.ms > coin_tf_next(s->tf, coin_tf_floor(s->tf, now))) {
     atomic_fetch_add(&in->c.watermark_bad_values, 1);
     COIN_LOG_ERROR("ingest watermark after the current candle: the series is "
@@ -292,7 +293,7 @@ struct fetch_ctx {
 #define STORE_BATCH_CANDLES 5000
 
 static void log_progress(struct ingest *in, struct series *s, bool final) {
-  int64_t now = coin_exchange_now_ms();
+  int64_t now = coin_now_ms();
   if (!final && now - s->bf_last_log_ms < in->cfg->backfill_log_seconds * 1000)
     return;
   s->bf_last_log_ms = now;
@@ -314,7 +315,7 @@ static int publish_batch(struct ingest *in, struct series *s,
                                 .candles = (struct coin_candle *)c,
                                 .n_candles = n,
                                 .ingest_watermark_ms = s->watermark_ms,
-                                .produced_at_ms = coin_exchange_now_ms()};
+                                .produced_at_ms = coin_now_ms()};
   snprintf(b.exchange, sizeof(b.exchange), "%s", in->cfg->core.exchange);
   snprintf(b.symbol, sizeof(b.symbol), "%s", s->symbol);
   snprintf(b.producer_id, sizeof(b.producer_id), "%s", in->producer_id);
@@ -447,7 +448,7 @@ static int on_page(void *ud, const struct coin_candle *rows,
   }
   if (f->progress)
     f->progress(f->progress_ud, f->seen);
-  if (f->w->deadline_ms && coin_exchange_now_ms() >= f->w->deadline_ms)
+  if (f->w->deadline_ms && coin_now_ms() >= f->w->deadline_ms)
     f->w->deadline_hit = true; /* the rest in the next slice */
   /* stop between pages, never inside one */
   return in->stop || f->w->deadline_hit ? 1 : 0;
@@ -749,7 +750,7 @@ int sync_series(struct worker *w, struct series *s, int64_t now) {
     if (s->bf_from_ms < 0 || s->bf_from_ms > from) { /* else: a next slice */
       s->bf_from_ms = from;
       s->bf_candles = 0;
-      s->bf_started_ms = s->bf_last_log_ms = coin_exchange_now_ms();
+      s->bf_started_ms = s->bf_last_log_ms = coin_now_ms();
     }
     s->bf_total = coin_tf_count(s->tf, s->bf_from_ms, last_closed);
     s->bf_done = coin_tf_count(s->tf, s->bf_from_ms, coin_tf_prev(s->tf, from));

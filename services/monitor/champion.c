@@ -14,6 +14,7 @@
  * memory; c->lock (a leaf) guards the view that /status and /metrics read. */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 #include "coin/redact.h"
@@ -545,7 +546,7 @@ static int64_t alias_since(struct mon_champ *c, uint64_t rev) {
 static void check_once(struct mon_champ *c) {
   struct monitor *m = c->m;
   const struct monitor_config *cfg = m->cfg;
-  int64_t now = mon_now_ms();
+  int64_t now = coin_now_ms();
   if (c->reg == NULL &&
       coin_registry_open(&c->reg, m->bus, m->producer_id) != 0) {
     c->reg = NULL;
@@ -658,9 +659,9 @@ static void check_once(struct mon_champ *c) {
 static void *champ_main(void *arg) {
   struct mon_champ *c = arg;
   int64_t period = c->m->cfg->champ_check_seconds * 1000;
-  int64_t next = mon_mono_ms();
+  int64_t next = coin_mono_ms();
   while (!atomic_load(&c->stop) && !c->m->stop) {
-    int64_t now = mon_mono_ms();
+    int64_t now = coin_mono_ms();
     if (now < next) {
       if (mon_sleep_unless(&c->stop, next - now < 200 ? next - now : 200))
         break;

@@ -20,6 +20,7 @@
  * lock (nothing else is taken while it is held). */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/jbuf.h"
 #include "coin/log.h"
 
@@ -205,7 +206,7 @@ void delivery_expect(struct monitor *m, const char *msg_id, int64_t raised_ms) {
 
 void delivery_settle(struct mon_sink *k, const char *msg_id, bool delivered,
                      int64_t stream_ms) {
-  ledger_settle(&k->ledger, msg_id, delivered, stream_ms, mon_now_ms(),
+  ledger_settle(&k->ledger, msg_id, delivered, stream_ms, coin_now_ms(),
                 delivery_deadline_ms(k->m));
 }
 

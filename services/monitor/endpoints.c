@@ -10,6 +10,7 @@
 #include "monitor_int.h"
 
 #include "coin/candle.h"
+#include "coin/clock.h"
 #include "coin/error.h"
 
 #include <stdio.h>
@@ -231,9 +232,9 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
   coin_jbuf_trim_comma(&b);
   coin_jbuf_putn(&b, "}},", 3);
   status_global_json(&b, m);
-  delivery_status_json(&b, m);                   /* alert-miss accounting */
-  probe_status_json(&b, m->probe, mon_now_ms()); /* availability probe */
-  champ_status_json(&b, m->champ);               /* champion watch */
+  delivery_status_json(&b, m);                    /* alert-miss accounting */
+  probe_status_json(&b, m->probe, coin_now_ms()); /* availability probe */
+  champ_status_json(&b, m->champ);                /* champion watch */
   coin_jbuf_key(&b, "series");
   coin_jbuf_putn(&b, "[", 1);
   for (size_t i = 0; i < m->n_series; i++) {
@@ -463,9 +464,9 @@ int metrics_text(char **out, struct monitor *m) {
                      (double)atomic_load(&m->sinks[i].last_success_ms) /
                          1000.0);
   metrics_global(&b, m);
-  delivery_metrics(&b, m);                   /* alert-miss accounting */
-  probe_metrics(&b, m->probe, mon_now_ms()); /* availability probe */
-  champ_metrics(&b, m->champ);               /* champion watch */
+  delivery_metrics(&b, m);                    /* alert-miss accounting */
+  probe_metrics(&b, m->probe, coin_now_ms()); /* availability probe */
+  champ_metrics(&b, m->champ);                /* champion watch */
   return coin_jbuf_finish(out, NULL, &b);
 }
 
@@ -473,7 +474,7 @@ int metrics_text(char **out, struct monitor *m) {
 
 static bool influx_ok(struct monitor *m) {
   pthread_mutex_lock(&m->ix_lock);
-  int64_t now = mon_mono_ms();
+  int64_t now = coin_mono_ms();
   if (m->ix_checked_ms == 0 || now - m->ix_checked_ms >= 1000) {
     m->ix_ok = m->ix && coin_influx_ping(m->ix) == 0;
     m->ix_checked_ms = now;

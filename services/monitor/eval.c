@@ -10,6 +10,7 @@
  */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/file.h"
 #include "coin/log.h"
@@ -524,7 +525,7 @@ void eval_pass(struct monitor *m, int64_t now_ms) {
     atomic_store(&m->c.pass_us_max, (uint64_t)us);
   atomic_fetch_add(&m->c.passes, 1);
   atomic_store(&m->last_pass_wall_ms, now_ms);
-  atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
+  atomic_store(&m->last_pass_mono_ms, coin_mono_ms());
   COIN_LOG_DEBUG("pass done", COIN_LOG_INT("elapsed_us", us));
 
   if (rc == 0 && status != NULL)

@@ -13,6 +13,7 @@
  */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
@@ -277,7 +278,7 @@ int mon_global_load(struct monitor *m) {
   struct coin_bus_kv_watch *w = NULL;
   char pattern[COIN_CODEC_SUBJECT_BYTES];
   size_t loaded = 0, bad = 0;
-  int64_t now = mon_now_ms();
+  int64_t now = coin_now_ms();
   snprintf(pattern, sizeof(pattern), "%s.%s.>", MON_KEY_GLOBAL_PREFIX,
            m->cfg->core.exchange);
   struct coin_bus_kv_watch_options o = {.keys = pattern,
@@ -285,10 +286,10 @@ int mon_global_load(struct monitor *m) {
   int rc = coin_bus_kv_watch(&w, m->kv_state, &o);
   if (rc != 0)
     return coin_error_wrap(rc, "KV %s watch %s", COIN_KV_MONITOR, pattern);
-  int64_t deadline = mon_mono_ms() + 30000;
+  int64_t deadline = coin_mono_ms() + 30000;
   for (;;) {
     struct coin_bus_kv_entry e = {0};
-    int64_t left = deadline - mon_mono_ms();
+    int64_t left = deadline - coin_mono_ms();
     if (left <= 0) {
       rc = coin_error_set(COIN_ETIMEOUT,
                           "KV %s: global alerts not delivered in 30 s",

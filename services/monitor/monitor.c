@@ -8,6 +8,7 @@
  */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 #include "coin/service.h"
@@ -18,24 +19,12 @@
 #include <time.h>
 #include <unistd.h>
 
-int64_t mon_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t mon_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool mon_sleep_unless(const atomic_bool *stop, int64_t ms) {
-  int64_t end = mon_mono_ms() + ms;
+  int64_t end = coin_mono_ms() + ms;
   for (;;) {
     if (atomic_load(stop))
       return true;
-    int64_t left = end - mon_mono_ms();
+    int64_t left = end - coin_mono_ms();
     if (left <= 0)
       return false;
     if (left > 50)
@@ -125,7 +114,7 @@ void mon_alert_id(char out[COIN_CODEC_ALERT_ID_BYTES], const struct monitor *m,
 }
 
 bool mon_loop_healthy(const struct monitor *m, int64_t *age_ms) {
-  int64_t age = mon_mono_ms() - atomic_load(&m->last_pass_mono_ms);
+  int64_t age = coin_mono_ms() - atomic_load(&m->last_pass_mono_ms);
   if (age_ms)
     *age_ms = age;
   return age <= 3 * m->cfg->eval_seconds * 1000 + 30000;
@@ -268,8 +257,8 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg) {
   pthread_condattr_destroy(&ca);
   pthread_cond_init(&m->out_cond, NULL);
   m->manifest_state = MON_MANIFEST_MISSING;
-  m->started_ms = mon_now_ms();
-  atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
+  m->started_ms = coin_now_ms();
+  atomic_store(&m->last_pass_mono_ms, coin_mono_ms());
   m->site_fd = -1;
   snprintf(m->producer_id, sizeof(m->producer_id), "monitor@%s",
            cfg->core.service_id);
@@ -327,10 +316,10 @@ static bool wait_next(struct monitor *m, int64_t due_mono, int64_t last_end) {
   for (;;) {
     if (m->stop)
       return false;
-    int64_t now = mon_mono_ms();
+    int64_t now = coin_mono_ms();
     int64_t recheck = m->next_recheck_ms;
     if (recheck > 0) {
-      int64_t r = now + (recheck - mon_now_ms());
+      int64_t r = now + (recheck - coin_now_ms());
       if (r < due_mono)
         due_mono = r;
     }
@@ -366,7 +355,7 @@ static bool wait_next(struct monitor *m, int64_t due_mono, int64_t last_end) {
 int monitor_run(struct monitor *m) {
   /* Standby until the lease is ours; the loop counts as alive meanwhile. */
   while (!m->stop && !coin_leader_active(m->leader)) {
-    atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
+    atomic_store(&m->last_pass_mono_ms, coin_mono_ms());
     struct timespec ts = {0, 100 * 1000000L};
     nanosleep(&ts, NULL);
   }
@@ -376,12 +365,12 @@ int monitor_run(struct monitor *m) {
   if (rc != 0)
     return rc;
   /* The first pass wants the watermarks: wait (briefly) for the watch. */
-  int64_t until = mon_mono_ms() + 5000;
+  int64_t until = coin_mono_ms() + 5000;
   for (;;) {
     pthread_mutex_lock(&m->wm_lock);
     bool ready = m->wm_ready;
     pthread_mutex_unlock(&m->wm_lock);
-    if (ready || m->stop || mon_mono_ms() >= until)
+    if (ready || m->stop || coin_mono_ms() >= until)
       break;
     struct timespec ts = {0, 20 * 1000000L};
     nanosleep(&ts, NULL);
@@ -389,10 +378,10 @@ int monitor_run(struct monitor *m) {
   COIN_LOG_INFO("monitor started", COIN_LOG_UINT("series", m->n_series),
                 COIN_LOG_UINT("sinks", m->n_sinks),
                 COIN_LOG_INT("http_port", coin_httpd_port(m->httpd)));
-  int64_t due = mon_mono_ms();
+  int64_t due = coin_mono_ms();
   int64_t last_end = 0;
   while (wait_next(m, due, last_end)) {
-    int64_t start = mon_mono_ms();
+    int64_t start = coin_mono_ms();
     enum coin_leader_role role = coin_leader_role(m->leader);
     if (role == COIN_LEADER_LOST) {
       rc = coin_error_set(COIN_ECONFLICT,
@@ -402,13 +391,13 @@ int monitor_run(struct monitor *m) {
     }
     if (role != COIN_LEADER_ACTIVE) {
       /* fenced: no pass (no alert, no state write) until renewed */
-      atomic_store(&m->last_pass_mono_ms, mon_mono_ms());
+      atomic_store(&m->last_pass_mono_ms, coin_mono_ms());
       due = start + 200;
       continue;
     }
-    eval_pass(m, mon_now_ms());
+    eval_pass(m, coin_now_ms());
     m->passes_done++;
-    last_end = mon_mono_ms();
+    last_end = coin_mono_ms();
     due = start + m->cfg->eval_seconds * 1000;
     if (m->cfg->max_passes && m->passes_done >= m->cfg->max_passes)
       break;

@@ -364,7 +364,7 @@ struct monitor {
   pthread_mutex_t wake_lock;
   pthread_cond_t wake_cond;
   bool triggered;
-  atomic_bool stop; /* set by the stop request (a signal handler) */
+  atomic_bool stop;           /* set by the stop request (a signal handler) */
   struct coin_leader *leader; /* one active replica (monitor_run) */
   atomic_bool activated;      /* the active part started: state, sinks... */
   int64_t passes_done;
@@ -410,8 +410,6 @@ struct monitor {
 };
 
 /* monitor.c */
-int64_t mon_now_ms(void);
-int64_t mon_mono_ms(void);
 /* Series index of symbol+tf, or -1. */
 ssize_t mon_series_find(const struct monitor *m, const char *symbol,
                         enum coin_tf tf);

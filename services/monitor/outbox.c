@@ -10,6 +10,7 @@
  */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
@@ -32,7 +33,7 @@ void mon_job_free(struct mon_job *job) {
 void outbox_push(struct monitor *m, struct mon_job *job) {
   struct mon_job *dropped = NULL;
   if (job->raised_ms == 0)
-    job->raised_ms = mon_now_ms();
+    job->raised_ms = coin_now_ms();
   pthread_mutex_lock(&m->out_lock);
   if (m->out_len >= MON_OUTBOX_MAX && m->out_head &&
       m->out_head->next != NULL) {
@@ -172,12 +173,12 @@ int outbox_start(struct monitor *m) {
 
 void outbox_stop(struct monitor *m, int64_t drain_ms) {
   if (m->out_started) {
-    int64_t deadline = mon_mono_ms() + drain_ms;
+    int64_t deadline = coin_mono_ms() + drain_ms;
     for (;;) {
       pthread_mutex_lock(&m->out_lock);
       bool empty = m->out_head == NULL;
       pthread_mutex_unlock(&m->out_lock);
-      if (empty || mon_mono_ms() >= deadline)
+      if (empty || coin_mono_ms() >= deadline)
         break;
       struct timespec ts = {0, 20 * 1000000L};
       nanosleep(&ts, NULL);

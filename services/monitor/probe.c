@@ -15,6 +15,7 @@
  * the redacted URL or only paths). */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/hmac.h"
 #include "coin/jbuf.h"
@@ -396,9 +397,9 @@ void probe_record(struct mon_probe *p, int64_t now_ms, bool good,
 
 static void *probe_main(void *arg) {
   struct mon_probe *p = arg;
-  int64_t next = mon_mono_ms();
+  int64_t next = coin_mono_ms();
   while (!atomic_load(&p->stop) && !p->m->stop) {
-    int64_t now = mon_mono_ms();
+    int64_t now = coin_mono_ms();
     if (now < next) {
       int64_t slice = next - now < 100 ? next - now : 100;
       struct timespec ts = {.tv_sec = 0, .tv_nsec = slice * 1000000L};
@@ -409,9 +410,9 @@ static void *probe_main(void *arg) {
     if (next < now)
       next = now + p->interval_ms; /* fell behind: no burst */
     char why[320];
-    int64_t wall = mon_now_ms();
+    int64_t wall = coin_now_ms();
     bool good = probe_once(p, wall, why, sizeof(why));
-    double secs = (double)(mon_mono_ms() - now) / 1000.0;
+    double secs = (double)(coin_mono_ms() - now) / 1000.0;
     bool was_good = true, had = false;
     pthread_mutex_lock(&p->lock);
     had = p->have_last;

@@ -15,6 +15,7 @@
  */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 #include "coin/redact.h"
@@ -397,15 +398,15 @@ static bool backoff_wait(struct mon_sink *k, int attempt, int64_t *keepalive_at,
                          int64_t keepalive_ms, void (*keep)(void *),
                          void *ctx) {
   struct monitor *m = k->m;
-  int64_t wait_until = mon_mono_ms() + backoff_ms(m->cfg, attempt);
-  while (mon_mono_ms() < wait_until) {
+  int64_t wait_until = coin_mono_ms() + backoff_ms(m->cfg, attempt);
+  while (coin_mono_ms() < wait_until) {
     if (atomic_load(&m->sinks_stop))
       return false;
-    if (mon_mono_ms() >= *keepalive_at) {
+    if (coin_mono_ms() >= *keepalive_at) {
       keep(ctx);
-      *keepalive_at = mon_mono_ms() + keepalive_ms;
+      *keepalive_at = coin_mono_ms() + keepalive_ms;
     }
-    int64_t left = wait_until - mon_mono_ms();
+    int64_t left = wait_until - coin_mono_ms();
     mon_sleep_unless(&m->sinks_stop, left > 100 ? 100 : left);
   }
   return true;
@@ -439,22 +440,22 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
     return;
   }
   int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
-  int64_t keepalive_at = mon_mono_ms() + keepalive_ms;
+  int64_t keepalive_at = coin_mono_ms() + keepalive_ms;
   for (int attempt = 1;; attempt++) {
     struct request r;
     long status = 0;
     if (attempt > 1) { /* an attempt never outlasts the ack wait */
       coin_bus_msg_in_progress(msg);
-      keepalive_at = mon_mono_ms() + keepalive_ms;
+      keepalive_at = coin_mono_ms() + keepalive_ms;
     }
-    rc = build_request(&r, k, &a, msg_id, mon_now_ms());
+    rc = build_request(&r, k, &a, msg_id, coin_now_ms());
     if (rc == 0)
       rc = post(k, http, r.body, r.len, r.headers, &status);
     free(r.body);
     if (rc == 0) {
       int arc = coin_bus_msg_ack(msg);
       atomic_fetch_add(&k->delivered, 1);
-      atomic_store(&k->last_success_ms, mon_now_ms());
+      atomic_store(&k->last_success_ms, coin_now_ms());
       delivery_settle(k, msg_id, true, coin_bus_msg_timestamp_ms(msg));
       if (arc != 0)
         COIN_LOG_WARN("ack failed: the sink may get this alert again (same "
@@ -467,7 +468,7 @@ static void deliver(struct mon_sink *k, struct coin_http *http,
       return;
     }
     atomic_fetch_add(&k->attempts_failed, 1);
-    atomic_store(&k->last_failure_ms, mon_now_ms());
+    atomic_store(&k->last_failure_ms, coin_now_ms());
     if (attempt == 1 || attempt % 10 == 0)
       COIN_LOG_WARN(
           "alert delivery failed (will retry)", COIN_LOG_STR("sink", k->name),
@@ -564,7 +565,7 @@ static void wave_settle_delivered(struct mon_sink *k, struct coin_bus_msg *msg,
                                   const char *msg_id, int attempts) {
   int arc = coin_bus_msg_ack(msg);
   atomic_fetch_add(&k->delivered, 1);
-  atomic_store(&k->last_success_ms, mon_now_ms());
+  atomic_store(&k->last_success_ms, coin_now_ms());
   delivery_settle(k, msg_id, true, coin_bus_msg_timestamp_ms(msg));
   if (arc != 0)
     COIN_LOG_WARN("ack failed: the sink may get this alert again",
@@ -593,19 +594,19 @@ static void wave_collect(struct mon_sink *k, struct coin_bus_sub *sub,
                          struct wave *w, struct coin_bus_msg *first,
                          uint64_t skip_until) {
   struct monitor *m = k->m;
-  int64_t end = mon_mono_ms() + m->cfg->slack_group_ms;
+  int64_t end = coin_mono_ms() + m->cfg->slack_group_ms;
   int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
-  int64_t keepalive_at = mon_mono_ms() + keepalive_ms;
+  int64_t keepalive_at = coin_mono_ms() + keepalive_ms;
   wave_admit(k, w, first, skip_until);
   /* window 0 still takes what is queued already (1 ms fetches) */
   bool queued_only = m->cfg->slack_group_ms == 0;
   while (w->n < MON_SLACK_WAVE_MAX && !atomic_load(&m->sinks_stop)) {
-    int64_t left = end - mon_mono_ms();
+    int64_t left = end - coin_mono_ms();
     if (left <= 0 && !queued_only)
       break;
-    if (mon_mono_ms() >= keepalive_at) {
+    if (coin_mono_ms() >= keepalive_at) {
       wave_keepalive(w);
-      keepalive_at = mon_mono_ms() + keepalive_ms;
+      keepalive_at = coin_mono_ms() + keepalive_ms;
     }
     struct coin_bus_msg *got[64];
     size_t room = MON_SLACK_WAVE_MAX - w->n, n = 0;
@@ -628,7 +629,7 @@ static void wave_deliver(struct mon_sink *k, struct coin_http *http,
                          struct wave *w) {
   struct monitor *m = k->m;
   int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
-  int64_t keepalive_at = mon_mono_ms() + keepalive_ms;
+  int64_t keepalive_at = coin_mono_ms() + keepalive_ms;
   const char *headers[] = {"Content-Type: application/json", NULL};
   for (int attempt = 1;; attempt++) {
     char *body = NULL;
@@ -636,7 +637,7 @@ static void wave_deliver(struct mon_sink *k, struct coin_http *http,
     long status = 0;
     if (attempt > 1) {
       wave_keepalive(w);
-      keepalive_at = mon_mono_ms() + keepalive_ms;
+      keepalive_at = coin_mono_ms() + keepalive_ms;
     }
     int rc = sink_slack_body(&body, &len, m->cfg, w->alerts, w->n);
     if (rc == 0)
@@ -651,7 +652,7 @@ static void wave_deliver(struct mon_sink *k, struct coin_http *http,
       return;
     }
     atomic_fetch_add(&k->attempts_failed, 1);
-    atomic_store(&k->last_failure_ms, mon_now_ms());
+    atomic_store(&k->last_failure_ms, coin_now_ms());
     if (attempt == 1 || attempt % 10 == 0)
       COIN_LOG_WARN(
           "alert delivery failed (will retry)", COIN_LOG_STR("sink", k->name),
@@ -724,7 +725,7 @@ static int am_resend(struct mon_sink *k, struct coin_http *http) {
   struct monitor *m = k->m;
   struct coin_jbuf b = {0};
   struct coin_alert a;
-  int64_t now = mon_now_ms();
+  int64_t now = coin_now_ms();
   int64_t resend_ms = m->cfg->am_resend_seconds * 1000;
   size_t n = 0;
   bool watchdog = atomic_load(&m->evaluated) && mon_loop_healthy(m, NULL);
@@ -811,7 +812,7 @@ static void *sink_main(void *arg) {
       .timeout_ms = m->cfg->sink_timeout_ms,
       .max_body_bytes = SINK_BODY_MAX_BYTES,
       .user_agent = "coin-monitor"};
-  int64_t next_resend = mon_mono_ms() + m->cfg->am_resend_seconds * 1000;
+  int64_t next_resend = coin_mono_ms() + m->cfg->am_resend_seconds * 1000;
   int64_t next_backlog = 0;
   bool watchdog_sent = false;
   int64_t next_first = 0;
@@ -841,9 +842,9 @@ static void *sink_main(void *arg) {
       }
       fails = 0;
     }
-    if (mon_mono_ms() >= next_backlog) {
+    if (coin_mono_ms() >= next_backlog) {
       refresh_backlog(k);
-      next_backlog = mon_mono_ms() + 5000;
+      next_backlog = coin_mono_ms() + 5000;
     }
     struct coin_bus_msg *msg = NULL;
     size_t n = 0;
@@ -852,13 +853,13 @@ static void *sink_main(void *arg) {
       atomic_store(&k->backlog, 0);
       /* the first Watchdog goes out right after the first evaluation */
       if (k->kind == MON_SINK_ALERTMANAGER &&
-          (mon_mono_ms() >= next_resend ||
+          (coin_mono_ms() >= next_resend ||
            (!watchdog_sent && atomic_load(&m->evaluated) &&
-            mon_mono_ms() >= next_first))) {
+            coin_mono_ms() >= next_first))) {
         if (am_resend(k, http) == 1)
           watchdog_sent = true;
-        next_resend = mon_mono_ms() + m->cfg->am_resend_seconds * 1000;
-        next_first = mon_mono_ms() + 5000;
+        next_resend = coin_mono_ms() + m->cfg->am_resend_seconds * 1000;
+        next_first = coin_mono_ms() + 5000;
       }
       continue;
     }

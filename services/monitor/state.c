@@ -9,6 +9,7 @@
  */
 #include "monitor_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
@@ -263,10 +264,10 @@ int state_load_all(struct monitor *m) {
   int rc = coin_bus_kv_watch(&w, m->kv_state, &o);
   if (rc != 0)
     return coin_error_wrap(rc, "KV %s watch %s", COIN_KV_MONITOR, pattern);
-  int64_t deadline = mon_mono_ms() + 30000;
+  int64_t deadline = coin_mono_ms() + 30000;
   for (;;) {
     struct coin_bus_kv_entry e = {0};
-    int64_t left = deadline - mon_mono_ms();
+    int64_t left = deadline - coin_mono_ms();
     if (left <= 0) {
       rc = coin_error_set(COIN_ETIMEOUT,
                           "KV %s: initial states not delivered in 30 s",

@@ -8,6 +8,7 @@
  */
 #include "coinctl.h"
 
+#include "coin/clock.h"
 #include "coin/codec.h"
 #include "coin/error.h"
 
@@ -152,7 +153,7 @@ static void make_request_id(char *out, size_t n) {
   gethostname(host, sizeof(host));
   host[sizeof(host) - 1] = '\0';
   snprintf(out, n, "coinctl-%.24s-%ld-%lld", host, (long)getpid(),
-           (long long)coinctl_now_ms());
+           (long long)coin_now_ms());
   for (char *p = out; *p; p++)
     if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
           (*p >= '0' && *p <= '9') || *p == '_' || *p == '-' || *p == ':'))
@@ -261,7 +262,7 @@ int coinctl_backfill(struct coinctl *ctl, int argc, char **argv) {
     return coinctl_fail("backfill", COINCTL_EXIT_USAGE, "--exchange: %s",
                         coin_error_last());
 
-  int64_t now = coinctl_now_ms();
+  int64_t now = coin_now_ms();
   int64_t last_closed = coin_tf_last_closed(tf, now);
   from_ms = coin_tf_floor(tf, from_ms);
   to_ms = has_to ? coin_tf_floor(tf, to_ms) : last_closed;
@@ -345,7 +346,7 @@ int coinctl_backfill(struct coinctl *ctl, int argc, char **argv) {
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
 
-  int64_t start = coinctl_mono_ms(), last_msg = start;
+  int64_t start = coin_mono_ms(), last_msg = start;
   bool answered = false, show_bar = ctl->stderr_tty && !as_json;
   char label[80];
   snprintf(label, sizeof(label), "%s %s", req.symbol, coin_tf_name(tf));
@@ -356,7 +357,7 @@ int coinctl_backfill(struct coinctl *ctl, int argc, char **argv) {
                         req.request_id);
       break;
     }
-    int64_t mono = coinctl_mono_ms();
+    int64_t mono = coin_mono_ms();
     if (!answered && mono - start >= (int64_t)(reply_timeout_s * 1000)) {
       rc = coinctl_fail("backfill", COINCTL_EXIT_ERROR,
                         "no reply on %s within %g s (is coin-ingest running "
@@ -400,7 +401,7 @@ int coinctl_backfill(struct coinctl *ctl, int argc, char **argv) {
       continue;
     }
     answered = true;
-    last_msg = coinctl_mono_ms();
+    last_msg = coin_mono_ms();
     if (as_json) {
       fwrite(r->text, 1, r->len, stdout);
       fputc('\n', stdout);

@@ -76,9 +76,6 @@ int coinctl_parse_seconds(double *out, const char *flag, const char *text);
  * with an optional trailing Z (always UTC). */
 int coinctl_parse_time(int64_t *out, const char *flag, const char *text);
 
-int64_t coinctl_now_ms(void);
-int64_t coinctl_mono_ms(void);
-
 /* ANSI colour around text when ctl->color; returns the escape or "". */
 const char *coinctl_color(const struct coinctl *ctl, const char *state);
 const char *coinctl_reset(const struct coinctl *ctl);

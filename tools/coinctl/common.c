@@ -5,6 +5,7 @@
  */
 #include "coinctl.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 
 #include <ctype.h>
@@ -138,7 +139,7 @@ int coinctl_parse_time(int64_t *out, const char *flag, const char *text) {
   if (text == NULL || text[0] == '\0')
     goto bad;
   if (!strcmp(text, "now")) {
-    *out = coinctl_now_ms();
+    *out = coin_now_ms();
     return 0;
   }
   size_t n = strspn(text, "0123456789");
@@ -175,18 +176,6 @@ bad:
       "%s \"%s\": not a time (rule: now, epoch milliseconds, YYYY-MM-DD or "
       "YYYY-MM-DDTHH:MM[:SS][Z], UTC)",
       flag, text ? text : "");
-}
-
-int64_t coinctl_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t coinctl_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- output -------------------------------------------------------------- */

@@ -7,6 +7,7 @@
  */
 #include "coinctl.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/file.h"
 #include "coin/site.h"
@@ -175,7 +176,7 @@ int coinctl_site(struct coinctl *ctl, int argc, char **argv) {
   struct site_ctx c;
   memset(&c, 0, sizeof(c));
   c.ctl = ctl;
-  c.now_ms = coinctl_now_ms();
+  c.now_ms = coin_now_ms();
   if (!dir || !dir[0])
     dir = "site";
   for (;;) {

@@ -8,6 +8,7 @@
  */
 #include "coinctl.h"
 
+#include "coin/clock.h"
 #include "coin/codec.h"
 #include "coin/error.h"
 
@@ -290,7 +291,7 @@ int coinctl_tap(struct coinctl *ctl, int argc, char **argv) {
   sigaction(SIGTERM, &sa, NULL);
 
   int64_t deadline = timeout_s > 0
-                         ? coinctl_mono_ms() + (int64_t)(timeout_s * 1000.0)
+                         ? coin_mono_ms() + (int64_t)(timeout_s * 1000.0)
                          : INT64_MAX;
   bool timed_out = false;
   pthread_mutex_lock(&st.mu);
@@ -298,7 +299,7 @@ int coinctl_tap(struct coinctl *ctl, int argc, char **argv) {
     if (st.stdout_closed || tap_interrupted ||
         (st.count_max > 0 && st.seen >= st.count_max))
       break;
-    int64_t now = coinctl_mono_ms();
+    int64_t now = coin_mono_ms();
     if (now >= deadline) {
       timed_out = true;
       break;

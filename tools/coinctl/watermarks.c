@@ -7,6 +7,7 @@
  */
 #include "coinctl.h"
 
+#include "coin/clock.h"
 #include "coin/codec.h"
 #include "coin/error.h"
 
@@ -215,7 +216,7 @@ int coinctl_watermarks(struct coinctl *ctl, int argc, char **argv) {
   if (l.n > 1)
     qsort(l.items, l.n, sizeof(*l.items), cmp_series);
 
-  int64_t now = coinctl_now_ms();
+  int64_t now = coin_now_ms();
   if (as_json) {
     json_t *arr = json_array();
     for (size_t i = 0; i < l.n; i++) {
@@ -462,7 +463,7 @@ int coinctl_wait_backfill(struct coinctl *ctl, int argc, char **argv) {
   struct coin_bus *bus = NULL;
   struct coin_bus_kv *kv = NULL;
   int rc = COINCTL_EXIT_ERROR;
-  int64_t t0 = coinctl_mono_ms();
+  int64_t t0 = coin_mono_ms();
   int64_t deadline = t0 + (int64_t)(timeout_s * 1000);
   size_t want = n_sym * n_tf, last_done = (size_t)-1;
   char missing[512] = "";
@@ -483,7 +484,7 @@ int coinctl_wait_backfill(struct coinctl *ctl, int argc, char **argv) {
                         COIN_KV_WATERMARKS, coin_error_last());
       goto out;
     }
-    int64_t now = coinctl_now_ms();
+    int64_t now = coin_now_ms();
     size_t done = 0, len = 0;
     missing[0] = '\0';
     for (size_t i = 0; i < n_sym; i++)
@@ -508,7 +509,7 @@ int coinctl_wait_backfill(struct coinctl *ctl, int argc, char **argv) {
                                len ? " " : "", syms[i], coin_tf_name(tfs[k]));
       }
     free(l.items);
-    int64_t elapsed = coinctl_mono_ms() - t0;
+    int64_t elapsed = coin_mono_ms() - t0;
     if (done != last_done) {
       fprintf(stderr,
               "coinctl wait-backfill: %zu/%zu series backfilled (%.1f s)\n",
@@ -521,7 +522,7 @@ int coinctl_wait_backfill(struct coinctl *ctl, int argc, char **argv) {
       rc = COINCTL_EXIT_OK;
       goto out;
     }
-    if (coinctl_mono_ms() >= deadline) {
+    if (coin_mono_ms() >= deadline) {
       rc = coinctl_fail(cmd, COINCTL_EXIT_ERROR,
                         "timeout after %.0f s: %zu/%zu series backfilled; "
                         "still missing: %s",

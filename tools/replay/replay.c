@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/httpd.h"
 #include "coin/log.h"
@@ -86,12 +87,6 @@ struct replay {
   struct fault_entry fault_log[REPLAY_FAULT_LOG];
   uint64_t fault_log_total;
 };
-
-int64_t replay_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ------------------------------------------------------------ responses */
 
@@ -600,7 +595,7 @@ static void serve_klines(struct replay *r, const struct coin_httpd_request *req,
     atomic_fetch_add(&r->faults_by_rule[fault - r->faults.rules], 1);
     log_fault(r, n, fault->name, detail, symbol, interval);
     usleep((useconds_t)fault->delay_ms * 1000);
-    now_ms = replay_now_ms(); /* answer as of when the answer leaves */
+    now_ms = coin_now_ms(); /* answer as of when the answer leaves */
   }
 
   rows = malloc(((size_t)q.limit + 1) * sizeof(*rows));
@@ -690,7 +685,7 @@ out:
 
 static void serve_stats(struct replay *r, struct coin_httpd_response *resp) {
   struct jbuf b;
-  int64_t now = replay_now_ms();
+  int64_t now = coin_now_ms();
   jb_init(&b, MAX_BODY_BYTES);
   jb_printf(&b, "{\"now_ms\":%" PRId64 ",\"started_ms\":%" PRId64, now,
             r->started_ms);
@@ -810,7 +805,7 @@ static void handle(void *ctx, const struct coin_httpd_request *req,
   }
   enum endpoint ep = classify_path(path);
   atomic_fetch_add(&r->requests[ep], 1);
-  int64_t now = replay_now_ms();
+  int64_t now = coin_now_ms();
   struct admission a = admit(r, endpoint_weight[ep], now);
   char used[24];
   snprintf(used, sizeof(used), "%d", a.used);
@@ -872,7 +867,7 @@ int replay_start(struct replay **out, const struct replay_opts *o) {
   if (r == NULL)
     return coin_error_set(COIN_ENOMEM, "replay: out of memory");
   pthread_mutex_init(&r->mu, NULL);
-  r->started_ms = replay_now_ms();
+  r->started_ms = coin_now_ms();
   r->weight_limit = o->weight_limit > 0 ? o->weight_limit : 6000;
   r->ban_after_429 = o->ban_after_429 >= 0 ? o->ban_after_429 : 5;
   r->ban_seconds = o->ban_seconds > 0 ? o->ban_seconds : 120;

@@ -220,6 +220,4 @@ int replay_port(const struct replay *r);
 size_t replay_symbol_count(const struct replay *r);
 void replay_free(struct replay *r);
 
-int64_t replay_now_ms(void);
-
 #endif
