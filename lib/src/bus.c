@@ -684,6 +684,17 @@ int coin_bus_msg_in_progress(struct coin_bus_msg *msg) {
   return 0;
 }
 
+/* A message holds a reference on its subscription (bus_js.c binds them),
+ * so the subscription outlives the messages fetched from it. */
+void bus_sub_release(struct coin_bus_sub *sub) {
+  if (sub == NULL)
+    return;
+  if (atomic_fetch_sub(&sub->refs, 1) == 1) {
+    natsSubscription_Destroy(sub->ns);
+    free(sub);
+  }
+}
+
 void coin_bus_msg_free(struct coin_bus_msg *msg) {
   if (msg == NULL || msg->borrowed)
     return;

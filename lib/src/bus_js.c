@@ -421,15 +421,6 @@ int coin_bus_consumer_delete(struct coin_bus *bus, const char *stream,
 
 /* ---- pull subscriptions ------------------------------------------------- */
 
-void bus_sub_release(struct coin_bus_sub *sub) {
-  if (sub == NULL)
-    return;
-  if (atomic_fetch_sub(&sub->refs, 1) == 1) {
-    natsSubscription_Destroy(sub->ns);
-    free(sub);
-  }
-}
-
 int coin_bus_sub_bind(struct coin_bus_sub **out, struct coin_bus *bus,
                       const char *stream, const char *durable) {
   int rc;

@@ -2,11 +2,12 @@
  * control.c: operator requests to coin-ingest. `coinctl backfill` publishes a
  * BackfillRequest on coin.control.backfill with header Coin-Reply-To; the
  * request is checked on the NATS thread, queued, answered "accepted" (or
- * "rejected" with the reason), and run by the scheduler thread between
- * cycles, which answers "running" progress lines and finally "done" or
+ * "rejected" with the reason), and run by the control thread (started here,
+ * beside the scheduler's rounds), which claims the series from the
+ * scheduler, answers "running" progress lines and finally "done" or
  * "failed" (JSON lines {"request_id","state","done","total"[,"error"]}; see
  * docs/protocol.md). Threads: on_request runs on a nats.c thread and only
- * touches the queue (locked); control_run runs on the scheduler thread.
+ * touches the queue (locked); control_run runs on the control thread.
  */
 #include "ingest_int.h"
 
@@ -14,9 +15,12 @@
 #include "coin/error.h"
 #include "coin/log.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define REPLY_PREFIX "coin.control.backfill.reply."
 
@@ -185,14 +189,14 @@ static void on_progress(void *ud, int64_t seen) {
         seen < p->total ? seen : p->total, p->total, NULL);
 }
 
-bool control_pending(struct ingest *in) {
+static bool control_pending(struct ingest *in) {
   pthread_mutex_lock(&in->lock);
   bool any = in->n_requests > 0;
   pthread_mutex_unlock(&in->lock);
   return any;
 }
 
-void control_run(struct ingest *in) {
+static void control_run(struct ingest *in) {
   for (;;) {
     struct control_req r;
     pthread_mutex_lock(&in->lock);
@@ -234,4 +238,36 @@ void control_run(struct ingest *in) {
                rc == 0 ? total : stored, total, rc ? coin_error_last() : NULL,
                r.note);
   }
+}
+
+/* The control thread: operator refills, beside the rounds. */
+static void *control_main(void *arg) {
+  struct ingest *in = arg;
+  while (!in->stop && !atomic_load(&in->control_quit)) {
+    if (control_pending(in)) {
+      control_run(in);
+      continue;
+    }
+    struct timespec ts = {0, 200 * 1000000L};
+    nanosleep(&ts, NULL);
+  }
+  return NULL;
+}
+
+int control_thread_start(struct ingest *in) {
+  atomic_store(&in->control_quit, false);
+  if (pthread_create(&in->control.thread, NULL, control_main, in) != 0)
+    return coin_error_set(COIN_EINTERNAL,
+                          "ingest: cannot start the control thread (%s)",
+                          strerror(errno ? errno : EAGAIN));
+  in->control.started = true;
+  return 0;
+}
+
+void control_thread_stop(struct ingest *in) {
+  if (!in->control.started)
+    return;
+  atomic_store(&in->control_quit, true);
+  pthread_join(in->control.thread, NULL);
+  in->control.started = false;
 }

@@ -253,6 +253,7 @@ void ingest_free(struct ingest *in) {
   if (!in)
     return;
   coin_httpd_free(in->httpd);
+  control_thread_stop(in);
   sched_stop(in);
   runtime_window_destroy(in); /* saves what is pending, before the bus goes */
   coin_bus_tap_free(in->control_tap);
@@ -330,6 +331,10 @@ int ingest_run(struct ingest *in) {
   int rc = sched_start(in);
   if (rc != 0)
     return rc;
+  if ((rc = control_thread_start(in)) != 0) {
+    sched_stop(in);
+    return rc;
+  }
   int64_t rounds = 0, wake = 0;
   const int64_t retry_ms = in->cfg->retry_seconds * 1000;
   members_start(in); /* our share of the series, before the first round */
@@ -362,6 +367,7 @@ int ingest_run(struct ingest *in) {
       nanosleep(&ts, NULL);
     }
   }
+  control_thread_stop(in);
   sched_stop(in);
   members_leave(in);
   COIN_LOG_INFO("ingest stopping", COIN_LOG_INT("cycles", rounds));

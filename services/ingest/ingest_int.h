@@ -213,6 +213,7 @@ struct ingest {
   struct coin_httpd *httpd;
   struct coin_bus_tap *control_tap;
   struct worker control; /* the control thread's clients (operator refills) */
+  atomic_bool control_quit;
   struct control_req requests[INGEST_MAX_REQUESTS]; /* under lock */
   size_t n_requests;
 
@@ -304,9 +305,10 @@ void sched_stop(struct ingest *in);
 
 /* control.c: coinctl backfill requests */
 int control_start(struct ingest *in);
-bool control_pending(struct ingest *in);
-/* Runs the queued requests on in->control (the control thread). */
-void control_run(struct ingest *in);
+/* The control thread runs the queued requests on in->control, claiming each
+ * series from the scheduler (sched_claim); from ingest_run to its end. */
+int control_thread_start(struct ingest *in);
+void control_thread_stop(struct ingest *in); /* joins it (idempotent) */
 
 /* runtime_window.c: load before the first cycle (never fails ingest: a bad
  * value is logged once, counted and ignored), then one save per cycle. */

@@ -192,20 +192,6 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-/* The control thread: operator refills, beside the rounds. */
-static void *control_main(void *arg) {
-  struct ingest *in = arg;
-  while (!in->stop && !in->quit) {
-    if (control_pending(in)) {
-      control_run(in);
-      continue;
-    }
-    struct timespec ts = {0, 200 * 1000000L};
-    nanosleep(&ts, NULL);
-  }
-  return NULL;
-}
-
 /* ---- the dispatcher's side ---------------------------------------------- */
 
 static int new_round(struct ingest *in) {
@@ -329,11 +315,8 @@ int sched_start(struct ingest *in) {
     in->workers[i].started = true;
     started++;
   }
-  if (started > 0 &&
-      pthread_create(&in->control.thread, NULL, control_main, in) == 0)
-    in->control.started = true;
   in->sched_started = true;
-  if (started == 0 || !in->control.started) {
+  if (started == 0) {
     sched_stop(in);
     return coin_error_set(COIN_EINTERNAL,
                           "ingest: cannot start worker threads (%s)",
@@ -354,9 +337,5 @@ void sched_stop(struct ingest *in) {
       pthread_join(in->workers[i].thread, NULL);
       in->workers[i].started = false;
     }
-  if (in->control.started) {
-    pthread_join(in->control.thread, NULL);
-    in->control.started = false;
-  }
   in->sched_started = false;
 }
