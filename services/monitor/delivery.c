@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MON_DELIVERY_ALERT "CoinAlertDeliveryMissed"
 #define MON_DELIVERY_DROP_HOLD_MS (15 * 60 * 1000)
 #define MON_LEDGER_MAX_ENTRIES 50000
 #define MON_LEDGER_KEEP_MIN_MS (10 * 60 * 1000)
@@ -210,7 +209,8 @@ void delivery_settle(struct mon_sink *k, const char *msg_id, bool delivered,
                 delivery_deadline_ms(k->m));
 }
 
-void delivery_evaluate(struct monitor *m, int64_t now_ms) {
+void delivery_evaluate(struct mon_delivery_verdict *out, struct monitor *m,
+                       int64_t now_ms) {
   int64_t deadline = delivery_deadline_ms(m);
   int64_t expire = m->cfg->alert_max_age_hours * 3600 * 1000;
   for (size_t i = 0; i < m->n_sinks; i++) {
@@ -220,12 +220,15 @@ void delivery_evaluate(struct monitor *m, int64_t now_ms) {
     bool dropped_recently = v.last_drop_ms >= 0 &&
                             now_ms - v.last_drop_ms < MON_DELIVERY_DROP_HOLD_MS;
     bool firing = v.missing > 0 || dropped_recently;
-    char summary[COIN_CODEC_TEXT_BYTES] = "";
+    char *summary = out[i].summary;
+    summary[0] = '\0';
+    out[i].sink = k->name;
+    out[i].firing = firing;
     if (firing) {
       char age[32] = "";
       if (v.missing > 0)
         mon_fmt_duration(age, sizeof(age), now_ms - v.oldest_missing_ms);
-      snprintf(summary, sizeof(summary),
+      snprintf(summary, sizeof(out[i].summary),
                "%s: %zu alert(s) not delivered within %llds%s%s%s; "
                "%llu dropped in all%s",
                k->name, v.missing, (long long)(deadline / 1000),
@@ -234,8 +237,6 @@ void delivery_evaluate(struct monitor *m, int64_t now_ms) {
                (unsigned long long)v.outcomes[MON_DELIVERY_DROPPED],
                dropped_recently ? ", one in the last 15 min" : "");
     }
-    mon_global_set(m, MON_DELIVERY_ALERT, k->name, COIN_SEVERITY_WARNING,
-                   firing, now_ms, summary);
   }
 }
 

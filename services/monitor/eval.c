@@ -58,17 +58,6 @@ enum coin_severity eval_severity(enum coin_fresh_state s) {
 
 /* ---- building messages -------------------------------------------------- */
 
-void mon_fmt_duration(char *out, size_t n, int64_t ms) {
-  int64_t s = ms / 1000;
-  if (s < 120)
-    snprintf(out, n, "%llds", (long long)s);
-  else if (s < 7200)
-    snprintf(out, n, "%lldm%02llds", (long long)(s / 60), (long long)(s % 60));
-  else
-    snprintf(out, n, "%lldh%02lldm", (long long)(s / 3600),
-             (long long)(s / 60 % 60));
-}
-
 static void reasons_text(char *out, size_t n, unsigned bits) {
   size_t len = 0;
   out[0] = '\0';
@@ -463,9 +452,6 @@ void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms) {
 
 /* ---- the pass ----------------------------------------------------------- */
 
-const double mon_pass_bucket_le[MON_PASS_BUCKETS] = {
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
-
 static void write_status_file(struct monitor *m, const char *text, size_t len) {
   char path[PATH_MAX];
   snprintf(path, sizeof(path), "%s/status.json", m->cfg->core.static_data_dir);
@@ -503,7 +489,13 @@ void eval_pass(struct monitor *m, int64_t now_ms) {
   }
   m->next_recheck_ms = recheck;
   mon_global_sweep(m, now_ms);
-  delivery_evaluate(m, now_ms); /* alert-miss accounting */
+  /* alert-miss accounting */
+  struct mon_delivery_verdict verdicts[MON_MAX_SINKS];
+  delivery_evaluate(verdicts, m, now_ms);
+  for (size_t i = 0; i < m->n_sinks; i++)
+    mon_global_set(m, MON_DELIVERY_ALERT, verdicts[i].sink,
+                   COIN_SEVERITY_WARNING, verdicts[i].firing, now_ms,
+                   verdicts[i].summary);
   atomic_store(&m->evaluated, true);
   char *status = NULL;
   size_t status_len = 0;

@@ -305,7 +305,7 @@ struct mon_sink {
 /* ---- counters ----------------------------------------------------------- */
 
 #define MON_PASS_BUCKETS 12
-extern const double mon_pass_bucket_le[MON_PASS_BUCKETS];
+extern const double mon_pass_bucket_le[MON_PASS_BUCKETS]; /* series.c */
 
 struct mon_counters {
   atomic_uint_fast64_t passes;
@@ -409,7 +409,9 @@ struct monitor {
   struct mon_champ *champ; /* champion watch (champion.c) */
 };
 
-/* monitor.c */
+/* series.c (calls into no other file) */
+/* Builds the series table and its index from SYMBOLS x INGEST_TIMEFRAMES. */
+int mon_series_setup(struct monitor *m);
 /* Series index of symbol+tf, or -1. */
 ssize_t mon_series_find(const struct monitor *m, const char *symbol,
                         enum coin_tf tf);
@@ -448,9 +450,10 @@ int site_parse_manifest(struct monitor *m, const char *buf, size_t len,
 /* Observes series s (files, last candle, degraded); under m->lock. */
 void site_observe(struct monitor *m, struct mon_series *s, int64_t now_ms);
 
-/* eval.c: the state machine step of one series; queues outbox jobs. */
-/* "45s", "12m05s", "29759h29m": how long, in alert texts. */
+/* "45s", "12m05s", "29759h29m": how long, in alert texts (series.c). */
 void mon_fmt_duration(char *out, size_t n, int64_t ms);
+
+/* eval.c: the state machine step of one series; queues outbox jobs. */
 void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms);
 /* One full pass over all series at now_ms. */
 void eval_pass(struct monitor *m, int64_t now_ms);
@@ -507,8 +510,17 @@ void delivery_expect(struct monitor *m, const char *msg_id, int64_t raised_ms);
 /* The sink's thread settles msg_id (delivered, or given up). */
 void delivery_settle(struct mon_sink *k, const char *msg_id, bool delivered,
                      int64_t stream_ms);
-/* Every pass: the ledgers' views and CoinAlertDeliveryMissed per sink. */
-void delivery_evaluate(struct monitor *m, int64_t now_ms);
+/* Every pass: the ledgers' views, one verdict per sink (out has room for
+ * m->n_sinks), from which the pass raises or resolves
+ * CoinAlertDeliveryMissed. */
+#define MON_DELIVERY_ALERT "CoinAlertDeliveryMissed"
+struct mon_delivery_verdict {
+  const char *sink; /* its name */
+  bool firing;      /* alerts missing, or one dropped lately */
+  char summary[COIN_CODEC_TEXT_BYTES];
+};
+void delivery_evaluate(struct mon_delivery_verdict *out, struct monitor *m,
+                       int64_t now_ms);
 void delivery_metrics(struct coin_jbuf *b, struct monitor *m);
 /* "delivery":{...}, */
 void delivery_status_json(struct coin_jbuf *b, struct monitor *m);
