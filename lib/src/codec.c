@@ -5,9 +5,11 @@
  * input cannot make protobuf-c allocate more than the caps allow.
  * Thread-safe: no state besides the atomic size cap. Error texts are built
  * without the message type and prefixed once at the public boundary.
+ * Subjects and keys are built in names.c, the JSON of the tools in
+ * codec_json.c.
  */
 #include "coin/codec.h"
-#include "coin/fmt.h"
+#include "codec_int.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -80,9 +82,7 @@ static bool char_ok(unsigned char ch, unsigned cls, const char *extra) {
   return ch != '\0' && strchr(extra, ch) != NULL;
 }
 
-/* Copies at most 40 chars of s for an error text, '?' for the unprintable. */
-#define SHOWN_BYTES 48
-static const char *shown(char buf[SHOWN_BYTES], const char *s) {
+const char *codec_shown(char buf[CODEC_SHOWN_BYTES], const char *s) {
   size_t i = 0;
   for (; s[i] && i < 40; i++)
     buf[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
@@ -96,11 +96,11 @@ static const char *shown(char buf[SHOWN_BYTES], const char *s) {
 
 static int check_token(const char *field, const char *s,
                        const struct token_rule *r) {
-  char buf[SHOWN_BYTES];
+  char buf[CODEC_SHOWN_BYTES];
   size_t n = strlen(s);
   if (n < r->min_len || n > r->max_len)
     return coin_error_set(COIN_EINVAL, "%s \"%s\": %zu chars (rule: %s)", field,
-                          shown(buf, s), n, r->text);
+                          codec_shown(buf, s), n, r->text);
   for (size_t i = 0; i < n; i++) {
     bool ok = i == 0
                   ? char_ok((unsigned char)s[i], r->first_cls, r->first_extra)
@@ -109,10 +109,14 @@ static int check_token(const char *field, const char *s,
       return coin_error_set(COIN_EINVAL,
                             "%s \"%s\": character %zu (0x%02x) not allowed "
                             "(rule: %s)",
-                            field, shown(buf, s), i + 1,
+                            field, codec_shown(buf, s), i + 1,
                             (unsigned)(unsigned char)s[i], r->text);
   }
   return 0;
+}
+
+int codec_check_prefix_token(const char *tok) {
+  return check_token("prefix token", tok, &RULE_PREFIX_TOKEN);
 }
 
 /* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
@@ -905,7 +909,7 @@ int coin_codec_unpack_alert(struct coin_alert *out, const uint8_t *data,
                             size_t len) {
   Coin__V1__Alert *m = NULL;
   struct coin_alert a;
-  char shown_buf[SHOWN_BYTES];
+  char shown_buf[CODEC_SHOWN_BYTES];
   int rc;
   memset(&a, 0, sizeof(a));
   if (out == NULL || (data == NULL && len > 0))
@@ -934,7 +938,7 @@ int coin_codec_unpack_alert(struct coin_alert *out, const uint8_t *data,
     rc = coin_error_set(COIN_EDECODE,
                         "timeframe \"%s\" on a global alert (rule: empty "
                         "when exchange is empty)",
-                        shown(shown_buf, m->timeframe));
+                        codec_shown(shown_buf, m->timeframe));
     goto out;
   }
   a.severity = (enum coin_severity)m->severity;
@@ -1321,142 +1325,6 @@ out:
   return rc ? fail_unpack(rc, "BackfillRequest") : 0;
 }
 
-/* ---- subjects and keys --------------------------------------------------- */
-
-static int check_prefix(const char *prefix) {
-  char tok[72];
-  const char *p = prefix;
-  int rc;
-  if (*p == '\0')
-    return coin_error_set(COIN_EINVAL,
-                          "prefix \"\": empty (rule: dot-separated "
-                          "[a-z0-9_]+ tokens)");
-  for (;;) {
-    size_t n = strcspn(p, ".");
-    if (n >= sizeof(tok))
-      n = sizeof(tok) - 1; /* check_token then reports the length */
-    memcpy(tok, p, n);
-    tok[n] = '\0';
-    if ((rc = check_token("prefix token", tok, &RULE_PREFIX_TOKEN)) != 0)
-      return rc;
-    p += strcspn(p, ".");
-    if (*p == '\0')
-      return 0;
-    p++;
-  }
-}
-
-int coin_codec_series_key(char *out, size_t out_bytes, const char *prefix,
-                          const char *exchange, const char *symbol,
-                          enum coin_tf tf) {
-  char buf[COIN_CODEC_SUBJECT_BYTES + 64];
-  int rc;
-  if (out == NULL || prefix == NULL || exchange == NULL || symbol == NULL)
-    return coin_error_set(COIN_EINVAL, "series key: NULL argument");
-  if ((rc = check_prefix(prefix)) != 0 ||
-      (rc = coin_exchange_validate(exchange)) != 0 ||
-      (rc = coin_symbol_validate(symbol)) != 0)
-    return coin_error_wrap(rc, "series key");
-  if ((unsigned)tf >= (unsigned)COIN_TF_COUNT)
-    return coin_error_set(COIN_EINVAL,
-                          "series key: timeframe %d unknown (rule: 1m 1h 1d "
-                          "1w 1M)",
-                          (int)tf);
-  int n = snprintf(buf, sizeof(buf), "%s.%s.%s.%s", prefix, exchange, symbol,
-                   coin_tf_name(tf));
-  if (n < 0 || (size_t)n >= sizeof(buf))
-    return coin_error_set(COIN_EINVAL, "series key: %d chars (rule: <= %zu)", n,
-                          sizeof(buf) - 1);
-  if ((size_t)n >= out_bytes)
-    return coin_error_set(
-        COIN_EINVAL, "series key: %d chars do not fit %zu bytes", n, out_bytes);
-  memcpy(out, buf, (size_t)n + 1);
-  return 0;
-}
-
-int coin_codec_subject_candles(char *out, size_t out_bytes,
-                               const char *exchange, const char *symbol,
-                               enum coin_tf tf) {
-  return coin_codec_series_key(out, out_bytes, COIN_SUBJECT_CANDLES_PREFIX,
-                               exchange, symbol, tf);
-}
-
-int coin_codec_subject_status(char *out, size_t out_bytes, const char *exchange,
-                              const char *symbol, enum coin_tf tf) {
-  return coin_codec_series_key(out, out_bytes, COIN_SUBJECT_STATUS_PREFIX,
-                               exchange, symbol, tf);
-}
-
-int coin_codec_subject_alert(char *out, size_t out_bytes, const char *exchange,
-                             const char *symbol, enum coin_tf tf) {
-  if (out == NULL)
-    return coin_error_set(COIN_EINVAL, "alert subject: NULL argument");
-  if (exchange == NULL || exchange[0] == '\0') {
-    if (symbol != NULL && symbol[0] != '\0')
-      return coin_error_set(COIN_EINVAL,
-                            "alert subject: symbol without exchange (rule: "
-                            "both set, or both empty for a global alert)");
-    if (out_bytes < sizeof(COIN_SUBJECT_ALERTS_GLOBAL))
-      return coin_error_set(COIN_EINVAL,
-                            "alert subject: does not fit %zu bytes", out_bytes);
-    memcpy(out, COIN_SUBJECT_ALERTS_GLOBAL, sizeof(COIN_SUBJECT_ALERTS_GLOBAL));
-    return 0;
-  }
-  return coin_codec_series_key(out, out_bytes, COIN_SUBJECT_ALERTS_PREFIX,
-                               exchange, symbol, tf);
-}
-
-/* Copies the next '.'-separated token of *p into tok (cap bytes). */
-static int next_token(char *tok, size_t cap, const char **p, bool last,
-                      const char *what, const char *key) {
-  char buf[SHOWN_BYTES];
-  size_t n = strcspn(*p, ".");
-  if (n >= cap)
-    return coin_error_set(COIN_EINVAL, "key \"%s\": %s token %zu chars long",
-                          shown(buf, key), what, n);
-  memcpy(tok, *p, n);
-  tok[n] = '\0';
-  *p += n;
-  if (last ? **p != '\0' : **p != '.')
-    return coin_error_set(COIN_EINVAL,
-                          "key \"%s\": %s (rule: "
-                          "<prefix>.<exchange>.<symbol>.<tf>)",
-                          shown(buf, key),
-                          last ? "extra tokens after the timeframe"
-                               : "too few tokens");
-  if (!last)
-    (*p)++;
-  return 0;
-}
-
-int coin_codec_series_parse(struct coin_series_id *out, const char *prefix,
-                            const char *key) {
-  struct coin_series_id id;
-  char tf_text[8], buf[SHOWN_BYTES];
-  int rc;
-  if (out == NULL || prefix == NULL || key == NULL)
-    return coin_error_set(COIN_EINVAL, "series parse: NULL argument");
-  size_t plen = strlen(prefix);
-  if (strncmp(key, prefix, plen) != 0 || key[plen] != '.')
-    return coin_error_set(COIN_EINVAL, "key \"%s\": does not start with %s.",
-                          shown(buf, key), prefix);
-  const char *p = key + plen + 1;
-  memset(&id, 0, sizeof(id));
-  if ((rc = next_token(id.exchange, sizeof(id.exchange), &p, false, "exchange",
-                       key)) != 0 ||
-      (rc = next_token(id.symbol, sizeof(id.symbol), &p, false, "symbol",
-                       key)) != 0 ||
-      (rc = next_token(tf_text, sizeof(tf_text), &p, true, "timeframe", key)) !=
-          0)
-    return rc;
-  if ((rc = coin_exchange_validate(id.exchange)) != 0 ||
-      (rc = coin_symbol_validate(id.symbol)) != 0 ||
-      (rc = coin_tf_parse(&id.tf, tf_text)) != 0)
-    return coin_error_wrap(rc, "key \"%s\"", shown(buf, key));
-  *out = id;
-  return 0;
-}
-
 /* ---- enum names ---------------------------------------------------------- */
 
 static const char *const BATCH_KIND_NAMES[] = {"unspecified", "live",
@@ -1499,7 +1367,7 @@ const char *coin_codec_model_event_kind_name(enum coin_model_event_kind kind) {
 }
 
 int coin_codec_state_parse(enum coin_fresh_state *out, const char *text) {
-  char buf[SHOWN_BYTES];
+  char buf[CODEC_SHOWN_BYTES];
   if (out == NULL || text == NULL)
     return coin_error_set(COIN_EINVAL, "state: NULL argument");
   for (int i = COIN_STATE_FRESH; i <= COIN_STATE_INSUFFICIENT_DATA; i++) {
@@ -1512,403 +1380,7 @@ int coin_codec_state_parse(enum coin_fresh_state *out, const char *text) {
                         "state \"%s\": unknown (rule: fresh soft_stale "
                         "soft_stale_escalated hard_stale hard_stale_escalated "
                         "corrupt insufficient_data)",
-                        shown(buf, text));
-}
-
-/* ---- JSON ---------------------------------------------------------------- */
-
-/* A tiny JSON writer: jansson prints doubles with a fixed precision (17
- * digits turns 0.1 into 0.10000000000000001, fewer loses bits); prices read
- * better and stay exact in the shortest round-trip form written here. */
-struct jbuf {
-  char *p;
-  size_t len;
-  size_t cap;
-  int err;
-};
-
-static void jb_raw(struct jbuf *b, const char *s, size_t n) {
-  if (b->err)
-    return;
-  if (b->len + n + 1 > COIN_CODEC_MAX_JSON_BYTES) {
-    b->err = COIN_ETOOBIG;
-    return;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *np = realloc(b->p, cap);
-    if (np == NULL) {
-      b->err = COIN_ENOMEM;
-      return;
-    }
-    b->p = np;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void jb_lit(struct jbuf *b, const char *s) {
-  jb_raw(b, s, strlen(s));
-}
-
-/* Comma unless the last byte opened an object or array. */
-static void jb_sep(struct jbuf *b) {
-  if (b->len > 0 && b->p[b->len - 1] != '{' && b->p[b->len - 1] != '[')
-    jb_raw(b, ",", 1);
-}
-
-static void jb_str(struct jbuf *b, const char *s) {
-  jb_raw(b, "\"", 1);
-  const char *run = s;
-  for (; *s; s++) {
-    unsigned char ch = (unsigned char)*s;
-    if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != 0x7f)
-      continue;
-    jb_raw(b, run, (size_t)(s - run));
-    char esc[8];
-    switch (ch) {
-    case '"': jb_lit(b, "\\\""); break;
-    case '\\': jb_lit(b, "\\\\"); break;
-    case '\n': jb_lit(b, "\\n"); break;
-    case '\r': jb_lit(b, "\\r"); break;
-    case '\t': jb_lit(b, "\\t"); break;
-    default: snprintf(esc, sizeof(esc), "\\u%04x", ch); jb_lit(b, esc);
-    }
-    run = s + 1;
-  }
-  jb_raw(b, run, (size_t)(s - run));
-  jb_raw(b, "\"", 1);
-}
-
-static void jb_key(struct jbuf *b, const char *key) {
-  jb_sep(b);
-  jb_str(b, key);
-  jb_raw(b, ":", 1);
-}
-
-static void jb_kstr(struct jbuf *b, const char *key, const char *v) {
-  jb_key(b, key);
-  jb_str(b, v);
-}
-
-static void jb_ki64(struct jbuf *b, const char *key, int64_t v) {
-  char num[24];
-  jb_key(b, key);
-  snprintf(num, sizeof(num), "%" PRId64, v);
-  jb_lit(b, num);
-}
-
-static void jb_ku64(struct jbuf *b, const char *key, uint64_t v) {
-  char num[24];
-  jb_key(b, key);
-  snprintf(num, sizeof(num), "%" PRIu64, v);
-  jb_lit(b, num);
-}
-
-static void jb_kopt(struct jbuf *b, const char *key, bool has, int64_t v) {
-  if (has) {
-    jb_ki64(b, key, v);
-  } else {
-    jb_key(b, key);
-    jb_lit(b, "null");
-  }
-}
-
-static void jb_kbool(struct jbuf *b, const char *key, bool v) {
-  jb_key(b, key);
-  jb_lit(b, v ? "true" : "false");
-}
-
-/* Shortest "%.Ng" that strtod reads back to the same double (finite). */
-static void jb_dbl(struct jbuf *b, double v) {
-  char num[COIN_FMT_DOUBLE_BYTES];
-  coin_fmt_double(num, v);
-  jb_lit(b, num);
-}
-
-static void jb_kdbl(struct jbuf *b, const char *key, double v) {
-  jb_key(b, key);
-  jb_dbl(b, v);
-}
-
-static void jb_metrics(struct jbuf *b, const struct coin_metric *m, size_t n) {
-  jb_key(b, "metrics");
-  jb_raw(b, "{", 1);
-  for (size_t i = 0; i < n; i++)
-    jb_kdbl(b, m[i].name, m[i].value);
-  jb_raw(b, "}", 1);
-}
-
-static void jb_head(struct jbuf *b, enum coin_msg_type type) {
-  jb_raw(b, "{", 1);
-  jb_kstr(b, "type", coin_codec_msg_type_name(type));
-  jb_ki64(b, "schema_version", COIN_CODEC_SCHEMA_VERSION);
-}
-
-static void jb_series(struct jbuf *b, const char *exchange, const char *symbol,
-                      enum coin_tf tf) {
-  jb_kstr(b, "exchange", exchange);
-  jb_kstr(b, "symbol", symbol);
-  jb_kstr(b, "timeframe", coin_tf_name(tf));
-}
-
-static void json_batch(struct jbuf *b, const struct coin_candle_batch *x) {
-  jb_head(b, COIN_MSG_CANDLE_BATCH);
-  jb_series(b, x->exchange, x->symbol, x->tf);
-  jb_kstr(b, "kind", coin_codec_batch_kind_name(x->kind));
-  jb_kstr(b, "producer_id", x->producer_id);
-  jb_ki64(b, "produced_at_ms", x->produced_at_ms);
-  jb_ki64(b, "ingest_watermark_ms", x->ingest_watermark_ms);
-  jb_ku64(b, "n_candles", x->n_candles);
-  jb_key(b, "candles");
-  jb_raw(b, "[", 1);
-  for (size_t i = 0; i < x->n_candles && !b->err; i++) {
-    const struct coin_candle *c = &x->candles[i];
-    jb_sep(b);
-    jb_raw(b, "{", 1);
-    jb_ki64(b, "open_time_ms", c->open_ms);
-    jb_kdbl(b, "open", c->open);
-    jb_kdbl(b, "high", c->high);
-    jb_kdbl(b, "low", c->low);
-    jb_kdbl(b, "close", c->close);
-    jb_kdbl(b, "volume", c->volume);
-    jb_raw(b, "}", 1);
-  }
-  jb_raw(b, "]}", 2);
-}
-
-static void json_status(struct jbuf *b,
-                        const struct coin_status_transition *x) {
-  jb_head(b, COIN_MSG_STATUS_TRANSITION);
-  jb_series(b, x->exchange, x->symbol, x->tf);
-  jb_kstr(b, "producer_id", x->producer_id);
-  jb_kstr(b, "from_state", coin_codec_state_name(x->from_state));
-  jb_kstr(b, "to_state", coin_codec_state_name(x->to_state));
-  jb_kbool(b, "from_degraded", x->from_degraded);
-  jb_kbool(b, "degraded", x->degraded);
-  jb_key(b, "degraded_reasons");
-  jb_raw(b, "[", 1);
-  for (size_t i = 0; i < x->n_degraded_reasons; i++) {
-    jb_sep(b);
-    jb_str(b, x->degraded_reasons[i]);
-  }
-  jb_raw(b, "]", 1);
-  jb_ki64(b, "since_ms", x->since_ms);
-  jb_ki64(b, "at_ms", x->at_ms);
-  jb_kopt(b, "last_candle_open_ms", x->has_last_candle_open_ms,
-          x->last_candle_open_ms);
-  jb_kopt(b, "ingest_watermark_ms", x->has_ingest_watermark_ms,
-          x->ingest_watermark_ms);
-  jb_kopt(b, "publish_watermark_ms", x->has_publish_watermark_ms,
-          x->publish_watermark_ms);
-  jb_kstr(b, "detail", x->detail);
-  jb_raw(b, "}", 1);
-}
-
-static void json_alert(struct jbuf *b, const struct coin_alert *x) {
-  jb_head(b, COIN_MSG_ALERT);
-  if (x->exchange[0] == '\0') {
-    jb_key(b, "exchange");
-    jb_lit(b, "null");
-    jb_key(b, "symbol");
-    jb_lit(b, "null");
-    jb_key(b, "timeframe");
-    jb_lit(b, "null");
-  } else {
-    jb_series(b, x->exchange, x->symbol, x->tf);
-  }
-  jb_kstr(b, "producer_id", x->producer_id);
-  jb_kstr(b, "alert_id", x->alert_id);
-  jb_kstr(b, "alertname", x->alertname);
-  jb_kstr(b, "severity", coin_codec_severity_name(x->severity));
-  jb_kstr(b, "state", coin_codec_state_name(x->state));
-  jb_kstr(b, "status", coin_codec_alert_status_name(x->status));
-  jb_ki64(b, "starts_at_ms", x->starts_at_ms);
-  jb_kopt(b, "ends_at_ms", x->has_ends_at_ms, x->ends_at_ms);
-  jb_kstr(b, "summary", x->summary);
-  jb_ku64(b, "repeat_count", x->repeat_count);
-  jb_key(b, "labels");
-  jb_raw(b, "{", 1);
-  for (size_t i = 0; i < x->n_labels; i++)
-    jb_kstr(b, x->labels[i].name, x->labels[i].value);
-  jb_raw(b, "}}", 2);
-}
-
-static void json_model_fields(struct jbuf *b,
-                              const struct coin_model_metadata *x) {
-  jb_kstr(b, "version", x->version);
-  jb_kstr(b, "kind", x->kind);
-  jb_kstr(b, "role", coin_codec_model_role_name(x->role));
-  jb_ku64(b, "feature_schema_version", x->feature_schema_version);
-  jb_kstr(b, "feature_schema_hash", x->feature_schema_hash);
-  jb_ki64(b, "train_from_ms", x->train_from_ms);
-  jb_ki64(b, "train_to_ms", x->train_to_ms);
-  jb_ki64(b, "train_watermark_ms", x->train_watermark_ms);
-  jb_ku64(b, "train_rows", x->train_rows);
-  jb_ku64(b, "eval_rows", x->eval_rows);
-  jb_kstr(b, "parent_version", x->parent_version);
-  jb_kstr(b, "artifact_sha256", x->artifact_sha256);
-  jb_ku64(b, "artifact_size_bytes", x->artifact_size_bytes);
-  jb_ki64(b, "created_at_ms", x->created_at_ms);
-  jb_kstr(b, "git_revision", x->git_revision);
-  jb_metrics(b, x->metrics, x->n_metrics);
-  jb_kstr(b, "artifact_ref", x->artifact_ref);
-}
-
-static void json_model(struct jbuf *b, const struct coin_model_metadata *x) {
-  jb_head(b, COIN_MSG_MODEL_METADATA);
-  json_model_fields(b, x);
-  jb_raw(b, "}", 1);
-}
-
-static void json_event(struct jbuf *b, const struct coin_model_event *x) {
-  jb_head(b, COIN_MSG_MODEL_EVENT);
-  jb_kstr(b, "producer_id", x->producer_id);
-  jb_kstr(b, "kind", coin_codec_model_event_kind_name(x->kind));
-  jb_kstr(b, "version", x->version);
-  jb_kstr(b, "previous_version", x->previous_version);
-  jb_ki64(b, "at_ms", x->at_ms);
-  jb_kstr(b, "reason", x->reason);
-  jb_metrics(b, x->metrics, x->n_metrics);
-  jb_key(b, "model");
-  if (x->has_model) {
-    jb_raw(b, "{", 1);
-    json_model_fields(b, &x->model);
-    jb_raw(b, "}", 1);
-  } else {
-    jb_lit(b, "null");
-  }
-  jb_raw(b, "}", 1);
-}
-
-static void json_backfill(struct jbuf *b,
-                          const struct coin_backfill_request *x) {
-  jb_head(b, COIN_MSG_BACKFILL_REQUEST);
-  jb_series(b, x->exchange, x->symbol, x->tf);
-  jb_kstr(b, "producer_id", x->producer_id);
-  jb_kstr(b, "request_id", x->request_id);
-  jb_ki64(b, "from_ms", x->from_ms);
-  jb_ki64(b, "to_ms", x->to_ms);
-  jb_ki64(b, "requested_at_ms", x->requested_at_ms);
-  jb_raw(b, "}", 1);
-}
-
-/* A "<prefix>." match (prefix followed by a dot and at least one char). */
-static bool under(const char *subject, const char *prefix) {
-  size_t n = strlen(prefix);
-  return strncmp(subject, prefix, n) == 0 && subject[n] == '.' &&
-         subject[n + 1] != '\0';
-}
-
-enum coin_msg_type coin_codec_subject_type(const char *subject) {
-  if (subject == NULL)
-    return COIN_MSG_UNKNOWN;
-  if (under(subject, COIN_SUBJECT_CANDLES_PREFIX))
-    return COIN_MSG_CANDLE_BATCH;
-  if (under(subject, COIN_SUBJECT_STATUS_PREFIX))
-    return COIN_MSG_STATUS_TRANSITION;
-  if (under(subject, COIN_SUBJECT_ALERTS_PREFIX))
-    return COIN_MSG_ALERT;
-  if (strcmp(subject, COIN_SUBJECT_MODEL_EVENTS) == 0)
-    return COIN_MSG_MODEL_EVENT;
-  if (under(subject, "$KV." COIN_KV_MODELS "." COIN_KEY_MODEL_PREFIX))
-    return COIN_MSG_MODEL_METADATA;
-  if (strcmp(subject, COIN_SUBJECT_BACKFILL) == 0)
-    return COIN_MSG_BACKFILL_REQUEST;
-  return COIN_MSG_UNKNOWN;
-}
-
-const char *coin_codec_msg_type_name(enum coin_msg_type type) {
-  switch (type) {
-  case COIN_MSG_CANDLE_BATCH: return "CandleBatch";
-  case COIN_MSG_STATUS_TRANSITION: return "StatusTransition";
-  case COIN_MSG_ALERT: return "Alert";
-  case COIN_MSG_MODEL_METADATA: return "ModelMetadata";
-  case COIN_MSG_MODEL_EVENT: return "ModelEvent";
-  case COIN_MSG_BACKFILL_REQUEST: return "BackfillRequest";
-  default: return "unknown";
-  }
-}
-
-/* The decoded form of any message, for coin_codec_to_json_type. */
-union any_msg {
-  struct coin_candle_batch batch;
-  struct coin_status_transition status;
-  struct coin_alert alert;
-  struct coin_model_metadata model;
-  struct coin_model_event event;
-  struct coin_backfill_request backfill;
-};
-
-int coin_codec_to_json_type(char **out, enum coin_msg_type type,
-                            const uint8_t *data, size_t len) {
-  struct jbuf b = {NULL, 0, 0, 0};
-  union any_msg *msg = NULL;
-  int rc;
-  if (out == NULL || (data == NULL && len > 0))
-    return coin_error_set(COIN_EINVAL, "json: NULL argument");
-  /* Heap, not stack: a ModelEvent alone is ~11 KiB. */
-  msg = calloc(1, sizeof(*msg));
-  if (msg == NULL)
-    return coin_error_set(COIN_ENOMEM, "json: out of memory");
-  switch (type) {
-  case COIN_MSG_CANDLE_BATCH:
-    if ((rc = coin_codec_unpack_batch(&msg->batch, data, len)) == 0)
-      json_batch(&b, &msg->batch);
-    coin_candle_batch_clear(&msg->batch);
-    break;
-  case COIN_MSG_STATUS_TRANSITION:
-    if ((rc = coin_codec_unpack_status(&msg->status, data, len)) == 0)
-      json_status(&b, &msg->status);
-    break;
-  case COIN_MSG_ALERT:
-    if ((rc = coin_codec_unpack_alert(&msg->alert, data, len)) == 0)
-      json_alert(&b, &msg->alert);
-    break;
-  case COIN_MSG_MODEL_METADATA:
-    if ((rc = coin_codec_unpack_model(&msg->model, data, len)) == 0)
-      json_model(&b, &msg->model);
-    break;
-  case COIN_MSG_MODEL_EVENT:
-    if ((rc = coin_codec_unpack_model_event(&msg->event, data, len)) == 0)
-      json_event(&b, &msg->event);
-    break;
-  case COIN_MSG_BACKFILL_REQUEST:
-    if ((rc = coin_codec_unpack_backfill(&msg->backfill, data, len)) == 0)
-      json_backfill(&b, &msg->backfill);
-    break;
-  default:
-    rc = coin_error_set(COIN_ENOTFOUND, "json: message type %d unknown",
-                        (int)type);
-  }
-  if (rc == 0 && b.err)
-    rc = coin_error_set(
-        b.err, "json: %s rendering %zu bytes",
-        b.err == COIN_ETOOBIG ? "cap exceeded" : "out of memory", b.len);
-  if (rc == 0) {
-    *out = b.p;
-    b.p = NULL;
-  }
-  free(b.p);
-  free(msg);
-  return rc;
-}
-
-int coin_codec_to_json(char **out, const char *subject, const uint8_t *data,
-                       size_t len) {
-  char buf[SHOWN_BYTES];
-  if (out == NULL || subject == NULL)
-    return coin_error_set(COIN_EINVAL, "json: NULL argument");
-  enum coin_msg_type type = coin_codec_subject_type(subject);
-  if (type == COIN_MSG_UNKNOWN)
-    return coin_error_set(COIN_ENOTFOUND,
-                          "json: subject \"%s\" carries no known message",
-                          shown(buf, subject));
-  return coin_codec_to_json_type(out, type, data, len);
+                        codec_shown(buf, text));
 }
 
 /* ---- watermark values ---------------------------------------------------- */

@@ -126,10 +126,10 @@ static int setup_servers(struct ingest *in) {
   rc = coin_bus_kv_ensure(&in->kv_wm, NULL, in->bus, &kw);
   if (rc != 0)
     return coin_error_wrap(rc, "KV bucket %s", COIN_KV_WATERMARKS);
-  struct coin_bus_kv_config ks = {.bucket = INGEST_BUCKET_STATE, .history = 1};
+  struct coin_bus_kv_config ks = {.bucket = COIN_KV_INGEST, .history = 1};
   rc = coin_bus_kv_ensure(&in->kv_state, NULL, in->bus, &ks);
   if (rc != 0)
-    return coin_error_wrap(rc, "KV bucket %s", INGEST_BUCKET_STATE);
+    return coin_error_wrap(rc, "KV bucket %s", COIN_KV_INGEST);
   return 0;
 }
 

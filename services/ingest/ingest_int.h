@@ -19,9 +19,8 @@
 #include "exchange.h"
 #include "ingest.h"
 
-#define INGEST_BUCKET_STATE "coin_ingest" /* gaps.<exchange>.<symbol>.<tf> */
 #define INGEST_MAX_KNOWN_GAPS 4096
-/* durable runtime-metrics window: key in INGEST_BUCKET_STATE */
+/* durable runtime-metrics window: key in COIN_KV_INGEST */
 #define INGEST_KEY_RUNTIME_PREFIX "runtime" /* runtime.<SERVICE_ID>.cycles */
 
 /* A range the exchange answered without (valid) candles. */
@@ -142,7 +141,7 @@ struct runtime_window {
 };
 
 /* Membership of the replicas (members.c): member.<id> in
- * INGEST_BUCKET_STATE. Everything but the atomics belongs to ingest_run's
+ * COIN_KV_INGEST. Everything but the atomics belongs to ingest_run's
  * thread. */
 #define INGEST_KEY_MEMBER_PREFIX "member"
 #define INGEST_MAX_MEMBERS 64

@@ -32,7 +32,7 @@ void runtime_window_load(struct ingest *in) {
   if (rc == COIN_ENOTFOUND) {
     rw->loaded = true;
     COIN_LOG_INFO("runtime window: none stored, starting empty",
-                  COIN_LOG_STR("bucket", INGEST_BUCKET_STATE),
+                  COIN_LOG_STR("bucket", COIN_KV_INGEST),
                   COIN_LOG_STR("key", rw->key));
     return;
   }
@@ -40,7 +40,7 @@ void runtime_window_load(struct ingest *in) {
     /* Not overwritten until it could be read (the writer retries). */
     if (atomic_fetch_add(&rw->load_errors, 1) == 0)
       COIN_LOG_WARN("runtime window not read from KV; retried before saving",
-                    COIN_LOG_STR("bucket", INGEST_BUCKET_STATE),
+                    COIN_LOG_STR("bucket", COIN_KV_INGEST),
                     COIN_LOG_STR("key", rw->key), COIN_LOG_RC(rc));
     return;
   }
@@ -54,12 +54,12 @@ void runtime_window_load(struct ingest *in) {
     atomic_fetch_add(&rw->rejected, 1);
     COIN_LOG_ERROR("runtime window in KV rejected and ignored (not restored; "
                    "the next save replaces it)",
-                   COIN_LOG_STR("bucket", INGEST_BUCKET_STATE),
+                   COIN_LOG_STR("bucket", COIN_KV_INGEST),
                    COIN_LOG_STR("key", rw->key),
                    COIN_LOG_UINT("revision", e.revision), COIN_LOG_RC(rc));
   } else {
     COIN_LOG_INFO(
-        "runtime window restored", COIN_LOG_STR("bucket", INGEST_BUCKET_STATE),
+        "runtime window restored", COIN_LOG_STR("bucket", COIN_KV_INGEST),
         COIN_LOG_STR("key", rw->key), COIN_LOG_UINT("samples", samples),
         COIN_LOG_UINT("total_cycles", total));
   }
@@ -101,7 +101,7 @@ static void save(struct ingest *in) {
   if (!rw->failing)
     COIN_LOG_WARN("runtime window not saved to KV (once per failure streak; "
                   "coin_ingest_runtime_window_save_errors_total counts them)",
-                  COIN_LOG_STR("bucket", INGEST_BUCKET_STATE),
+                  COIN_LOG_STR("bucket", COIN_KV_INGEST),
                   COIN_LOG_STR("key", rw->key), COIN_LOG_RC(rc));
   rw->failing = true;
 }

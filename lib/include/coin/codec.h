@@ -1,9 +1,9 @@
 /*
  * codec.h: the wire format (proto/coin/v1/coin.proto, protobuf-c) packed from
- * and unpacked into plain project structs, plus the subjects, KV keys and
- * Nats-Msg-Id built from validated tokens. Services never see protobuf-c.
- * Thread-safe (no shared state but the atomic size cap). Ownership: pack
- * returns malloc'd bytes the caller frees with free(); only a candle batch
+ * and unpacked into plain project structs, and the Nats-Msg-Id of a batch
+ * (the names on the bus are in coin/names.h, included here). Services never see
+ * protobuf-c. Thread-safe (no shared state but the atomic size cap). Ownership:
+ * pack returns malloc'd bytes the caller frees with free(); only a candle batch
  * filled by unpack owns heap memory (release with coin_candle_batch_clear);
  * every other message struct is a plain value (no clear needed).
  * Errors: pack -> COIN_EINVAL (bad struct), unpack -> COIN_EDECODE (bad
@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "coin/candle.h"
+#include "coin/names.h" /* streams, subjects, buckets, keys */
 #include "coin/timeframe.h"
 
 /* ---- caps and sizes ------------------------------------------------------ */
@@ -30,12 +31,10 @@
 #define COIN_CODEC_MAX_JSON_BYTES (16 << 20) /* coin_codec_to_json output */
 
 /* Array sizes of string fields (max chars + NUL). */
-#define COIN_CODEC_NAME_BYTES 33      /* exchange, symbol, model kind */
 #define COIN_CODEC_ID_BYTES 65        /* producer_id, versions, ids... */
 #define COIN_CODEC_ALERT_ID_BYTES 129 /* Alert.alert_id */
 #define COIN_CODEC_TEXT_BYTES 513     /* detail, summary, reason (UTF-8) */
 #define COIN_CODEC_LONG_BYTES 257     /* label values, artifact_ref */
-#define COIN_CODEC_SUBJECT_BYTES 128  /* enough for any subject/KV key */
 #define COIN_CODEC_MSG_ID_BYTES 160   /* enough for any Nats-Msg-Id */
 
 /* Largest encoded message pack accepts and unpack reads (both sides):
@@ -43,56 +42,6 @@
  * server's max_payload); atomic, so any thread may read it. */
 void coin_codec_set_max_bytes(size_t max_bytes);
 size_t coin_codec_max_bytes(void);
-
-/* ---- names on the bus ---------------------------------------------------- */
-
-#define COIN_STREAM_CANDLES "COIN_CANDLES" /* subjects coin.candles.> */
-#define COIN_STREAM_ALERTS "COIN_ALERTS"   /* subjects coin.alerts.> */
-#define COIN_SUBJECT_CANDLES_PREFIX "coin.candles"
-#define COIN_SUBJECT_STATUS_PREFIX "coin.status"
-#define COIN_SUBJECT_ALERTS_PREFIX "coin.alerts"
-#define COIN_SUBJECT_ALERTS_GLOBAL "coin.alerts.global"
-#define COIN_SUBJECT_MODEL_EVENTS "coin.models.events"
-#define COIN_SUBJECT_BACKFILL "coin.control.backfill"
-#define COIN_KV_WATERMARKS "coin_watermarks" /* ingest.<s>, publish.<s> */
-#define COIN_KV_MODELS "coin_models"         /* model.<version>, alias.<r> */
-#define COIN_KV_MONITOR "coin_monitor"       /* state.<s> */
-#define COIN_KV_LOCKS "coin_locks"           /* train */
-#define COIN_KEY_INGEST_PREFIX "ingest"
-#define COIN_KEY_PUBLISH_PREFIX "publish"
-#define COIN_KEY_STATE_PREFIX "state"
-#define COIN_KEY_MODEL_PREFIX "model"
-
-/* "<prefix>.<exchange>.<symbol>.<tf>": prefix is dot-separated [a-z0-9_]+
- * tokens; exchange and symbol pass coin_exchange_validate /
- * coin_symbol_validate (so no '.', '*', '>', space or empty token can reach
- * a subject or key). COIN_EINVAL on a bad token or when out_bytes is short;
- * out is written only on success. Serves subjects and KV keys alike. */
-int coin_codec_series_key(char *out, size_t out_bytes, const char *prefix,
-                          const char *exchange, const char *symbol,
-                          enum coin_tf tf);
-/* coin.candles.<exchange>.<symbol>.<tf> */
-int coin_codec_subject_candles(char *out, size_t out_bytes,
-                               const char *exchange, const char *symbol,
-                               enum coin_tf tf);
-/* coin.status.<exchange>.<symbol>.<tf> */
-int coin_codec_subject_status(char *out, size_t out_bytes, const char *exchange,
-                              const char *symbol, enum coin_tf tf);
-/* coin.alerts.<exchange>.<symbol>.<tf>, or coin.alerts.global when exchange
- * is NULL or "" (then symbol must be NULL or "" too). */
-int coin_codec_subject_alert(char *out, size_t out_bytes, const char *exchange,
-                             const char *symbol, enum coin_tf tf);
-
-/* The series named by a subject or key "<prefix>.<exchange>.<symbol>.<tf>". */
-struct coin_series_id {
-  char exchange[COIN_CODEC_NAME_BYTES];
-  char symbol[COIN_CODEC_NAME_BYTES];
-  enum coin_tf tf;
-};
-/* Parses key (e.g. a message subject) that must be exactly prefix plus three
- * valid tokens. COIN_EINVAL naming the bad part otherwise. */
-int coin_codec_series_parse(struct coin_series_id *out, const char *prefix,
-                            const char *key);
 
 /* ---- enums (values equal the proto enum numbers; 0 = unspecified) ------- */
 
