@@ -23,16 +23,16 @@ build: deps
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 test: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE case
 
 test-unit: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit -LE case
 
 # Sanitizer build (ASan + UBSan) in its own tree; runs the unit tests.
 test-asan: deps
 	cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCOIN_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit
+	cd build-asan && ctest --output-on-failure -j $(JOBS) -L unit -LE case
 
 # Unit tests under valgrind memcheck (reuses the build tree of make test).
 test-valgrind: build

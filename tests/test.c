@@ -1,6 +1,8 @@
 /* test.c: runner for test.h (counts, optional name filter, summary line). */
 #include "test.h"
 
+#include <stdbool.h>
+
 int coin_test_failed_flag;
 int coin_test_passed;
 int coin_test_failed;
@@ -13,8 +15,18 @@ int coin_test_main_begin(int argc, char **argv) {
   return 0;
 }
 
+/* No filter: every case. "=name": that case only; otherwise the cases whose
+ * name contains the filter. Cases named setup and teardown always run. */
+static bool selected(const char *name) {
+  if (!filter || !strcmp(name, "setup") || !strcmp(name, "teardown"))
+    return true;
+  if (filter[0] == '=')
+    return strcmp(name, filter + 1) == 0;
+  return strstr(name, filter) != NULL;
+}
+
 void coin_test_run(const char *name, coin_test_fn fn) {
-  if (filter && strstr(name, filter) == NULL)
+  if (!selected(name))
     return;
   coin_test_failed_flag = 0;
   printf("-- %s\n", name);

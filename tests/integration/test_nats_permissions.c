@@ -526,6 +526,10 @@ static void copies_are_left_to_their_owner(void) {
   struct coin_bus_kv *kv = NULL;
   ASSERT_OK(coin_bus_kv_ensure(&kv, NULL, train, &locks));
   coin_bus_kv_free(kv);
+  struct coin_bus *ing = NULL; /* COIN_CANDLES with one copy, by its owner */
+  ASSERT_OK(connect_as(&ing, R_INGEST, NULL));
+  ASSERT_OK(ensure_candles(ing));
+  coin_bus_free(ing);
   coin_test_nats_options(&o, &nats, roles[R_PUBLISH]);
   o.request_timeout_ms = 2000;
   o.replicas = 3;
