@@ -8,32 +8,7 @@
 
 static struct monitor_config cfg;
 
-static int load(void *c, const struct coin_env *env,
-                struct coin_cfg_errors *errs) {
-  return monitor_config_load(c, env, errs);
-}
-static int to_json(char **out, const void *c) {
-  return monitor_config_to_json(out, c);
-}
-static void free_cfg(void *c) {
-  monitor_config_free(c);
-}
-static int create(void **out, const void *c) {
-  struct monitor *s = NULL;
-  int rc = monitor_new(&s, c);
-  if (rc == 0)
-    *out = s;
-  return rc;
-}
-static int run(void *s) {
-  return monitor_run(s);
-}
-static void stop(void *s) {
-  monitor_request_stop(s);
-}
-static void destroy(void *s) {
-  monitor_free(s);
-}
+COIN_SERVICE_HOOKS(monitor)
 
 int main(int argc, char **argv) {
   /* A small resident set: few malloc arenas for our dozen threads, and big
@@ -51,13 +26,7 @@ int main(int argc, char **argv) {
       .vars = monitor_config_vars,
       .n_vars = monitor_config_var_count,
       .cfg = &cfg,
-      .config_load = load,
-      .config_to_json = to_json,
-      .config_free = free_cfg,
-      .create = create,
-      .run = run,
-      .request_stop = stop,
-      .destroy = destroy,
+      COIN_SERVICE_DEF_HOOKS(monitor),
   };
   return coin_service_main(&def, argc, argv);
 }

@@ -67,4 +67,43 @@ struct coin_service_def {
 int coin_service_main(const struct coin_service_def *def, int argc,
                       char **argv);
 
+/* The hooks of a def from a service's typed functions, written once:
+ * COIN_SERVICE_HOOKS(ingest) defines static adapters around
+ * ingest_config_load, ingest_config_to_json, ingest_config_free,
+ * ingest_new, ingest_run, ingest_request_stop and ingest_free (struct
+ * ingest, struct ingest_config); COIN_SERVICE_DEF_HOOKS(ingest) fills the
+ * def's hook members with them. */
+#define COIN_SERVICE_HOOKS(p)                                                  \
+  static int p##_hook_load(void *c, const struct coin_env *env,                \
+                           struct coin_cfg_errors *errs) {                     \
+    return p##_config_load(c, env, errs);                                      \
+  }                                                                            \
+  static int p##_hook_to_json(char **out, const void *c) {                     \
+    return p##_config_to_json(out, c);                                         \
+  }                                                                            \
+  static void p##_hook_free_cfg(void *c) {                                     \
+    p##_config_free(c);                                                        \
+  }                                                                            \
+  static int p##_hook_create(void **out, const void *c) {                      \
+    struct p *s = NULL;                                                        \
+    int rc = p##_new(&s, c);                                                   \
+    if (rc == 0)                                                               \
+      *out = s;                                                                \
+    return rc;                                                                 \
+  }                                                                            \
+  static int p##_hook_run(void *s) {                                           \
+    return p##_run(s);                                                         \
+  }                                                                            \
+  static void p##_hook_stop(void *s) {                                         \
+    p##_request_stop(s);                                                       \
+  }                                                                            \
+  static void p##_hook_destroy(void *s) {                                      \
+    p##_free(s);                                                               \
+  }
+#define COIN_SERVICE_DEF_HOOKS(p)                                              \
+  .config_load = p##_hook_load, .config_to_json = p##_hook_to_json,            \
+  .config_free = p##_hook_free_cfg, .create = p##_hook_create,                 \
+  .run = p##_hook_run, .request_stop = p##_hook_stop,                          \
+  .destroy = p##_hook_destroy
+
 #endif
