@@ -6,6 +6,7 @@
  * entries and key lists are heap copies owned by the caller.
  */
 #include "bus_int.h"
+#include "coin/clock.h"
 
 #include "coin/error.h"
 
@@ -646,4 +647,39 @@ void coin_bus_kv_watch_free(struct coin_bus_kv_watch *w) {
   if (w->w)
     kvWatcher_Destroy(w->w);
   free(w);
+}
+
+int coin_bus_kv_scan(struct coin_bus_kv *kv, const char *pattern,
+                     int64_t timeout_ms, const char *what,
+                     void (*fn)(const struct coin_bus_kv_entry *e, void *ctx),
+                     void *ctx) {
+  struct coin_bus_kv_watch *w = NULL;
+  struct coin_bus_kv_watch_options o = {.keys = pattern,
+                                        .ignore_deletes = true};
+  int rc = coin_bus_kv_watch(&w, kv, &o);
+  if (rc != 0)
+    return coin_error_wrap(rc, "KV %s watch %s", kv->bucket, pattern);
+  int64_t deadline = coin_mono_ms() + timeout_ms;
+  for (;;) {
+    struct coin_bus_kv_entry e = {0};
+    int64_t left = deadline - coin_mono_ms();
+    if (left <= 0) {
+      rc = coin_error_set(COIN_ETIMEOUT, "KV %s: %s not delivered in %lld s",
+                          kv->bucket, what, (long long)(timeout_ms / 1000));
+      break;
+    }
+    rc = coin_bus_kv_watch_next(&e, w, left);
+    if (rc == COIN_ETIMEOUT)
+      continue;
+    if (rc != 0)
+      break;
+    bool done = e.op == COIN_BUS_KV_INIT_DONE;
+    if (e.op == COIN_BUS_KV_PUT)
+      fn(&e, ctx);
+    coin_bus_kv_entry_clear(&e);
+    if (done)
+      break;
+  }
+  coin_bus_kv_watch_free(w);
+  return rc;
 }

@@ -274,54 +274,35 @@ static int global_decode(struct monitor *m, const char *json, size_t len,
   return rc;
 }
 
+struct global_scan {
+  struct monitor *m;
+  int64_t now;
+  size_t loaded, bad;
+};
+
+static void global_scanned(const struct coin_bus_kv_entry *e, void *ctx) {
+  struct global_scan *g = ctx;
+  pthread_mutex_lock(&g->m->g_lock);
+  int drc = global_decode(g->m, (const char *)e->value, e->value_len, g->now);
+  pthread_mutex_unlock(&g->m->g_lock);
+  if (drc == 0) {
+    g->loaded++;
+  } else {
+    g->bad++;
+    COIN_LOG_WARN("global alert record ignored", COIN_LOG_STR("key", e->key),
+                  COIN_LOG_STR("error", coin_error_last()));
+  }
+}
+
 int mon_global_load(struct monitor *m) {
-  struct coin_bus_kv_watch *w = NULL;
   char pattern[COIN_CODEC_SUBJECT_BYTES];
-  size_t loaded = 0, bad = 0;
-  int64_t now = coin_now_ms();
+  struct global_scan g = {m, coin_now_ms(), 0, 0};
   snprintf(pattern, sizeof(pattern), "%s.%s.>", MON_KEY_GLOBAL_PREFIX,
            m->cfg->core.exchange);
-  struct coin_bus_kv_watch_options o = {.keys = pattern,
-                                        .ignore_deletes = true};
-  int rc = coin_bus_kv_watch(&w, m->kv_state, &o);
-  if (rc != 0)
-    return coin_error_wrap(rc, "KV %s watch %s", COIN_KV_MONITOR, pattern);
-  int64_t deadline = coin_mono_ms() + 30000;
-  for (;;) {
-    struct coin_bus_kv_entry e = {0};
-    int64_t left = deadline - coin_mono_ms();
-    if (left <= 0) {
-      rc = coin_error_set(COIN_ETIMEOUT,
-                          "KV %s: global alerts not delivered in 30 s",
-                          COIN_KV_MONITOR);
-      break;
-    }
-    rc = coin_bus_kv_watch_next(&e, w, left);
-    if (rc == COIN_ETIMEOUT)
-      continue;
-    if (rc != 0)
-      break;
-    if (e.op == COIN_BUS_KV_INIT_DONE) {
-      coin_bus_kv_entry_clear(&e);
-      break;
-    }
-    if (e.op == COIN_BUS_KV_PUT) {
-      pthread_mutex_lock(&m->g_lock);
-      int drc = global_decode(m, (const char *)e.value, e.value_len, now);
-      pthread_mutex_unlock(&m->g_lock);
-      if (drc == 0) {
-        loaded++;
-      } else {
-        bad++;
-        COIN_LOG_WARN("global alert record ignored", COIN_LOG_STR("key", e.key),
-                      COIN_LOG_STR("error", coin_error_last()));
-      }
-    }
-    coin_bus_kv_entry_clear(&e);
-  }
-  coin_bus_kv_watch_free(w);
-  if (rc == 0 && (loaded || bad))
-    COIN_LOG_INFO("global alerts loaded", COIN_LOG_UINT("records", loaded),
-                  COIN_LOG_UINT("ignored", bad));
+  int rc = coin_bus_kv_scan(m->kv_state, pattern, 30000, "global alerts",
+                            global_scanned, &g);
+  if (rc == 0 && (g.loaded || g.bad))
+    COIN_LOG_INFO("global alerts loaded", COIN_LOG_UINT("records", g.loaded),
+                  COIN_LOG_UINT("ignored", g.bad));
   return rc;
 }

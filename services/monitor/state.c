@@ -253,59 +253,41 @@ out:
   return rc;
 }
 
+struct state_scan {
+  struct monitor *m;
+  size_t loaded, bad;
+};
+
+static void state_scanned(const struct coin_bus_kv_entry *e, void *ctx) {
+  struct state_scan *st = ctx;
+  struct monitor *m = st->m;
+  struct coin_series_id id;
+  if (coin_codec_series_parse(&id, COIN_KEY_STATE_PREFIX, e->key) != 0 ||
+      strcmp(id.exchange, m->cfg->core.exchange) != 0)
+    return;
+  ssize_t k = mon_series_find(m, id.symbol, id.tf);
+  if (k < 0)
+    return;
+  if (state_decode(&m->series[k], (const char *)e->value, e->value_len) == 0) {
+    st->loaded++;
+  } else {
+    st->bad++;
+    atomic_fetch_add(&m->c.state_bad_records, 1);
+    COIN_LOG_WARN("state record ignored", COIN_LOG_STR("key", e->key),
+                  COIN_LOG_STR("error", coin_error_last()));
+  }
+}
+
 int state_load_all(struct monitor *m) {
-  struct coin_bus_kv_watch *w = NULL;
   char pattern[COIN_CODEC_SUBJECT_BYTES];
-  size_t loaded = 0, bad = 0;
+  struct state_scan st = {m, 0, 0};
   snprintf(pattern, sizeof(pattern), "%s.%s.>", COIN_KEY_STATE_PREFIX,
            m->cfg->core.exchange);
-  struct coin_bus_kv_watch_options o = {.keys = pattern,
-                                        .ignore_deletes = true};
-  int rc = coin_bus_kv_watch(&w, m->kv_state, &o);
-  if (rc != 0)
-    return coin_error_wrap(rc, "KV %s watch %s", COIN_KV_MONITOR, pattern);
-  int64_t deadline = coin_mono_ms() + 30000;
-  for (;;) {
-    struct coin_bus_kv_entry e = {0};
-    int64_t left = deadline - coin_mono_ms();
-    if (left <= 0) {
-      rc = coin_error_set(COIN_ETIMEOUT,
-                          "KV %s: initial states not delivered in 30 s",
-                          COIN_KV_MONITOR);
-      break;
-    }
-    rc = coin_bus_kv_watch_next(&e, w, left);
-    if (rc == COIN_ETIMEOUT)
-      continue;
-    if (rc != 0)
-      break;
-    if (e.op == COIN_BUS_KV_INIT_DONE) {
-      coin_bus_kv_entry_clear(&e);
-      break;
-    }
-    struct coin_series_id id;
-    if (e.op == COIN_BUS_KV_PUT &&
-        coin_codec_series_parse(&id, COIN_KEY_STATE_PREFIX, e.key) == 0 &&
-        strcmp(id.exchange, m->cfg->core.exchange) == 0) {
-      ssize_t k = mon_series_find(m, id.symbol, id.tf);
-      if (k >= 0) {
-        if (state_decode(&m->series[k], (const char *)e.value, e.value_len) ==
-            0) {
-          loaded++;
-        } else {
-          bad++;
-          atomic_fetch_add(&m->c.state_bad_records, 1);
-          COIN_LOG_WARN("state record ignored", COIN_LOG_STR("key", e.key),
-                        COIN_LOG_STR("error", coin_error_last()));
-        }
-      }
-    }
-    coin_bus_kv_entry_clear(&e);
-  }
-  coin_bus_kv_watch_free(w);
+  int rc = coin_bus_kv_scan(m->kv_state, pattern, 30000, "initial states",
+                            state_scanned, &st);
   if (rc == 0)
-    COIN_LOG_INFO("states loaded", COIN_LOG_UINT("loaded", loaded),
-                  COIN_LOG_UINT("ignored", bad),
+    COIN_LOG_INFO("states loaded", COIN_LOG_UINT("loaded", st.loaded),
+                  COIN_LOG_UINT("ignored", st.bad),
                   COIN_LOG_UINT("series", m->n_series));
   return rc;
 }

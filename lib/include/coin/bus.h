@@ -357,6 +357,14 @@ struct coin_bus_kv_watch_options {
  * INIT_DONE, then every change as it happens. */
 int coin_bus_kv_watch(struct coin_bus_kv_watch **out, struct coin_bus_kv *kv,
                       const struct coin_bus_kv_watch_options *opts);
+/* The current values of the keys matching pattern, once: fn is called for
+ * each live entry (deletes skipped) until the watch says it has delivered
+ * them all. COIN_ETIMEOUT ("<what> not delivered in N s") when that takes
+ * longer than timeout_ms; fn's entry is cleared after it returns. */
+int coin_bus_kv_scan(struct coin_bus_kv *kv, const char *pattern,
+                     int64_t timeout_ms, const char *what,
+                     void (*fn)(const struct coin_bus_kv_entry *e, void *ctx),
+                     void *ctx);
 /* Next entry (caller clears it); COIN_ETIMEOUT after timeout_ms. */
 int coin_bus_kv_watch_next(struct coin_bus_kv_entry *out,
                            struct coin_bus_kv_watch *w, int64_t timeout_ms);
