@@ -6,6 +6,7 @@
  * the subscription's delivery thread. Ownership: see coin/bus.h.
  */
 #include "bus_int.h"
+#include "coin/clock.h"
 
 #include "coin/error.h"
 #include "coin/log.h"
@@ -515,14 +516,7 @@ uint64_t coin_bus_reconnects(const struct coin_bus *bus) {
 }
 
 static void wait_closed(struct bus_conn_state *st, int64_t timeout_ms) {
-  struct timespec deadline;
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += timeout_ms / 1000;
-  deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
-  if (deadline.tv_nsec >= 1000000000L) {
-    deadline.tv_sec++;
-    deadline.tv_nsec -= 1000000000L;
-  }
+  struct timespec deadline = coin_deadline_ts(CLOCK_REALTIME, timeout_ms);
   pthread_mutex_lock(&st->mu);
   while (!st->closed) {
     if (pthread_cond_timedwait(&st->cond, &st->mu, &deadline) != 0)

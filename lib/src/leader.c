@@ -129,14 +129,7 @@ static void renew(struct coin_leader *l) {
 }
 
 static void wait_for(struct coin_leader *l, int64_t ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += ms / 1000;
-  ts.tv_nsec += (ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
+  struct timespec ts = coin_deadline_ts(CLOCK_MONOTONIC, ms);
   int w = 0;
   while (!l->stop && w != ETIMEDOUT)
     w = pthread_cond_timedwait(&l->cond, &l->mu, &ts);

@@ -31,14 +31,7 @@
 
 /* pthread_cond_timedwait on CLOCK_MONOTONIC (the conds are made so). */
 static void wait_ms(pthread_cond_t *c, pthread_mutex_t *m, int64_t ms) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  ts.tv_sec += (time_t)(ms / 1000);
-  ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts.tv_nsec >= 1000000000L) {
-    ts.tv_sec++;
-    ts.tv_nsec -= 1000000000L;
-  }
+  struct timespec ts = coin_deadline_ts(CLOCK_MONOTONIC, ms);
   pthread_cond_timedwait(c, m, &ts);
 }
 

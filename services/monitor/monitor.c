@@ -227,14 +227,7 @@ static bool wait_next(struct monitor *m, int64_t due_mono, int64_t last_end) {
     int64_t slice = due_mono - now;
     if (slice > 200)
       slice = 200; /* notice the stop flag (set by a signal handler) */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += slice / 1000;
-    ts.tv_nsec += (slice % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-      ts.tv_sec++;
-      ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = coin_deadline_ts(CLOCK_MONOTONIC, slice);
     pthread_mutex_lock(&m->wake_lock);
     if (!m->triggered)
       pthread_cond_timedwait(&m->wake_cond, &m->wake_lock, &ts);
