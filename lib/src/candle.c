@@ -5,6 +5,7 @@
  * so the text shows exactly the value that failed. Pure functions, thread-safe.
  */
 #include "coin/candle.h"
+#include "coin/fmt.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -42,20 +43,6 @@ static const char *num_text(char buf[NUM_TEXT_BYTES], double v) {
     if (strtod(buf, NULL) == v)
       break;
   }
-  return buf;
-}
-
-/* Copy of untrusted text for an error message: capped, control and non-ASCII
- * bytes shown as '?', so the message stays one printable line. */
-static const char *shown(char buf[SHOWN_TEXT_BYTES], const char *text) {
-  size_t i = 0;
-  for (; text[i] && i < SHOWN_TEXT_BYTES - 4; i++) {
-    unsigned char ch = (unsigned char)text[i];
-    buf[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-  }
-  if (text[i])
-    memcpy(buf + i, "...", 3), i += 3;
-  buf[i] = '\0';
   return buf;
 }
 
@@ -137,15 +124,15 @@ static int name_validate(const char *what, const char *text,
     return coin_error_set(COIN_EINVAL, "%s \"\" is empty (rule: %s)", what,
                           rule);
   if (n > NAME_MAX_CHARS)
-    return coin_error_set(COIN_EINVAL,
-                          "%s \"%s\" longer than %d chars (rule: %s)", what,
-                          shown(buf, text), NAME_MAX_CHARS, rule);
+    return coin_error_set(
+        COIN_EINVAL, "%s \"%s\" longer than %d chars (rule: %s)", what,
+        coin_fmt_shown(buf, sizeof(buf), text), NAME_MAX_CHARS, rule);
   for (size_t i = 0; i < n; i++) {
     if (!(i == 0 ? first_ok(text[i]) : rest_ok(text[i])))
       return coin_error_set(COIN_EINVAL,
                             "%s \"%s\": character %zu (0x%02x) not allowed "
                             "(rule: %s)",
-                            what, shown(buf, text), i + 1,
+                            what, coin_fmt_shown(buf, sizeof(buf), text), i + 1,
                             (unsigned)(unsigned char)text[i], rule);
   }
   return 0;

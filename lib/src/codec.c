@@ -10,6 +10,7 @@
  */
 #include "coin/codec.h"
 #include "codec_int.h"
+#include "coin/fmt.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -82,25 +83,13 @@ static bool char_ok(unsigned char ch, unsigned cls, const char *extra) {
   return ch != '\0' && strchr(extra, ch) != NULL;
 }
 
-const char *codec_shown(char buf[CODEC_SHOWN_BYTES], const char *s) {
-  size_t i = 0;
-  for (; s[i] && i < 40; i++)
-    buf[i] = (s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"') ? s[i] : '?';
-  if (s[i]) {
-    memcpy(buf + i, "...", 3);
-    i += 3;
-  }
-  buf[i] = '\0';
-  return buf;
-}
-
 static int check_token(const char *field, const char *s,
                        const struct token_rule *r) {
   char buf[CODEC_SHOWN_BYTES];
   size_t n = strlen(s);
   if (n < r->min_len || n > r->max_len)
     return coin_error_set(COIN_EINVAL, "%s \"%s\": %zu chars (rule: %s)", field,
-                          codec_shown(buf, s), n, r->text);
+                          coin_fmt_shown(buf, sizeof(buf), s), n, r->text);
   for (size_t i = 0; i < n; i++) {
     bool ok = i == 0
                   ? char_ok((unsigned char)s[i], r->first_cls, r->first_extra)
@@ -109,7 +98,7 @@ static int check_token(const char *field, const char *s,
       return coin_error_set(COIN_EINVAL,
                             "%s \"%s\": character %zu (0x%02x) not allowed "
                             "(rule: %s)",
-                            field, codec_shown(buf, s), i + 1,
+                            field, coin_fmt_shown(buf, sizeof(buf), s), i + 1,
                             (unsigned)(unsigned char)s[i], r->text);
   }
   return 0;
@@ -935,10 +924,11 @@ int coin_codec_unpack_alert(struct coin_alert *out, const uint8_t *data,
     if ((rc = tf_in(&a.tf, m->timeframe)) != 0)
       goto out;
   } else if (m->timeframe[0] != '\0') {
-    rc = coin_error_set(COIN_EDECODE,
-                        "timeframe \"%s\" on a global alert (rule: empty "
-                        "when exchange is empty)",
-                        codec_shown(shown_buf, m->timeframe));
+    rc = coin_error_set(
+        COIN_EDECODE,
+        "timeframe \"%s\" on a global alert (rule: empty "
+        "when exchange is empty)",
+        coin_fmt_shown(shown_buf, sizeof(shown_buf), m->timeframe));
     goto out;
   }
   a.severity = (enum coin_severity)m->severity;
@@ -1380,7 +1370,7 @@ int coin_codec_state_parse(enum coin_fresh_state *out, const char *text) {
                         "state \"%s\": unknown (rule: fresh soft_stale "
                         "soft_stale_escalated hard_stale hard_stale_escalated "
                         "corrupt insufficient_data)",
-                        codec_shown(buf, text));
+                        coin_fmt_shown(buf, sizeof(buf), text));
 }
 
 /* ---- watermark values ---------------------------------------------------- */

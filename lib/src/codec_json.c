@@ -404,6 +404,6 @@ int coin_codec_to_json(char **out, const char *subject, const uint8_t *data,
   if (type == COIN_MSG_UNKNOWN)
     return coin_error_set(COIN_ENOTFOUND,
                           "json: subject \"%s\" carries no known message",
-                          codec_shown(buf, subject));
+                          coin_fmt_shown(buf, sizeof(buf), subject));
   return coin_codec_to_json_type(out, type, data, len);
 }

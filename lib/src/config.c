@@ -7,6 +7,7 @@
  * Single-threaded at start-up; loaded structs are read-only afterwards.
  */
 #include "coin/config.h"
+#include "coin/fmt.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -96,19 +97,6 @@ void coin_cfg_errors_free(struct coin_cfg_errors *errs) {
 }
 
 /* ---- small helpers ----------------------------------------------------- */
-
-/* Untrusted value for an error line: capped, one printable line. */
-static const char *shown(char buf[SHOWN_MAX_CHARS + 4], const char *text) {
-  size_t i = 0;
-  for (; text[i] && i < SHOWN_MAX_CHARS; i++) {
-    unsigned char ch = (unsigned char)text[i];
-    buf[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-  }
-  if (text[i])
-    memcpy(buf + i, "...", 3), i += 3;
-  buf[i] = '\0';
-  return buf;
-}
 
 static void *field(void *cfg, const struct coin_cfg_var *v) {
   return (char *)cfg + v->offset;
@@ -515,7 +503,8 @@ static int parse_str_list(struct coin_cfg_str_list *out, const char *s,
     for (size_t j = 0; j < i; j++)
       if (strcmp(items[i], items[j]) == 0) {
         char b[SHOWN_MAX_CHARS + 4];
-        snprintf(why, WHY_BYTES, "duplicate \"%s\"", shown(b, items[i]));
+        snprintf(why, WHY_BYTES, "duplicate \"%s\"",
+                 coin_fmt_shown(b, sizeof(b), items[i]));
         goto out;
       }
   }
@@ -690,7 +679,8 @@ static bool load_row(void *cfg, const struct coin_cfg_var *v,
         coin_cfg_errors_add(errs,
                             "%s=\"%s\": %s (rule: readable file holding "
                             "the value of %s)",
-                            file_name, shown(show, path), why, v->name);
+                            file_name, coin_fmt_shown(show, sizeof(show), path),
+                            why, v->name);
         bad = true;
         goto out;
       }
@@ -729,8 +719,9 @@ static bool load_row(void *cfg, const struct coin_cfg_var *v,
     coin_redact_text(why_red, sizeof(why_red), why);
     coin_cfg_errors_add(
         errs, "%s=%s%s%s%s: %s (rule: %s)", v->name, is_secret ? "" : "\"",
-        is_secret ? "***" : shown(show, plain), is_secret ? "" : "\"",
-        from_default ? " (the default)" : "", why_red, rule);
+        is_secret ? "***" : coin_fmt_shown(show, sizeof(show), plain),
+        is_secret ? "" : "\"", from_default ? " (the default)" : "", why_red,
+        rule);
     bad = true;
   }
 out:

@@ -25,3 +25,17 @@ size_t coin_fmt_double(char *out, double v) {
   }
   return (size_t)n;
 }
+
+const char *coin_fmt_shown(char *buf, size_t bufsize, const char *text) {
+  size_t i = 0;
+  for (; text[i] && i + 4 < bufsize; i++) {
+    unsigned char ch = (unsigned char)text[i];
+    buf[i] = (ch >= 0x20 && ch < 0x7f && ch != '"') ? (char)ch : '?';
+  }
+  if (text[i]) {
+    memcpy(buf + i, "...", 3);
+    i += 3;
+  }
+  buf[i] = '\0';
+  return buf;
+}

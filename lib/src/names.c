@@ -8,6 +8,7 @@
 
 #include "codec_int.h"
 #include "coin/error.h"
+#include "coin/fmt.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -102,7 +103,7 @@ static int next_token(char *tok, size_t cap, const char **p, bool last,
   size_t n = strcspn(*p, ".");
   if (n >= cap)
     return coin_error_set(COIN_EINVAL, "key \"%s\": %s token %zu chars long",
-                          codec_shown(buf, key), what, n);
+                          coin_fmt_shown(buf, sizeof(buf), key), what, n);
   memcpy(tok, *p, n);
   tok[n] = '\0';
   *p += n;
@@ -110,7 +111,7 @@ static int next_token(char *tok, size_t cap, const char **p, bool last,
     return coin_error_set(COIN_EINVAL,
                           "key \"%s\": %s (rule: "
                           "<prefix>.<exchange>.<symbol>.<tf>)",
-                          codec_shown(buf, key),
+                          coin_fmt_shown(buf, sizeof(buf), key),
                           last ? "extra tokens after the timeframe"
                                : "too few tokens");
   if (!last)
@@ -128,7 +129,7 @@ int coin_codec_series_parse(struct coin_series_id *out, const char *prefix,
   size_t plen = strlen(prefix);
   if (strncmp(key, prefix, plen) != 0 || key[plen] != '.')
     return coin_error_set(COIN_EINVAL, "key \"%s\": does not start with %s.",
-                          codec_shown(buf, key), prefix);
+                          coin_fmt_shown(buf, sizeof(buf), key), prefix);
   const char *p = key + plen + 1;
   memset(&id, 0, sizeof(id));
   if ((rc = next_token(id.exchange, sizeof(id.exchange), &p, false, "exchange",
@@ -141,7 +142,8 @@ int coin_codec_series_parse(struct coin_series_id *out, const char *prefix,
   if ((rc = coin_exchange_validate(id.exchange)) != 0 ||
       (rc = coin_symbol_validate(id.symbol)) != 0 ||
       (rc = coin_tf_parse(&id.tf, tf_text)) != 0)
-    return coin_error_wrap(rc, "key \"%s\"", codec_shown(buf, key));
+    return coin_error_wrap(rc, "key \"%s\"",
+                           coin_fmt_shown(buf, sizeof(buf), key));
   *out = id;
   return 0;
 }

@@ -18,4 +18,9 @@
  * the locale. out holds COIN_FMT_DOUBLE_BYTES; returns the length. */
 size_t coin_fmt_double(char *out, double v);
 
+/* Untrusted text for an error line, into buf (bufsize >= 8): at most
+ * bufsize - 4 chars, control and non-ASCII bytes and '"' shown as '?',
+ * "..." when cut, so the line stays one printable line. Returns buf. */
+const char *coin_fmt_shown(char *buf, size_t bufsize, const char *text);
+
 #endif
