@@ -86,7 +86,7 @@ for dir in base overlays/example; do
     bad "kubectl kustomize $dir: $(head -3 "$tmp/k.err")"
     continue
   fi
-  extra=""
+  extra="--ha"
   [ "$dir" = overlays/example ] && extra="--pinned"
   if NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/k8s_check.js" "$out" $extra; then
     ok "schema and rules: $dir"
@@ -154,11 +154,14 @@ done
 # ---- NATS users and permissions: one role table (deploy/nats), used by
 # compose and k8s, valid for nats-server, each service logged in as its user ----
 roles_src="$src/deploy/nats/nats-permissions.conf"
-if cmp -s "$roles_src" "$src/deploy/k8s/base/nats/nats-permissions.conf"; then
-  ok "k8s base nats/nats-permissions.conf matches deploy/nats"
-else
-  bad "deploy/k8s/base/nats/nats-permissions.conf differs from deploy/nats (run deploy/k8s/sync-nats.sh)"
-fi
+cluster_src="$src/deploy/nats/nats-cluster.conf"
+for f in nats-permissions.conf nats-cluster.conf; do
+  if cmp -s "$src/deploy/nats/$f" "$src/deploy/k8s/base/nats/$f"; then
+    ok "k8s base nats/$f matches deploy/nats"
+  else
+    bad "deploy/k8s/base/nats/$f differs from deploy/nats (run deploy/k8s/sync-nats.sh)"
+  fi
+done
 if [ -x /usr/sbin/nats-server ]; then
   mkdir -p "$tmp/natsconf"
   "$src/scripts/nats-passwords.sh" "$tmp/natsconf" && cp "$roles_src" "$tmp/natsconf/"
@@ -178,7 +181,7 @@ else
   bad "/usr/sbin/nats-server missing (Debian package nats-server)"
 fi
 if NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/nats_check.js" "$tmp/compose.yml" "$tmp/base.yaml" \
-     "$tmp/overlays_example.yaml" "$roles_src" >"$tmp/np.out" 2>&1; then
+     "$tmp/overlays_example.yaml" "$roles_src" "$cluster_src" >"$tmp/np.out" 2>&1; then
   ok "NATS users: compose and k8s run the role table, each service as its user ($(grep -c '^ok' "$tmp/np.out") checks)"
 else
   bad "NATS users: $(grep -v '^ok' "$tmp/np.out" | head -5)"
@@ -186,7 +189,7 @@ fi
 # the checker can fail: compose's publish with ingest's credentials
 sed 's/NATS_USER: coin-publish/NATS_USER: coin-ingest/' "$tmp/compose.yml" >"$tmp/compose-bad.yml"
 if NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/nats_check.js" "$tmp/compose-bad.yml" "$tmp/base.yaml" \
-     "$tmp/overlays_example.yaml" "$roles_src" >"$tmp/np-bad.out" 2>&1; then
+     "$tmp/overlays_example.yaml" "$roles_src" "$cluster_src" >"$tmp/np-bad.out" 2>&1; then
   bad "the NATS users check accepted publish logged in as coin-ingest"
 elif grep -q "FAIL - compose publish: NATS_USER coin-publish" "$tmp/np-bad.out"; then
   ok "the NATS users check refuses a service logged in as another role"
