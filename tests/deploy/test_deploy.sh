@@ -36,7 +36,7 @@ else
 fi
 docker-compose -f "$compose" --profile alerting --profile train --profile offline config >"$tmp/compose.yml" 2>/dev/null || true
 services=$(docker-compose -f "$compose" --profile alerting --profile train --profile offline config --services 2>/dev/null | sort | tr '\n' ' ')
-if [ "$services" = "alertmanager influxdb ingest monitor nats nginx publish replay train " ]; then
+if [ "$services" = "alertmanager influxdb ingest ingest-2 ingest-3 monitor monitor-2 nats nats-2 nats-3 nginx publish publish-2 replay train " ]; then
   ok "compose services: $services"
 else
   bad "compose services: $services"
@@ -46,7 +46,7 @@ profiles=$(python3 - "$tmp/compose.yml" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
 out = []
-for name in ("alertmanager", "train", "replay", "nats", "ingest"):
+for name in ("alertmanager", "train", "replay", "nats", "ingest", "nats-2", "nats-3", "ingest-2", "ingest-3", "publish-2", "monitor-2"):
     m = re.search(r"^  %s:\n((?:    .*\n|\n)*)" % name, text, re.M)
     block = m.group(1) if m else ""
     p = re.search(r"^    profiles:\n((?:    - .*\n)+)", block, re.M)
@@ -54,8 +54,8 @@ for name in ("alertmanager", "train", "replay", "nats", "ingest"):
 print(" ".join(out))
 EOF
 )
-if [ "$profiles" = "alertmanager=alerting train=train replay=offline nats=- ingest=-" ]; then
-  ok "alertmanager, train and replay only with their profiles"
+if [ "$profiles" = "alertmanager=alerting train=train replay=offline nats=- ingest=- nats-2=cluster nats-3=cluster ingest-2=cluster ingest-3=cluster publish-2=cluster monitor-2=cluster" ]; then
+  ok "alertmanager, train, replay and the cluster replicas only with their profiles"
 else
   bad "profiles: $profiles"
 fi
@@ -68,6 +68,53 @@ fi
 sed 's/^services:/servicez:/' "$compose" >"$tmp/broken.yml"
 cp -r "$src/deploy/compose/secrets" "$src/deploy/compose/coin.env" "$tmp/" 2>/dev/null || true
 if docker-compose -f "$tmp/broken.yml" config -q >/dev/null 2>&1; then bad "a broken compose file passed"; else ok "a broken compose file is refused"; fi
+
+# ---- compose profile cluster (cluster.env): 3 routed NATS servers, 3 ingest,
+# 2 publish, 2 monitor, every service on the three servers ----------------------
+cluster_env="$src/deploy/compose/cluster.env"
+ccompose() { docker-compose -f "$1" --env-file "$cluster_env" --profile cluster config; }
+if ccompose "$compose" >"$tmp/compose-cluster.yml" 2>"$tmp/c.err"; then
+  ok "compose --env-file cluster.env --profile cluster config"
+else
+  bad "compose cluster config: $(cat "$tmp/c.err")"
+fi
+docker-compose -f "$compose" config >"$tmp/compose-default.yml" 2>/dev/null || true
+# cluster_check COMPOSE_DIR [CLUSTER_YML]: compose_cluster_check.js on it
+cluster_check() {
+  NODE_PATH="$npm_dir/node_modules" node "$src/tests/deploy/compose_cluster_check.js" "${2:-$tmp/compose-cluster.yml}" \
+    "$tmp/compose-default.yml" "$1"
+}
+if cluster_check "$src/deploy/compose" >"$tmp/cc.out" 2>&1; then
+  ok "compose cluster: $(grep -c '^ok' "$tmp/cc.out") checks"
+else
+  bad "compose cluster: $(grep -v '^ok' "$tmp/cc.out" | head -5)"
+fi
+# The checks can fail: a second publish with the first one's SERVICE_ID (two
+# holders of one name), a third ingest left on one NATS server, coin-cluster.env
+# drifting from coin.env, a NATS server sharing another's volume.
+# A copy of deploy/compose and deploy/nats (the mounts of ../nats resolve
+# next to it), one mutation at a time.
+mutate_compose() { # NAME SED-SCRIPT FILE WANT: the check must fail, saying WANT
+  local name="$1" script="$2" file="$3" want="$4" out cm="$tmp/m/deploy/compose"
+  rm -rf "$tmp/m" && mkdir -p "$cm" && cp -r "$src/deploy/compose/." "$cm/" && cp -r "$src/deploy/nats" "$tmp/m/deploy/"
+  sed -i "$script" "$cm/$file"
+  if ! docker-compose -f "$cm/docker-compose.yml" --env-file "$cm/cluster.env" --profile cluster config >"$tmp/cm.yml" 2>"$tmp/cm.err"; then
+    bad "mutation $name: compose refused it: $(head -2 "$tmp/cm.err")"
+    return
+  fi
+  out=$(cluster_check "$cm" "$tmp/cm.yml" 2>&1 || true)
+  if printf '%s\n' "$out" | grep -q "^FAIL - .*$want"; then ok "compose cluster check refuses $name"; else bad "mutation $name passed: $(printf '%s\n' "$out" | grep -v '^ok' | head -3)"; fi
+}
+mutate_compose "publish-2 with publish's SERVICE_ID" 's/SERVICE_ID: compose-publish-2/SERVICE_ID: compose/' docker-compose.yml \
+  "publish: a SERVICE_ID per replica"
+mutate_compose "an ingest on one NATS server" '/^  ingest-3:/,/^$/s/SERVICE_ID: compose-ingest-3/SERVICE_ID: compose-ingest-3\n      NATS_URL: nats:\/\/nats:4222/' \
+  docker-compose.yml "ingest-3: NATS_URL lists the three servers"
+mutate_compose "coin-cluster.env drifting from coin.env" 's/^SYMBOLS=.*/SYMBOLS=BTCUSDT/' coin-cluster.env \
+  "coin-cluster.env: coin.env with"
+mutate_compose "nats-3 on nats-2's volume" 's/nats-data-3:\/data/nats-data-2:\/data/' docker-compose.yml \
+  "each its own name (-n) and its own data volume"
+mutate_compose "a cluster.env without the cluster config" '/^COIN_NATS_CONFIG=/d' cluster.env \
+  "nats-2: runs -c /etc/nats/nats-cluster.conf"
 
 # ---- kubernetes ---------------------------------------------------------------
 if [ ! -f "$npm_dir/node_modules/kubernetes-models/package.json" ] || [ ! -f "$npm_dir/node_modules/yaml/package.json" ]; then
