@@ -7,7 +7,8 @@
 // the rest, and the NetworkPolicy set evaluated as the API defines it
 // (a pod is isolated in a direction once a policy selects it; a connection
 // passes when the source's egress and the destination's ingress allow it):
-// every needed connection allowed, a few that must not be, refused.
+// every needed connection allowed, a few that must not be, refused by the
+// destination's own ingress rules (or, going out, by the source's egress).
 "use strict";
 
 module.exports = function clusterChecks(docs, check, opts) {
@@ -111,9 +112,14 @@ module.exports = function clusterChecks(docs, check, opts) {
   for (const [a, b, port, proto] of must)
     check(`NetworkPolicy allows ${name(a)} -> ${name(b)} ${port}/${proto || "TCP"}`,
       allowed(pols, typeof a === "string" ? P(a) : a, typeof b === "string" ? P(b) : b, port, proto || "TCP"));
-  for (const [a, b, port] of mustNot)
-    check(`NetworkPolicy refuses ${name(a)} -> ${name(b)} ${port}/TCP`,
-      !allowed(pols, typeof a === "string" ? P(a) : a, typeof b === "string" ? P(b) : b, port, "TCP"));
+  // Refused by the side that is ours to protect: the destination's ingress
+  // (whatever the source's egress says), else the source's egress.
+  for (const [a, b, port] of mustNot) {
+    const src = typeof a === "string" ? P(a) : a;
+    const dst = typeof b === "string" ? P(b) : b;
+    const open = dst.external ? side(pols, src, "Egress", dst, port, "TCP") : side(pols, dst, "Ingress", src, port, "TCP");
+    check(`NetworkPolicy refuses ${name(a)} -> ${name(b)} ${port}/TCP`, !open);
+  }
 };
 
 function matchLabels(sel, labels) {
