@@ -38,6 +38,8 @@ module.exports = function clusterChecks(docs, check, opts) {
   check("StatefulSet nats: node name from the pod name (-n $(POD_NAME))",
     / -n \$\(POD_NAME\)( |$)/.test(` ${args}`) &&
       (nc.env || []).some((e) => e.name === "POD_NAME" && e.valueFrom && e.valueFrom.fieldRef.fieldPath === "metadata.name"), args);
+  check("StatefulSet nats: a startup probe on the full /healthz (caught up before a rollout goes on)",
+    nc && nc.startupProbe && nc.startupProbe.httpGet && nc.startupProbe.httpGet.path === "/healthz", JSON.stringify(nc && nc.startupProbe));
   const aff = sts && sts.spec.template.spec.affinity && sts.spec.template.spec.affinity.podAntiAffinity;
   const terms = (aff && aff.requiredDuringSchedulingIgnoredDuringExecution) || [];
   const prefs = ((aff && aff.preferredDuringSchedulingIgnoredDuringExecution) || []).map((p) => p.podAffinityTerm);
