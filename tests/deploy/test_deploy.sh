@@ -174,6 +174,8 @@ mutate_k8s() { # NAME FILE SED-SCRIPT WANT
 mutate_k8s "NATS with 1 replica" nats.yaml 's/^  replicas: 3$/  replicas: 1/' "StatefulSet nats: 3 replicas"
 mutate_k8s "NATS pod names unpublished before ready" nats.yaml '/publishNotReadyAddresses: true/d' \
   "StatefulSet nats: its serviceName is a headless Service"
+mutate_k8s "NATS started without the full /healthz" nats.yaml '/startupProbe:/,/failureThreshold: 90/d' \
+  "StatefulSet nats: a startup probe on the full /healthz"
 mutate_k8s "NATS pods allowed on one machine" nats.yaml 's/requiredDuringSchedulingIgnoredDuringExecution/preferredDuringSchedulingIgnoredDuringExecution/' \
   "StatefulSet nats: one pod per machine"
 mutate_k8s "a routes secret without nats-2" nats/nats-routes.example.conf '/nats-2\.nats-headless/d' \
