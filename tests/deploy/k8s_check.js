@@ -1,4 +1,4 @@
-// k8s_check.js FILE [--pinned]: validates the output of `kubectl kustomize`
+// k8s_check.js FILE [--pinned] [--ha]: validates the output of `kubectl kustomize`
 // offline. Every document is checked against the Kubernetes OpenAPI schema
 // (npm kubernetes-models, ajv) and against the project's rules: probes on
 // /healthz and /readyz for the coin services, memory requests within the
@@ -6,8 +6,10 @@
 // PVC present in the same output, (--pinned) no image without a tag or
 // with :latest, and the model lifecycle: the CronJob runs `coin-train cycle`
 // hourly, one Job coin-train-first-champion waits for the backfill, runs a
-// cycle and succeeds only with a champion. Prints "FAIL - ..." lines and a
-// count line.
+// cycle and succeeds only with a champion; the cluster rules of
+// k8s_cluster_check.js (NATS StatefulSet, replicas, PDBs, NetworkPolicy;
+// --ha: NATS one pod per machine). Prints "FAIL - ..." lines and a count
+// line.
 "use strict";
 const fs = require("fs");
 const YAML = require("yaml");
@@ -65,6 +67,9 @@ const secrets = names("Secret");
 const pvcs = names("PersistentVolumeClaim");
 
 const MEM_TARGET_MI = { "coin-ingest": 32, "coin-publish": 64, "coin-monitor": 16 };
+// Scale-out (docs/operations.md "Cluster deployment"): ingest replicas share
+// the series, publish and monitor run an active and a standby.
+const REPLICAS = { "coin-ingest": 3, "coin-publish": 2, "coin-monitor": 2 };
 function mi(q) {
   const m = /^([0-9.]+)(Ki|Mi|Gi)?$/.exec(String(q));
   if (!m) return NaN;
@@ -116,7 +121,14 @@ for (const [d, spec] of podSpecs()) {
     check(`${id}: memory request ${c.resources.requests.memory} within the ${MEM_TARGET_MI[app]} MiB target`, req <= MEM_TARGET_MI[app]);
     check(`${id}: runs as non-root`, spec.securityContext && spec.securityContext.runAsNonRoot === true && spec.securityContext.runAsUser > 0);
     check(`${id}: read-only root filesystem`, c.securityContext && c.securityContext.readOnlyRootFilesystem === true);
-    check(`${id}: Recreate (one instance per shard)`, d.spec.strategy && d.spec.strategy.type === "Recreate");
+    const ru = d.spec.strategy && d.spec.strategy.type === "RollingUpdate" && d.spec.strategy.rollingUpdate;
+    check(`${id}: RollingUpdate with maxUnavailable 0 (a new pod ready before an old one stops)`,
+      ru && String(ru.maxUnavailable) === "0" && Number(ru.maxSurge) >= 1, JSON.stringify(d.spec.strategy));
+    check(`${id}: ${REPLICAS[app]} replicas`, d.spec.replicas === REPLICAS[app], `${d.spec.replicas}`);
+    const sid = (c.env || []).find((e) => e.name === "SERVICE_ID");
+    check(`${id}: SERVICE_ID from the pod name (unique per replica)`,
+      sid && !("value" in sid) && sid.valueFrom && sid.valueFrom.fieldRef && sid.valueFrom.fieldRef.fieldPath === "metadata.name",
+      JSON.stringify(sid));
   }
 }
 
@@ -157,6 +169,8 @@ for (const job of firstJobs) {
       JSON.stringify(pod.volumes) === JSON.stringify(cronPod.volumes) &&
       JSON.stringify(pod.securityContext) === JSON.stringify(cronPod.securityContext));
 }
+
+require("./k8s_cluster_check.js")(docs, check, { ha: process.argv.includes("--ha") });
 
 console.log(`${file}: ${docs.length} documents; ${passed} checks passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
