@@ -126,7 +126,19 @@ if [ -n "$leader" ] && [ "$k" -ge 0 ] 2>/dev/null && [ "$k" -le 2 ]; then
   t0=$(date +%s%N)
   sleep $((2 * LEASE))
   deadline=$((SECONDS + 30))
+  restarted=""
   while :; do
+    # A replica whose lease was taken while it was fenced stops (exit 1,
+    # "leader lease lost"): restart it as Kubernetes restarts a container.
+    for n in mon-a mon-b pub-a pub-b; do
+      if ! kill -0 "${svc_pid[$n]}" 2>/dev/null; then
+        if grep -q "leader lease lost" "$tmp/$n.log"; then
+          mv "$tmp/$n.log" "$tmp/$n.lost.log"
+          case $n in mon-*) svc_start "$n" coin-monitor monitor ;; *) svc_start "$n" coin-publish publish ;; esac
+          restarted="$restarted $n"
+        fi
+      fi
+    done
     roles="$(role_of mon-a) $(role_of mon-b) $(role_of pub-a) $(role_of pub-b)"
     case "$roles" in "active standby "* | "standby active "*) case "$roles" in *" active standby" | *" standby active") break ;; esac ;; esac
     [ "$SECONDS" -lt "$deadline" ] || break
@@ -134,7 +146,7 @@ if [ -n "$leader" ] && [ "$k" -ge 0 ] 2>/dev/null && [ "$k" -le 2 ]; then
   done
   case "$roles" in
     "active standby active standby" | "standby active active standby" | "active standby standby active" | "standby active standby active")
-      ok "$leader (leader of KV_coin_locks) SIGKILLed: one active and one standby of each after $(( ($(date +%s%N) - t0) / 1000000 )) ms ($roles)" ;;
+      ok "$leader (leader of KV_coin_locks) SIGKILLed: one active and one standby of each after $(( ($(date +%s%N) - t0) / 1000000 )) ms ($roles; restarted after losing the lease:${restarted:- none})" ;;
     *) bad "after $leader SIGKILLed: roles $roles after 30 s" ;;
   esac
 else
@@ -144,6 +156,7 @@ fi
 # ---- the active ones SIGKILLed: the standby takes over ------------------------------
 for pair in "mon-a mon-b" "pub-a pub-b"; do
   set -- $pair
+  [ "$(role_of "$1")" = active ] || set -- "$2" "$1" # kill whichever is active
   { kill -9 "${svc_pid[$1]}" && wait "${svc_pid[$1]}"; } 2>/dev/null || true
   t0=$(date +%s%N)
   if wait_role "$2" active 30; then

@@ -311,7 +311,9 @@ PYEOF
   local deadline=$((SECONDS + 30)) r=() healthy
   while :; do
     r=("$(routes_of "${dirs[0]}")" "$(routes_of "${dirs[1]}")" "$(routes_of "${dirs[2]}")")
-    healthy=$(for i in 0 1 2; do curl -sf "http://127.0.0.1:$(cat "${dirs[i]}/mport")/healthz" >/dev/null && echo y; done | wc -l)
+    # (an if, not &&: a node not up yet must not end the loop in failure,
+    # which pipefail and set -e would turn into a silent exit)
+    healthy=$(for i in 0 1 2; do if curl -sf "http://127.0.0.1:$(cat "${dirs[i]}/mport")/healthz" >/dev/null; then echo y; fi; done | wc -l)
     [ "${r[*]}" = "2 2 2" ] && [ "$healthy" -eq 3 ] && break
     [ "$SECONDS" -ge "$deadline" ] && break
     sleep 0.2
