@@ -41,7 +41,8 @@ class Timeout(Exception):
 
 
 def on_alarm(signum, frame):
-    raise Timeout("scale_bench: hard timeout reached")
+    raise Timeout("scale_bench: hard timeout reached" if signum == signal.SIGALRM else
+                  f"scale_bench: stopped by signal {signum}")
 
 
 def log(msg):
@@ -196,6 +197,7 @@ class Stack:
                 except Exception:
                     pass
             if ok == n:
+                self.nats_mports = [(nd["name"], nd["mport"]) for nd in nodes]
                 return ",".join(f"nats://127.0.0.1:{nd['port']}" for nd in nodes)
             time.sleep(0.3)
         raise SystemExit("scale_bench: NATS cluster not ready in 60 s")
@@ -223,7 +225,7 @@ class Stack:
                               "--symbols", "BTCUSDT,ETHUSDT", "--clone", str(N_SYMBOLS),
                               "--weight-limit", "1000000", "--log-level", "warn"])
         url = f"http://127.0.0.1:{port}"
-        wait_http(url + "/api/v3/ping", deadline=60)
+        wait_up(self, "replay", url + "/api/v3/ping", deadline=60)
         return url
 
 
@@ -239,6 +241,7 @@ class ManifestWatch(threading.Thread):
         self.lock = threading.Lock()
         self.last = {}  # (symbol, tf) -> last_candle_open_ms
         self.seen = {}  # (symbol, open_ms) -> wall seconds, 1m only
+        self.gen = {}  # (symbol, open_ms) -> the entry's generated_at_ms / 1000
         self.manifests = 0
         self.parse_s = []
         self.n_series = 0
@@ -280,8 +283,11 @@ class ManifestWatch(threading.Thread):
                 if key[1] != "1m" or prev is None or o <= prev:
                     continue
                 # every candle up to o appeared now (normally just o)
+                g = s.get("generated_at_ms")
                 for t in range(max(prev + MINUTE, o - 10 * MINUTE), o + 1, MINUTE):
                     self.seen.setdefault((key[0], t), t_seen)
+                    if g is not None:
+                        self.gen.setdefault((key[0], t), g / 1000)
 
     def snapshot(self):
         with self.lock:
@@ -369,6 +375,18 @@ def hist_quantile(rows, q):
     return rows[-1][0]
 
 
+def parse_ts(ts):
+    """A log line's "ts" (2026-12-04T19:05:17.517Z) -> unix seconds."""
+    if not ts:
+        return None
+    try:
+        import calendar
+        base, frac = ts.rstrip("Z").split(".")
+        return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + int(frac) / 1000
+    except ValueError:
+        return None
+
+
 def now_ms():
     return int(time.time() * 1000)
 
@@ -396,6 +414,49 @@ def wait_backfill(st, watch, ing_urls, deadline_s):
     raise SystemExit(f"scale_bench: backfill not done in {deadline_s} s")
 
 
+def publish_pending(mports):
+    """(num_pending, num_ack_pending) of the coin-publish consumer as its leader node
+    reports it (the other replicas' views lag), or None."""
+    for name, mp in mports:
+        try:
+            j = json.loads(http_get(f"http://127.0.0.1:{mp}/jsz?accounts=true&streams=true"
+                                    "&consumers=true", 5)[1])
+        except Exception:
+            continue
+        for acc in j.get("account_details") or []:
+            for sd in acc.get("stream_detail") or []:
+                if sd.get("name") != "COIN_CANDLES":
+                    continue
+                for c in sd.get("consumer_detail") or []:
+                    if (c.get("name") == "coin-publish" and
+                            (c.get("cluster") or {}).get("leader") == name):
+                        return (c.get("num_pending", 0), c.get("num_ack_pending", 0))
+    return None
+
+
+def wait_drained(st, deadline_s):
+    """Until coin-publish has no backlog from the backfill: nothing pending or unacked
+    on its consumer, twice in a row, at least 20 s before a boundary."""
+    end = time.time() + deadline_s
+    t0 = time.time()
+    ok, nxt = 0, 0
+    while time.time() < end:
+        st.check_alive()
+        in_min = now_ms() % MINUTE
+        v = publish_pending(st.nats_mports)
+        if time.time() >= nxt:
+            log(f"publish consumer (pending, ack pending): {v}")
+            nxt = time.time() + 15
+        if v == (0, 0) and 5000 < in_min < 40000:
+            ok += 1
+            if ok >= 2:
+                return time.time() - t0
+        else:
+            ok = 0
+        time.sleep(1)
+    raise SystemExit(f"scale_bench: coin-publish still behind after {deadline_s} s")
+
+
 def phase(name, st, watch, mon, ing, pub_url, minutes):
     """Measures the 1m boundaries of the next `minutes` minutes."""
     # start 10 s before the next boundary (state is settled by then)
@@ -419,28 +480,43 @@ def phase(name, st, watch, mon, ing, pub_url, minutes):
     # close -> site
     lat, missing, per_boundary = [], 0, []
     with watch.lock:
-        seen = dict(watch.seen)
+        seen, gen = dict(watch.seen), dict(watch.gen)
+    cycs = {}
+    for sid, _ in ing:
+        path = os.path.join(st.tmp, sid + ".log")
+        cycs[sid] = cycles_between(path, logs[sid], os.path.getsize(path))
     for c in closes:
-        lb = []
+        lb, lg = [], []
         for s in SYMBOLS:
             t = seen.get((s, c - MINUTE))
             if t is None:
                 missing += 1
             else:
                 lb.append(t - c / 1000)
+            if (s, c - MINUTE) in gen:
+                lg.append(gen[(s, c - MINUTE)] - c / 1000)
         lat += lb
+        # when each replica's cycle for this boundary ended (its log line's ts)
+        ends = []
+        for sid in cycs:
+            for cy in cycs[sid]:
+                te = parse_ts(cy.get("ts"))
+                if te is not None and c / 1000 < te < c / 1000 + 59 and cy.get("due", 0) > 0:
+                    ends.append(te - c / 1000)
+                    break
         per_boundary.append({"close": time.strftime("%H:%M:%S", time.gmtime(c / 1000)),
                              "n": len(lb), "p50_s": pct(lb, 0.5), "p95_s": pct(lb, 0.95),
-                             "max_s": max(lb) if lb else None})
+                             "max_s": max(lb) if lb else None,
+                             "ingest_cycles_end_s": ends,
+                             "generated_p50_s": pct(lg, 0.5), "generated_p95_s": pct(lg, 0.95)})
     # ingest cycles per replica
     reps = {}
     for sid, _ in ing:
-        path = os.path.join(st.tmp, sid + ".log")
-        cyc = cycles_between(path, logs[sid], os.path.getsize(path))
-        el = [c["elapsed_seconds"] for c in cyc]
+        cyc = cycs[sid]
+        el = [c["elapsed_seconds"] for c in cyc if c.get("due", 0) > 0]  # boundary cycles
         a, b = m_ing0[sid], m_ing1[sid]
         reps[sid] = {
-            "cycles": len(el), "p50_s": pct(el, 0.5), "p95_s": pct(el, 0.95),
+            "cycles": len(el), "cycles_all": len(cyc), "p50_s": pct(el, 0.5), "p95_s": pct(el, 0.95),
             "max_s": max(el) if el else None,
             "overruns_log": sum(1 for c in cyc if c.get("overrun")),
             "overruns_metric": b.get("coin_ingest_cycle_overruns_total", 0) -
@@ -512,6 +588,8 @@ def run(args, tmp):
         mon.start()
         out["backfill_seconds"] = wait_backfill(st, watch, ing, args.backfill_timeout)
         log(f"backfill done in {out['backfill_seconds']:.0f} s")
+        out["publish_drain_seconds"] = wait_drained(st, args.backfill_timeout)
+        log(f"publish drained in {out['publish_drain_seconds']:.0f} s more")
         out["backfill_cycles"] = {}
         for sid, _ in ing:
             path = os.path.join(tmp, sid + ".log")
@@ -597,11 +675,13 @@ def summary(o):
           f"{fmt(m1['max_s'] and m1['max_s'] * 1000, ' ms', 0)} | | < 100 ms |")
     for name, ph in (("3x", p3), ("1x", p1)):
         print(f"\nphase {name}, close -> site per boundary:")
-        print("| candle close (UTC) | candles | p50 s | p95 s | max s |")
-        print("|---|---|---|---|---|")
+        print("| candle close (UTC) | candles | p50 s | p95 s | max s | ingest cycles end s "
+              "| publish staged p50 / p95 s |")
+        print("|---|---|---|---|---|---|---|")
         for b in ph["close_to_site"]["per_boundary"]:
             print(f"| {b['close']} | {b['n']} | {fmt(b['p50_s'])} | {fmt(b['p95_s'])} | "
-                  f"{fmt(b['max_s'])} |")
+                  f"{fmt(b['max_s'])} | {' / '.join(fmt(x) for x in b['ingest_cycles_end_s'])} "
+                  f"| {fmt(b['generated_p50_s'])} / {fmt(b['generated_p95_s'])} |")
     print("\n| process | VmHWM MiB (after 3x) | VmHWM MiB (end) | VmRSS MiB (end) |")
     print("|---|---|---|---|")
     for n, v in o["mem_after_3x"].items():
@@ -628,7 +708,8 @@ def main():
     args.data = os.path.abspath(args.data)
     N_SYMBOLS = args.symbols
     SYMBOLS = clone_names(N_SYMBOLS)
-    signal.signal(signal.SIGALRM, on_alarm)
+    for sig in (signal.SIGALRM, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_alarm)  # the finally blocks stop every process
     signal.alarm(int(args.timeout_minutes * 60))
     tmp = tempfile.mkdtemp(prefix="coin-bench-scale-")
     log(f"temp dir {tmp}")
