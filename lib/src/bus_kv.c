@@ -276,25 +276,61 @@ static int entry_copy(struct coin_bus_kv_entry *out, kvEntry *e) {
   return 0;
 }
 
+/* A get asks the stream's leader (STREAM.MSG.GET of the key's last
+ * message), never a direct get: nats.c makes KV buckets AllowDirect, and on
+ * a cluster a direct get may be answered by a follower that has not yet
+ * applied the latest write. A stale ingest watermark held candles back in
+ * coin-publish for a reconcile period (bench/scale_bench.py), so every get
+ * reads what the bucket holds now. */
 int coin_bus_kv_get(struct coin_bus_kv_entry *out, struct coin_bus_kv *kv,
                     const char *key) {
   int rc;
-  kvEntry *e = NULL;
   if (out == NULL || kv == NULL)
     return coin_error_set(COIN_EINVAL, "kv get: NULL argument");
   if ((rc = check_key("kv key", key, false, false)) != 0)
     return rc;
-  natsStatus s = kvStore_Get(&e, kv->kv, key);
-  if (s == NATS_NOT_FOUND)
+  char stream[COIN_BUS_NAME_MAX + 4], subject[COIN_BUS_SUBJECT_MAX + 1];
+  snprintf(stream, sizeof(stream), "KV_%s", kv->bucket);
+  snprintf(subject, sizeof(subject), "$KV.%s.%s", kv->bucket, key);
+  natsMsg *m = NULL;
+  jsErrCode jerr = 0;
+  natsStatus s = js_GetLastMsg(&m, kv->bus->js, stream, subject, NULL, &jerr);
+  const char *op = NULL;
+  if (s == NATS_OK && natsMsgHeader_Get(m, "KV-Operation", &op) == NATS_OK &&
+      op && (strcmp(op, "DEL") == 0 || strcmp(op, "PURGE") == 0))
+    s = NATS_NOT_FOUND; /* deleted: as kvStore_Get says */
+  if (s == NATS_NOT_FOUND) {
+    natsMsg_Destroy(m);
     return coin_error_set(COIN_ENOTFOUND, "kv %s: key %s not found", kv->bucket,
                           key);
+  }
   if (s != NATS_OK) {
-    rc = bus_nats_error(s, 0, "kv get");
+    char api[COIN_BUS_SUBJECT_MAX + 1];
+    snprintf(api, sizeof(api), "$JS.API.STREAM.MSG.GET.%s", stream);
+    if ((rc = bus_refused(kv->bus, s, api, "kv get")) != 0)
+      return rc;
+    rc = bus_nats_error(s, (int)jerr, "kv get");
     return coin_error_wrap(rc, "kv %s key %s", kv->bucket, key);
   }
-  rc = entry_copy(out, e);
-  kvEntry_Destroy(e);
-  return rc;
+  struct coin_bus_kv_entry r = {0};
+  int len = natsMsg_GetDataLength(m);
+  r.key = bus_strdup(key);
+  r.value = malloc((size_t)(len > 0 ? len : 0) + 1);
+  if (r.key == NULL || r.value == NULL) {
+    natsMsg_Destroy(m);
+    coin_bus_kv_entry_clear(&r);
+    return coin_error_set(COIN_ENOMEM, "kv entry: out of memory");
+  }
+  if (len > 0)
+    memcpy(r.value, natsMsg_GetData(m), (size_t)len);
+  r.value[len > 0 ? len : 0] = '\0';
+  r.value_len = (size_t)(len > 0 ? len : 0);
+  r.revision = natsMsg_GetSequence(m);
+  r.created_ms = natsMsg_GetTime(m) / NANOS_PER_MS;
+  r.op = COIN_BUS_KV_PUT;
+  natsMsg_Destroy(m);
+  *out = r;
+  return 0;
 }
 
 int coin_bus_kv_put(uint64_t *out_revision, struct coin_bus_kv *kv,
