@@ -954,10 +954,24 @@ int coin_influx_create_db(struct coin_influx *c) {
   struct influx_buf q;
   influx_buf_init(&q, MAX_QUERY_BYTES);
   int rc;
+  /* A new database's default RP (autogen, INF) gets 52-week shard groups
+   * instead of InfluxDB's 7 days: candles are sparse (a 1w series has 52
+   * points a year), and a read of a 1w or 1M window would otherwise open a
+   * shard per week of it (docs/influx.md). */
   if ((rc = influx_buf_printf(&q, "CREATE DATABASE ")) ||
-      (rc = influx_ql_ident(&q, c->db)))
+      (rc = influx_ql_ident(&q, c->db)) ||
+      (rc = influx_buf_printf(&q, " WITH SHARD DURATION %" PRId64 "ms",
+                              COIN_INFLUX_DEFAULT_SHARD_MS)))
     goto out;
   rc = coin_influx_exec(c, q.data);
+  if (rc == COIN_EREJECTED && strstr(coin_error_last(), "conflicts")) {
+    /* it exists with other settings: an operator's, kept as they are */
+    influx_buf_reset(&q);
+    if ((rc = influx_buf_printf(&q, "CREATE DATABASE ")) ||
+        (rc = influx_ql_ident(&q, c->db)))
+      goto out;
+    rc = coin_influx_exec(c, q.data);
+  }
 out:
   influx_buf_free(&q);
   return rc;
