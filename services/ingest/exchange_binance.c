@@ -8,6 +8,7 @@
 #include "exchange.h"
 
 #include "coin/error.h"
+#include "coin/fmt.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -212,6 +213,8 @@ static int num_field(double *out, json_t *v, size_t row, const char *name,
                      const char *what) {
   if (json_is_string(v)) {
     const char *s = json_string_value(v);
+    if (coin_fmt_parse_decimal(out, s))
+      return 0; /* the common "29000.01" form, exactly as strtod */
     char *end;
     errno = 0;
     double d = strtod(s, &end);
