@@ -12,6 +12,7 @@
  *      1440-candle windows;
  *   3. peak RSS of coin-publish (VmHWM).
  * Single-threaded. Usage: publish_bench [--symbols N] [--batches N]
+ * [--shard 7d] (the SoT's shard group duration, default: create_db's)
  */
 #include "coin/bus.h"
 #include "coin/codec.h"
@@ -174,14 +175,19 @@ static int cmp_dbl(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
   int n_symbols = 50, n_batches = 1000;
+  const char *shard = NULL;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!strcmp(argv[i], "--symbols"))
       n_symbols = atoi(argv[i + 1]);
     else if (!strcmp(argv[i], "--batches"))
       n_batches = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--shard"))
+      shard = argv[i + 1];
   }
-  if (n_symbols < 1 || n_symbols > 1000 || n_batches < 1) {
-    fprintf(stderr, "usage: publish_bench [--symbols 1..1000] [--batches N]\n");
+  if (n_symbols < 1 || n_symbols > 1000 || n_batches < 1 ||
+      (shard && strspn(shard, "0123456789hdw") != strlen(shard))) {
+    fprintf(stderr, "usage: publish_bench [--symbols 1..1000] [--batches N] "
+                    "[--shard 7d|52w|...]\n");
     return 2;
   }
   char tmp[256], bin[512], site[512], logp[512];
@@ -201,6 +207,15 @@ int main(int argc, char **argv) {
       coin_influx_new(&ix, &io) != 0 || coin_influx_create_db(ix) != 0 ||
       coin_influx_ensure_rp(ix, "rp_1m", 7 * COIN_DAY_MS, false) != 0)
     die("set-up");
+  if (shard) {
+    /* another shard group duration than coin_influx_create_db's (the SoT
+     * below is written after it, so its groups have that duration) */
+    char q[128];
+    snprintf(q, sizeof(q),
+             "ALTER RETENTION POLICY autogen ON coin SHARD DURATION %s", shard);
+    if (coin_influx_exec(ix, q) != 0)
+      die("shard duration");
+  }
 
   /* ---- the SoT ---- */
   const enum coin_tf tfs[] = {COIN_TF_1H, COIN_TF_1D, COIN_TF_1W, COIN_TF_1MO};
