@@ -1,4 +1,6 @@
-/* file.c: temp + fsync + rename + directory fsync (see file.h). */
+/* file.c: temp + fsync + rename + directory fsync (see file.h); the three
+ * steps are also exposed separately so a caller can fsync many temp files
+ * first and then rename them in the order it needs. */
 #include "coin/file.h"
 
 #include "coin/error.h"
@@ -59,17 +61,24 @@ static int fsync_dir_of(const char *path) {
   return rc;
 }
 
-int coin_file_write_atomic(const char *path, const void *data, size_t len) {
-  char tmp[PATH_MAX];
-  int fd = -1, rc = 0;
-  rc = coin_file_mkdirs_for(path);
-  if (rc != 0)
-    return rc;
-  int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
-                   atomic_fetch_add(&temp_counter, 1));
-  if (n < 0 || (size_t)n >= sizeof(tmp))
-    return coin_error_set(COIN_EINVAL, "path too long: %.64s...", path);
-  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+int coin_file_sync_dir_of(const char *path) {
+  return fsync_dir_of(path);
+}
+
+void coin_file_staged_clear(struct coin_file_staged *f) {
+  if (f == NULL)
+    return;
+  if (f->tmp)
+    unlink(f->tmp); /* never committed: the temp file goes */
+  free(f->tmp);
+  free(f->path);
+  f->tmp = f->path = NULL;
+}
+
+/* Creates, fills, fsyncs and closes tmp. */
+static int write_tmp(const char *tmp, const void *data, size_t len) {
+  int rc = 0;
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return coin_error_set(COIN_EIO, "create %s: %s", tmp, strerror(errno));
   const char *p = data;
@@ -89,23 +98,63 @@ int coin_file_write_atomic(const char *path, const void *data, size_t len) {
     rc = coin_error_set(COIN_EIO, "fsync %s: %s", tmp, strerror(errno));
     goto out;
   }
-  if (close(fd) != 0) {
-    fd = -1;
-    rc = coin_error_set(COIN_EIO, "close %s: %s", tmp, strerror(errno));
-    goto out;
-  }
+  int c = close(fd);
   fd = -1;
-  if (rename(tmp, path) != 0) {
-    rc = coin_error_set(COIN_EIO, "rename %s -> %s: %s", tmp, path,
-                        strerror(errno));
-    goto out;
-  }
-  rc = fsync_dir_of(path);
-  return rc;
+  if (c != 0)
+    rc = coin_error_set(COIN_EIO, "close %s: %s", tmp, strerror(errno));
 out:
   if (fd >= 0)
     close(fd);
-  unlink(tmp);
+  if (rc != 0)
+    unlink(tmp);
+  return rc;
+}
+
+int coin_file_stage(struct coin_file_staged *out, const char *path,
+                    const void *data, size_t len) {
+  char tmp[PATH_MAX];
+  int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(),
+                   atomic_fetch_add(&temp_counter, 1));
+  if (n < 0 || (size_t)n >= sizeof(tmp))
+    return coin_error_set(COIN_EINVAL, "path too long: %.64s...", path);
+  char *t = strdup(tmp), *p = strdup(path);
+  if (!t || !p) {
+    free(t);
+    free(p);
+    return coin_error_set(COIN_ENOMEM, "stage %s: out of memory", path);
+  }
+  int rc = write_tmp(t, data, len);
+  if (rc != 0) {
+    free(t);
+    free(p);
+    return rc;
+  }
+  out->tmp = t;
+  out->path = p;
+  return 0;
+}
+
+int coin_file_commit(struct coin_file_staged *f) {
+  if (f == NULL || f->tmp == NULL)
+    return coin_error_set(COIN_EINVAL, "commit: nothing staged");
+  if (rename(f->tmp, f->path) != 0)
+    return coin_error_set(COIN_EIO, "rename %s -> %s: %s", f->tmp, f->path,
+                          strerror(errno));
+  free(f->tmp);
+  f->tmp = NULL; /* in place: clear leaves it */
+  return 0;
+}
+
+int coin_file_write_atomic(const char *path, const void *data, size_t len) {
+  struct coin_file_staged f = {0};
+  int rc = coin_file_mkdirs_for(path);
+  if (rc == 0)
+    rc = coin_file_stage(&f, path, data, len);
+  if (rc == 0)
+    rc = coin_file_commit(&f);
+  if (rc == 0)
+    rc = fsync_dir_of(path);
+  coin_file_staged_clear(&f);
   return rc;
 }
 

@@ -9,13 +9,16 @@
 #include "influx_int.h"
 
 #include "coin/error.h"
+#include "coin/fmt.h"
 #include "coin/http.h"
 #include "coin/redact.h"
 
 #include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <msgpack.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -754,12 +757,11 @@ int coin_influx_flush(struct coin_influx *c) {
 
 /* Queues one point for rp, sending the batch first when it is full or holds
  * another RP. Error: p not queued. */
-static int add_point(struct coin_influx *c, const char *rp,
-                     const struct coin_influx_point *p) {
-  influx_buf_reset(&c->line);
-  int rc = influx_lp_append(&c->line, p);
-  if (rc)
-    return rc;
+/* Queues the line in c->line into the batch (sent first when full). */
+#define CANDLE_PREFIX_BYTES 320
+
+static int queue_line(struct coin_influx *c, const char *rp) {
+  int rc = 0;
   size_t need = c->line.len + (c->batch.len ? 1 : 0);
   if (c->line.len > c->o.batch_max_bytes)
     return coin_error_set(COIN_ETOOBIG,
@@ -780,6 +782,41 @@ static int add_point(struct coin_influx *c, const char *rp,
   c->batch_rp = rp;
   c->batch_points++;
   return 0;
+}
+
+static int add_point(struct coin_influx *c, const char *rp,
+                     const struct coin_influx_point *p) {
+  influx_buf_reset(&c->line);
+  int rc = influx_lp_append(&c->line, p);
+  return rc ? rc : queue_line(c, rp);
+}
+
+/* A candle's line from its series' prefix ("candle,exchange=...,symbol=...,
+ * timeframe=..."), built without the per-point identifier checks and
+ * escaping (the prefix had them): the text influx_lp_append makes. 1 when
+ * a value needs the general path (which names the error). */
+static int candle_line(struct influx_buf *b, const char *prefix, size_t plen,
+                       const struct coin_candle *k) {
+  static const char *const keys[] = {
+      " open=", ",high=", ",low=", ",close=", ",volume="};
+  const double v[] = {k->open, k->high, k->low, k->close, k->volume};
+  char line[CANDLE_PREFIX_BYTES + 5 * (8 + COIN_FMT_DOUBLE_BYTES) + 24];
+  size_t n = plen;
+  memcpy(line, prefix, plen);
+  for (int f = 0; f < 5; f++) {
+    if (!isfinite(v[f]))
+      return 1;
+    size_t kl = strlen(keys[f]);
+    memcpy(line + n, keys[f], kl);
+    n += kl;
+    n += coin_fmt_double(line + n, v[f]);
+  }
+  if (k->open_ms > INT64_C(9223372036854) ||
+      k->open_ms < -INT64_C(9223372036854))
+    return 1;
+  n += (size_t)snprintf(line + n, 24, " %" PRId64, k->open_ms);
+  influx_buf_reset(b);
+  return influx_buf_add(b, line, n);
 }
 
 int coin_influx_add(struct coin_influx *c, const struct coin_influx_point *p) {
@@ -815,7 +852,15 @@ int coin_influx_write_candles(struct coin_influx *c, const char *exchange,
   const char *rp = rp_for_tf(c, tf);
   const struct coin_influx_tag tags[] = {
       {"exchange", exchange}, {"symbol", symbol}, {"timeframe", tf_name}};
+  char prefix[CANDLE_PREFIX_BYTES];
+  size_t plen = 0;
+  bool fast = false; /* the first line made both ways: the same text */
   for (size_t i = 0; i < n; i++) {
+    if (fast && candle_line(&c->line, prefix, plen, &candles[i]) == 0) {
+      if ((rc = queue_line(c, rp)))
+        goto out;
+      continue;
+    }
     const struct coin_candle *k = &candles[i];
     struct coin_influx_field f[] = {
         {"open", {.type = COIN_INFLUX_FLOAT, .v.f64 = k->open}},
@@ -832,6 +877,20 @@ int coin_influx_write_candles(struct coin_influx *c, const char *exchange,
         .n_fields = 5,
         .time_ms = k->open_ms,
     };
+    if (i == 0) {
+      influx_buf_reset(&c->line);
+      if (influx_lp_append(&c->line, &p) == 0) {
+        const char *sp = memchr(c->line.data, ' ', c->line.len);
+        plen = sp ? (size_t)(sp - c->line.data) : 0;
+        if (plen > 0 && plen < sizeof(prefix)) {
+          memcpy(prefix, c->line.data, plen);
+          char *generic = strndup(c->line.data, c->line.len);
+          fast = generic && candle_line(&c->line, prefix, plen, k) == 0 &&
+                 strcmp(generic, c->line.data) == 0;
+          free(generic);
+        }
+      }
+    }
     if ((rc = add_point(c, rp, &p))) {
       coin_error_wrap(rc, "influx: candle %zu (open_ms=%" PRId64 ")", i,
                       k->open_ms);
@@ -954,10 +1013,24 @@ int coin_influx_create_db(struct coin_influx *c) {
   struct influx_buf q;
   influx_buf_init(&q, MAX_QUERY_BYTES);
   int rc;
+  /* A new database's default RP (autogen, INF) gets 52-week shard groups
+   * instead of InfluxDB's 7 days: candles are sparse (a 1w series has 52
+   * points a year), and a read of a 1w or 1M window would otherwise open a
+   * shard per week of it (docs/influx.md). */
   if ((rc = influx_buf_printf(&q, "CREATE DATABASE ")) ||
-      (rc = influx_ql_ident(&q, c->db)))
+      (rc = influx_ql_ident(&q, c->db)) ||
+      (rc = influx_buf_printf(&q, " WITH SHARD DURATION %" PRId64 "ms",
+                              COIN_INFLUX_DEFAULT_SHARD_MS)))
     goto out;
   rc = coin_influx_exec(c, q.data);
+  if (rc == COIN_EREJECTED && strstr(coin_error_last(), "conflicts")) {
+    /* it exists with other settings: an operator's, kept as they are */
+    influx_buf_reset(&q);
+    if ((rc = influx_buf_printf(&q, "CREATE DATABASE ")) ||
+        (rc = influx_ql_ident(&q, c->db)))
+      goto out;
+    rc = coin_influx_exec(c, q.data);
+  }
 out:
   influx_buf_free(&q);
   return rc;

@@ -154,5 +154,10 @@ extern const struct coin_exchange_ops coin_exchange_binance_ops;
 int coin_exchange_binance_decode_klines(struct coin_candle *rows,
                                         int64_t *close_ms, size_t *n,
                                         const char *body, size_t len);
+/* The same with the jansson decoder only (the fast scanner of the common
+ * page shape is left out): tests and the fuzz target compare the two. */
+int coin_exchange_binance_decode_klines_json(struct coin_candle *rows,
+                                             int64_t *close_ms, size_t *n,
+                                             const char *body, size_t len);
 
 #endif

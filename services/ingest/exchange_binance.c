@@ -9,6 +9,7 @@
 
 #include "coin/clock.h"
 #include "coin/error.h"
+#include "coin/fmt.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -213,6 +214,8 @@ static int num_field(double *out, json_t *v, size_t row, const char *name,
                      const char *what) {
   if (json_is_string(v)) {
     const char *s = json_string_value(v);
+    if (coin_fmt_parse_decimal(out, s))
+      return 0; /* the common "29000.01" form, exactly as strtod */
     char *end;
     errno = 0;
     double d = strtod(s, &end);
@@ -234,8 +237,140 @@ static int num_field(double *out, json_t *v, size_t row, const char *name,
                         what, row, name);
 }
 
+/* ---- the common case without a JSON tree ----------------------------------
+ * A scanner for the shape every Binance klines page has: an array of arrays
+ * whose fields 0 and 6 are integers, 1-5 strings holding plain decimals, the
+ * rest strings or integers, no escapes, no nesting. It accepts a strict
+ * subset of what the jansson path accepts and yields the same rows; it
+ * declines (returns false) on anything else, and the jansson path then
+ * decides and names the error. */
+
+struct scan {
+  const char *p, *end;
+};
+
+static void scan_ws(struct scan *sc) {
+  while (sc->p < sc->end &&
+         (*sc->p == ' ' || *sc->p == '\n' || *sc->p == '\r' || *sc->p == '\t'))
+    sc->p++;
+}
+
+static bool scan_char(struct scan *sc, char c) {
+  scan_ws(sc);
+  if (sc->p < sc->end && *sc->p == c) {
+    sc->p++;
+    return true;
+  }
+  return false;
+}
+
+/* -?(0|[1-9][0-9]*), at most 18 digits (no overflow). */
+static bool scan_int(struct scan *sc, int64_t *out) {
+  scan_ws(sc);
+  const char *p = sc->p;
+  bool neg = p < sc->end && *p == '-';
+  p += neg;
+  int64_t v = 0;
+  int digits = 0;
+  while (p < sc->end && *p >= '0' && *p <= '9') {
+    if (++digits > 18 || (digits == 2 && v == 0))
+      return false; /* too long, or a leading zero */
+    v = v * 10 + (*p++ - '0');
+  }
+  if (digits == 0 || (p < sc->end && (*p == '.' || *p == 'e' || *p == 'E')))
+    return false; /* a real number: jansson's call */
+  *out = neg ? -v : v;
+  sc->p = p;
+  return true;
+}
+
+/* A string without escapes or control characters; [*s, *e). */
+static bool scan_str(struct scan *sc, const char **s, const char **e) {
+  if (!scan_char(sc, '"'))
+    return false;
+  const char *p = sc->p;
+  while (p < sc->end && *p != '"') {
+    if (*p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
+      return false; /* escapes, controls, UTF-8: jansson checks those */
+    p++;
+  }
+  if (p >= sc->end)
+    return false;
+  *s = sc->p;
+  *e = p;
+  sc->p = p + 1;
+  return true;
+}
+
+static bool scan_price(struct scan *sc, double *out) {
+  const char *s, *e;
+  char buf[40];
+  if (!scan_str(sc, &s, &e) || (size_t)(e - s) >= sizeof(buf))
+    return false;
+  memcpy(buf, s, (size_t)(e - s));
+  buf[e - s] = '\0';
+  return coin_fmt_parse_decimal(out, buf);
+}
+
+static bool scan_row(struct scan *sc, struct coin_candle *c, int64_t *close) {
+  double *dst[] = {&c->open, &c->high, &c->low, &c->close, &c->volume};
+  if (!scan_char(sc, '[') || !scan_int(sc, &c->open_ms))
+    return false;
+  for (int f = 0; f < 5; f++)
+    if (!scan_char(sc, ',') || !scan_price(sc, dst[f]))
+      return false;
+  if (!scan_char(sc, ',') || !scan_int(sc, close))
+    return false;
+  while (scan_char(sc, ',')) { /* the fields nobody reads */
+    const char *s, *e;
+    int64_t i;
+    scan_ws(sc);
+    if (sc->p < sc->end && *sc->p == '"' ? !scan_str(sc, &s, &e)
+                                         : !scan_int(sc, &i))
+      return false;
+  }
+  return scan_char(sc, ']');
+}
+
+static bool klines_fast(struct page *pg, const char *body, size_t len) {
+  struct scan sc = {body, body + len};
+  size_t n = 0;
+  if (!scan_char(&sc, '['))
+    return false;
+  if (!scan_char(&sc, ']')) {
+    do {
+      struct coin_candle c;
+      int64_t close = 0;
+      if (n == KLINES_LIMIT || !scan_row(&sc, &c, &close))
+        return false;
+      if (n > 0 && c.open_ms <= pg->rows[n - 1].open_ms)
+        return false; /* out of order or repeated: the slow path says so */
+      pg->rows[n] = c;
+      pg->close_ms[n++] = close;
+    } while (scan_char(&sc, ','));
+    if (!scan_char(&sc, ']'))
+      return false;
+  }
+  scan_ws(&sc);
+  if (sc.p != sc.end)
+    return false;
+  pg->n = n;
+  return true;
+}
+
+static int parse_klines_json(void *ud, const struct coin_http_response *r,
+                             const char *what);
+
 static int parse_klines(void *ud, const struct coin_http_response *r,
                         const char *what) {
+  if (klines_fast(ud, r->body, r->body_len))
+    return 0;
+  return parse_klines_json(ud, r, what);
+}
+
+/* The reference decoder: a jansson tree, every rule with its own error. */
+static int parse_klines_json(void *ud, const struct coin_http_response *r,
+                             const char *what) {
   static const char *const names[] = {"open", "high", "low", "close", "volume"};
   struct page *pg = ud;
   json_t *j;
@@ -305,15 +440,15 @@ out:
   return rc;
 }
 
-int coin_exchange_binance_decode_klines(struct coin_candle *rows,
-                                        int64_t *close_ms, size_t *n,
-                                        const char *body, size_t len) {
+static int decode_with(parse_fn parse, struct coin_candle *rows,
+                       int64_t *close_ms, size_t *n, const char *body,
+                       size_t len) {
   struct page *pg = malloc(sizeof(*pg));
   if (pg == NULL)
     return coin_error_set(COIN_ENOMEM, "binance klines: out of memory");
   struct coin_http_response r = {
       .status = 200, .body = (char *)body, .body_len = len};
-  int rc = parse_klines(pg, &r, "binance klines");
+  int rc = parse(pg, &r, "binance klines");
   *n = rc == 0 ? pg->n : 0;
   if (rc == 0) {
     memcpy(rows, pg->rows, pg->n * sizeof(rows[0]));
@@ -321,6 +456,18 @@ int coin_exchange_binance_decode_klines(struct coin_candle *rows,
   }
   free(pg);
   return rc;
+}
+
+int coin_exchange_binance_decode_klines(struct coin_candle *rows,
+                                        int64_t *close_ms, size_t *n,
+                                        const char *body, size_t len) {
+  return decode_with(parse_klines, rows, close_ms, n, body, len);
+}
+
+int coin_exchange_binance_decode_klines_json(struct coin_candle *rows,
+                                             int64_t *close_ms, size_t *n,
+                                             const char *body, size_t len) {
+  return decode_with(parse_klines_json, rows, close_ms, n, body, len);
 }
 
 static int klines(struct coin_exchange *ex, struct page *pg, const char *symbol,

@@ -179,7 +179,14 @@ int consume_write_watermark(struct publish *p, struct pseries *s) {
 /* ---- the window from the SoT -------------------------------------------- */
 
 /* Newly published candles (open > after_ms) go to the serving object so it
- * can score earlier predictions. */
+ * can score earlier predictions: one InfluxDB query and maybe a write, so
+ * it waits until the batch's files are written (consume_realize_pending). */
+static void realize_later(struct pseries *s, int64_t after_ms) {
+  if (!s->realize_pending || after_ms < s->realize_after_ms)
+    s->realize_after_ms = after_ms;
+  s->realize_pending = true;
+}
+
 static void realize(struct publish *p, struct pseries *s, int64_t after_ms) {
   size_t i = s->n;
   while (i > 0 && s->rows[i - 1].c.open_ms > after_ms)
@@ -199,6 +206,16 @@ static void realize(struct publish *p, struct pseries *s, int64_t after_ms) {
                   COIN_LOG_RC(rc));
   }
   free(c);
+}
+
+void consume_realize_pending(struct publish *p) {
+  for (size_t i = 0; i < p->n_series; i++) {
+    struct pseries *s = p->series[i];
+    if (!s->realize_pending)
+      continue;
+    s->realize_pending = false;
+    realize(p, s, s->realize_after_ms);
+  }
 }
 
 /* The window is now the SoT's up to the ingest watermark. */
@@ -282,8 +299,12 @@ bool consume_watch_init(struct publish *p, int64_t timeout_ms) {
 
 void consume_rebuild_all(struct publish *p) {
   struct series_read *v = calloc(p->n_series + 1, sizeof(*v));
-  if (!v)
+  struct pseries **track = calloc(p->n_series + 1, sizeof(*track));
+  if (!v || !track) {
+    free(v);
+    free(track);
     return; /* the per-series path below the caller retries */
+  }
   size_t i = 0;
   while (i < p->n_series && !p->stop) {
     /* a run of series of one exchange and timeframe, sorted by symbol:
@@ -314,6 +335,7 @@ void consume_rebuild_all(struct publish *p) {
                      COIN_LOG_STR("timeframe", coin_tf_name((enum coin_tf)tf)),
                      COIN_LOG_UINT("series", n),
                      COIN_LOG_INT("elapsed_ms", publish_mono_ms() - t0));
+      size_t nt = 0;
       for (size_t k = 0; k < n; k++) {
         struct merge_stats st;
         if (rc == 0 && series_apply_sot(v[k].s, v[k].from_ms, v[k].to_ms,
@@ -322,15 +344,24 @@ void consume_rebuild_all(struct publish *p) {
           rebuilt(v[k].s);
         }
         free(v[k].c);
+        if (!v[k].s->track_loaded)
+          track[nt++] = v[k].s;
       }
       if (rc != 0)
         COIN_LOG_WARN("bulk rebuild failed, reading series one by one",
                       COIN_LOG_STR("timeframe", coin_tf_name((enum coin_tf)tf)),
                       COIN_LOG_RC(rc));
+      /* their track records too (else one query per series at its first
+       * update); a failure leaves that to the series */
+      if (track_load_many(p, track, nt, publish_now_ms()) != 0)
+        COIN_LOG_WARN("bulk track record read failed",
+                      COIN_LOG_STR("timeframe", coin_tf_name((enum coin_tf)tf)),
+                      COIN_LOG_STR("error", coin_error_last()));
     }
     i = end;
   }
   free(v);
+  free(track);
 }
 
 /* Reads (from, I] from the SoT and publishes up to I. */
@@ -358,7 +389,7 @@ static int reconcile(struct publish *p, struct pseries *s, int64_t from_ms,
                 COIN_LOG_TIME("to", wm), COIN_LOG_UINT("added", st.added),
                 COIN_LOG_UINT("replaced", st.replaced),
                 COIN_LOG_UINT("removed", st.removed));
-  realize(p, s, old);
+  realize_later(s, old);
   note_ahead(s);
   return 0;
 }
@@ -570,7 +601,7 @@ static int apply_batch(struct publish *p, struct pseries *s,
           p, s, count_not_in_sot(s, c + k, m - k, c[k].open_ms, anchor), n);
       s->pub_ms = anchor;
       s->dirty_wm = true;
-      realize(p, s, P);
+      realize_later(s, P);
     }
     changed = true;
   }

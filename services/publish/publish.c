@@ -399,6 +399,7 @@ static void process(struct publish *p, struct coin_bus_msg **msgs, size_t n) {
     }
     coin_bus_msg_free(msgs[i]);
   }
+  consume_realize_pending(p);
   free(v);
   free(stamp);
   free(ser);
@@ -433,6 +434,7 @@ static void tick(struct publish *p) {
     if (flush(p) != 0)
       p->flush_retry_mono_ms = mono + FLUSH_RETRY_MS;
   }
+  consume_realize_pending(p);
 }
 
 int publish_run(struct publish *p) {
@@ -517,6 +519,7 @@ int publish_run(struct publish *p) {
   }
   /* Graceful stop: whatever is dirty goes to disk first (while ours). */
   (void)flush(p);
+  consume_realize_pending(p);
   rc = 0;
 out:
   COIN_LOG_INFO("publish stopping",

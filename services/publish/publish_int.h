@@ -91,8 +91,10 @@ struct pseries {
   int64_t ahead_since_mono_ms;   /* ingest ahead of us since; 0: not */
   int64_t blocked_until_mono_ms; /* after a failed SoT read */
 
-  bool dirty_files; /* files must be (re)written */
-  bool dirty_wm;    /* publish watermark must be written after them */
+  bool dirty_files;         /* files must be (re)written */
+  bool dirty_wm;            /* publish watermark must be written after them */
+  bool realize_pending;     /* candles after realize_after_ms are new */
+  int64_t realize_after_ms; /* (realized once the files are on disk) */
   bool dirs_made;
   bool pred_stale;         /* candles or model changed: predict again */
   bool pred_not_evaluated; /* values withheld: champion not evaluated on tf */
@@ -261,6 +263,10 @@ bool consume_watch_init(struct publish *p, int64_t timeout_ms);
 void consume_rebuild_all(struct publish *p);
 /* Writes the publish watermark of s (CAS); 0 when KV holds >= s->pub_ms. */
 int consume_write_watermark(struct publish *p, struct pseries *s);
+/* Realized errors of earlier predictions (coin_serving_realize) for the
+ * candles published since the last call: run after the files are on disk,
+ * off the path from a batch to its files. */
+void consume_realize_pending(struct publish *p);
 
 /* ---- site.c: rendering and writing ----------------------------------------
  */
@@ -280,6 +286,10 @@ void site_update_gauges(struct publish *p);
 /* ---- track.c: the public track record ------------------------------------ */
 /* Reads the champion's recorded predictions of s (once). */
 int track_load(struct publish *p, struct pseries *s, int64_t now_ms);
+/* track_load for many series of one exchange and timeframe (v sorted by
+ * symbol) in one query; on failure none is marked loaded. */
+int track_load_many(struct publish *p, struct pseries **v, size_t n,
+                    int64_t now_ms);
 /* Adds or replaces the row of a prediction (champion values only). */
 int track_put(struct pseries *s, const struct ptrack *row);
 void track_note_prediction(struct pseries *s, const struct coin_prediction *pr,

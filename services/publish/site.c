@@ -1,11 +1,13 @@
 /*
- * site.c: the files of the static site (docs/static-site.md). For each dirty
- * series: history.json, then prediction.json, each rendered from memory,
- * hashed (sha256) and replaced atomically; then manifest.json, which lists
- * every file with its size and hash, written last; then the publish
- * watermarks. So at any instant every file on disk is either the one the
- * manifest describes or a newer one that the next manifest will describe.
- * Runs on publish_run's thread only.
+ * site.c: the files of the static site (docs/static-site.md). A flush
+ * renders each dirty series' history.json, prediction.json and
+ * track_record.json in memory and hashes them (sha256); every file of the
+ * flush, manifests included, is then written and fsynced under a temp name
+ * and renamed in the order readers rely on: transition manifest, the
+ * series' files, final manifest (one directory fsync per directory and
+ * step); then the publish watermarks. So at any instant every file on disk
+ * is either the one the manifest describes or a newer one that the next
+ * manifest will describe. Runs on publish_run's thread only.
  */
 #include "publish_int.h"
 
@@ -338,6 +340,11 @@ struct staged {
   struct coin_jbuf doc[PUBLISH_FILES];
   struct file_info next[PUBLISH_FILES];
   struct shown shown;
+  /* during the flush: the series as it was (restored if a rename fails) */
+  struct file_info prev[PUBLISH_FILES];
+  struct shown prev_shown;
+  bool failed;  /* a file of it was not staged or not renamed */
+  bool renamed; /* a file of it was renamed (its directory is fsynced) */
 };
 
 static void staged_clear(struct staged *st) {
@@ -483,10 +490,10 @@ static void cache_entry(struct publish *p, struct pseries *s) {
 /* ---- manifest.json --------------------------------------------------------
  */
 
-/* Writes the manifest: every series with an entry; the series of chunk
- * (may be NULL) as transition entries (old and new hashes). */
-static int write_manifest(struct publish *p, int64_t gen_ms,
-                          const struct staged *chunk, size_t n_chunk) {
+/* Renders the manifest into p->out: every series with an entry; the series
+ * of chunk (may be NULL) as transition entries (old and new hashes). */
+static int render_manifest(struct publish *p, int64_t gen_ms,
+                           const struct staged *chunk, size_t n_chunk) {
   static const enum coin_fresh_state states[] = {
       COIN_STATE_FRESH, COIN_STATE_SOFT_STALE, COIN_STATE_HARD_STALE,
       COIN_STATE_INSUFFICIENT_DATA, COIN_STATE_CORRUPT};
@@ -566,17 +573,53 @@ static int write_manifest(struct publish *p, int64_t gen_ms,
   free(in_chunk);
   if (b->oom)
     return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-  char path[2 * PATH_MAX];
-  snprintf(path, sizeof(path), "%s/%s", p->site, COIN_SITE_MANIFEST);
-  int rc = coin_file_write_atomic(path, b->p, b->len);
+  return 0;
+}
+
+static void manifest_path(char *out, size_t out_bytes,
+                          const struct publish *p) {
+  snprintf(out, out_bytes, "%s/%s", p->site, COIN_SITE_MANIFEST);
+}
+
+/* The latest write's outcome (readyz "site_writes") and the counters. */
+static void note_write(struct publish *p, int rc, bool manifest) {
   atomic_store(&p->c.writes_failing, rc != 0);
   if (rc != 0) {
     atomic_fetch_add(&p->c.file_errors, 1);
-    return rc;
+    return;
   }
   atomic_fetch_add(&p->c.files_written, 1);
-  atomic_fetch_add(&p->c.manifests_written, 1);
-  return 0;
+  if (manifest)
+    atomic_fetch_add(&p->c.manifests_written, 1);
+}
+
+/* Renders and replaces the manifest on its own (temp, fsync, rename,
+ * directory fsync). */
+static int write_manifest(struct publish *p, int64_t gen_ms,
+                          const struct staged *chunk, size_t n_chunk) {
+  int rc = render_manifest(p, gen_ms, chunk, n_chunk);
+  if (rc != 0)
+    return rc;
+  char path[2 * PATH_MAX];
+  manifest_path(path, sizeof(path), p);
+  rc = coin_file_write_atomic(path, p->out.p, p->out.len);
+  note_write(p, rc, true);
+  return rc;
+}
+
+/* Renders the manifest into a staged temp file (not yet in place). */
+static int stage_manifest(struct publish *p, struct coin_file_staged *out,
+                          int64_t gen_ms, const struct staged *chunk,
+                          size_t n_chunk) {
+  int rc = render_manifest(p, gen_ms, chunk, n_chunk);
+  if (rc != 0)
+    return rc;
+  char path[2 * PATH_MAX];
+  manifest_path(path, sizeof(path), p);
+  rc = coin_file_stage(out, path, p->out.p, p->out.len);
+  if (rc != 0)
+    note_write(p, rc, true);
+  return rc;
 }
 
 void site_update_gauges(struct publish *p) {
@@ -597,72 +640,179 @@ void site_update_gauges(struct publish *p) {
 /* ---- the flush ------------------------------------------------------------
  */
 
-static int write_doc(struct publish *p, struct pseries *s, int idx,
-                     const struct coin_jbuf *doc) {
+/* A file of a flush, written and fsynced under its temp name. */
+struct pending {
+  struct coin_file_staged f;
+  size_t k; /* its series in the chunk */
+  int idx;  /* its file */
+};
+
+static int stage_doc(struct publish *p, struct pseries *s, int idx,
+                     const struct coin_jbuf *doc,
+                     struct coin_file_staged *out) {
   char path[2 * PATH_MAX];
   snprintf(path, sizeof(path), "%s/%s/%s", p->site, s->dir, file_name(idx));
   int rc = 0;
-  if (!s->dirs_made) {
-    if ((rc = coin_file_mkdirs_for(path)) != 0) {
-      atomic_store(&p->c.writes_failing, true);
-      atomic_fetch_add(&p->c.file_errors, 1);
-      return rc;
-    }
+  if (!s->dirs_made && (rc = coin_file_mkdirs_for(path)) == 0)
     s->dirs_made = true;
-  }
-  rc = coin_file_write_atomic(path, doc->p, doc->len);
-  atomic_store(&p->c.writes_failing, rc != 0);
-  if (rc != 0) {
-    atomic_fetch_add(&p->c.file_errors, 1);
-    return rc;
-  }
-  atomic_fetch_add(&p->c.files_written, 1);
-  return 0;
+  if (rc == 0)
+    rc = coin_file_stage(out, path, doc->p, doc->len);
+  if (rc != 0)
+    note_write(p, rc, false);
+  return rc;
 }
 
-/* One chunk: transition manifest (if a listed file changes), the files,
- * then the entries as they are on disk now. */
-static int flush_chunk(struct publish *p, struct staged *chunk, size_t n,
-                       int64_t gen_ms) {
+static void log_file_error(const struct pseries *s, int idx, int rc) {
+  COIN_LOG_ERROR("file not written", COIN_LOG_STR("series", s->dir),
+                 COIN_LOG_STR("file", file_name(idx)), COIN_LOG_RC(rc));
+}
+
+/* The series as it will be once its staged files are renamed (the final
+ * manifest is rendered from this); restore_series undoes it. */
+static void apply_series(struct publish *p, struct staged *st) {
+  struct pseries *s = st->s;
+  memcpy(st->prev, s->files, sizeof(st->prev));
+  st->prev_shown = s->shown;
+  for (int f = 0; f < PUBLISH_FILES; f++)
+    s->files[f] = st->next[f]; /* staged, or the same bytes */
+  if (!st->failed) {
+    s->shown = st->shown;
+    s->dirty_files = false;
+  }
+  cache_entry(p, s);
+}
+
+static void restore_file(struct publish *p, struct staged *st, int idx) {
+  struct pseries *s = st->s;
+  s->files[idx] = st->prev[idx];
+  s->shown = st->prev_shown;
+  s->dirty_files = true; /* written again at the next flush */
+  st->failed = true;
+  cache_entry(p, s);
+}
+
+static void clear_pending(struct pending *pend, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    coin_file_staged_clear(&pend[i].f);
+}
+
+/* Stages the chunk's changed files (history, prediction, track record),
+ * marking series whose files could not be staged. */
+static size_t stage_chunk(struct publish *p, struct staged *chunk, size_t n,
+                          struct pending *pend, int *first_rc) {
+  size_t np = 0;
+  for (size_t k = 0; k < n; k++) {
+    struct pseries *s = chunk[k].s;
+    for (int f = 0; f < PUBLISH_FILES; f++) {
+      if (same_file(&s->files[f], &chunk[k].next[f]))
+        continue; /* same bytes: only state/cache hints change */
+      int rc = stage_doc(p, s, f, &chunk[k].doc[f], &pend[np].f);
+      if (rc != 0) {
+        log_file_error(s, f, rc);
+        if (!*first_rc)
+          *first_rc = rc;
+        chunk[k].next[f] = s->files[f]; /* stays as it is on disk */
+        chunk[k].failed = true;
+        continue;
+      }
+      pend[np].k = k;
+      pend[np].idx = f;
+      np++;
+    }
+  }
+  return np;
+}
+
+/* Renames the staged files in chunk order, then fsyncs each series
+ * directory once. A file that could not be renamed keeps its old state. */
+static int commit_chunk(struct publish *p, struct staged *chunk,
+                        struct pending *pend, size_t np) {
   int first_rc = 0;
+  for (size_t i = 0; i < np; i++) {
+    struct staged *st = &chunk[pend[i].k];
+    int rc = coin_file_commit(&pend[i].f);
+    note_write(p, rc, false);
+    if (rc != 0) {
+      log_file_error(st->s, pend[i].idx, rc);
+      if (!first_rc)
+        first_rc = rc;
+      restore_file(p, st, pend[i].idx);
+      continue;
+    }
+    st->renamed = true;
+  }
+  for (size_t i = 0; i < np; i++) {
+    struct staged *st = &chunk[pend[i].k];
+    if (!st->renamed || (i + 1 < np && pend[i + 1].k == pend[i].k))
+      continue; /* once per series: after its last file */
+    int rc = coin_file_sync_dir_of(pend[i].f.path);
+    if (rc != 0) {
+      note_write(p, rc, false);
+      COIN_LOG_ERROR("directory not synced", COIN_LOG_STR("series", st->s->dir),
+                     COIN_LOG_RC(rc));
+      if (!first_rc)
+        first_rc = rc;
+      st->s->dirty_files = true; /* not durable yet: written again */
+      st->failed = true;
+    }
+  }
+  return first_rc;
+}
+
+static int commit_manifest(struct publish *p, struct coin_file_staged *m) {
+  int rc = coin_file_commit(m);
+  if (rc == 0)
+    rc = coin_file_sync_dir_of(m->path);
+  note_write(p, rc, true);
+  return rc;
+}
+
+/* One chunk (docs/publish.md "Writing"). All its files are written and
+ * fsynced under temp names first: the transition manifest (if a listed file
+ * changes), the series' files and, for the last chunk, the final manifest.
+ * Then they are renamed in the order readers rely on, each group made
+ * durable (directory fsync) before the next: transition manifest; the
+ * series' files; final manifest. *final_done: the final manifest is on disk. */
+static int flush_chunk(struct publish *p, struct staged *chunk, size_t n,
+                       int64_t gen_ms, bool last, bool *final_done) {
+  int first_rc = 0, rc = 0;
   bool listed_change = false;
   for (size_t k = 0; k < n && !listed_change; k++)
     for (int f = 0; f < PUBLISH_FILES; f++)
       if (chunk[k].s->files[f].present &&
           !same_file(&chunk[k].s->files[f], &chunk[k].next[f]))
         listed_change = true;
-  if (listed_change) {
-    int rc = write_manifest(p, gen_ms, chunk, n);
-    if (rc != 0)
-      return rc; /* nothing written: the old manifest still holds */
-  }
-  for (size_t k = 0; k < n; k++) {
-    struct pseries *s = chunk[k].s;
-    bool all = true;
-    for (int f = 0; f < PUBLISH_FILES; f++) {
-      if (same_file(&s->files[f], &chunk[k].next[f])) {
-        s->files[f] = chunk[k].next[f]; /* same bytes: state/cache hints */
-        continue;
-      }
-      int rc = write_doc(p, s, f, &chunk[k].doc[f]);
-      if (rc != 0) {
-        COIN_LOG_ERROR("file not written", COIN_LOG_STR("series", s->dir),
-                       COIN_LOG_STR("file", file_name(f)), COIN_LOG_RC(rc));
-        if (!first_rc)
-          first_rc = rc;
-        all = false;
-        continue;
-      }
-      s->files[f] = chunk[k].next[f];
-    }
-    if (all) {
-      s->shown = chunk[k].shown;
-      s->dirty_files = false;
-    }
-    cache_entry(p, s);
-  }
+  struct coin_file_staged tm = {0}, fm = {0};
+  struct pending *pend = calloc(n * PUBLISH_FILES + 1, sizeof(*pend));
+  if (!pend)
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  if (listed_change && (rc = stage_manifest(p, &tm, gen_ms, chunk, n)) != 0)
+    goto out; /* nothing written: the old manifest still holds */
+  size_t np = stage_chunk(p, chunk, n, pend, &first_rc);
+  for (size_t k = 0; k < n; k++)
+    apply_series(p, &chunk[k]);
   p->manifest_dirty = true;
-  return first_rc;
+  bool final = last && stage_manifest(p, &fm, gen_ms, NULL, 0) == 0;
+  if (listed_change && (rc = commit_manifest(p, &tm)) != 0) {
+    for (size_t k = 0; k < n; k++)
+      for (int f = 0; f < PUBLISH_FILES; f++)
+        restore_file(p, &chunk[k], f);
+    goto out; /* no file of the chunk was renamed */
+  }
+  int crc = commit_chunk(p, chunk, pend, np);
+  if (crc != 0 && !first_rc)
+    first_rc = crc;
+  /* the final manifest as staged holds only if every rename worked */
+  if (final && crc == 0 && commit_manifest(p, &fm) == 0) {
+    p->manifest_dirty = false;
+    *final_done = true;
+  }
+out:
+  clear_pending(pend, n * PUBLISH_FILES);
+  free(pend);
+  coin_file_staged_clear(&tm);
+  coin_file_staged_clear(&fm);
+  return rc ? rc : first_rc;
 }
 
 int site_flush(struct publish *p) {
@@ -670,7 +820,7 @@ int site_flush(struct publish *p) {
   if (gen <= p->last_generated_ms)
     gen = p->last_generated_ms + 1; /* strictly increasing */
   int first_rc = 0;
-  bool any = false;
+  bool any = false, final_done = false;
   struct staged *chunk = calloc(CHUNK_MAX_SERIES, sizeof(*chunk));
   if (!chunk)
     return coin_error_set(COIN_ENOMEM, "publish: out of memory");
@@ -698,14 +848,14 @@ int site_flush(struct publish *p) {
       continue;
     any = true;
     p->last_generated_ms = gen;
-    int rc = flush_chunk(p, chunk, n, gen);
+    int rc = flush_chunk(p, chunk, n, gen, i >= p->n_series, &final_done);
     for (size_t k = 0; k < n; k++)
       staged_clear(&chunk[k]);
     if (rc != 0 && !first_rc)
       first_rc = rc;
   }
   free(chunk);
-  if (any || p->manifest_dirty) {
+  if (!final_done && (any || p->manifest_dirty)) {
     p->last_generated_ms = gen;
     int rc = write_manifest(p, gen, NULL, 0);
     if (rc != 0) {

@@ -73,8 +73,7 @@ int track_put(struct pseries *s, const struct ptrack *row) {
   return 0;
 }
 
-static int load_row(void *ud, const struct coin_influx_row *row) {
-  struct pseries *s = ud;
+static int load_into(struct pseries *s, const struct coin_influx_row *row) {
   const char *version = coin_influx_row_tag(row, "model_version");
   const struct coin_influx_value *t = coin_influx_row_get(row, "time");
   const struct coin_influx_value *pr =
@@ -97,6 +96,75 @@ static int load_row(void *ud, const struct coin_influx_row *row) {
   }
   snprintf(x.version, sizeof(x.version), "%s", version ? version : "");
   return track_put(s, &x);
+}
+
+static int load_row(void *ud, const struct coin_influx_row *row) {
+  return load_into(ud, row);
+}
+
+struct many_ctx {
+  struct pseries **v; /* sorted by symbol */
+  size_t n;
+};
+
+static int load_many_row(void *ud, const struct coin_influx_row *row) {
+  struct many_ctx *m = ud;
+  const char *symbol = coin_influx_row_tag(row, "symbol");
+  size_t lo = 0, hi = m->n;
+  while (symbol && lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = strcmp(m->v[mid]->symbol, symbol);
+    if (c == 0)
+      return load_into(m->v[mid], row);
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return 0; /* a symbol we do not publish */
+}
+
+int track_load_many(struct publish *p, struct pseries **v, size_t n,
+                    int64_t now_ms) {
+  struct coin_jbuf q = {0};
+  if (n == 0)
+    return 0;
+  /* tokens were validated: nothing to escape */
+  coin_jbuf_printf(&q,
+                   "SELECT predicted_return, input_close, realized_return "
+                   "FROM prediction WHERE exchange='%s' AND timeframe='%s' "
+                   "AND role='champion'",
+                   v[0]->exchange, coin_tf_name(v[0]->tf));
+  size_t names = 0;
+  for (size_t i = 0; i < n; i++)
+    names += strlen(v[i]->symbol) + 1;
+  if (names < 12000) { /* else all symbols: the others are skipped */
+    coin_jbuf_puts(&q, " AND symbol =~ /^(");
+    for (size_t i = 0; i < n; i++)
+      coin_jbuf_printf(&q, "%s%s", i ? "|" : "", v[i]->symbol);
+    coin_jbuf_puts(&q, ")$/");
+  }
+  coin_jbuf_printf(&q, " AND time >= %lldms GROUP BY symbol, model_version",
+                   (long long)(now_ms - TRACK_KEEP_MS));
+  if (q.oom) {
+    coin_jbuf_free(&q);
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  }
+  struct many_ctx m = {.v = v, .n = n};
+  int rc = coin_influx_query(p->ix, q.p, load_many_row, &m);
+  coin_jbuf_free(&q);
+  if (rc == COIN_ENOTFOUND)
+    rc = 0; /* nothing recorded yet */
+  if (rc != 0) {
+    /* rows read so far stay (track_put keeps one per target); each
+     * series reads its own at its first update */
+    atomic_fetch_add(&p->c.influx_errors, 1);
+    return coin_error_wrap(rc, "track records of %zu %s series", n,
+                           coin_tf_name(v[0]->tf));
+  }
+  for (size_t i = 0; i < n; i++)
+    v[i]->track_loaded = true;
+  return 0;
 }
 
 int track_load(struct publish *p, struct pseries *s, int64_t now_ms) {

@@ -295,6 +295,51 @@ static bool has_rp(struct coin_influx *c, const char *name, const char *dur,
   return coin_influx_query(c, q, rp_cb, &w) == 0 && w.found;
 }
 
+struct shard_row {
+  char shard[32];
+};
+
+static int shard_cb(void *ud, const struct coin_influx_row *row) {
+  struct shard_row *w = ud;
+  const struct coin_influx_value *v =
+      coin_influx_row_get(row, "shardGroupDuration");
+  if (str_is(coin_influx_row_get(row, "name"), "autogen") && v &&
+      v->type == COIN_INFLUX_STRING)
+    snprintf(w->shard, sizeof(w->shard), "%.*s", (int)v->v.str.len,
+             v->v.str.ptr);
+  return 0;
+}
+
+static void autogen_shard(struct coin_influx *c, const char *db,
+                          struct shard_row *out) {
+  char q[128];
+  snprintf(q, sizeof(q), "SHOW RETENTION POLICIES ON \"%s\"", db);
+  out->shard[0] = '\0';
+  (void)coin_influx_query(c, q, shard_cb, out);
+}
+
+/* A new database gets 52-week shard groups; an existing one keeps its own. */
+static void create_db_shard_groups(void) {
+  struct coin_influx *c = NULL, *old = NULL;
+  struct shard_row fresh, kept, again;
+  ASSERT_OK(client_db(&c, "t_shard", NULL));
+  autogen_shard(c, "t_shard", &fresh);
+  ASSERT_OK(client(&old, server_url(), "t_shard_old", NULL));
+  int rc_plain = coin_influx_exec(old, "CREATE DATABASE t_shard_old");
+  int rc_create = coin_influx_create_db(old);
+  autogen_shard(old, "t_shard_old", &kept);
+  int rc_again = coin_influx_create_db(c);
+  autogen_shard(c, "t_shard", &again);
+  coin_influx_free(c);
+  coin_influx_free(old);
+  ASSERT_EQ_STR(fresh.shard, "8736h0m0s");
+  ASSERT_OK(rc_plain);
+  ASSERT_OK(rc_create);
+  ASSERT_EQ_STR(kept.shard, "168h0m0s");
+  ASSERT_OK(rc_again);
+  ASSERT_EQ_STR(again.shard, "8736h0m0s");
+}
+
 static void retention_rejection_is_clear(void) {
   struct coin_influx *c = NULL;
   ASSERT_OK(client_db(&c, "t_rp", NULL));
@@ -808,7 +853,8 @@ static void cleanup(void) {
     coin_test_server_cleanup(&g_srv);
 }
 
-TEST_MAIN(RUN_TEST(ping_and_create_db); RUN_TEST(idempotent_overwrite);
+TEST_MAIN(RUN_TEST(ping_and_create_db); RUN_TEST(create_db_shard_groups);
+          RUN_TEST(idempotent_overwrite);
           RUN_TEST(candles_round_trip_bit_exact);
           RUN_TEST(chunked_read_bounded_memory);
           RUN_TEST(retention_rejection_is_clear);

@@ -4,7 +4,11 @@
 #include "test.h"
 
 #include <float.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static void shortest_and_exact(void) {
   char t[COIN_FMT_DOUBLE_BYTES];
@@ -44,4 +48,124 @@ static void random_bits_round_trip(void) {
   ASSERT_EQ_DBL(strtod(t, NULL), DBL_MAX);
 }
 
-TEST_MAIN(RUN_TEST(shortest_and_exact); RUN_TEST(random_bits_round_trip))
+static uint64_t next(uint64_t *x) {
+  *x ^= *x << 13;
+  *x ^= *x >> 7;
+  *x ^= *x << 17;
+  return *x;
+}
+
+static void same_as_printf(double v) {
+  char fast[COIN_FMT_DOUBLE_BYTES], slow[COIN_FMT_DOUBLE_BYTES];
+  size_t nf = coin_fmt_double(fast, v), ns = coin_fmt_double_slow(slow, v);
+  if (nf != ns || strcmp(fast, slow) != 0)
+    fprintf(stderr, "value %.17g: fast \"%s\" slow \"%s\"\n", v, fast, slow);
+  ASSERT_EQ_STR(fast, slow);
+  ASSERT_EQ_INT(nf, ns);
+}
+
+/* The integer fast path prints exactly what "%.Ng" + strtod print. */
+static void fast_path_equals_printf(void) {
+  static const double edge[] = {1e-4,
+                                0.00010000000000000001,
+                                9.9999999999999991e-05,
+                                999999999999999.9,
+                                999999999999999.0,
+                                99999999999999.98,
+                                123456789012345.0,
+                                1234567890123456.0,
+                                0.1 + 0.2,
+                                29000.01,
+                                -4261.48,
+                                0.5,
+                                1.0,
+                                -1.0,
+                                100.0,
+                                1e14,
+                                0.0001234,
+                                1.0000000000000002,
+                                12345.678901234567};
+  for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++)
+    same_as_printf(edge[i]);
+  uint64_t x = 0x2545f4914f6cdd1du;
+  for (int i = 0; i < 100000; i++) {
+    /* exchange-like decimals: up to 15 digits, 0..10 of them decimals */
+    uint64_t digits = next(&x) % 15 + 1, dec = next(&x) % 11;
+    uint64_t m = next(&x) % (uint64_t)pow(10, (double)digits);
+    char txt[64];
+    int n = snprintf(txt, sizeof(txt), "%llu", (unsigned long long)m);
+    if ((int)dec < n) {
+      memmove(txt + n - dec + 1, txt + n - dec, dec + 1);
+      txt[n - dec] = '.';
+    }
+    double v = strtod(txt, NULL) * (next(&x) & 1 ? -1 : 1);
+    same_as_printf(v);
+    /* and arbitrary doubles of ordinary magnitudes */
+    double r = (double)(next(&x) >> 11) * 0x1p-53 *
+               pow(10, (double)(next(&x) % 24) - 6);
+    same_as_printf(r);
+  }
+}
+
+/* The decimal reader agrees with strtod bit for bit, and declines the rest. */
+static void parse_decimal_equals_strtod(void) {
+  static const char *const yes[] = {"0",
+                                    "-0",
+                                    "29000.01",
+                                    "0.1",
+                                    "1.50",
+                                    "007.250",
+                                    "-4261.48",
+                                    "1",
+                                    "99999999999999.9",
+                                    "0.00000000000001",
+                                    "123456789012345"};
+  static const char *const no[] = {"",
+                                   "-",
+                                   ".5",
+                                   "1.",
+                                   "1e5",
+                                   " 1",
+                                   "1 ",
+                                   "+1",
+                                   "0x10",
+                                   "inf",
+                                   "nan",
+                                   "1.2.3",
+                                   "--1",
+                                   "1234567890123456",
+                                   "0.1234567890123456"};
+  double d = 0;
+  for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+    double want = strtod(yes[i], NULL);
+    ASSERT_TRUE(coin_fmt_parse_decimal(&d, yes[i]));
+    ASSERT_TRUE(memcmp(&d, &want, sizeof(d)) == 0);
+  }
+  for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+    d = 42;
+    ASSERT_TRUE(!coin_fmt_parse_decimal(&d, no[i]));
+    ASSERT_EQ_DBL(d, 42);
+  }
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  for (int i = 0; i < 200000; i++) {
+    char txt[40];
+    int n = 0, digits = (int)(next(&x) % 15) + 1, dot = (int)(next(&x) % 16);
+    if (next(&x) & 1)
+      txt[n++] = '-';
+    for (int k = 0; k < digits; k++) {
+      if (k == dot && k > 0)
+        txt[n++] = '.';
+      txt[n++] = (char)('0' + next(&x) % 10);
+    }
+    txt[n] = '\0';
+    double want = strtod(txt, NULL);
+    ASSERT_TRUE(coin_fmt_parse_decimal(&d, txt));
+    if (memcmp(&d, &want, sizeof(d)) != 0)
+      fprintf(stderr, "text %s: %.17g, strtod %.17g\n", txt, d, want);
+    ASSERT_TRUE(memcmp(&d, &want, sizeof(d)) == 0);
+  }
+}
+
+TEST_MAIN(RUN_TEST(shortest_and_exact); RUN_TEST(random_bits_round_trip);
+          RUN_TEST(fast_path_equals_printf);
+          RUN_TEST(parse_decimal_equals_strtod))

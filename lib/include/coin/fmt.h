@@ -6,6 +6,7 @@
 #ifndef COIN_FMT_H
 #define COIN_FMT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define COIN_FMT_DOUBLE_BYTES 32
@@ -22,5 +23,14 @@ size_t coin_fmt_double(char *out, double v);
  * bufsize - 4 chars, control and non-ASCII bytes and '"' shown as '?',
  * "..." when cut, so the line stays one printable line. Returns buf. */
 const char *coin_fmt_shown(char *buf, size_t bufsize, const char *text);
+
+/* The same text by "%.Ng" and strtod only, without the fast path (tests
+ * compare the two). */
+size_t coin_fmt_double_slow(char *out, double v);
+
+/* Reads a plain decimal ("-?digits[.digits]", at most 15 digits) exactly as
+ * strtod would, without strtod: false (out not written) for anything else,
+ * which the caller hands to strtod. */
+bool coin_fmt_parse_decimal(double *out, const char *s);
 
 #endif

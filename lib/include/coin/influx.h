@@ -216,7 +216,12 @@ const char *coin_influx_server_version(const struct coin_influx *c);
 
 /* ---- schema helpers -------------------------------------------------- */
 
-/* CREATE DATABASE options.db (idempotent). */
+/* Shard group duration of a new database's default RP (52 weeks). */
+#define COIN_INFLUX_DEFAULT_SHARD_MS (INT64_C(364) * 24 * 3600 * 1000)
+
+/* CREATE DATABASE options.db (idempotent). A new database's default RP
+ * (autogen, infinite) gets COIN_INFLUX_DEFAULT_SHARD_MS shard groups; an
+ * existing database keeps its RPs as they are. */
 int coin_influx_create_db(struct coin_influx *c);
 
 /* Creates retention policy rp on options.db, or alters it when it exists
