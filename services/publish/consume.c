@@ -12,6 +12,7 @@
  */
 #include "publish_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 #include "coin/watermark.h"
@@ -63,7 +64,7 @@ static void bad_watermark(struct publish *p, struct pseries *s, bool ingest) {
 static void note_ahead(struct pseries *s) {
   if (s->loaded && s->ingest_ms > s->pub_ms) {
     if (s->ahead_since_mono_ms == 0)
-      s->ahead_since_mono_ms = publish_mono_ms();
+      s->ahead_since_mono_ms = coin_mono_ms();
   } else {
     s->ahead_since_mono_ms = 0;
   }
@@ -266,10 +267,10 @@ static bool watch_value(struct publish *p, const struct coin_series_id *id,
 }
 
 bool consume_watch_init(struct publish *p, int64_t timeout_ms) {
-  int64_t deadline = publish_mono_ms() + timeout_ms;
+  int64_t deadline = coin_mono_ms() + timeout_ms;
   size_t seen = 0;
   bool done = false;
-  while (!p->stop && publish_mono_ms() < deadline) {
+  while (!p->stop && coin_mono_ms() < deadline) {
     struct coin_bus_kv_entry e = {0};
     int rc = coin_bus_kv_watch_next(&e, p->wm_watch, 100);
     if (rc == COIN_ETIMEOUT)
@@ -329,12 +330,12 @@ void consume_rebuild_all(struct publish *p) {
       }
       if (n < 2)
         continue; /* one series: the per-series path */
-      int64_t t0 = publish_mono_ms();
+      int64_t t0 = coin_mono_ms();
       int rc = series_read_sot_many(p, v, n);
       COIN_LOG_DEBUG("bulk read",
                      COIN_LOG_STR("timeframe", coin_tf_name((enum coin_tf)tf)),
                      COIN_LOG_UINT("series", n),
-                     COIN_LOG_INT("elapsed_ms", publish_mono_ms() - t0));
+                     COIN_LOG_INT("elapsed_ms", coin_mono_ms() - t0));
       size_t nt = 0;
       for (size_t k = 0; k < n; k++) {
         struct merge_stats st;
@@ -353,7 +354,7 @@ void consume_rebuild_all(struct publish *p) {
                       COIN_LOG_RC(rc));
       /* their track records too (else one query per series at its first
        * update); a failure leaves that to the series */
-      if (track_load_many(p, track, nt, publish_now_ms()) != 0)
+      if (track_load_many(p, track, nt, coin_now_ms()) != 0)
         COIN_LOG_WARN("bulk track record read failed",
                       COIN_LOG_STR("timeframe", coin_tf_name((enum coin_tf)tf)),
                       COIN_LOG_STR("error", coin_error_last()));
@@ -372,7 +373,7 @@ static int reconcile(struct publish *p, struct pseries *s, int64_t from_ms,
   int rc = series_read_sot(p, s, from_ms, wm, wm, &st);
   if (rc != 0) {
     atomic_fetch_add(&p->c.reconcile_errors, 1);
-    s->blocked_until_mono_ms = publish_mono_ms() + BLOCK_AFTER_ERROR_MS;
+    s->blocked_until_mono_ms = coin_mono_ms() + BLOCK_AFTER_ERROR_MS;
     return rc;
   }
   atomic_fetch_add(counter, 1);
@@ -395,7 +396,7 @@ static int reconcile(struct publish *p, struct pseries *s, int64_t from_ms,
 }
 
 void consume_reconcile_due(struct publish *p) {
-  int64_t mono = publish_mono_ms();
+  int64_t mono = coin_mono_ms();
   int64_t after = p->cfg->reconcile_after_seconds * 1000;
   for (size_t i = 0; i < p->n_series && !p->stop; i++) {
     struct pseries *s = p->series[i];
@@ -715,7 +716,7 @@ enum msg_verdict consume_msg(struct publish *p, struct coin_bus_msg *m,
     COIN_LOG_INFO("new series seen on the stream",
                   COIN_LOG_STR("series", s->dir));
   }
-  if (s->blocked_until_mono_ms > publish_mono_ms()) {
+  if (s->blocked_until_mono_ms > coin_mono_ms()) {
     v = nak(p);
     goto out;
   }
@@ -724,7 +725,7 @@ enum msg_verdict consume_msg(struct publish *p, struct coin_bus_msg *m,
     if (rc == 0)
       rc = consume_rebuild(p, s);
     if (rc != 0) {
-      s->blocked_until_mono_ms = publish_mono_ms() + BLOCK_AFTER_ERROR_MS;
+      s->blocked_until_mono_ms = coin_mono_ms() + BLOCK_AFTER_ERROR_MS;
       if (rc != COIN_EDECODE)
         COIN_LOG_WARN("series rebuild failed", COIN_LOG_STR("series", s->dir),
                       COIN_LOG_RC(rc));
@@ -735,7 +736,7 @@ enum msg_verdict consume_msg(struct publish *p, struct coin_bus_msg *m,
   *series = s;
   rc = apply_batch(p, s, &b, published);
   if (rc != 0) {
-    s->blocked_until_mono_ms = publish_mono_ms() + BLOCK_AFTER_ERROR_MS;
+    s->blocked_until_mono_ms = coin_mono_ms() + BLOCK_AFTER_ERROR_MS;
     COIN_LOG_WARN("batch not applied, will be redelivered",
                   COIN_LOG_STR("series", s->dir),
                   COIN_LOG_UINT("stream_seq", coin_bus_msg_stream_seq(m)),

@@ -10,6 +10,7 @@
  */
 #include "publish_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
 #include "coin/service.h"
@@ -29,21 +30,9 @@
 #define ERROR_PAUSE_MS 500
 #define WATCH_INIT_TIMEOUT_MS 10000
 
-int64_t publish_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-int64_t publish_mono_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void pause_ms(struct publish *p, int64_t ms) {
-  int64_t until = publish_mono_ms() + ms;
-  while (!p->stop && publish_mono_ms() < until) {
+  int64_t until = coin_mono_ms() + ms;
+  while (!p->stop && coin_mono_ms() < until) {
     struct timespec ts = {0, 20 * 1000000L};
     nanosleep(&ts, NULL);
   }
@@ -82,7 +71,7 @@ static int start_leader(struct publish *p) {
 /* Standby until the lease is ours (or stop). */
 static int wait_for_lease(struct publish *p) {
   while (!p->stop && role_now(p) != COIN_LEADER_ACTIVE) {
-    atomic_store(&p->c.last_loop_mono_ms, publish_mono_ms());
+    atomic_store(&p->c.last_loop_mono_ms, coin_mono_ms());
     pause_ms(p, 100);
   }
   return 0;
@@ -101,7 +90,7 @@ static void handle_http(void *ctx, const struct coin_httpd_request *req,
   if (coin_service_http_common(req, resp, paths, metrics_cb, p))
     return;
   const char *path = coin_httpd_request_path(req);
-  int64_t idle = publish_mono_ms() - atomic_load(&p->c.last_loop_mono_ms);
+  int64_t idle = coin_mono_ms() - atomic_load(&p->c.last_loop_mono_ms);
   if (!strcmp(path, "/healthz")) {
     bool ok = idle < STALL_MS;
     coin_httpd_respond_printf(resp, ok ? 200 : 503, "application/json",
@@ -206,7 +195,7 @@ int publish_new(struct publish **out, const struct publish_config *cfg) {
     p->site[--n] = '\0';
   if ((rc = coin_freshness_policy_from(&p->policy, &cfg->freshness)) != 0)
     goto fail;
-  atomic_store(&p->c.last_loop_mono_ms, publish_mono_ms());
+  atomic_store(&p->c.last_loop_mono_ms, coin_mono_ms());
 
   for (size_t i = 0; i < cfg->core.symbols.n; i++)
     for (size_t k = 0; k < cfg->core.ingest_timeframes.n; k++) {
@@ -282,7 +271,7 @@ static int start_watch(struct publish *p) {
 /* Rebuilds every series from the SoT; retries until it worked (an InfluxDB
  * that is still starting) or stop. */
 static int rebuild_all(struct publish *p, bool have_watermarks) {
-  int64_t t0 = publish_mono_ms();
+  int64_t t0 = coin_mono_ms();
   if (!have_watermarks) {
     /* the watch did not deliver them: read each key */
     for (size_t i = 0; i < p->n_series && !p->stop; i++)
@@ -321,7 +310,7 @@ static int rebuild_all(struct publish *p, bool have_watermarks) {
   }
   if (p->stop)
     return COIN_ECLOSED;
-  int64_t read_ms = publish_mono_ms() - t0;
+  int64_t read_ms = coin_mono_ms() - t0;
   uint64_t before = atomic_load(&p->c.files_written);
   for (int attempt = 0; !p->stop; attempt++) {
     int rc = flush(p);
@@ -332,7 +321,7 @@ static int rebuild_all(struct publish *p, bool have_watermarks) {
     COIN_LOG_ERROR("site not written, retrying", COIN_LOG_RC(rc));
     pause_ms(p, 2000);
   }
-  int64_t ms = publish_mono_ms() - t0;
+  int64_t ms = coin_mono_ms() - t0;
   uint64_t files = atomic_load(&p->c.files_written) - before;
   atomic_store(&p->c.rebuild_ms, (uint64_t)ms);
   atomic_store(&p->c.rebuild_files, files);
@@ -369,8 +358,8 @@ static void process(struct publish *p, struct coin_bus_msg **msgs, size_t n) {
   }
   /* Files and watermarks first; only then the acknowledgements. */
   if (flush(p) != 0)
-    p->flush_retry_mono_ms = publish_mono_ms() + FLUSH_RETRY_MS;
-  int64_t now = publish_now_ms();
+    p->flush_retry_mono_ms = coin_mono_ms() + FLUSH_RETRY_MS;
+  int64_t now = coin_now_ms();
   for (size_t i = 0; i < n; i++) {
     /* A message is done when its series has nothing left to write (a
      * failing series does not hold back the others). */
@@ -406,7 +395,7 @@ static void process(struct publish *p, struct coin_bus_msg **msgs, size_t n) {
 }
 
 static void tick(struct publish *p) {
-  int64_t mono = publish_mono_ms();
+  int64_t mono = coin_mono_ms();
   atomic_store(&p->c.last_loop_mono_ms, mono);
   if (mono < p->next_tick_mono_ms)
     return;
@@ -456,7 +445,7 @@ int publish_run(struct publish *p) {
   bool have_wm = consume_watch_init(p, WATCH_INIT_TIMEOUT_MS);
   site_clean_tmp(p, TMP_MAX_AGE_MS);
   site_load_disk(p);
-  p->next_tmp_clean_mono_ms = publish_mono_ms() + TMP_CLEAN_PERIOD_MS;
+  p->next_tmp_clean_mono_ms = coin_mono_ms() + TMP_CLEAN_PERIOD_MS;
   if ((rc = rebuild_all(p, have_wm)) != 0) {
     if (rc == COIN_ECONFLICT)
       rc = coin_error_set(COIN_ECONFLICT,
@@ -466,7 +455,7 @@ int publish_run(struct publish *p) {
     goto out;
   }
   atomic_store(&p->c.ready, true);
-  int64_t mono = publish_mono_ms();
+  int64_t mono = coin_mono_ms();
   p->next_reeval_mono_ms = mono + cfg->reevaluate_seconds * 1000;
   p->next_model_mono_ms = mono + cfg->model_check_seconds * 1000;
 
@@ -481,7 +470,7 @@ int publish_run(struct publish *p) {
     }
     if (role != COIN_LEADER_ACTIVE) {
       /* fenced: nothing is fetched or written until the lease is renewed */
-      atomic_store(&p->c.last_loop_mono_ms, publish_mono_ms());
+      atomic_store(&p->c.last_loop_mono_ms, coin_mono_ms());
       pause_ms(p, 100);
       continue;
     }

@@ -15,6 +15,7 @@
 #include "coin/bus.h"
 #include "coin/codec.h"
 #include "coin/freshness.h"
+#include "coin/hmac.h"
 #include "coin/httpd.h"
 #include "coin/influx.h"
 #include "coin/jbuf.h"
@@ -25,7 +26,7 @@
 #include "coin/track.h"
 #include "publish.h"
 
-#define PUBLISH_SHA256_HEX 65
+#define PUBLISH_SHA256_HEX COIN_SHA256_HEX_BYTES
 #define PUBLISH_FILES COIN_SITE_FILE_COUNT /* history, prediction, track */
 #define PUBLISH_DIR_BYTES 128
 #define PUBLISH_CACHE_BYTES 96
@@ -190,10 +191,6 @@ struct publish {
   struct publish_counters c;
   atomic_bool stop; /* set by the stop request (a signal handler) */
 };
-
-/* ---- publish.c ---------------------------------------------------------- */
-int64_t publish_now_ms(void);  /* wall clock (freshness, generated_at) */
-int64_t publish_mono_ms(void); /* monotonic (timers) */
 
 /* ---- series.c: the set of series and their windows ---------------------- */
 struct pseries *series_find(struct publish *p, const char *exchange,

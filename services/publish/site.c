@@ -11,14 +11,15 @@
  */
 #include "publish_int.h"
 
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/file.h"
+#include "coin/hmac.h"
 #include "coin/log.h"
 #include "coin/site.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,23 +36,12 @@ static const char *file_name(int idx) {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-/* OpenSSL's EVP directly (libcoin links OpenSSL): the lib's own sha256
- * helpers are being reconciled between two modules right now. */
+/* The manifest's digest of a file; on a failure (OpenSSL) an empty one,
+ * which matches nothing, so readers notice. */
 static void sha256_hex(char out[PUBLISH_SHA256_HEX], const void *data,
                        size_t len) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int mdlen = 0;
-  static const char hex[] = "0123456789abcdef";
-  if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-      mdlen != 32) {
-    out[0] = '\0'; /* a manifest that matches nothing: readers notice */
-    return;
-  }
-  for (unsigned i = 0; i < 32; i++) {
-    out[2 * i] = hex[md[i] >> 4];
-    out[2 * i + 1] = hex[md[i] & 15];
-  }
-  out[64] = '\0';
+  if (coin_sha256_hex(out, data, len) != 0)
+    out[0] = '\0';
 }
 
 static const char *state_name(enum coin_fresh_state s) {
@@ -816,7 +806,7 @@ out:
 }
 
 int site_flush(struct publish *p) {
-  int64_t gen = publish_now_ms();
+  int64_t gen = coin_now_ms();
   if (gen <= p->last_generated_ms)
     gen = p->last_generated_ms + 1; /* strictly increasing */
   int first_rc = 0;
@@ -930,7 +920,7 @@ static void lifecycle_check(struct publish *p) {
 }
 
 void site_reevaluate(struct publish *p, bool model_check) {
-  int64_t now = publish_now_ms();
+  int64_t now = coin_now_ms();
   if (model_check && p->serving) {
     int rc = coin_serving_refresh(p->serving);
     if (rc != 0) {
@@ -989,7 +979,7 @@ static void clean_dir(struct publish *p, const char *dir, int64_t max_age_ms) {
   if (!d)
     return;
   struct dirent *e;
-  int64_t now = publish_now_ms();
+  int64_t now = coin_now_ms();
   while ((e = readdir(d)) != NULL) {
     long pid = tmp_owner(e->d_name);
     if (pid == 0 || pid == (long)getpid())
