@@ -27,6 +27,11 @@ cleanup() { # the services first (they release their leases), then the servers
     kill "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
+  if [ "${failed:-0}" -gt 0 ]; then # what the services said, for the failure
+    for p in "$tmp"/*.log; do
+      [ -f "$p" ] && { echo "--- $(basename "$p") (last lines)"; tail -4 "$p"; }
+    done
+  fi
   if [ -n "${KEEP_TMP:-}" ]; then echo "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
@@ -79,7 +84,7 @@ svc_start() { # NAME BINARY ROLE
   svc_pid[$name]=$!
   pids+=("$!")
 }
-role_of() { curl -s --max-time 2 "http://127.0.0.1:${http[$1]}/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("role",""))' 2>/dev/null || true; }
+role_of() { curl -s --max-time 5 "http://127.0.0.1:${http[$1]}/readyz" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("role",""))' 2>/dev/null || true; }
 wait_role() { # NAME ROLE SECONDS: polls /readyz until its role is ROLE
   local deadline=$((SECONDS + $3))
   until [ "$(role_of "$1")" = "$2" ]; do
@@ -128,15 +133,16 @@ if [ -n "$leader" ] && [ "$k" -ge 0 ] 2>/dev/null && [ "$k" -le 2 ]; then
   deadline=$((SECONDS + 30))
   restarted=""
   while :; do
-    # A replica whose lease was taken while it was fenced stops (exit 1,
-    # "leader lease lost"): restart it as Kubernetes restarts a container.
+    # A replica that stopped (its lease taken while it was fenced: exit 1,
+    # "leader lease lost"; or another error while the node was gone) is
+    # restarted as Kubernetes restarts a container; the line says why.
     for n in mon-a mon-b pub-a pub-b; do
       if ! kill -0 "${svc_pid[$n]}" 2>/dev/null; then
-        if grep -q "leader lease lost" "$tmp/$n.log"; then
-          mv "$tmp/$n.log" "$tmp/$n.lost.log"
-          case $n in mon-*) svc_start "$n" coin-monitor monitor ;; *) svc_start "$n" coin-publish publish ;; esac
-          restarted="$restarted $n"
-        fi
+        why=$(grep -o '"msg":"[^"]*"' "$tmp/$n.log" | grep -v '"msg":"\(stopped\|ingest stopping\)' | tail -1)
+        grep -q "leader lease lost" "$tmp/$n.log" && why="leader lease lost"
+        mv "$tmp/$n.log" "$tmp/$n.exit$SECONDS.log"
+        case $n in mon-*) svc_start "$n" coin-monitor monitor ;; *) svc_start "$n" coin-publish publish ;; esac
+        restarted="$restarted $n ($why)"
       fi
     done
     roles="$(role_of mon-a) $(role_of mon-b) $(role_of pub-a) $(role_of pub-b)"
