@@ -152,7 +152,7 @@ if [ -n "$leader" ] && [ "$k" -ge 0 ] 2>/dev/null && [ "$k" -le 2 ]; then
   done
   case "$roles" in
     "active standby active standby" | "standby active active standby" | "active standby standby active" | "standby active standby active")
-      ok "$leader (leader of KV_coin_locks) SIGKILLed: one active and one standby of each after $(( ($(date +%s%N) - t0) / 1000000 )) ms ($roles; restarted after losing the lease:${restarted:- none})" ;;
+      ok "$leader (leader of KV_coin_locks) SIGKILLed: one active and one standby of each after $(( ($(date +%s%N) - t0) / 1000000 )) ms ($roles; restarted:${restarted:- none})" ;;
     *) bad "after $leader SIGKILLed: roles $roles after 30 s" ;;
   esac
 else
