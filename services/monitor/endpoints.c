@@ -393,6 +393,10 @@ int metrics_text(char **out, struct monitor *m) {
           "Stored series states (KV coin_monitor state.*) that did not "
           "decode at start: ignored, the series starts afresh.",
           atomic_load(&c->state_bad_records));
+  counter(&b, "coin_monitor_activation_retries_total",
+          "Times taking over as the active replica failed (NATS electing a "
+          "leader, a stream missing) and was tried again 1 s later.",
+          atomic_load(&c->activation_retries));
   counter(&b, "coin_monitor_watermark_updates_total",
           "Watermark changes seen on KV coin_watermarks.",
           atomic_load(&c->watermark_updates));
@@ -558,6 +562,11 @@ static void handle_standby(struct monitor *m, const char *path,
     char *text = NULL;
     size_t len = 0;
     coin_leader_metrics(&b, "monitor", m->leader);
+    coin_jbuf_prom_counter(
+        &b, "coin_monitor_activation_retries_total",
+        "Times taking over as the active replica failed (NATS electing a "
+        "leader, a stream missing) and was tried again 1 s later.",
+        atomic_load(&m->c.activation_retries));
     if (coin_jbuf_finish(&text, &len, &b) != 0) {
       coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
       return;
@@ -568,10 +577,14 @@ static void handle_standby(struct monitor *m, const char *path,
   if (!strcmp(path, "/healthz") || !strcmp(path, "/readyz")) {
     bool nats = coin_bus_responsive(m->bus, COIN_BUS_READY_TIMEOUT_MS,
                                     COIN_BUS_READY_CACHE_MS, NULL);
-    bool ok = !strcmp(path, "/healthz") || nats;
+    /* holding the lease but not started yet (activate() retrying): not
+     * ready, and said so */
+    bool activating = role == COIN_LEADER_ACTIVE;
+    bool ok = !strcmp(path, "/healthz") || (nats && !activating);
     coin_httpd_respond_printf(resp, ok ? 200 : 503, "application/json",
                               "{\"role\":\"%s\",\"nats\":%s}\n",
-                              coin_leader_role_name(role),
+                              activating ? "activating"
+                                         : coin_leader_role_name(role),
                               nats ? "true" : "false");
     return;
   }

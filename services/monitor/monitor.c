@@ -170,28 +170,54 @@ fail:
 /* The active part, once the lease is ours: the stored states (what was
  * already alerted, as the previous active replica left it), the sinks, the
  * probe, the champion watch and the watermark watch. */
+/* The active replica's start: each step once, in order; a step that fails
+ * (NATS electing a stream leader just when this replica took the lease
+ * over, a stream not there yet) is tried again by the next call, which
+ * resumes from it. */
 static int activate(struct monitor *m) {
   const struct monitor_config *cfg = m->cfg;
-  int rc;
-  if ((rc = state_load_all(m)) != 0 || (rc = mon_global_load(m)) != 0 ||
-      (rc = sinks_setup(m)) != 0)
-    return rc;
-  if ((rc = outbox_start(m)) != 0 || (rc = sinks_start(m)) != 0)
-    return rc;
-  /* availability probe (probe.c) */
-  if ((rc = probe_new(&m->probe, m, cfg->site_url, cfg->probe_interval_seconds,
-                      cfg->probe_slo)) != 0 ||
-      (rc = probe_start(m->probe)) != 0)
-    return rc;
-  /* champion watch (champion.c) */
-  if ((rc = champ_new(&m->champ, m)) != 0 || (rc = champ_start(m->champ)) != 0)
-    return rc;
-  struct coin_bus_kv_watch_options wo = {.keys = NULL};
-  rc = coin_bus_kv_watch_start(&m->wm_watch, m->kv_wm, &wo, on_watermark, m);
-  if (rc != 0)
-    return coin_error_wrap(rc, "KV %s watch", COIN_KV_WATERMARKS);
-  atomic_store(&m->activated, true);
-  return 0;
+  int rc = 0;
+  while (rc == 0 && m->activation_step < 8) {
+    switch (m->activation_step) {
+    case 0: rc = state_load_all(m); break;
+    case 1: rc = mon_global_load(m); break;
+    case 2: rc = sinks_setup(m); break;
+    case 3: rc = outbox_start(m); break;
+    case 4: rc = sinks_start(m); break;
+    case 5: /* availability probe (probe.c) */
+      if (!m->probe)
+        rc = probe_new(&m->probe, m, cfg->site_url, cfg->probe_interval_seconds,
+                       cfg->probe_slo);
+      if (rc == 0)
+        rc = probe_start(m->probe);
+      break;
+    case 6: /* champion watch (champion.c) */
+      if (!m->champ)
+        rc = champ_new(&m->champ, m);
+      if (rc == 0)
+        rc = champ_start(m->champ);
+      break;
+    default: {
+      struct coin_bus_kv_watch_options wo = {.keys = NULL};
+      rc =
+          coin_bus_kv_watch_start(&m->wm_watch, m->kv_wm, &wo, on_watermark, m);
+      if (rc != 0)
+        coin_error_wrap(rc, "KV %s watch", COIN_KV_WATERMARKS);
+      break;
+    }
+    }
+    if (rc == 0)
+      m->activation_step++;
+  }
+  if (rc == 0)
+    atomic_store(&m->activated, true);
+  return rc;
+}
+
+/* A failed activation worth another try: not a bad configuration, a refusal
+ * by the server (permissions) or a lack of memory. */
+static bool activation_retryable(int rc) {
+  return rc != COIN_EINVAL && rc != COIN_EREJECTED && rc != COIN_ENOMEM;
 }
 
 void monitor_request_stop(struct monitor *m) {
@@ -244,9 +270,17 @@ int monitor_run(struct monitor *m) {
   }
   if (m->stop)
     return 0;
-  int rc = activate(m);
-  if (rc != 0)
-    return rc;
+  int rc;
+  while ((rc = activate(m)) != 0) {
+    if (!activation_retryable(rc) ||
+        coin_leader_role(m->leader) == COIN_LEADER_LOST)
+      return rc;
+    COIN_LOG_WARN("activation failed, trying again in 1 s", COIN_LOG_RC(rc),
+                  COIN_LOG_INT("step", m->activation_step));
+    atomic_fetch_add(&m->c.activation_retries, 1);
+    if (mon_sleep_unless(&m->stop, 1000))
+      return 0;
+  }
   /* The first pass wants the watermarks: wait (briefly) for the watch. */
   int64_t until = coin_mono_ms() + 5000;
   for (;;) {

@@ -329,7 +329,8 @@ struct mon_counters {
   atomic_uint_fast64_t manifest_loads;
   atomic_uint_fast64_t watermark_updates;
   atomic_uint_fast64_t status_file_errors;
-  atomic_uint_fast64_t state_bad_records; /* KV state.* ignored at load */
+  atomic_uint_fast64_t state_bad_records;  /* KV state.* ignored at load */
+  atomic_uint_fast64_t activation_retries; /* failed activations retried */
 };
 
 /* ---- the context -------------------------------------------------------- */
@@ -406,6 +407,8 @@ struct monitor {
   struct mon_counters c;
 
   struct mon_probe *probe; /* availability probe (probe.c) */
+  int activation_step;     /* activate()'s steps done (monitor.c) */
+  bool sinks_listed;       /* sinks_setup added the configured sinks */
   struct mon_champ *champ; /* champion watch (champion.c) */
 };
 

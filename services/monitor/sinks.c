@@ -265,10 +265,13 @@ static int ensure_consumer(struct monitor *m, struct mon_sink *k,
 int sinks_setup(struct monitor *m) {
   const struct monitor_config *cfg = m->cfg;
   int rc = 0;
-  if ((rc = add_list(m, MON_SINK_WEBHOOK, cfg->webhook_urls)) != 0 ||
-      (rc = add_list(m, MON_SINK_SLACK, cfg->slack_urls)) != 0 ||
-      (rc = add_list(m, MON_SINK_ALERTMANAGER, cfg->alertmanager_urls)) != 0)
-    return rc;
+  if (!m->sinks_listed) { /* once: a retried setup only ensures consumers */
+    if ((rc = add_list(m, MON_SINK_WEBHOOK, cfg->webhook_urls)) != 0 ||
+        (rc = add_list(m, MON_SINK_SLACK, cfg->slack_urls)) != 0 ||
+        (rc = add_list(m, MON_SINK_ALERTMANAGER, cfg->alertmanager_urls)) != 0)
+      return rc;
+    m->sinks_listed = true;
+  }
   for (size_t i = 0; i < m->n_sinks; i++) {
     rc = ensure_consumer(m, &m->sinks[i], &m->sinks[i].skip_until);
     if (rc != 0)

@@ -442,6 +442,60 @@ static void standby_takes_over_the_alerts(void) {
   fx_recv_free(&hook);
 }
 
+/* COIN_ALERTS as coin-monitor makes it. */
+static int alerts_stream(void) {
+  const char *subjects[] = {"coin.alerts.>"};
+  struct coin_bus_stream_config sc = {.name = COIN_STREAM_ALERTS,
+                                      .subjects = subjects,
+                                      .subjects_len = 1,
+                                      .duplicate_window_ms = 3600 * 1000,
+                                      .max_msg_bytes = 1 << 20,
+                                      .max_age_ms = 168LL * 3600 * 1000,
+                                      .max_bytes = INT64_C(256) << 20};
+  return coin_bus_stream_ensure(NULL, fx_bus, &sc);
+}
+
+/* A standby that takes the lease over while what it needs is away (here:
+ * stream COIN_ALERTS deleted while it waited, as when NATS is electing a
+ * leader) does not stop: it says so, tries again every second, keeps the
+ * lease, and becomes active once the stream is back. Before, it exited 1
+ * and the deployment had no monitor until a restart. */
+static void standby_retries_its_activation(void) {
+  struct fx_series s;
+  struct fx_recv hook;
+  int64_t t0;
+  int64_t soft = stop_ingest(&s, "SOLUSDT", &t0);
+  ASSERT_OK(fx_publish(&s, 1));
+  fx_recv_init(&hook);
+  ASSERT_OK(fx_recv_start(&hook, 0));
+  ha_init(&mon, "mon-c", soft, hook.url);
+  ha_init(&standby, "mon-d", soft, hook.url);
+  ASSERT_OK(fx_monitor_start(&mon, "ha-c"));
+  ASSERT_TRUE(wait_role(&mon, "active", 10000));
+  ASSERT_OK(fx_monitor_start(&standby, "ha-d"));
+  ASSERT_TRUE(wait_role(&standby, "standby", 5000));
+  ASSERT_OK(coin_bus_stream_delete(fx_bus, COIN_STREAM_ALERTS));
+  coin_test_proc_signal(&mon.proc, SIGKILL);
+  coin_test_proc_wait(&mon.proc, 5000);
+  /* it holds the lease, cannot start its sinks, and tries again */
+  int64_t retries = 0;
+  for (int i = 0; i < 100 && retries < 2; i++) {
+    fx_sleep_ms(100);
+    retries = fx_metric(&standby, "coin_monitor_activation_retries_total");
+  }
+  ASSERT_TRUE(retries >= 2);
+  ASSERT_TRUE(coin_test_proc_alive(&standby.proc));
+  ASSERT_EQ_INT(fx_metric(&standby, "coin_monitor_leader_active"), 1);
+  ASSERT_OK(alerts_stream());
+  ASSERT_TRUE(wait_role(&standby, "active", 5000));
+  /* and it alerts */
+  long i0 = fx_recv_wait(&hook, 0, "SOLUSDT", "CoinSoftStale", "firing", NULL,
+                         (soft + 10) * 1000, NULL);
+  ASSERT_TRUE(i0 >= 0);
+  fx_monitor_stop(&standby);
+  fx_recv_free(&hook);
+}
+
 int main(int argc, char **argv) {
   coin_test_main_begin(argc, argv);
   if (fx_setup(false) != 0) {
@@ -455,6 +509,7 @@ int main(int argc, char **argv) {
   RUN_TEST(bad_state_records_are_ignored);
   fx_monitor_stop(&mon);
   RUN_TEST(standby_takes_over_the_alerts);
+  RUN_TEST(standby_retries_its_activation);
   fx_teardown();
   return coin_test_summary();
 }
