@@ -73,6 +73,17 @@ sed 's/^services:/servicez:/' "$compose" >"$tmp/broken.yml"
 cp -r "$src/deploy/compose/secrets" "$src/deploy/compose/coin.env" "$tmp/" 2>/dev/null || true
 if docker-compose -f "$tmp/broken.yml" config -q >/dev/null 2>&1; then bad "a broken compose file passed"; else ok "a broken compose file is refused"; fi
 
+# The node modules of the checks below (compose cluster, kubernetes), once per
+# build tree.
+if [ ! -f "$npm_dir/node_modules/kubernetes-models/package.json" ] || [ ! -f "$npm_dir/node_modules/yaml/package.json" ]; then
+  mkdir -p "$npm_dir"
+  if ! timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
+      yaml@2 kubernetes-models@4 >"$tmp/npm.log" 2>&1; then
+    tail -n 5 "$tmp/npm.log" >&2 || true
+    fail "npm install yaml kubernetes-models failed (is the npm registry reachable?)"
+  fi
+fi
+
 # ---- compose profile cluster (cluster.env): 3 routed NATS servers, 3 ingest,
 # 2 publish, 2 monitor, every service on the three servers ----------------------
 cluster_env="$src/deploy/compose/cluster.env"
@@ -121,14 +132,6 @@ mutate_compose "a cluster.env without the cluster config" '/^COIN_NATS_CONFIG=/d
   "nats-2: runs -c /etc/nats/nats-cluster.conf"
 
 # ---- kubernetes ---------------------------------------------------------------
-if [ ! -f "$npm_dir/node_modules/kubernetes-models/package.json" ] || [ ! -f "$npm_dir/node_modules/yaml/package.json" ]; then
-  mkdir -p "$npm_dir"
-  if ! timeout 300 npm install --prefix "$npm_dir" --no-audit --no-fund --loglevel=error \
-      yaml@2 kubernetes-models@4 >"$tmp/npm.log" 2>&1; then
-    tail -n 5 "$tmp/npm.log" >&2 || true
-    fail "npm install yaml kubernetes-models failed (is the npm registry reachable?)"
-  fi
-fi
 for dir in base overlays/example; do
   out="$tmp/$(echo "$dir" | tr / _).yaml"
   if kubectl kustomize "$src/deploy/k8s/$dir" >"$out" 2>"$tmp/k.err"; then
