@@ -555,6 +555,23 @@ static void stack_survives_node_kills(void) {
                site_last(syms[s], tfs[t]) == want;
       }
   }
+  if (!done) { /* what did not converge, and what the services said */
+    int64_t now = exchange_now(rp.url);
+    for (int s = 0; s < 2; s++)
+      for (int t = 0; t < 2; t++)
+        fprintf(stderr,
+                "  %s %s: want %lld ingest %lld publish %lld site %lld\n",
+                syms[s], coin_tf_name(tfs[t]),
+                (long long)coin_tf_last_closed(tfs[t], now),
+                (long long)kv_wm(kv, "ingest", syms[s], tfs[t]),
+                (long long)kv_wm(kv, "publish", syms[s], tfs[t]),
+                (long long)site_last(syms[s], tfs[t]));
+    const struct coin_test_proc *procs[] = {&ing, &pub, &mon};
+    for (int q = 0; q < 3; q++)
+      coin_test_sh("echo '  --- %s'; grep -E '\"level\":\"(warn|error)\"' "
+                   "'%s' | tail -6 | cut -c1-300",
+                   procs[q]->log, procs[q]->log);
+  }
   ASSERT_TRUE(done);
   fprintf(stderr, "  publish ahead of ingest in %zu of %zu samples\n", ahead,
           samples);

@@ -990,6 +990,10 @@ static void replicas_share_and_take_over(void) {
           "  3 replicas share 12 series (ing-0 owns %.0f); BTCUSDT 1h "
           "watermark %s\n",
           owned0, wm_btc < 0 ? "not yet" : "set");
+  /* taken over before the kill (a member briefly unseen under load: its
+   * series move and come back, harmless): counted from here */
+  double over0 = metric_at(ports[1], "coin_ingest_series_taken_over_total") +
+                 metric_at(ports[2], "coin_ingest_series_taken_over_total");
   coin_test_proc_signal(&p[0], SIGKILL);
   alive[0] = false;
   int64_t killed = replay_time(rp.url);
@@ -1005,8 +1009,11 @@ static void replicas_share_and_take_over(void) {
   ASSERT_TRUE(taken);
   ASSERT_TRUE(took < 3000 + 1000 + 2000); /* TTL, a heartbeat, slack */
   double over = metric_at(ports[1], "coin_ingest_series_taken_over_total") +
-                metric_at(ports[2], "coin_ingest_series_taken_over_total");
-  ASSERT_TRUE(over == owned0);
+                metric_at(ports[2], "coin_ingest_series_taken_over_total") -
+                over0;
+  fprintf(stderr, "  taken over since the kill: %.0f (ing-0 owned %.0f)\n",
+          over, owned0);
+  ASSERT_TRUE(over >= owned0); /* all of its series; more only if one flapped */
   /* a fourth replica joins: it takes a share from the others */
   ports[REPLICAS] = coin_test_free_port();
   snprintf(env, sizeof(env),
