@@ -51,6 +51,10 @@ void coin_error_clear(void) {
   errbuf[0] = '\0';
 }
 
+bool coin_error_retryable(int code) {
+  return code != COIN_EINVAL && code != COIN_EREJECTED && code != COIN_ENOMEM;
+}
+
 const char *coin_error_name(int code) {
   switch (code) {
   case COIN_OK: return "OK";

@@ -214,12 +214,6 @@ static int activate(struct monitor *m) {
   return rc;
 }
 
-/* A failed activation worth another try: not a bad configuration, a refusal
- * by the server (permissions) or a lack of memory. */
-static bool activation_retryable(int rc) {
-  return rc != COIN_EINVAL && rc != COIN_EREJECTED && rc != COIN_ENOMEM;
-}
-
 void monitor_request_stop(struct monitor *m) {
   atomic_store(&m->stop, true);
 }
@@ -272,7 +266,7 @@ int monitor_run(struct monitor *m) {
     return 0;
   int rc;
   while ((rc = activate(m)) != 0) {
-    if (!activation_retryable(rc) ||
+    if (!coin_error_retryable(rc) ||
         coin_leader_role(m->leader) == COIN_LEADER_LOST)
       return rc;
     COIN_LOG_WARN("activation failed, trying again in 1 s", COIN_LOG_RC(rc),

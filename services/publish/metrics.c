@@ -135,6 +135,11 @@ int metrics_text(char **out, struct publish *p) {
   coin_jbuf_prom_counter(&t, "coin_publish_fetch_errors_total",
                          "Fetches from the consumer that failed.",
                          L(fetch_errors));
+  coin_jbuf_prom_counter(
+      &t, "coin_publish_activation_retries_total",
+      "Times starting as the active replica failed (NATS electing a "
+      "leader, the watermark bucket away) and was tried again 1 s later.",
+      L(activation_retries));
   coin_jbuf_prom_counter(&t, "coin_publish_tmp_files_removed_total",
                          "Leftover temp files of killed writers removed.",
                          L(tmp_removed));

@@ -208,8 +208,17 @@ int publish_new(struct publish **out, const struct publish_config *cfg) {
   if ((rc = make_influx(&p->ix, cfg)) != 0 ||
       (rc = make_influx(&p->ix_serving, cfg)) != 0)
     goto fail;
-  if ((rc = setup_bus(p)) != 0 || (rc = bind_consumer(p)) != 0 ||
-      (rc = start_leader(p)) != 0)
+  if ((rc = setup_bus(p)) != 0)
+    goto fail;
+  if ((rc = bind_consumer(p)) != 0) {
+    /* a bad durable name stops here; a stream leader being elected does
+     * not: the loop binds again (publish_run) */
+    if (!coin_error_retryable(rc))
+      goto fail;
+    COIN_LOG_WARN("consumer not bound yet, the loop tries again",
+                  COIN_LOG_RC(rc));
+  }
+  if ((rc = start_leader(p)) != 0)
     goto fail;
   struct coin_serving_opts so = {.bus = p->bus,
                                  .ix = p->ix_serving,
@@ -258,14 +267,27 @@ void publish_request_stop(struct publish *p) {
  */
 
 /* The watch first replays the current value of every ingest watermark:
- * that is our start-up view of how far the SoT is complete. */
+ * that is our start-up view of how far the SoT is complete. A watch that
+ * cannot start just when this replica took the lease (NATS electing a
+ * leader, the bucket away) is tried again every second while the lease is
+ * ours; only a lost lease or a non-retryable error stops the process. */
 static int start_watch(struct publish *p) {
   struct coin_bus_kv_watch_options wo = {.keys = COIN_KEY_INGEST_PREFIX ".>"};
-  int rc = coin_bus_kv_watch(&p->wm_watch, p->kv_wm, &wo);
-  if (rc != 0)
-    return coin_error_wrap(rc, "watch %s/%s.>", COIN_KV_WATERMARKS,
-                           COIN_KEY_INGEST_PREFIX);
-  return 0;
+  for (;;) {
+    int rc = coin_bus_kv_watch(&p->wm_watch, p->kv_wm, &wo);
+    if (rc == 0)
+      return 0;
+    coin_error_wrap(rc, "watch %s/%s.>", COIN_KV_WATERMARKS,
+                    COIN_KEY_INGEST_PREFIX);
+    if (!coin_error_retryable(rc) || role_now(p) == COIN_LEADER_LOST)
+      return rc;
+    COIN_LOG_WARN("start as the active replica failed, trying again in 1 s",
+                  COIN_LOG_RC(rc));
+    atomic_fetch_add(&p->c.activation_retries, 1);
+    pause_ms(p, 1000);
+    if (p->stop)
+      return COIN_ECLOSED;
+  }
 }
 
 /* Rebuilds every series from the SoT; retries until it worked (an InfluxDB
@@ -439,8 +461,11 @@ int publish_run(struct publish *p) {
   if (rc != 0 || p->stop)
     goto out;
   rc = start_watch(p);
-  if (rc != 0)
+  if (rc != 0) {
+    if (p->stop)
+      rc = 0; /* SIGTERM while retrying: a clean stop */
     goto out;
+  }
   /* The watch's initial values (until INIT_DONE) before the rebuild. */
   bool have_wm = consume_watch_init(p, WATCH_INIT_TIMEOUT_MS);
   site_clean_tmp(p, TMP_MAX_AGE_MS);

@@ -146,11 +146,12 @@ struct publish_counters {
   atomic_uint_fast64_t serving_errors;
   atomic_uint_fast64_t fetch_errors;
   atomic_uint_fast64_t tmp_removed;
-  atomic_uint_fast64_t series;        /* gauge */
-  atomic_uint_fast64_t by_state[8];   /* gauge per state */
-  atomic_uint_fast64_t degraded;      /* gauge */
-  atomic_uint_fast64_t rebuild_ms;    /* gauge */
-  atomic_uint_fast64_t rebuild_files; /* gauge */
+  atomic_uint_fast64_t activation_retries; /* start as active retried */
+  atomic_uint_fast64_t series;             /* gauge */
+  atomic_uint_fast64_t by_state[8];        /* gauge per state */
+  atomic_uint_fast64_t degraded;           /* gauge */
+  atomic_uint_fast64_t rebuild_ms;         /* gauge */
+  atomic_uint_fast64_t rebuild_files;      /* gauge */
   atomic_uint_fast64_t lat_buckets[PUBLISH_LATENCY_BUCKETS]; /* cumulative */
   atomic_uint_fast64_t lat_count;
   atomic_uint_fast64_t lat_sum_us;

@@ -1584,6 +1584,58 @@ static void standby_takes_over_the_site(void) {
   svc_stop(&a);
 }
 
+/* A standby that takes the lease over while what it needs is away (here:
+ * the watermark bucket deleted while it waited, as when NATS is electing a
+ * leader or a node is down) does not stop: it says so, tries again every
+ * second, keeps the lease, and writes the site once the bucket is back.
+ * Before, it exited 1 ("kv watch: Timeout" in the cluster test) and the
+ * deployment had no site writer until a restart. */
+static void standby_retries_its_start(void) {
+  const char *S = "HAVUSDT";
+  const enum coin_tf tf = COIN_TF_1H;
+  enum { NC = 24 };
+  int64_t top = coin_tf_last_closed(tf, now_ms());
+  struct coin_candle c[NC];
+  for (size_t i = 0; i < NC; i++)
+    c[i] = synth(tf, top - (int64_t)(NC - 1 - i) * COIN_HOUR_MS, 310);
+  ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c, NC));
+  ASSERT_OK(set_ingest_wm(S, tf, c[NC - 1].open_ms));
+  const char *env_a[] = {"PUBLISH_UNCONFIGURED_SERIES=false",
+                         "PUBLISH_LEASE_SECONDS=3", "SERVICE_ID=pub-c", NULL};
+  const char *env_b[] = {"PUBLISH_UNCONFIGURED_SERIES=false",
+                         "PUBLISH_LEASE_SECONDS=3", "SERVICE_ID=pub-d", NULL};
+  struct svc a, b;
+  ASSERT_OK(publish_start(&a, "site-hav", "hav", S, "1h", env_a));
+  ASSERT_OK(wait_http(&a, "/readyz", 200, 15000, "\"role\":\"active\""));
+  ASSERT_OK(publish_start(&b, "site-hav", "hav", S, "1h", env_b));
+  ASSERT_OK(wait_http(&b, "/readyz", 200, 10000, "\"role\":\"standby\""));
+  ASSERT_OK(coin_bus_stream_delete(bus, "KV_" COIN_KV_WATERMARKS));
+  coin_test_proc_signal(&a.proc, SIGKILL);
+  coin_test_proc_wait(&a.proc, 5000);
+  /* it holds the lease, cannot watch the watermarks, and tries again */
+  double retries = 0;
+  for (int i = 0; i < 150 && retries < 2; i++) {
+    usleep(100000);
+    retries = metric(&b, "coin_publish_activation_retries_total");
+  }
+  ASSERT_TRUE(retries >= 2);
+  ASSERT_TRUE(coin_test_proc_alive(&b.proc));
+  ASSERT_EQ_INT(metric(&b, "coin_publish_leader_active"), 1);
+  ASSERT_OK(wait_http(&b, "/readyz", 503, 2000, "\"site_ready\":false"));
+  /* the bucket back (as ingest would create it) with the watermark */
+  coin_bus_kv_free(kv);
+  kv = NULL;
+  struct coin_bus_kv_config kc = {.bucket = COIN_KV_WATERMARKS, .history = 5};
+  ASSERT_OK(coin_bus_kv_ensure(&kv, NULL, bus, &kc));
+  ASSERT_OK(set_ingest_wm(S, tf, c[NC - 1].open_ms));
+  ASSERT_OK(wait_http(&b, "/readyz", 200, 15000, "\"site_ready\":true"));
+  ASSERT_OK(wait_last(b.site, S, tf, c[NC - 1].open_ms, 10000));
+  size_t n = 0;
+  ASSERT_OK(check_history(b.site, S, tf, NC, &n));
+  ASSERT_EQ_INT(n, NC);
+  svc_stop(&b);
+}
+
 static void readyz_tells_the_truth(void) {
   const char *S = "TESTRUSDT";
   const enum coin_tf tf = COIN_TF_1H;
@@ -1671,6 +1723,7 @@ int main(int argc, char **argv) {
   RUN_TEST(truncated_site_files_are_rewritten);
   RUN_TEST(readyz_tells_the_truth);
   RUN_TEST(standby_takes_over_the_site);
+  RUN_TEST(standby_retries_its_start); /* deletes the watermark bucket */
   coin_bus_kv_free(kv);
   coin_bus_free(bus);
   coin_influx_free(ix);

@@ -8,6 +8,8 @@
 #ifndef COIN_ERROR_H
 #define COIN_ERROR_H
 
+#include <stdbool.h>
+
 enum coin_error {
   COIN_OK = 0,
   COIN_EINVAL = -1,     /* bad argument or bad input value */
@@ -40,6 +42,12 @@ int coin_error_wrap(int code, const char *fmt, ...)
 const char *coin_error_last(void);
 
 void coin_error_clear(void);
+
+/* True when another attempt may succeed: not a bad input or configuration
+ * (EINVAL), not a refusal by the server (EREJECTED, e.g. permissions), not
+ * a lack of memory. A service that holds a leader lease retries its start
+ * while this holds (NATS electing a stream leader, a stream missing). */
+bool coin_error_retryable(int code);
 
 /* Short stable name for a code ("EINVAL", "ECONFLICT", ...). */
 const char *coin_error_name(int code);
