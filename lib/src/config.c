@@ -1,7 +1,7 @@
 /*
  * config.c: table-driven environment configuration. One generic loader walks
  * a table of coin_cfg_var rows, parses each value with checked parsers
- * (strtoll/strtod with full consumption and range checks), reads *_FILE
+ * (coin/parse.h: whole text, decimal, in range), reads *_FILE
  * secrets, and collects every problem as one line. The same rows drive the
  * redacted JSON dump (jansson) and the documentation rows.
  * Single-threaded at start-up; loaded structs are read-only afterwards.
@@ -21,6 +21,7 @@
 
 #include "coin/candle.h"
 #include "coin/error.h"
+#include "coin/parse.h"
 #include "coin/redact.h"
 
 #define NAME_MAX_BYTES 128
@@ -161,51 +162,21 @@ static void rule_text(char *buf, size_t cap, const struct coin_cfg_var *v) {
 
 /* ---- checked parsers: 0, or -1 with a reason in why -------------------- */
 
+/* coin/parse.h's reason into why. */
+static int reason(int rc, char *why) {
+  if (rc != 0)
+    snprintf(why, WHY_BYTES, "%s", coin_error_last());
+  return rc != 0 ? -1 : 0;
+}
+
 static int parse_int(int64_t *out, const char *s, int64_t min, int64_t max,
                      char *why) {
-  char *end;
-  if (*s == '\0' || !(*s == '-' || *s == '+' || (*s >= '0' && *s <= '9'))) {
-    snprintf(why, WHY_BYTES, "not an integer");
-    return -1;
-  }
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  if (*end != '\0') {
-    snprintf(why, WHY_BYTES, "not an integer (trailing \"%.16s\")", end);
-    return -1;
-  }
-  if (errno == ERANGE || v < min || v > max) {
-    snprintf(why, WHY_BYTES, "out of range");
-    return -1;
-  }
-  *out = v;
-  return 0;
+  return reason(coin_parse_i64(out, s, min, max), why);
 }
 
 static int parse_double(double *out, const char *s, double min, double max,
                         char *why) {
-  char *end;
-  if (*s == '\0' ||
-      !(*s == '-' || *s == '+' || *s == '.' || (*s >= '0' && *s <= '9'))) {
-    snprintf(why, WHY_BYTES, "not a number");
-    return -1;
-  }
-  if (strpbrk(s, "xX")) { /* strtod would read hexadecimal: decimal only */
-    snprintf(why, WHY_BYTES, "not a decimal number");
-    return -1;
-  }
-  errno = 0;
-  double v = strtod(s, &end);
-  if (*end != '\0' || !isfinite(v)) {
-    snprintf(why, WHY_BYTES, "not a finite decimal number");
-    return -1;
-  }
-  if (errno == ERANGE || v < min || v > max) {
-    snprintf(why, WHY_BYTES, "out of range");
-    return -1;
-  }
-  *out = v;
-  return 0;
+  return reason(coin_parse_double(out, s, min, max), why);
 }
 
 static int parse_bool(bool *out, const char *s, char *why) {

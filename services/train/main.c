@@ -3,8 +3,10 @@
 #include "train.h"
 
 #include "coin/bus.h"
+#include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
+#include "coin/parse.h"
 #include "coin/timeframe.h"
 
 #include <signal.h>
@@ -48,23 +50,6 @@ static const struct {
     {"cycle", train_cmd_cycle},     {"ls", train_cmd_ls},
     {"show", train_cmd_show},
 };
-
-/* "2021-06-01" or epoch milliseconds. */
-static int parse_time(int64_t *out, const char *text) {
-  int y, m, d;
-  char tail;
-  if (sscanf(text, "%4d-%2d-%2d%c", &y, &m, &d, &tail) == 3 && m >= 1 &&
-      m <= 12 && d >= 1 && d <= 31) {
-    *out = coin_tf_from_civil(y, m, d);
-    return 0;
-  }
-  char *end = NULL;
-  long long v = strtoll(text, &end, 10);
-  if (end == text || *end)
-    return -1;
-  *out = v;
-  return 0;
-}
 
 int main(int argc, char **argv) {
   struct train_args a;
@@ -130,18 +115,15 @@ int main(int argc, char **argv) {
       a.version = v;
     } else if (!strcmp(o, "--from") || !strcmp(o, "--to")) {
       VALUE();
-      if (parse_time(o[2] == 'f' ? &a.from_ms : &a.to_ms, v) != 0) {
-        fprintf(stderr,
-                "coin-train: %s \"%s\": want YYYY-MM-DD or epoch "
-                "milliseconds\n",
-                o, v);
+      if (coin_parse_time(o[2] == 'f' ? &a.from_ms : &a.to_ms, v,
+                          coin_now_ms()) != 0) {
+        fprintf(stderr, "coin-train: %s \"%s\": %s\n", o, v, coin_error_last());
         return TRAIN_EXIT_USAGE;
       }
     } else if (!strcmp(o, "--window-days")) {
       VALUE();
-      char *end = NULL;
-      long long d = strtoll(v, &end, 10);
-      if (end == v || *end || d < 0 || d > 36500) {
+      int64_t d;
+      if (coin_parse_i64(&d, v, 0, 36500) != 0) {
         fprintf(stderr,
                 "coin-train: --window-days \"%s\": want days 0..36500 (0: "
                 "all data)\n",
@@ -151,9 +133,8 @@ int main(int argc, char **argv) {
       a.window_days = d;
     } else if (!strcmp(o, "--hold-lock-ms")) { /* tests */
       VALUE();
-      char *end = NULL;
-      long long ms = strtoll(v, &end, 10);
-      if (end == v || *end || ms < 0 || ms > 3600000) {
+      int64_t ms;
+      if (coin_parse_i64(&ms, v, 0, 3600000) != 0) {
         fprintf(stderr, "coin-train: --hold-lock-ms \"%s\": want 0..3600000\n",
                 v);
         return TRAIN_EXIT_USAGE;

@@ -7,6 +7,7 @@
 
 #include "coin/clock.h"
 #include "coin/error.h"
+#include "coin/parse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -83,99 +84,29 @@ int coinctl_connect(struct coin_bus **out, const struct coinctl *ctl) {
 
 int coinctl_parse_i64(int64_t *out, const char *flag, const char *text,
                       int64_t min, int64_t max) {
-  char *end = NULL;
-  errno = 0;
-  if (text == NULL || !isdigit((unsigned char)text[0]))
-    goto bad;
-  long long v = strtoll(text, &end, 10);
-  if (errno != 0 || end == text || *end != '\0' || v < min || v > max)
-    goto bad;
-  *out = v;
+  /* counts and sizes: digits only, no sign */
+  if (text == NULL || !isdigit((unsigned char)text[0]) ||
+      coin_parse_i64(out, text, min, max) != 0)
+    return coin_error_set(COIN_EINVAL,
+                          "%s \"%s\": not an integer in %lld..%lld", flag,
+                          text ? text : "", (long long)min, (long long)max);
   return 0;
-bad:
-  return coin_error_set(COIN_EINVAL, "%s \"%s\": not an integer in %lld..%lld",
-                        flag, text ? text : "", (long long)min, (long long)max);
 }
 
 int coinctl_parse_seconds(double *out, const char *flag, const char *text) {
-  char *end = NULL;
-  errno = 0;
-  if (text == NULL || !(isdigit((unsigned char)text[0]) || text[0] == '.'))
-    goto bad;
-  double v = strtod(text, &end);
-  if (errno != 0 || end == text || *end != '\0' || !isfinite(v) || v < 0 ||
-      v > 31536000.0)
-    goto bad;
-  *out = v;
+  if (text == NULL || !(isdigit((unsigned char)text[0]) || text[0] == '.') ||
+      coin_parse_double(out, text, 0, 31536000.0) != 0)
+    return coin_error_set(COIN_EINVAL,
+                          "%s \"%s\": not a number of seconds in 0..31536000",
+                          flag, text ? text : "");
   return 0;
-bad:
-  return coin_error_set(COIN_EINVAL,
-                        "%s \"%s\": not a number of seconds in 0..31536000",
-                        flag, text ? text : "");
-}
-
-/* Reads exactly n digits at *p into *v; advances *p. */
-static bool digits(const char **p, int n, int *v) {
-  int x = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)(*p)[i]))
-      return false;
-    x = x * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *v = x;
-  return true;
-}
-
-static int days_in_month(int y, int m) {
-  static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : d[m - 1];
 }
 
 int coinctl_parse_time(int64_t *out, const char *flag, const char *text) {
-  const char *p = text;
-  int y, mo, d, h = 0, mi = 0, s = 0;
-  if (text == NULL || text[0] == '\0')
-    goto bad;
-  if (!strcmp(text, "now")) {
-    *out = coin_now_ms();
-    return 0;
-  }
-  size_t n = strspn(text, "0123456789");
-  if (n == strlen(text)) {
-    if (n > 15)
-      goto bad;
-    *out = strtoll(text, NULL, 10);
-    return 0;
-  }
-  if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
-      !digits(&p, 2, &d))
-    goto bad;
-  if (*p == 'T' || *p == ' ') {
-    p++;
-    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
-      goto bad;
-    if (*p == ':') {
-      p++;
-      if (!digits(&p, 2, &s))
-        goto bad;
-    }
-  }
-  if (*p == 'Z')
-    p++;
-  if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-      d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59)
-    goto bad;
-  *out = coin_tf_from_civil(y, mo, d) + h * COIN_HOUR_MS + mi * COIN_MINUTE_MS +
-         s * INT64_C(1000);
+  const char *t = text ? text : "";
+  if (coin_parse_time(out, t, coin_now_ms()) != 0)
+    return coin_error_wrap(COIN_EINVAL, "%s \"%s\"", flag, t);
   return 0;
-bad:
-  return coin_error_set(
-      COIN_EINVAL,
-      "%s \"%s\": not a time (rule: now, epoch milliseconds, YYYY-MM-DD or "
-      "YYYY-MM-DDTHH:MM[:SS][Z], UTC)",
-      flag, text ? text : "");
 }
 
 /* ---- output -------------------------------------------------------------- */
