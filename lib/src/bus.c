@@ -645,37 +645,39 @@ int coin_bus_msg_ack(struct coin_bus_msg *msg) {
   return 0;
 }
 
-int coin_bus_msg_nak(struct coin_bus_msg *msg, int64_t delay_ms) {
-  int rc = msg_ackable(msg, "nak");
+enum reply { REPLY_NAK, REPLY_TERM, REPLY_IN_PROGRESS };
+
+/* One of the negative or interim acknowledgements of a JetStream message. */
+static int msg_reply(struct coin_bus_msg *msg, enum reply kind,
+                     int64_t delay_ms) {
+  static const char *const what[] = {"nak", "term", "in_progress"};
+  int rc = msg_ackable(msg, what[kind]);
   if (rc)
     return rc;
-  if ((rc = bus_check_ms("nak delay_ms", delay_ms)) != 0)
-    return rc;
-  natsStatus s = delay_ms > 0 ? natsMsg_NakWithDelay(msg->nm, delay_ms, NULL)
-                              : natsMsg_Nak(msg->nm, NULL);
-  if (s != NATS_OK)
-    return bus_nats_error(s, 0, "nak");
-  return 0;
+  natsStatus s;
+  switch (kind) {
+  case REPLY_NAK:
+    if ((rc = bus_check_ms("nak delay_ms", delay_ms)) != 0)
+      return rc;
+    s = delay_ms > 0 ? natsMsg_NakWithDelay(msg->nm, delay_ms, NULL)
+                     : natsMsg_Nak(msg->nm, NULL);
+    break;
+  case REPLY_TERM: s = natsMsg_Term(msg->nm, NULL); break;
+  default: s = natsMsg_InProgress(msg->nm, NULL); break;
+  }
+  return s == NATS_OK ? 0 : bus_nats_error(s, 0, what[kind]);
+}
+
+int coin_bus_msg_nak(struct coin_bus_msg *msg, int64_t delay_ms) {
+  return msg_reply(msg, REPLY_NAK, delay_ms);
 }
 
 int coin_bus_msg_term(struct coin_bus_msg *msg) {
-  int rc = msg_ackable(msg, "term");
-  if (rc)
-    return rc;
-  natsStatus s = natsMsg_Term(msg->nm, NULL);
-  if (s != NATS_OK)
-    return bus_nats_error(s, 0, "term");
-  return 0;
+  return msg_reply(msg, REPLY_TERM, 0);
 }
 
 int coin_bus_msg_in_progress(struct coin_bus_msg *msg) {
-  int rc = msg_ackable(msg, "in_progress");
-  if (rc)
-    return rc;
-  natsStatus s = natsMsg_InProgress(msg->nm, NULL);
-  if (s != NATS_OK)
-    return bus_nats_error(s, 0, "in_progress");
-  return 0;
+  return msg_reply(msg, REPLY_IN_PROGRESS, 0);
 }
 
 /* A message holds a reference on its subscription (bus_js.c binds them),

@@ -333,42 +333,25 @@ int coin_bus_kv_get(struct coin_bus_kv_entry *out, struct coin_bus_kv *kv,
   return 0;
 }
 
-int coin_bus_kv_put(uint64_t *out_revision, struct coin_bus_kv *kv,
-                    const char *key, const void *value, size_t len) {
+/* Put (any previous value) or create (only when the key has none). */
+static int kv_write(uint64_t *out_revision, struct coin_bus_kv *kv,
+                    const char *key, const void *value, size_t len,
+                    bool create) {
+  const char *what = create ? "kv create" : "kv put";
   int rc;
   uint64_t rev = 0;
   if (kv == NULL)
-    return coin_error_set(COIN_EINVAL, "kv put: NULL kv");
+    return coin_error_set(COIN_EINVAL, "%s: NULL kv", what);
   if ((rc = check_key("kv key", key, false, false)) != 0 ||
       (rc = check_value(key, value, len)) != 0)
     return rc;
-  natsStatus s = kvStore_Put(&rev, kv->kv, key, value, (int)len);
+  natsStatus s = create ? kvStore_Create(&rev, kv->kv, key, value, (int)len)
+                        : kvStore_Put(&rev, kv->kv, key, value, (int)len);
   if (s != NATS_OK) {
-    if ((rc = kv_refused(kv, s, key, "kv put")) != 0)
+    if ((rc = kv_refused(kv, s, key, what)) != 0)
       return rc;
-    rc = bus_nats_error(s, 0, "kv put");
-    return coin_error_wrap(rc, "kv %s key %s", kv->bucket, key);
-  }
-  if (out_revision)
-    *out_revision = rev;
-  return 0;
-}
-
-int coin_bus_kv_create(uint64_t *out_revision, struct coin_bus_kv *kv,
-                       const char *key, const void *value, size_t len) {
-  int rc;
-  uint64_t rev = 0;
-  if (kv == NULL)
-    return coin_error_set(COIN_EINVAL, "kv create: NULL kv");
-  if ((rc = check_key("kv key", key, false, false)) != 0 ||
-      (rc = check_value(key, value, len)) != 0)
-    return rc;
-  natsStatus s = kvStore_Create(&rev, kv->kv, key, value, (int)len);
-  if (s != NATS_OK) {
-    if ((rc = kv_refused(kv, s, key, "kv create")) != 0)
-      return rc;
-    rc = bus_nats_error(s, 0, "kv create");
-    if (rc == COIN_ECONFLICT)
+    rc = bus_nats_error(s, 0, what);
+    if (create && rc == COIN_ECONFLICT)
       return coin_error_set(COIN_EEXISTS, "kv %s: key %s already exists",
                             kv->bucket, key);
     return coin_error_wrap(rc, "kv %s key %s", kv->bucket, key);
@@ -376,6 +359,16 @@ int coin_bus_kv_create(uint64_t *out_revision, struct coin_bus_kv *kv,
   if (out_revision)
     *out_revision = rev;
   return 0;
+}
+
+int coin_bus_kv_put(uint64_t *out_revision, struct coin_bus_kv *kv,
+                    const char *key, const void *value, size_t len) {
+  return kv_write(out_revision, kv, key, value, len, false);
+}
+
+int coin_bus_kv_create(uint64_t *out_revision, struct coin_bus_kv *kv,
+                       const char *key, const void *value, size_t len) {
+  return kv_write(out_revision, kv, key, value, len, true);
 }
 
 int coin_bus_kv_update(uint64_t *out_revision, struct coin_bus_kv *kv,

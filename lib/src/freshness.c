@@ -2,6 +2,7 @@
 #include "coin/freshness.h"
 
 #include "coin/error.h"
+#include "coin/parse.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -35,37 +36,21 @@ void coin_freshness_policy_default(struct coin_freshness_policy *p) {
     .max = 366 * 86400, .doc = docstr                                          \
   }
 
+/* Both thresholds of one timeframe (its name as in the variables). */
+#define TF_VARS(name, tf, soft, hard)                                          \
+  VAR("FRESHNESS_SOFT_AFTER_SECONDS_" name, soft_seconds, tf, soft,            \
+      "A " name " series whose next candle is overdue longer than this is "    \
+      "soft_stale (served with a warning)."),                                  \
+      VAR("FRESHNESS_HARD_AFTER_SECONDS_" name, hard_seconds, tf, hard,        \
+          "A " name " series whose next candle is overdue longer than this "   \
+          "is hard_stale (blocked: no prediction values).")
+
 const struct coin_cfg_var coin_freshness_vars[] = {
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1m", soft_seconds, COIN_TF_1M, "30",
-        "A 1m series whose next candle is overdue longer than this is "
-        "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1m", hard_seconds, COIN_TF_1M, "180",
-        "A 1m series whose next candle is overdue longer than this is "
-        "hard_stale (blocked: no prediction values)."),
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1h", soft_seconds, COIN_TF_1H, "120",
-        "A 1h series whose next candle is overdue longer than this is "
-        "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1h", hard_seconds, COIN_TF_1H, "300",
-        "A 1h series whose next candle is overdue longer than this is "
-        "hard_stale (blocked: no prediction values)."),
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1d", soft_seconds, COIN_TF_1D, "2880",
-        "A 1d series whose next candle is overdue longer than this is "
-        "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1d", hard_seconds, COIN_TF_1D, "7200",
-        "A 1d series whose next candle is overdue longer than this is "
-        "hard_stale (blocked: no prediction values)."),
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1w", soft_seconds, COIN_TF_1W, "20160",
-        "A 1w series whose next candle is overdue longer than this is "
-        "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1w", hard_seconds, COIN_TF_1W, "50400",
-        "A 1w series whose next candle is overdue longer than this is "
-        "hard_stale (blocked: no prediction values)."),
-    VAR("FRESHNESS_SOFT_AFTER_SECONDS_1M", soft_seconds, COIN_TF_1MO, "86400",
-        "A 1M series whose next candle is overdue longer than this is "
-        "soft_stale (served with a warning)."),
-    VAR("FRESHNESS_HARD_AFTER_SECONDS_1M", hard_seconds, COIN_TF_1MO, "216000",
-        "A 1M series whose next candle is overdue longer than this is "
-        "hard_stale (blocked: no prediction values)."),
+    TF_VARS("1m", COIN_TF_1M, "30", "180"),
+    TF_VARS("1h", COIN_TF_1H, "120", "300"),
+    TF_VARS("1d", COIN_TF_1D, "2880", "7200"),
+    TF_VARS("1w", COIN_TF_1W, "20160", "50400"),
+    TF_VARS("1M", COIN_TF_1MO, "86400", "216000"),
 };
 const size_t coin_freshness_var_count = COIN_ARRAY_LEN(coin_freshness_vars);
 
@@ -158,11 +143,11 @@ const char *coin_degraded_reason_name(unsigned reason) {
 }
 
 int coin_degraded_reason_parse(unsigned *out, const char *text) {
-  for (int i = 0; i < COIN_DEGRADED_REASON_COUNT; i++)
-    if (strcmp(text, reason_names[i]) == 0) {
-      *out = 1u << i;
-      return 0;
-    }
+  int i = coin_parse_name(text, reason_names, COIN_DEGRADED_REASON_COUNT);
+  if (i >= 0) {
+    *out = 1u << i;
+    return 0;
+  }
   return coin_error_set(COIN_EINVAL,
                         "degraded reason \"%.40s\": want no_model, "
                         "model_load_failed, inference_error, "

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "coin/parse.h"
 #include "coin/timeframe.h"
 
 #define SVC_MAX_BYTES 64
@@ -51,11 +52,10 @@ enum coin_log_level coin_log_get_level(void) {
 }
 
 int coin_log_level_parse(enum coin_log_level *out, const char *text) {
-  for (int i = COIN_LOG_LEVEL_DEBUG; i <= COIN_LOG_LEVEL_ERROR; i++) {
-    if (text && strcmp(text, level_names[i]) == 0) {
-      *out = (enum coin_log_level)i;
-      return 0;
-    }
+  int i = coin_parse_name(text, level_names, COIN_LOG_LEVEL_ERROR + 1);
+  if (i >= 0) {
+    *out = (enum coin_log_level)i;
+    return 0;
   }
   return coin_error_set(COIN_EINVAL,
                         "log level \"%.32s\": want one of debug info warn "

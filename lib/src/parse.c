@@ -46,6 +46,13 @@ int coin_parse_double(double *out, const char *text, double min, double max) {
   return 0;
 }
 
+int coin_parse_name(const char *text, const char *const *names, size_t n) {
+  for (size_t i = 0; text && i < n; i++)
+    if (strcmp(text, names[i]) == 0)
+      return (int)i;
+  return -1;
+}
+
 /* Reads exactly n digits at *p into *v; advances *p. */
 static bool take_digits(const char **p, int n, int *v) {
   int x = 0;

@@ -5,6 +5,7 @@
 
 #include "coin/candle.h"
 #include "coin/error.h"
+#include "coin/parse.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -18,12 +19,11 @@ const char *coin_site_file_name(enum coin_site_file f) {
 }
 
 int coin_site_file_parse(enum coin_site_file *out, const char *name) {
-  for (int i = 0; i < COIN_SITE_FILE_COUNT; i++)
-    if (strcmp(name, file_names[i]) == 0) {
-      *out = (enum coin_site_file)i;
-      return 0;
-    }
-  return COIN_ENOTFOUND;
+  int i = coin_parse_name(name, file_names, COIN_SITE_FILE_COUNT);
+  if (i < 0)
+    return COIN_ENOTFOUND;
+  *out = (enum coin_site_file)i;
+  return 0;
 }
 
 int coin_site_series_dir(char *out, size_t out_bytes, const char *exchange,
@@ -219,11 +219,11 @@ const char *coin_site_pred_status_name(enum coin_site_pred_status s) {
 
 int coin_site_pred_status_parse(enum coin_site_pred_status *out,
                                 const char *text) {
-  for (int i = 0; i < COIN_SITE_PRED_COUNT; i++)
-    if (strcmp(text, pred_names[i]) == 0) {
-      *out = (enum coin_site_pred_status)i;
-      return 0;
-    }
+  int i = coin_parse_name(text, pred_names, COIN_SITE_PRED_COUNT);
+  if (i >= 0) {
+    *out = (enum coin_site_pred_status)i;
+    return 0;
+  }
   return coin_error_set(COIN_EINVAL,
                         "prediction_status \"%.40s\": want served, no_model, "
                         "not_evaluated, insufficient_data, model_load_failed, "

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "coin/error.h"
+#include "coin/parse.h"
 
 /* 1970-01-01 was a Thursday; the first Monday after it is 4 days later. */
 #define MONDAY_OFFSET_MS (4 * COIN_DAY_MS)
@@ -82,11 +83,10 @@ int coin_tf_parse(enum coin_tf *out, const char *text) {
   if (text == NULL)
     return coin_error_set(COIN_EINVAL,
                           "timeframe (null): want one of 1m 1h 1d 1w 1M");
-  for (int i = 0; i < COIN_TF_COUNT; i++) {
-    if (strcmp(text, tf_names[i]) == 0) {
-      *out = (enum coin_tf)i;
-      return 0;
-    }
+  int i = coin_parse_name(text, tf_names, COIN_TF_COUNT);
+  if (i >= 0) {
+    *out = (enum coin_tf)i;
+    return 0;
   }
   return coin_error_set(COIN_EINVAL,
                         "timeframe \"%.40s\": want one of 1m 1h 1d 1w 1M "

@@ -91,4 +91,16 @@ static void times(void) {
   }
 }
 
-TEST_MAIN(RUN_TEST(integers); RUN_TEST(doubles); RUN_TEST(times))
+static void names(void) {
+  static const char *const n[] = {"fresh", "soft_stale", "hard_stale"};
+  ASSERT_EQ_INT(coin_parse_name("fresh", n, 3), 0);
+  ASSERT_EQ_INT(coin_parse_name("hard_stale", n, 3), 2);
+  ASSERT_EQ_INT(coin_parse_name("hard_stale", n, 2), -1); /* only n */
+  ASSERT_EQ_INT(coin_parse_name("Fresh", n, 3), -1);
+  ASSERT_EQ_INT(coin_parse_name("fresh ", n, 3), -1);
+  ASSERT_EQ_INT(coin_parse_name("", n, 3), -1);
+  ASSERT_EQ_INT(coin_parse_name(NULL, n, 3), -1);
+}
+
+TEST_MAIN(RUN_TEST(integers); RUN_TEST(doubles); RUN_TEST(times);
+          RUN_TEST(names))

@@ -9,6 +9,7 @@
 #ifndef COIN_PARSE_H
 #define COIN_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* An optional sign and decimal digits, in [min, max]. */
@@ -21,5 +22,9 @@ int coin_parse_double(double *out, const char *text, double min, double max);
  * "YYYY-MM-DD" or "YYYY-MM-DDTHH:MM[:SS][Z]" (a space may stand for the T);
  * years from 1970, real calendar days. */
 int coin_parse_time(int64_t *out, const char *text, int64_t now_ms);
+
+/* The index of text in names[0..n) (exact, case-sensitive), or -1; sets no
+ * error text: the caller says what it wanted. */
+int coin_parse_name(const char *text, const char *const *names, size_t n);
 
 #endif
