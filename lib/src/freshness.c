@@ -143,15 +143,10 @@ const char *coin_degraded_reason_name(unsigned reason) {
 }
 
 int coin_degraded_reason_parse(unsigned *out, const char *text) {
-  int i = coin_parse_name(text, reason_names, COIN_DEGRADED_REASON_COUNT);
-  if (i >= 0) {
+  int i;
+  int rc = coin_parse_enum(&i, "degraded reason", text, reason_names,
+                           COIN_DEGRADED_REASON_COUNT, NULL);
+  if (rc == 0)
     *out = 1u << i;
-    return 0;
-  }
-  return coin_error_set(COIN_EINVAL,
-                        "degraded reason \"%.40s\": want no_model, "
-                        "model_load_failed, inference_error, "
-                        "challenger_failing, model_too_old or "
-                        "champion_underperforming",
-                        text);
+  return rc;
 }

@@ -52,15 +52,12 @@ enum coin_log_level coin_log_get_level(void) {
 }
 
 int coin_log_level_parse(enum coin_log_level *out, const char *text) {
-  int i = coin_parse_name(text, level_names, COIN_LOG_LEVEL_ERROR + 1);
-  if (i >= 0) {
+  int i;
+  int rc = coin_parse_enum(&i, "log level", text, level_names,
+                           COIN_LOG_LEVEL_ERROR + 1, NULL);
+  if (rc == 0)
     *out = (enum coin_log_level)i;
-    return 0;
-  }
-  return coin_error_set(COIN_EINVAL,
-                        "log level \"%.32s\": want one of debug info warn "
-                        "error",
-                        text ? text : "(null)");
+  return rc;
 }
 
 const char *coin_log_level_name(enum coin_log_level level) {

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,26 @@ int coin_parse_name(const char *text, const char *const *names, size_t n) {
     if (strcmp(text, names[i]) == 0)
       return (int)i;
   return -1;
+}
+
+int coin_parse_enum(int *out, const char *what, const char *text,
+                    const char *const *names, size_t n, const char *hint) {
+  int i = coin_parse_name(text, names, n);
+  if (i >= 0) {
+    *out = i;
+    return 0;
+  }
+  char want[512];
+  size_t len = 0;
+  for (size_t k = 0; k < n && len < sizeof(want); k++)
+    len += (size_t)snprintf(want + len, sizeof(want) - len, " %s", names[k]);
+  if (text == NULL)
+    return coin_error_set(COIN_EINVAL, "%s (null): want one of%s%s%s%s", what,
+                          want, hint ? " (" : "", hint ? hint : "",
+                          hint ? ")" : "");
+  return coin_error_set(COIN_EINVAL, "%s \"%.40s\": want one of%s%s%s%s", what,
+                        text, want, hint ? " (" : "", hint ? hint : "",
+                        hint ? ")" : "");
 }
 
 /* Reads exactly n digits at *p into *v; advances *p. */

@@ -219,17 +219,12 @@ const char *coin_site_pred_status_name(enum coin_site_pred_status s) {
 
 int coin_site_pred_status_parse(enum coin_site_pred_status *out,
                                 const char *text) {
-  int i = coin_parse_name(text, pred_names, COIN_SITE_PRED_COUNT);
-  if (i >= 0) {
+  int i;
+  int rc = coin_parse_enum(&i, "prediction_status", text, pred_names,
+                           COIN_SITE_PRED_COUNT, NULL);
+  if (rc == 0)
     *out = (enum coin_site_pred_status)i;
-    return 0;
-  }
-  return coin_error_set(COIN_EINVAL,
-                        "prediction_status \"%.40s\": want served, no_model, "
-                        "not_evaluated, insufficient_data, model_load_failed, "
-                        "inference_error, hard_stale, corrupt or "
-                        "worse_than_persistence",
-                        text);
+  return rc;
 }
 
 /* ---- reading ------------------------------------------------------------- */

@@ -80,18 +80,12 @@ int64_t coin_tf_from_civil(int64_t year, int month, int day) {
 }
 
 int coin_tf_parse(enum coin_tf *out, const char *text) {
-  if (text == NULL)
-    return coin_error_set(COIN_EINVAL,
-                          "timeframe (null): want one of 1m 1h 1d 1w 1M");
-  int i = coin_parse_name(text, tf_names, COIN_TF_COUNT);
-  if (i >= 0) {
+  int i;
+  int rc = coin_parse_enum(&i, "timeframe", text, tf_names, COIN_TF_COUNT,
+                           text ? "case-sensitive: 1M is a month" : NULL);
+  if (rc == 0)
     *out = (enum coin_tf)i;
-    return 0;
-  }
-  return coin_error_set(COIN_EINVAL,
-                        "timeframe \"%.40s\": want one of 1m 1h 1d 1w 1M "
-                        "(case-sensitive: 1M is a month)",
-                        text);
+  return rc;
 }
 
 const char *coin_tf_name(enum coin_tf tf) {

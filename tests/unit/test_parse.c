@@ -100,6 +100,17 @@ static void names(void) {
   ASSERT_EQ_INT(coin_parse_name("fresh ", n, 3), -1);
   ASSERT_EQ_INT(coin_parse_name("", n, 3), -1);
   ASSERT_EQ_INT(coin_parse_name(NULL, n, 3), -1);
+  int i = 9;
+  ASSERT_OK(coin_parse_enum(&i, "status", "soft_stale", n, 3, NULL));
+  ASSERT_EQ_INT(i, 1);
+  ASSERT_EQ_INT(coin_parse_enum(&i, "status", "stale", n, 3, "lower case"),
+                COIN_EINVAL);
+  ASSERT_EQ_STR(coin_error_last(), "status \"stale\": want one of fresh "
+                                   "soft_stale hard_stale (lower case)");
+  ASSERT_EQ_INT(coin_parse_enum(&i, "status", NULL, n, 3, NULL), COIN_EINVAL);
+  ASSERT_EQ_STR(coin_error_last(),
+                "status (null): want one of fresh soft_stale hard_stale");
+  ASSERT_EQ_INT(i, 1);
 }
 
 TEST_MAIN(RUN_TEST(integers); RUN_TEST(doubles); RUN_TEST(times);

@@ -27,4 +27,10 @@ int coin_parse_time(int64_t *out, const char *text, int64_t now_ms);
  * error text: the caller says what it wanted. */
 int coin_parse_name(const char *text, const char *const *names, size_t n);
 
+/* coin_parse_name as a checked parser: the index in *out, or COIN_EINVAL
+ * with "<what> \"<text>\": want one of <names...> (<hint>)" (hint may be
+ * NULL). */
+int coin_parse_enum(int *out, const char *what, const char *text,
+                    const char *const *names, size_t n, const char *hint);
+
 #endif
