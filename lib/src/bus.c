@@ -813,15 +813,24 @@ static void tap_on_complete(void *closure) {
   pthread_mutex_unlock(&tap->mu);
 }
 
-static struct coin_bus_tap *tap_new(coin_bus_msg_fn fn, void *closure) {
+/* Checks a tap's arguments and makes it (not subscribed yet). */
+static int tap_new(struct coin_bus_tap **made, struct coin_bus_tap **out,
+                   struct coin_bus *bus, const char *subject,
+                   coin_bus_msg_fn fn, void *closure) {
+  if (out == NULL || bus == NULL || fn == NULL)
+    return coin_error_set(COIN_EINVAL, "tap: NULL argument");
+  int rc = bus_check_subject("tap subject", subject, true);
+  if (rc != 0)
+    return rc;
   struct coin_bus_tap *tap = calloc(1, sizeof(*tap));
   if (tap == NULL)
-    return NULL;
+    return coin_error_set(COIN_ENOMEM, "tap: out of memory");
   tap->fn = fn;
   tap->closure = closure;
   pthread_mutex_init(&tap->mu, NULL);
   pthread_cond_init(&tap->cond, NULL);
-  return tap;
+  *made = tap;
+  return 0;
 }
 
 static int tap_finish(struct coin_bus_tap **out, struct coin_bus_tap *tap,
@@ -845,14 +854,10 @@ static int tap_finish(struct coin_bus_tap **out, struct coin_bus_tap *tap,
 
 int coin_bus_tap_core(struct coin_bus_tap **out, struct coin_bus *bus,
                       const char *subject, coin_bus_msg_fn fn, void *closure) {
-  int rc;
-  if (out == NULL || bus == NULL || fn == NULL)
-    return coin_error_set(COIN_EINVAL, "tap: NULL argument");
-  if ((rc = bus_check_subject("tap subject", subject, true)) != 0)
+  struct coin_bus_tap *tap = NULL;
+  int rc = tap_new(&tap, out, bus, subject, fn, closure);
+  if (rc != 0)
     return rc;
-  struct coin_bus_tap *tap = tap_new(fn, closure);
-  if (tap == NULL)
-    return coin_error_set(COIN_ENOMEM, "tap: out of memory");
   natsSubscription *ns = NULL;
   natsStatus s =
       natsConnection_Subscribe(&ns, bus->nc, subject, tap_on_msg, tap);
@@ -862,14 +867,10 @@ int coin_bus_tap_core(struct coin_bus_tap **out, struct coin_bus *bus,
 int coin_bus_tap_stream(struct coin_bus_tap **out, struct coin_bus *bus,
                         const char *subject, uint64_t start_seq,
                         coin_bus_msg_fn fn, void *closure) {
-  int rc;
-  if (out == NULL || bus == NULL || fn == NULL)
-    return coin_error_set(COIN_EINVAL, "tap: NULL argument");
-  if ((rc = bus_check_subject("tap subject", subject, true)) != 0)
+  struct coin_bus_tap *tap = NULL;
+  int rc = tap_new(&tap, out, bus, subject, fn, closure);
+  if (rc != 0)
     return rc;
-  struct coin_bus_tap *tap = tap_new(fn, closure);
-  if (tap == NULL)
-    return coin_error_set(COIN_ENOMEM, "tap: out of memory");
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Ordered = true;

@@ -438,6 +438,22 @@ static int cmp_str(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The next of the current values a new watcher replays (*e NULL after the
+ * last one), within a deadline for the whole replay; what: "kv keys" or
+ * "kv watch". */
+static int replay_next(kvEntry **e, kvWatcher *w, const struct coin_bus_kv *kv,
+                       int64_t deadline, const char *what) {
+  int64_t left = deadline - nats_Now();
+  if (left <= 0)
+    return coin_error_set(
+        COIN_ETIMEOUT, "%s %s: current values took longer than %lld ms", what,
+        kv->bucket, (long long)kv->bus->request_timeout_ms);
+  natsStatus s = kvWatcher_Next(e, w, left);
+  if (s != NATS_OK)
+    return coin_error_wrap(bus_nats_error(s, 0, what), "kv %s", kv->bucket);
+  return 0;
+}
+
 int coin_bus_kv_keys(struct coin_bus_kv_keys *out, struct coin_bus_kv *kv,
                      const char *prefix) {
   int rc = 0;
@@ -472,19 +488,8 @@ int coin_bus_kv_keys(struct coin_bus_kv_keys *out, struct coin_bus_kv *kv,
   int64_t deadline = nats_Now() + kv->bus->request_timeout_ms;
   for (;;) {
     kvEntry *e = NULL;
-    int64_t left = deadline - nats_Now();
-    if (left <= 0) {
-      rc = coin_error_set(COIN_ETIMEOUT,
-                          "kv %s keys: listing took longer than %lld ms",
-                          kv->bucket, (long long)kv->bus->request_timeout_ms);
+    if ((rc = replay_next(&e, w, kv, deadline, "kv keys")) != 0)
       goto out;
-    }
-    s = kvWatcher_Next(&e, w, left);
-    if (s != NATS_OK) {
-      rc = bus_nats_error(s, 0, "kv keys");
-      coin_error_wrap(rc, "kv %s", kv->bucket);
-      goto out;
-    }
     if (e == NULL)
       break; /* all current keys seen */
     const char *key = kvEntry_Key(e);
@@ -585,20 +590,8 @@ int coin_bus_kv_watch(struct coin_bus_kv_watch **out, struct coin_bus_kv *kv,
     int64_t deadline = nats_Now() + kv->bus->request_timeout_ms;
     for (;;) {
       kvEntry *e = NULL;
-      int64_t left = deadline - nats_Now();
-      if (left <= 0) {
-        rc = coin_error_set(COIN_ETIMEOUT,
-                            "kv %s watch: current values took longer than "
-                            "%lld ms",
-                            kv->bucket, (long long)kv->bus->request_timeout_ms);
+      if ((rc = replay_next(&e, w->w, kv, deadline, "kv watch")) != 0)
         goto out;
-      }
-      s = kvWatcher_Next(&e, w->w, left);
-      if (s != NATS_OK) {
-        rc = bus_nats_error(s, 0, "kv watch");
-        coin_error_wrap(rc, "kv %s", kv->bucket);
-        goto out;
-      }
       if (e == NULL)
         break;
       kvEntry_Destroy(e);
