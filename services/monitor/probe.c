@@ -32,7 +32,6 @@
 
 #define MON_PROBE_SAMPLE 3
 #define MON_PROBE_MAX_FILES 4096
-#define MON_PROBE_PATH_BYTES 200
 #define MON_PROBE_ALERT "CoinSiteAvailabilityBurn"
 
 /* The SLI windows reported (status.json, /metrics). */
@@ -43,15 +42,6 @@ static const struct {
     {"5m", 5},     {"30m", 30},  {"1h", 60},    {"6h", 360},
     {"24h", 1440}, {"3d", 4320}, {"7d", 10080}, {"30d", PROBE_SLI_MINUTES}};
 #define N_WINDOWS (sizeof(windows) / sizeof(windows[0]))
-
-struct probe_file {
-  char path[MON_PROBE_PATH_BYTES];
-  int64_t bytes;
-  char sha[COIN_SHA256_HEX_BYTES];
-  bool has_prev;
-  int64_t prev_bytes;
-  char prev_sha[COIN_SHA256_HEX_BYTES];
-};
 
 struct mon_probe {
   struct monitor *m;
@@ -64,7 +54,7 @@ struct mon_probe {
   bool started;
   atomic_bool stop;
   size_t cursor; /* rotation of the sample (probe thread only) */
-  struct probe_file *files;
+  struct mon_listed_file *files;
 
   pthread_mutex_t lock; /* everything below */
   struct probe_sli sli;
@@ -111,46 +101,13 @@ static bool sha_ok(const char *s) {
   return true;
 }
 
-/* Reads one "files" element (the '{' was read); 0, or -1 with why set. */
-static int take_file(struct jscan *js, struct probe_file *f, char *why,
+/* Reads one "files" element (the '{' was read) and checks it; 0, or -1
+ * with why set. */
+static int take_file(struct jscan *js, struct mon_listed_file *f, char *why,
                      size_t wn) {
-  memset(f, 0, sizeof(*f));
-  f->bytes = -1;
-  f->prev_bytes = -1;
-  bool prev_sha_seen = false, prev_bytes_seen = false;
-  for (;;) {
-    enum jtok t = jscan_next(js);
-    if (t == J_OBJ_END)
-      break;
-    if (t != J_KEY)
-      goto json;
-    int which = jscan_is(js, "path")              ? 1
-                : jscan_is(js, "bytes")           ? 2
-                : jscan_is(js, "sha256")          ? 3
-                : jscan_is(js, "previous_bytes")  ? 4
-                : jscan_is(js, "previous_sha256") ? 5
-                                                  : 0;
-    t = jscan_next(js);
-    if (t == J_ERR)
-      goto json;
-    if (which == 1 && (t != J_STR || !jscan_str(js, f->path, sizeof(f->path))))
-      f->path[0] = '\0';
-    if (which == 2 && t == J_NUM && js->is_int && js->int_val >= 0)
-      f->bytes = js->int_val;
-    if (which == 3 && (t != J_STR || !jscan_str(js, f->sha, sizeof(f->sha))))
-      f->sha[0] = '\0';
-    if (which == 4 && t != J_NULL) {
-      prev_bytes_seen = true;
-      if (t == J_NUM && js->is_int && js->int_val >= 0)
-        f->prev_bytes = js->int_val;
-    }
-    if (which == 5 && t != J_NULL) {
-      prev_sha_seen = true;
-      if (t != J_STR || !jscan_str(js, f->prev_sha, sizeof(f->prev_sha)))
-        f->prev_sha[0] = '\0';
-    }
-    if (!jscan_skip(js))
-      goto json;
+  if (site_take_listed_file(js, f) != 0) {
+    jscan_error(js, why, wn);
+    return -1;
   }
   if (!path_ok(f->path)) {
     snprintf(why, wn,
@@ -166,20 +123,21 @@ static int take_file(struct jscan *js, struct probe_file *f, char *why,
              f->path);
     return -1;
   }
-  if (prev_bytes_seen || prev_sha_seen) {
-    if (f->prev_bytes < 0 || !sha_ok(f->prev_sha)) {
-      snprintf(why, wn,
-               "manifest.json: %s: previous_bytes and previous_sha256 go "
-               "together",
-               f->path);
-      return -1;
-    }
-    f->has_prev = true;
+  if ((f->prev_bytes != -1 || f->has_prev_sha) &&
+      (f->prev_bytes < 0 || !sha_ok(f->prev_sha))) {
+    snprintf(why, wn,
+             "manifest.json: %s: previous_bytes and previous_sha256 go "
+             "together",
+             f->path);
+    return -1;
   }
   return 0;
-json:
-  jscan_error(js, why, wn);
-  return -1;
+}
+
+/* A file take_file accepted is listed with its previous size and digest
+ * too (a transition manifest). */
+static bool has_prev(const struct mon_listed_file *f) {
+  return f->prev_bytes >= 0;
 }
 
 /* The files listed under series[].files; count, or -1 with why set. */
@@ -267,7 +225,7 @@ static bool is_document(const char *path) {
 }
 
 /* Fetches and checks one listed file; true when good. */
-static bool check_file(struct mon_probe *p, const struct probe_file *f,
+static bool check_file(struct mon_probe *p, const struct mon_listed_file *f,
                        int64_t now_ms, char *why, size_t wn) {
   struct coin_http_response r;
   if (get(p, &r, f->path, why, wn) != 0)
@@ -279,10 +237,10 @@ static bool check_file(struct mon_probe *p, const struct probe_file *f,
     ok = false;
   } else {
     bool cur = (int64_t)r.body_len == f->bytes && strcmp(hex, f->sha) == 0;
-    bool prev = f->has_prev && (int64_t)r.body_len == f->prev_bytes &&
+    bool prev = has_prev(f) && (int64_t)r.body_len == f->prev_bytes &&
                 strcmp(hex, f->prev_sha) == 0;
     if (!cur && !prev) {
-      if ((int64_t)r.body_len != f->bytes && !f->has_prev)
+      if ((int64_t)r.body_len != f->bytes && !has_prev(f))
         snprintf(why, wn, "%s: %zu bytes served, manifest announces %lld",
                  f->path, r.body_len, (long long)f->bytes);
       else
