@@ -296,6 +296,11 @@ enum jtok jscan_next(struct jscan *s) {
   }
 }
 
+int jscan_next_key(struct jscan *s) {
+  enum jtok t = jscan_next(s);
+  return t == J_KEY ? 1 : t == J_OBJ_END ? 0 : -1;
+}
+
 bool jscan_skip(struct jscan *s) {
   if (s->tok != J_OBJ && s->tok != J_ARR)
     return s->tok != J_ERR;

@@ -295,12 +295,12 @@ static bool walk_artifact(struct mon_file_cache *c, const struct monitor *m,
     return false;
   }
   for (;;) {
-    t = jscan_next(&js);
-    if (t == J_OBJ_END)
+    int r = jscan_next_key(&js);
+    if (r == 0)
       break;
-    if (t != J_KEY)
+    if (r < 0)
       goto json_error;
-    int r = take_id(&js, &ids);
+    r = take_id(&js, &ids);
     if (r < 0)
       goto json_error;
     if (r > 0)
@@ -481,18 +481,16 @@ int site_take_listed_file(struct jscan *js, struct mon_listed_file *f) {
   f->bytes = -1;
   f->prev_bytes = -1;
   for (;;) {
-    enum jtok t = jscan_next(js);
-    if (t == J_OBJ_END)
-      return 0;
-    if (t != J_KEY)
-      return -1;
+    int k = jscan_next_key(js);
+    if (k <= 0)
+      return k;
     int which = jscan_is(js, "path")              ? 1
                 : jscan_is(js, "bytes")           ? 2
                 : jscan_is(js, "sha256")          ? 3
                 : jscan_is(js, "previous_bytes")  ? 4
                 : jscan_is(js, "previous_sha256") ? 5
                                                   : 0;
-    t = jscan_next(js);
+    enum jtok t = jscan_next(js);
     if (t == J_ERR)
       return -1;
     if (which == 1 && t == J_STR && !jscan_str(js, f->path, sizeof(f->path)))
@@ -530,12 +528,11 @@ static int take_file(struct jscan *js, struct item *it, size_t idx) {
 
 static int take_item(struct jscan *js, struct item *it) {
   for (;;) {
-    enum jtok t = jscan_next(js);
-    if (t == J_OBJ_END)
-      return 0;
-    if (t != J_KEY)
-      return -1;
-    int r = take_id(js, &it->ids);
+    int r = jscan_next_key(js);
+    if (r <= 0)
+      return r;
+    enum jtok t;
+    r = take_id(js, &it->ids);
     if (r < 0)
       return -1;
     if (r > 0)
@@ -728,11 +725,12 @@ static int parse_manifest(struct monitor *m, const char *buf, size_t len,
   if (jscan_next(&js) != J_OBJ)
     goto bad;
   for (;;) {
-    enum jtok t = jscan_next(&js);
-    if (t == J_OBJ_END)
+    int k = jscan_next_key(&js);
+    if (k == 0)
       break;
-    if (t != J_KEY)
+    if (k < 0)
       goto bad;
+    enum jtok t;
     if (jscan_is(&js, "schema_version") || jscan_is(&js, "generated_at_ms")) {
       bool sv = jscan_is(&js, "schema_version");
       t = jscan_next(&js);
