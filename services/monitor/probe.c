@@ -24,6 +24,7 @@
 #include "coin/site.h"
 #include "jscan.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -448,10 +449,29 @@ void probe_free(struct mon_probe *p) {
 
 /* ---- reporting ---------------------------------------------------------- */
 
+/* Good and all probes of each reported window at now_ms (under p->lock). */
+struct window_count {
+  uint64_t good, all;
+};
+
+static void count_windows(struct window_count out[N_WINDOWS],
+                          struct mon_probe *p, int64_t now_ms) {
+  for (size_t i = 0; i < N_WINDOWS; i++)
+    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &out[i].good,
+                     &out[i].all);
+}
+
+/* good/all, or NaN (printed null) without probes. */
+static double sli_of(const struct window_count *w) {
+  return w->all > 0 ? (double)w->good / (double)w->all : NAN;
+}
+
 void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms) {
   if (p == NULL || p->url == NULL)
     return;
   pthread_mutex_lock(&p->lock);
+  struct window_count w[N_WINDOWS];
+  count_windows(w, p, now_ms);
   coin_jbuf_printf(b,
                    "# HELP coin_monitor_probe_total Site availability probes "
                    "by result.\n"
@@ -463,22 +483,17 @@ void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms) {
   coin_jbuf_printf(b, "# HELP coin_monitor_probe_sli Good probes / all "
                       "probes per window (absent: no probes).\n"
                       "# TYPE coin_monitor_probe_sli gauge\n");
-  for (size_t i = 0; i < N_WINDOWS; i++) {
-    uint64_t g, a;
-    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &g, &a);
-    if (a > 0)
+  for (size_t i = 0; i < N_WINDOWS; i++)
+    if (w[i].all > 0)
       coin_jbuf_printf(b, "coin_monitor_probe_sli{window=\"%s\"} %.9g\n",
-                       windows[i].name, (double)g / (double)a);
-  }
+                       windows[i].name, sli_of(&w[i]));
   coin_jbuf_printf(b, "# HELP coin_monitor_probe_burn_rate Error budget burn "
                       "rate per window ((bad/all)/(1-SLO)).\n"
                       "# TYPE coin_monitor_probe_burn_rate gauge\n");
-  for (size_t i = 0; i < N_WINDOWS; i++) {
-    uint64_t g, a;
-    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &g, &a);
+  for (size_t i = 0; i < N_WINDOWS; i++)
     coin_jbuf_printf(b, "coin_monitor_probe_burn_rate{window=\"%s\"} %.9g\n",
-                     windows[i].name, probe_burn_rate(g, a, p->slo));
-  }
+                     windows[i].name,
+                     probe_burn_rate(w[i].good, w[i].all, p->slo));
   coin_jbuf_printf(b,
                    "# HELP coin_monitor_probe_slo The availability SLO "
                    "(MONITOR_PROBE_SLO).\n"
@@ -512,12 +527,12 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     return;
   }
   pthread_mutex_lock(&p->lock);
+  struct window_count w[N_WINDOWS];
+  count_windows(w, p, now_ms);
   coin_jbuf_putn(b, "{", 1);
   coin_jbuf_kstr(b, "url", p->log_url);
   coin_jbuf_kint(b, "interval_seconds", p->interval_ms / 1000);
-  coin_jbuf_key(b, "slo");
-  coin_jbuf_num(b, p->slo);
-  coin_jbuf_putn(b, ",", 1);
+  coin_jbuf_knum(b, "slo", p->slo);
   coin_jbuf_key(b, "last");
   if (p->have_last) {
     coin_jbuf_putn(b, "{", 1);
@@ -525,8 +540,8 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     coin_jbuf_kstr(b, "reason", p->last_reason);
     coin_jbuf_ktime(b, "at", p->last_ms);
     coin_jbuf_kint(b, "at_ms", p->last_ms);
-    coin_jbuf_key(b, "duration_seconds");
-    coin_jbuf_num(b, p->last_seconds);
+    coin_jbuf_knum(b, "duration_seconds", p->last_seconds);
+    coin_jbuf_trim_comma(b);
     coin_jbuf_putn(b, "},", 2);
   } else {
     coin_jbuf_puts(b, "null,");
@@ -540,20 +555,14 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
   coin_jbuf_key(b, "windows");
   coin_jbuf_putn(b, "{", 1);
   for (size_t i = 0; i < N_WINDOWS; i++) {
-    uint64_t g, a;
-    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &g, &a);
     coin_jbuf_key(b, windows[i].name);
     coin_jbuf_putn(b, "{", 1);
-    coin_jbuf_kint(b, "good", (int64_t)g);
-    coin_jbuf_kint(b, "all", (int64_t)a);
-    coin_jbuf_key(b, "sli");
-    if (a > 0)
-      coin_jbuf_num(b, (double)g / (double)a);
-    else
-      coin_jbuf_puts(b, "null");
-    coin_jbuf_putn(b, ",", 1);
-    coin_jbuf_key(b, "burn_rate");
-    coin_jbuf_num(b, probe_burn_rate(g, a, p->slo));
+    coin_jbuf_kint(b, "good", (int64_t)w[i].good);
+    coin_jbuf_kint(b, "all", (int64_t)w[i].all);
+    coin_jbuf_knum(b, "sli", sli_of(&w[i]));
+    coin_jbuf_knum(b, "burn_rate",
+                   probe_burn_rate(w[i].good, w[i].all, p->slo));
+    coin_jbuf_trim_comma(b);
     coin_jbuf_putn(b, "},", 2);
   }
   coin_jbuf_trim_comma(b);
@@ -566,9 +575,7 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     coin_jbuf_kstr(b, "rule", r->name);
     coin_jbuf_kint(b, "long_minutes", r->long_minutes);
     coin_jbuf_kint(b, "short_minutes", r->short_minutes);
-    coin_jbuf_key(b, "threshold");
-    coin_jbuf_num(b, r->rate);
-    coin_jbuf_putn(b, ",", 1);
+    coin_jbuf_knum(b, "threshold", r->rate);
     coin_jbuf_kstr(b, "severity", coin_codec_severity_name(r->severity));
     coin_jbuf_kbool(b, "firing", p->firing[i]);
     coin_jbuf_trim_comma(b);
