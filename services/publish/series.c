@@ -132,16 +132,19 @@ int64_t series_window_from(const struct pseries *s, int64_t anchor_ms) {
   return t;
 }
 
+static int cmp_open_ms(const void *key, const void *row) {
+  int64_t k = *(const int64_t *)key;
+  int64_t t = ((const struct prow *)row)->c.open_ms;
+  return (k > t) - (k < t);
+}
+
 long series_find_row(const struct pseries *s, int64_t open_ms) {
-  size_t lo = 0, hi = s->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (s->rows[mid].c.open_ms < open_ms)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < s->n && s->rows[lo].c.open_ms == open_ms ? (long)lo : -1;
+  if (s->n == 0)
+    return -1;
+  /* open times are strictly ascending: at most one row matches */
+  const struct prow *r =
+      bsearch(&open_ms, s->rows, s->n, sizeof(*s->rows), cmp_open_ms);
+  return r ? (long)(r - s->rows) : -1;
 }
 
 /* "[open_ms,open,high,low,close,volume]" */
