@@ -540,8 +540,8 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     coin_jbuf_kstr(b, "reason", p->last_reason);
     coin_jbuf_ktime(b, "at", p->last_ms);
     coin_jbuf_kint(b, "at_ms", p->last_ms);
-    coin_jbuf_knum(b, "duration_seconds", p->last_seconds);
-    coin_jbuf_trim_comma(b);
+    coin_jbuf_key(b, "duration_seconds");
+    coin_jbuf_num(b, p->last_seconds);
     coin_jbuf_putn(b, "},", 2);
   } else {
     coin_jbuf_puts(b, "null,");
@@ -559,10 +559,11 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     coin_jbuf_putn(b, "{", 1);
     coin_jbuf_kint(b, "good", (int64_t)w[i].good);
     coin_jbuf_kint(b, "all", (int64_t)w[i].all);
-    coin_jbuf_knum(b, "sli", sli_of(&w[i]));
-    coin_jbuf_knum(b, "burn_rate",
-                   probe_burn_rate(w[i].good, w[i].all, p->slo));
-    coin_jbuf_trim_comma(b);
+    coin_jbuf_key(b, "sli");
+    coin_jbuf_num(b, sli_of(&w[i]));
+    coin_jbuf_putn(b, ",", 1);
+    coin_jbuf_key(b, "burn_rate");
+    coin_jbuf_num(b, probe_burn_rate(w[i].good, w[i].all, p->slo));
     coin_jbuf_putn(b, "},", 2);
   }
   coin_jbuf_trim_comma(b);
@@ -575,7 +576,9 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     coin_jbuf_kstr(b, "rule", r->name);
     coin_jbuf_kint(b, "long_minutes", r->long_minutes);
     coin_jbuf_kint(b, "short_minutes", r->short_minutes);
-    coin_jbuf_knum(b, "threshold", r->rate);
+    coin_jbuf_key(b, "threshold");
+    coin_jbuf_num(b, r->rate);
+    coin_jbuf_putn(b, ",", 1);
     coin_jbuf_kstr(b, "severity", coin_codec_severity_name(r->severity));
     coin_jbuf_kbool(b, "firing", p->firing[i]);
     coin_jbuf_trim_comma(b);
