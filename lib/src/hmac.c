@@ -73,7 +73,7 @@ int coin_hmac_sha256_signature(char out[COIN_HMAC_SIGNATURE_BYTES],
   return 0;
 }
 
-static int hex_value(int c) {
+int coin_hex_digit(int c) {
   if (c >= '0' && c <= '9')
     return c - '0';
   if (c >= 'a' && c <= 'f')
@@ -95,8 +95,8 @@ int coin_hmac_sha256_verify(const char *signature, const void *key,
                           "signature \"%.80s\": want sha256=<64 hex digits>",
                           signature);
   for (size_t i = 0; i < COIN_SHA256_BYTES; i++) {
-    int hi = hex_value((unsigned char)signature[7 + 2 * i]);
-    int lo = hex_value((unsigned char)signature[8 + 2 * i]);
+    int hi = coin_hex_digit((unsigned char)signature[7 + 2 * i]);
+    int lo = coin_hex_digit((unsigned char)signature[8 + 2 * i]);
     if (hi < 0 || lo < 0)
       return coin_error_set(COIN_EINVAL,
                             "signature: character %zu is not a hex digit "
@@ -163,8 +163,8 @@ static bool parse_hex32(uint8_t out[COIN_SHA256_BYTES], const char *p,
   if (n != 2 * COIN_SHA256_BYTES)
     return false;
   for (size_t i = 0; i < COIN_SHA256_BYTES; i++) {
-    int hi = hex_value((unsigned char)p[2 * i]);
-    int lo = hex_value((unsigned char)p[2 * i + 1]);
+    int hi = coin_hex_digit((unsigned char)p[2 * i]);
+    int lo = coin_hex_digit((unsigned char)p[2 * i + 1]);
     if (hi < 0 || lo < 0)
       return false;
     out[i] = (uint8_t)(hi << 4 | lo);

@@ -1,6 +1,8 @@
 /* jscan.c: strict non-allocating JSON pull scanner (see jscan.h). */
 #include "jscan.h"
 
+#include "coin/hmac.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -34,20 +36,10 @@ static void skip_ws(struct jscan *s) {
     s->p++;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 static int hex4(const char *p) {
   int v = 0;
   for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
+    int h = coin_hex_digit((unsigned char)p[i]);
     if (h < 0)
       return -1;
     v = v << 4 | h;
@@ -302,6 +294,11 @@ enum jtok jscan_next(struct jscan *s) {
     default: return fail(s, "scanner state");
     }
   }
+}
+
+int jscan_next_key(struct jscan *s) {
+  enum jtok t = jscan_next(s);
+  return t == J_KEY ? 1 : t == J_OBJ_END ? 0 : -1;
 }
 
 bool jscan_skip(struct jscan *s) {

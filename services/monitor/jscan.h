@@ -48,6 +48,9 @@ struct jscan {
 void jscan_init(struct jscan *s, const char *data, size_t len);
 /* The next token; J_ERR stays J_ERR. */
 enum jtok jscan_next(struct jscan *s);
+/* Inside an object: reads the next member's key. 1 at a J_KEY, 0 at the
+ * object's end, -1 otherwise (invalid JSON). */
+int jscan_next_key(struct jscan *s);
 /* After J_OBJ or J_ARR: skips to (and consumes) the matching end. After a
  * scalar: nothing to do. Returns false on a syntax error. */
 bool jscan_skip(struct jscan *s);

@@ -30,6 +30,8 @@
 #include "coin/track.h"
 #include "monitor.h"
 
+struct jscan;
+
 #define MON_MAX_FILES 4        /* files per series in the manifest */
 #define MON_FILE_NAME_BYTES 48 /* a file name in the series' directory */
 #define MON_DETAIL_BYTES 256   /* why a series is in its state */
@@ -44,6 +46,18 @@
 
 enum mon_file_kind { MON_FILE_OTHER, MON_FILE_HISTORY, MON_FILE_PREDICTION };
 
+/* One files[] element of manifest.json as read, before any rule is
+ * checked: site.c and the probe each apply their own. */
+#define MON_LISTED_PATH_BYTES 200
+struct mon_listed_file {
+  char path[MON_LISTED_PATH_BYTES]; /* "" not a string, "?" too long */
+  int64_t bytes;                    /* -1 absent or not a size */
+  char sha[72];                     /* "" absent, not a string or too long */
+  int64_t prev_bytes;               /* -1 absent or null, -2 not a size */
+  char prev_sha[72];                /* "" absent, null or malformed */
+  bool has_prev_sha;                /* previous_sha256 there and not null */
+};
+
 /* A file listed for a series in manifest.json; it lives in the series'
  * directory v1/<exchange>/<symbol>/<tf>/. */
 struct mon_file {
@@ -56,14 +70,20 @@ struct mon_file {
   uint8_t previous_sha256[COIN_SHA256_BYTES];
 };
 
+/* A file's identity as stat sees it: while it holds, so does what was
+ * verified about the file. */
+struct mon_file_ident {
+  uint64_t dev, ino;
+  int64_t size, mtime_ns, ctime_ns;
+};
+
 /* What was verified about one file, valid while its identity holds. */
 struct mon_file_cache {
   bool valid;
   bool parse_ok;
   bool degraded; /* prediction: flag + reason bits */
   unsigned reasons;
-  uint64_t dev, ino;
-  int64_t size, mtime_ns, ctime_ns;
+  struct mon_file_ident id;
   int64_t verified_ms;
   uint8_t sha256[COIN_SHA256_BYTES]; /* digest of the content */
   char *err;                         /* malloc'd parse error (!parse_ok) */
@@ -377,8 +397,7 @@ struct monitor {
   /* manifest (pass thread only) */
   enum mon_manifest_state manifest_state;
   char manifest_err[MON_DETAIL_BYTES];
-  uint64_t man_dev, man_ino;
-  int64_t man_size, man_mtime_ns, man_ctime_ns;
+  struct mon_file_ident man_id;
   int64_t man_loaded_ms;
   int64_t man_generated_ms;
   uint32_t man_gen;        /* manifest loads that parsed (entries carry it) */
@@ -446,6 +465,9 @@ void site_entry_clear(struct mon_manifest_entry *e);
 void site_parse_file(struct mon_file_cache *c, const struct monitor *m,
                      const struct mon_series *s, enum mon_file_kind kind,
                      const char *buf, size_t len);
+/* Reads one files[] element of manifest.json (its '{' was read) into f;
+ * 0, or -1 on a JSON error (jscan_error says where). */
+int site_take_listed_file(struct jscan *js, struct mon_listed_file *f);
 /* Scans manifest.json content, merging each item into its series' man
  * (load number gen); 0, or -1 with m->manifest_err set. Pass thread. */
 int site_parse_manifest(struct monitor *m, const char *buf, size_t len,

@@ -24,6 +24,7 @@
 #include "coin/site.h"
 #include "jscan.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,6 @@
 
 #define MON_PROBE_SAMPLE 3
 #define MON_PROBE_MAX_FILES 4096
-#define MON_PROBE_PATH_BYTES 200
 #define MON_PROBE_ALERT "CoinSiteAvailabilityBurn"
 
 /* The SLI windows reported (status.json, /metrics). */
@@ -43,15 +43,6 @@ static const struct {
     {"5m", 5},     {"30m", 30},  {"1h", 60},    {"6h", 360},
     {"24h", 1440}, {"3d", 4320}, {"7d", 10080}, {"30d", PROBE_SLI_MINUTES}};
 #define N_WINDOWS (sizeof(windows) / sizeof(windows[0]))
-
-struct probe_file {
-  char path[MON_PROBE_PATH_BYTES];
-  int64_t bytes;
-  char sha[COIN_SHA256_HEX_BYTES];
-  bool has_prev;
-  int64_t prev_bytes;
-  char prev_sha[COIN_SHA256_HEX_BYTES];
-};
 
 struct mon_probe {
   struct monitor *m;
@@ -64,7 +55,7 @@ struct mon_probe {
   bool started;
   atomic_bool stop;
   size_t cursor; /* rotation of the sample (probe thread only) */
-  struct probe_file *files;
+  struct mon_listed_file *files;
 
   pthread_mutex_t lock; /* everything below */
   struct probe_sli sli;
@@ -111,46 +102,13 @@ static bool sha_ok(const char *s) {
   return true;
 }
 
-/* Reads one "files" element (the '{' was read); 0, or -1 with why set. */
-static int take_file(struct jscan *js, struct probe_file *f, char *why,
+/* Reads one "files" element (the '{' was read) and checks it; 0, or -1
+ * with why set. */
+static int take_file(struct jscan *js, struct mon_listed_file *f, char *why,
                      size_t wn) {
-  memset(f, 0, sizeof(*f));
-  f->bytes = -1;
-  f->prev_bytes = -1;
-  bool prev_sha_seen = false, prev_bytes_seen = false;
-  for (;;) {
-    enum jtok t = jscan_next(js);
-    if (t == J_OBJ_END)
-      break;
-    if (t != J_KEY)
-      goto json;
-    int which = jscan_is(js, "path")              ? 1
-                : jscan_is(js, "bytes")           ? 2
-                : jscan_is(js, "sha256")          ? 3
-                : jscan_is(js, "previous_bytes")  ? 4
-                : jscan_is(js, "previous_sha256") ? 5
-                                                  : 0;
-    t = jscan_next(js);
-    if (t == J_ERR)
-      goto json;
-    if (which == 1 && (t != J_STR || !jscan_str(js, f->path, sizeof(f->path))))
-      f->path[0] = '\0';
-    if (which == 2 && t == J_NUM && js->is_int && js->int_val >= 0)
-      f->bytes = js->int_val;
-    if (which == 3 && (t != J_STR || !jscan_str(js, f->sha, sizeof(f->sha))))
-      f->sha[0] = '\0';
-    if (which == 4 && t != J_NULL) {
-      prev_bytes_seen = true;
-      if (t == J_NUM && js->is_int && js->int_val >= 0)
-        f->prev_bytes = js->int_val;
-    }
-    if (which == 5 && t != J_NULL) {
-      prev_sha_seen = true;
-      if (t != J_STR || !jscan_str(js, f->prev_sha, sizeof(f->prev_sha)))
-        f->prev_sha[0] = '\0';
-    }
-    if (!jscan_skip(js))
-      goto json;
+  if (site_take_listed_file(js, f) != 0) {
+    jscan_error(js, why, wn);
+    return -1;
   }
   if (!path_ok(f->path)) {
     snprintf(why, wn,
@@ -166,20 +124,21 @@ static int take_file(struct jscan *js, struct probe_file *f, char *why,
              f->path);
     return -1;
   }
-  if (prev_bytes_seen || prev_sha_seen) {
-    if (f->prev_bytes < 0 || !sha_ok(f->prev_sha)) {
-      snprintf(why, wn,
-               "manifest.json: %s: previous_bytes and previous_sha256 go "
-               "together",
-               f->path);
-      return -1;
-    }
-    f->has_prev = true;
+  if ((f->prev_bytes != -1 || f->has_prev_sha) &&
+      (f->prev_bytes < 0 || !sha_ok(f->prev_sha))) {
+    snprintf(why, wn,
+             "manifest.json: %s: previous_bytes and previous_sha256 go "
+             "together",
+             f->path);
+    return -1;
   }
   return 0;
-json:
-  jscan_error(js, why, wn);
-  return -1;
+}
+
+/* A file take_file accepted is listed with its previous size and digest
+ * too (a transition manifest). */
+static bool has_prev(const struct mon_listed_file *f) {
+  return f->prev_bytes >= 0;
 }
 
 /* The files listed under series[].files; count, or -1 with why set. */
@@ -267,7 +226,7 @@ static bool is_document(const char *path) {
 }
 
 /* Fetches and checks one listed file; true when good. */
-static bool check_file(struct mon_probe *p, const struct probe_file *f,
+static bool check_file(struct mon_probe *p, const struct mon_listed_file *f,
                        int64_t now_ms, char *why, size_t wn) {
   struct coin_http_response r;
   if (get(p, &r, f->path, why, wn) != 0)
@@ -279,10 +238,10 @@ static bool check_file(struct mon_probe *p, const struct probe_file *f,
     ok = false;
   } else {
     bool cur = (int64_t)r.body_len == f->bytes && strcmp(hex, f->sha) == 0;
-    bool prev = f->has_prev && (int64_t)r.body_len == f->prev_bytes &&
+    bool prev = has_prev(f) && (int64_t)r.body_len == f->prev_bytes &&
                 strcmp(hex, f->prev_sha) == 0;
     if (!cur && !prev) {
-      if ((int64_t)r.body_len != f->bytes && !f->has_prev)
+      if ((int64_t)r.body_len != f->bytes && !has_prev(f))
         snprintf(why, wn, "%s: %zu bytes served, manifest announces %lld",
                  f->path, r.body_len, (long long)f->bytes);
       else
@@ -490,10 +449,29 @@ void probe_free(struct mon_probe *p) {
 
 /* ---- reporting ---------------------------------------------------------- */
 
+/* Good and all probes of each reported window at now_ms (under p->lock). */
+struct window_count {
+  uint64_t good, all;
+};
+
+static void count_windows(struct window_count out[N_WINDOWS],
+                          struct mon_probe *p, int64_t now_ms) {
+  for (size_t i = 0; i < N_WINDOWS; i++)
+    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &out[i].good,
+                     &out[i].all);
+}
+
+/* good/all, or NaN (printed null) without probes. */
+static double sli_of(const struct window_count *w) {
+  return w->all > 0 ? (double)w->good / (double)w->all : NAN;
+}
+
 void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms) {
   if (p == NULL || p->url == NULL)
     return;
   pthread_mutex_lock(&p->lock);
+  struct window_count w[N_WINDOWS];
+  count_windows(w, p, now_ms);
   coin_jbuf_printf(b,
                    "# HELP coin_monitor_probe_total Site availability probes "
                    "by result.\n"
@@ -505,22 +483,17 @@ void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms) {
   coin_jbuf_printf(b, "# HELP coin_monitor_probe_sli Good probes / all "
                       "probes per window (absent: no probes).\n"
                       "# TYPE coin_monitor_probe_sli gauge\n");
-  for (size_t i = 0; i < N_WINDOWS; i++) {
-    uint64_t g, a;
-    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &g, &a);
-    if (a > 0)
+  for (size_t i = 0; i < N_WINDOWS; i++)
+    if (w[i].all > 0)
       coin_jbuf_printf(b, "coin_monitor_probe_sli{window=\"%s\"} %.9g\n",
-                       windows[i].name, (double)g / (double)a);
-  }
+                       windows[i].name, sli_of(&w[i]));
   coin_jbuf_printf(b, "# HELP coin_monitor_probe_burn_rate Error budget burn "
                       "rate per window ((bad/all)/(1-SLO)).\n"
                       "# TYPE coin_monitor_probe_burn_rate gauge\n");
-  for (size_t i = 0; i < N_WINDOWS; i++) {
-    uint64_t g, a;
-    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &g, &a);
+  for (size_t i = 0; i < N_WINDOWS; i++)
     coin_jbuf_printf(b, "coin_monitor_probe_burn_rate{window=\"%s\"} %.9g\n",
-                     windows[i].name, probe_burn_rate(g, a, p->slo));
-  }
+                     windows[i].name,
+                     probe_burn_rate(w[i].good, w[i].all, p->slo));
   coin_jbuf_printf(b,
                    "# HELP coin_monitor_probe_slo The availability SLO "
                    "(MONITOR_PROBE_SLO).\n"
@@ -554,12 +527,12 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     return;
   }
   pthread_mutex_lock(&p->lock);
+  struct window_count w[N_WINDOWS];
+  count_windows(w, p, now_ms);
   coin_jbuf_putn(b, "{", 1);
   coin_jbuf_kstr(b, "url", p->log_url);
   coin_jbuf_kint(b, "interval_seconds", p->interval_ms / 1000);
-  coin_jbuf_key(b, "slo");
-  coin_jbuf_num(b, p->slo);
-  coin_jbuf_putn(b, ",", 1);
+  coin_jbuf_knum(b, "slo", p->slo);
   coin_jbuf_key(b, "last");
   if (p->have_last) {
     coin_jbuf_putn(b, "{", 1);
@@ -582,20 +555,15 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
   coin_jbuf_key(b, "windows");
   coin_jbuf_putn(b, "{", 1);
   for (size_t i = 0; i < N_WINDOWS; i++) {
-    uint64_t g, a;
-    probe_sli_window(&p->sli, now_ms, windows[i].minutes, &g, &a);
     coin_jbuf_key(b, windows[i].name);
     coin_jbuf_putn(b, "{", 1);
-    coin_jbuf_kint(b, "good", (int64_t)g);
-    coin_jbuf_kint(b, "all", (int64_t)a);
+    coin_jbuf_kint(b, "good", (int64_t)w[i].good);
+    coin_jbuf_kint(b, "all", (int64_t)w[i].all);
     coin_jbuf_key(b, "sli");
-    if (a > 0)
-      coin_jbuf_num(b, (double)g / (double)a);
-    else
-      coin_jbuf_puts(b, "null");
+    coin_jbuf_num(b, sli_of(&w[i]));
     coin_jbuf_putn(b, ",", 1);
     coin_jbuf_key(b, "burn_rate");
-    coin_jbuf_num(b, probe_burn_rate(g, a, p->slo));
+    coin_jbuf_num(b, probe_burn_rate(w[i].good, w[i].all, p->slo));
     coin_jbuf_putn(b, "},", 2);
   }
   coin_jbuf_trim_comma(b);

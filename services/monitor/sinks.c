@@ -346,9 +346,11 @@ int sink_webhook_sign(char ts_header[64],
   return 0;
 }
 
+/* The request of one attempt: alert a (n alerts in one Slack message; the
+ * other kinds send one) with msg_id, the first one's. */
 static int build_request(struct request *r, const struct mon_sink *k,
-                         const struct coin_alert *a, const char *msg_id,
-                         int64_t now_ms) {
+                         const struct coin_alert *a, size_t n,
+                         const char *msg_id, int64_t now_ms) {
   const struct monitor_config *cfg = k->m->cfg;
   int rc, h = 0;
   memset(r, 0, sizeof(*r));
@@ -368,7 +370,7 @@ static int build_request(struct request *r, const struct mon_sink *k,
     r->headers[h++] = r->idem;
     r->headers[h++] = r->aid;
   } else if (k->kind == MON_SINK_SLACK) {
-    rc = sink_slack_body(&r->body, &r->len, cfg, a, 1);
+    rc = sink_slack_body(&r->body, &r->len, cfg, a, n);
     if (rc != 0)
       return rc;
   } else {
@@ -415,83 +417,132 @@ static bool backoff_wait(struct mon_sink *k, int attempt, int64_t *keepalive_at,
   return true;
 }
 
-static void keep_msg(void *msg) {
-  coin_bus_msg_in_progress(msg);
+/* What one delivery sends and settles: one alert, or a Slack wave. */
+struct batch {
+  struct coin_bus_msg **msgs;
+  const struct coin_alert *alerts;
+  char (*msg_ids)[COIN_CODEC_MSG_ID_BYTES];
+  size_t n;
+};
+
+static void keep_batch(void *ctx) {
+  const struct batch *b = ctx;
+  for (size_t i = 0; i < b->n; i++)
+    coin_bus_msg_in_progress(b->msgs[i]);
 }
 
-static void deliver(struct mon_sink *k, struct coin_http *http,
-                    struct coin_bus_msg *msg, uint64_t skip_until) {
+/* One alert the sink accepted. */
+static void settle_delivered(struct mon_sink *k, struct coin_bus_msg *msg,
+                             const char *msg_id, int attempts) {
+  int arc = coin_bus_msg_ack(msg);
+  atomic_fetch_add(&k->delivered, 1);
+  atomic_store(&k->last_success_ms, coin_now_ms());
+  delivery_settle(k, msg_id, true, coin_bus_msg_timestamp_ms(msg));
+  if (arc != 0)
+    COIN_LOG_WARN("ack failed: the sink may get this alert again",
+                  COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
+                  COIN_LOG_RC(arc));
+  COIN_LOG_DEBUG("alert delivered", COIN_LOG_STR("sink", k->name),
+                 COIN_LOG_STR("msg_id", msg_id),
+                 COIN_LOG_INT("attempts", attempts));
+}
+
+/* One alert the sink refused for good. */
+static void settle_dropped(struct mon_sink *k, struct coin_bus_msg *msg,
+                           const char *msg_id, long status, int attempts) {
+  atomic_fetch_add(&k->dropped, 1);
+  delivery_settle(k, msg_id, false, coin_bus_msg_timestamp_ms(msg));
+  COIN_LOG_ERROR("alert refused by sink: given up",
+                 COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
+                 COIN_LOG_INT("status", status),
+                 COIN_LOG_INT("attempts", attempts));
+  coin_bus_msg_term(msg);
+}
+
+/* Sends b as one request until the sink takes it (backoff, in-progress
+ * acks so that no attempt outlasts the ack wait, 4xx give-up), then
+ * settles every alert of it: acked after the 2xx, terminated when refused
+ * for good, nak'ed at shutdown. Each attempt builds its request afresh (a
+ * webhook is signed per attempt). Returns the attempts when delivered,
+ * else 0. */
+static int send_batch(struct mon_sink *k, struct coin_http *http,
+                      struct batch *b) {
   struct monitor *m = k->m;
-  struct coin_alert a;
-  char msg_id[COIN_CODEC_MSG_ID_BYTES];
-  uint64_t seq = coin_bus_msg_stream_seq(msg);
-  if (seq != 0 && seq <= skip_until) {
-    coin_bus_msg_ack(msg);
-    atomic_fetch_add(&k->skipped, 1);
-    return;
-  }
-  int rc = coin_codec_unpack_alert(&a, coin_bus_msg_data(msg),
-                                   coin_bus_msg_len(msg));
-  if (rc == 0)
-    rc = coin_codec_alert_msg_id(msg_id, sizeof(msg_id), &a);
-  if (rc != 0) {
-    atomic_fetch_add(&k->dropped, 1);
-    COIN_LOG_ERROR("undecodable alert dropped", COIN_LOG_STR("sink", k->name),
-                   COIN_LOG_STR("subject", coin_bus_msg_subject(msg)),
-                   COIN_LOG_UINT("stream_seq", seq), COIN_LOG_RC(rc));
-    coin_bus_msg_term(msg);
-    return;
-  }
   int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
   int64_t keepalive_at = coin_mono_ms() + keepalive_ms;
   for (int attempt = 1;; attempt++) {
     struct request r;
     long status = 0;
-    if (attempt > 1) { /* an attempt never outlasts the ack wait */
-      coin_bus_msg_in_progress(msg);
+    if (attempt > 1) {
+      keep_batch(b);
       keepalive_at = coin_mono_ms() + keepalive_ms;
     }
-    rc = build_request(&r, k, &a, msg_id, coin_now_ms());
+    int rc =
+        build_request(&r, k, b->alerts, b->n, b->msg_ids[0], coin_now_ms());
     if (rc == 0)
       rc = post(k, http, r.body, r.len, r.headers, &status);
     free(r.body);
     if (rc == 0) {
-      int arc = coin_bus_msg_ack(msg);
-      atomic_fetch_add(&k->delivered, 1);
-      atomic_store(&k->last_success_ms, coin_now_ms());
-      delivery_settle(k, msg_id, true, coin_bus_msg_timestamp_ms(msg));
-      if (arc != 0)
-        COIN_LOG_WARN("ack failed: the sink may get this alert again (same "
-                      "Idempotency-Key)",
-                      COIN_LOG_STR("sink", k->name),
-                      COIN_LOG_STR("msg_id", msg_id), COIN_LOG_RC(arc));
-      COIN_LOG_DEBUG("alert delivered", COIN_LOG_STR("sink", k->name),
-                     COIN_LOG_STR("msg_id", msg_id),
-                     COIN_LOG_INT("attempts", attempt));
-      return;
+      for (size_t i = 0; i < b->n; i++)
+        settle_delivered(k, b->msgs[i], b->msg_ids[i], attempt);
+      return attempt;
     }
     atomic_fetch_add(&k->attempts_failed, 1);
     atomic_store(&k->last_failure_ms, coin_now_ms());
     if (attempt == 1 || attempt % 10 == 0)
       COIN_LOG_WARN(
           "alert delivery failed (will retry)", COIN_LOG_STR("sink", k->name),
-          COIN_LOG_STR("url", k->log_url), COIN_LOG_STR("msg_id", msg_id),
+          COIN_LOG_STR("url", k->log_url),
+          COIN_LOG_STR("msg_id", b->msg_ids[0]), COIN_LOG_UINT("alerts", b->n),
           COIN_LOG_INT("attempt", attempt), COIN_LOG_RC(rc));
     if (permanent_4xx(status) && attempt >= m->cfg->give_up_4xx_attempts) {
-      atomic_fetch_add(&k->dropped, 1);
-      delivery_settle(k, msg_id, false, coin_bus_msg_timestamp_ms(msg));
-      COIN_LOG_ERROR(
-          "alert refused by sink: given up", COIN_LOG_STR("sink", k->name),
-          COIN_LOG_STR("msg_id", msg_id), COIN_LOG_INT("status", status),
-          COIN_LOG_INT("attempts", attempt));
-      coin_bus_msg_term(msg);
-      return;
+      for (size_t i = 0; i < b->n; i++)
+        settle_dropped(k, b->msgs[i], b->msg_ids[i], status, attempt);
+      return 0;
     }
-    if (!backoff_wait(k, attempt, &keepalive_at, keepalive_ms, keep_msg, msg)) {
-      coin_bus_msg_nak(msg, 0);
-      return;
+    if (!backoff_wait(k, attempt, &keepalive_at, keepalive_ms, keep_batch, b)) {
+      for (size_t i = 0; i < b->n; i++)
+        coin_bus_msg_nak(b->msgs[i], 0);
+      return 0;
     }
   }
+}
+
+/* Decodes msg into a and msg_id, or settles it at once: older than the
+ * sink (acked, skipped) or undecodable (terminated, dropped). True when it
+ * is to be sent. */
+static bool admit(struct mon_sink *k, struct coin_bus_msg *msg,
+                  uint64_t skip_until, struct coin_alert *a,
+                  char msg_id[COIN_CODEC_MSG_ID_BYTES]) {
+  uint64_t seq = coin_bus_msg_stream_seq(msg);
+  if (seq != 0 && seq <= skip_until) {
+    coin_bus_msg_ack(msg);
+    atomic_fetch_add(&k->skipped, 1);
+    return false;
+  }
+  int rc =
+      coin_codec_unpack_alert(a, coin_bus_msg_data(msg), coin_bus_msg_len(msg));
+  if (rc == 0)
+    rc = coin_codec_alert_msg_id(msg_id, COIN_CODEC_MSG_ID_BYTES, a);
+  if (rc != 0) {
+    atomic_fetch_add(&k->dropped, 1);
+    COIN_LOG_ERROR("undecodable alert dropped", COIN_LOG_STR("sink", k->name),
+                   COIN_LOG_STR("subject", coin_bus_msg_subject(msg)),
+                   COIN_LOG_UINT("stream_seq", seq), COIN_LOG_RC(rc));
+    coin_bus_msg_term(msg);
+    return false;
+  }
+  return true;
+}
+
+static void deliver(struct mon_sink *k, struct coin_http *http,
+                    struct coin_bus_msg *msg, uint64_t skip_until) {
+  struct coin_alert a;
+  char msg_id[COIN_CODEC_MSG_ID_BYTES];
+  if (!admit(k, msg, skip_until, &a, msg_id))
+    return;
+  struct batch b = {.msgs = &msg, .alerts = &a, .msg_ids = &msg_id, .n = 1};
+  send_batch(k, http, &b);
 }
 
 /* ---- Slack: one message per incident wave -------------------------------
@@ -530,65 +581,15 @@ static void wave_free(struct wave *w) {
  * (acked, skipped) or undecodable (terminated, dropped). */
 static void wave_admit(struct mon_sink *k, struct wave *w,
                        struct coin_bus_msg *msg, uint64_t skip_until) {
-  uint64_t seq = coin_bus_msg_stream_seq(msg);
-  if (seq != 0 && seq <= skip_until) {
-    coin_bus_msg_ack(msg);
-    atomic_fetch_add(&k->skipped, 1);
+  if (admit(k, msg, skip_until, &w->alerts[w->n], w->msg_ids[w->n]))
+    w->msgs[w->n++] = msg;
+  else
     coin_bus_msg_free(msg);
-    return;
-  }
-  struct coin_alert *a = &w->alerts[w->n];
-  int rc =
-      coin_codec_unpack_alert(a, coin_bus_msg_data(msg), coin_bus_msg_len(msg));
-  if (rc == 0)
-    rc = coin_codec_alert_msg_id(w->msg_ids[w->n], COIN_CODEC_MSG_ID_BYTES, a);
-  if (rc != 0) {
-    atomic_fetch_add(&k->dropped, 1);
-    COIN_LOG_ERROR("undecodable alert dropped", COIN_LOG_STR("sink", k->name),
-                   COIN_LOG_STR("subject", coin_bus_msg_subject(msg)),
-                   COIN_LOG_UINT("stream_seq", seq), COIN_LOG_RC(rc));
-    coin_bus_msg_term(msg);
-    coin_bus_msg_free(msg);
-    return;
-  }
-  w->msgs[w->n++] = msg;
 }
 
 static void wave_keepalive(struct wave *w) {
   for (size_t i = 0; i < w->n; i++)
     coin_bus_msg_in_progress(w->msgs[i]);
-}
-
-static void keep_wave(void *w) {
-  wave_keepalive(w);
-}
-
-/* One alert of a wave whose message the sink accepted. */
-static void wave_settle_delivered(struct mon_sink *k, struct coin_bus_msg *msg,
-                                  const char *msg_id, int attempts) {
-  int arc = coin_bus_msg_ack(msg);
-  atomic_fetch_add(&k->delivered, 1);
-  atomic_store(&k->last_success_ms, coin_now_ms());
-  delivery_settle(k, msg_id, true, coin_bus_msg_timestamp_ms(msg));
-  if (arc != 0)
-    COIN_LOG_WARN("ack failed: the sink may get this alert again",
-                  COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
-                  COIN_LOG_RC(arc));
-  COIN_LOG_DEBUG("alert delivered", COIN_LOG_STR("sink", k->name),
-                 COIN_LOG_STR("msg_id", msg_id),
-                 COIN_LOG_INT("attempts", attempts));
-}
-
-/* One alert of a wave whose message the sink refused for good. */
-static void wave_settle_dropped(struct mon_sink *k, struct coin_bus_msg *msg,
-                                const char *msg_id, long status, int attempts) {
-  atomic_fetch_add(&k->dropped, 1);
-  delivery_settle(k, msg_id, false, coin_bus_msg_timestamp_ms(msg));
-  COIN_LOG_ERROR("alert refused by sink: given up",
-                 COIN_LOG_STR("sink", k->name), COIN_LOG_STR("msg_id", msg_id),
-                 COIN_LOG_INT("status", status),
-                 COIN_LOG_INT("attempts", attempts));
-  coin_bus_msg_term(msg);
 }
 
 /* Collects the wave that first opened: until MONITOR_SLACK_GROUP_MS after
@@ -626,53 +627,17 @@ static void wave_collect(struct mon_sink *k, struct coin_bus_sub *sub,
   }
 }
 
-/* Sends the wave as one message, retried like a single alert (backoff,
- * in-progress acks, 4xx give-up), then settles every alert in it. */
+/* Sends the wave as one message, retried like a single alert, then
+ * settles every alert in it (send_batch). */
 static void wave_deliver(struct mon_sink *k, struct coin_http *http,
                          struct wave *w) {
-  struct monitor *m = k->m;
-  int64_t keepalive_ms = ack_wait_ms(m->cfg) / 3;
-  int64_t keepalive_at = coin_mono_ms() + keepalive_ms;
-  const char *headers[] = {"Content-Type: application/json", NULL};
-  for (int attempt = 1;; attempt++) {
-    char *body = NULL;
-    size_t len = 0;
-    long status = 0;
-    if (attempt > 1) {
-      wave_keepalive(w);
-      keepalive_at = coin_mono_ms() + keepalive_ms;
-    }
-    int rc = sink_slack_body(&body, &len, m->cfg, w->alerts, w->n);
-    if (rc == 0)
-      rc = post(k, http, body, len, headers, &status);
-    free(body);
-    if (rc == 0) {
-      for (size_t i = 0; i < w->n; i++)
-        wave_settle_delivered(k, w->msgs[i], w->msg_ids[i], attempt);
-      COIN_LOG_DEBUG("Slack wave delivered", COIN_LOG_STR("sink", k->name),
-                     COIN_LOG_UINT("alerts", w->n),
-                     COIN_LOG_INT("attempts", attempt));
-      return;
-    }
-    atomic_fetch_add(&k->attempts_failed, 1);
-    atomic_store(&k->last_failure_ms, coin_now_ms());
-    if (attempt == 1 || attempt % 10 == 0)
-      COIN_LOG_WARN(
-          "alert delivery failed (will retry)", COIN_LOG_STR("sink", k->name),
-          COIN_LOG_STR("url", k->log_url),
-          COIN_LOG_STR("msg_id", w->msg_ids[0]), COIN_LOG_UINT("alerts", w->n),
-          COIN_LOG_INT("attempt", attempt), COIN_LOG_RC(rc));
-    if (permanent_4xx(status) && attempt >= m->cfg->give_up_4xx_attempts) {
-      for (size_t i = 0; i < w->n; i++)
-        wave_settle_dropped(k, w->msgs[i], w->msg_ids[i], status, attempt);
-      return;
-    }
-    if (!backoff_wait(k, attempt, &keepalive_at, keepalive_ms, keep_wave, w)) {
-      for (size_t i = 0; i < w->n; i++)
-        coin_bus_msg_nak(w->msgs[i], 0);
-      return;
-    }
-  }
+  struct batch b = {
+      .msgs = w->msgs, .alerts = w->alerts, .msg_ids = w->msg_ids, .n = w->n};
+  int attempts = send_batch(k, http, &b);
+  if (attempts > 0)
+    COIN_LOG_DEBUG("Slack wave delivered", COIN_LOG_STR("sink", k->name),
+                   COIN_LOG_UINT("alerts", w->n),
+                   COIN_LOG_INT("attempts", attempts));
 }
 
 /* The Slack sink's step for a fetched message: its wave, collected, sent

@@ -25,12 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct ident {
-  uint64_t dev, ino;
-  int64_t size, mtime_ns, ctime_ns;
-};
-
-static void ident_of(struct ident *id, const struct stat *st) {
+static void ident_of(struct mon_file_ident *id, const struct stat *st) {
   id->dev = (uint64_t)st->st_dev;
   id->ino = (uint64_t)st->st_ino;
   id->size = (int64_t)st->st_size;
@@ -38,11 +33,15 @@ static void ident_of(struct ident *id, const struct stat *st) {
   id->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
 }
 
-static bool ident_same_cache(const struct ident *id,
+static bool ident_same(const struct mon_file_ident *a,
+                       const struct mon_file_ident *b) {
+  return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+         a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns;
+}
+
+static bool ident_same_cache(const struct mon_file_ident *id,
                              const struct mon_file_cache *c) {
-  return c->valid && c->dev == id->dev && c->ino == id->ino &&
-         c->size == id->size && c->mtime_ns == id->mtime_ns &&
-         c->ctime_ns == id->ctime_ns;
+  return c->valid && ident_same(id, &c->id);
 }
 
 static void cache_clear(struct mon_file_cache *c) {
@@ -61,8 +60,8 @@ void site_entry_clear(struct mon_manifest_entry *e) {
 
 /* Reads a whole regular file through one descriptor, so the identity and the
  * bytes belong together even if the file is replaced meanwhile. */
-static int read_whole(char **out, size_t *out_len, struct ident *id, int dirfd,
-                      const char *path, int64_t max_bytes) {
+static int read_whole(char **out, size_t *out_len, struct mon_file_ident *id,
+                      int dirfd, const char *path, int64_t max_bytes) {
   int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
   char *buf = NULL;
   int rc = 0;
@@ -271,17 +270,21 @@ static int take_reasons(struct jscan *js, unsigned *out, char **err,
 
 /* ---- history.json and prediction.json ------------------------------------ */
 
-static void parse_history(struct mon_file_cache *c, const struct monitor *m,
-                          const struct mon_series *s, const char *buf,
-                          size_t len) {
+/* Takes one member of an artifact that is not an identity field (its key
+ * was read): 0 when taken, -1 on a JSON error, -2 when the value broke a
+ * rule (*err says which). */
+typedef int (*take_member_fn)(struct jscan *js, void *ctx, char **err,
+                              const char *what);
+
+/* Walks a series artifact: one top-level object, identity fields into ids,
+ * every other member to take, then the end of the text and the identity
+ * check. True when all held; else c->err says why. */
+static bool walk_artifact(struct mon_file_cache *c, const struct monitor *m,
+                          const struct mon_series *s, const char *what,
+                          const char *buf, size_t len, take_member_fn take,
+                          void *ctx) {
   struct jscan js;
   struct ids ids = {.schema = -1};
-  const char *what = "history.json";
-  int64_t prev = INT64_MIN, n = 0;
-  bool have_candles = false;
-  c->parse_ok = false;
-  c->last_open_ms = -1;
-  c->n_candles = 0;
   jscan_init(&js, buf, len);
   enum jtok t = jscan_next(&js);
   if (t != J_OBJ) {
@@ -289,139 +292,142 @@ static void parse_history(struct mon_file_cache *c, const struct monitor *m,
       json_err(&c->err, &js, what);
     else
       set_err(&c->err, "%s: not a JSON object", what);
-    return;
+    return false;
   }
   for (;;) {
-    t = jscan_next(&js);
-    if (t == J_OBJ_END)
+    int r = jscan_next_key(&js);
+    if (r == 0)
       break;
-    if (t != J_KEY)
+    if (r < 0)
       goto json_error;
-    int r = take_id(&js, &ids);
+    r = take_id(&js, &ids);
     if (r < 0)
       goto json_error;
     if (r > 0)
       continue;
-    if (!jscan_is(&js, "candles")) {
-      t = jscan_next(&js);
-      if (t == J_ERR || !jscan_skip(&js))
-        goto json_error;
-      continue;
-    }
-    t = jscan_next(&js);
-    if (t == J_ERR)
+    r = take(&js, ctx, &c->err, what);
+    if (r == -1)
       goto json_error;
-    if (t != J_ARR) {
-      set_err(&c->err, "%s: candles is not an array", what);
-      return;
-    }
-    have_candles = true;
-    for (size_t i = 0;; i++) {
-      t = jscan_next(&js);
-      if (t == J_ARR_END)
-        break;
-      if (t == J_ERR)
-        goto json_error;
-      int64_t open = 0;
-      int row = t == J_ARR ? jscan_number_row(&js, 6, &open) : 0;
-      if (row < 0)
-        goto json_error;
-      if (row == 0) {
-        set_err(&c->err, "%s: candles[%zu] is not [open_ms, o, h, l, c, v]",
-                what, i);
-        return;
-      }
-      if (open <= prev || !coin_tf_is_aligned(s->tf, open)) {
-        set_err(&c->err,
-                "%s: candles[%zu] open time %lld %s (rule: strictly "
-                "ascending %s open times)",
-                what, i, (long long)open,
-                open <= prev ? "not after the previous" : "not aligned",
-                coin_tf_name(s->tf));
-        return;
-      }
-      prev = open;
-      n++;
-    }
+    if (r < 0)
+      return false;
   }
   if (jscan_next(&js) != J_EOF)
     goto json_error;
-  if (!check_ids(&c->err, &ids, m, s, what))
+  return check_ids(&c->err, &ids, m, s, what);
+json_error:
+  json_err(&c->err, &js, what);
+  return false;
+}
+
+/* What history.json's candles hold. */
+struct history_scan {
+  enum coin_tf tf;
+  bool have_candles;
+  int64_t prev; /* the last open time read */
+  int64_t n;
+};
+
+static int take_candles(struct jscan *js, void *ctx, char **err,
+                        const char *what) {
+  struct history_scan *h = ctx;
+  if (!jscan_is(js, "candles")) {
+    enum jtok t = jscan_next(js);
+    return t == J_ERR || !jscan_skip(js) ? -1 : 0;
+  }
+  enum jtok t = jscan_next(js);
+  if (t == J_ERR)
+    return -1;
+  if (t != J_ARR) {
+    set_err(err, "%s: candles is not an array", what);
+    return -2;
+  }
+  h->have_candles = true;
+  for (size_t i = 0;; i++) {
+    t = jscan_next(js);
+    if (t == J_ARR_END)
+      break;
+    if (t == J_ERR)
+      return -1;
+    int64_t open = 0;
+    int row = t == J_ARR ? jscan_number_row(js, 6, &open) : 0;
+    if (row < 0)
+      return -1;
+    if (row == 0) {
+      set_err(err, "%s: candles[%zu] is not [open_ms, o, h, l, c, v]", what, i);
+      return -2;
+    }
+    if (open <= h->prev || !coin_tf_is_aligned(h->tf, open)) {
+      set_err(err,
+              "%s: candles[%zu] open time %lld %s (rule: strictly "
+              "ascending %s open times)",
+              what, i, (long long)open,
+              open <= h->prev ? "not after the previous" : "not aligned",
+              coin_tf_name(h->tf));
+      return -2;
+    }
+    h->prev = open;
+    h->n++;
+  }
+  return 0;
+}
+
+static void parse_history(struct mon_file_cache *c, const struct monitor *m,
+                          const struct mon_series *s, const char *buf,
+                          size_t len) {
+  const char *what = "history.json";
+  struct history_scan h = {.tf = s->tf, .prev = INT64_MIN};
+  c->parse_ok = false;
+  c->last_open_ms = -1;
+  c->n_candles = 0;
+  if (!walk_artifact(c, m, s, what, buf, len, take_candles, &h))
     return;
-  if (!have_candles) {
+  if (!h.have_candles) {
     set_err(&c->err, "%s: candles missing", what);
     return;
   }
-  c->n_candles = n;
-  c->last_open_ms = n > 0 ? prev : -1;
+  c->n_candles = h.n;
+  c->last_open_ms = h.n > 0 ? h.prev : -1;
   c->parse_ok = true;
-  return;
-json_error:
-  json_err(&c->err, &js, what);
+}
+
+/* What prediction.json says of its degradation. */
+struct prediction_scan {
+  int degraded; /* -1 absent, -2 not a bool */
+  unsigned reasons;
+};
+
+static int take_degraded(struct jscan *js, void *ctx, char **err,
+                         const char *what) {
+  struct prediction_scan *ps = ctx;
+  bool is_deg = jscan_is(js, "degraded");
+  bool is_reasons = !is_deg && jscan_is(js, "degraded_reasons");
+  enum jtok t = jscan_next(js);
+  if (t == J_ERR)
+    return -1;
+  if (is_deg) {
+    ps->degraded = t == J_TRUE ? 1 : t == J_FALSE ? 0 : -2;
+    return jscan_skip(js) ? 0 : -1;
+  }
+  if (is_reasons && t == J_ARR)
+    return take_reasons(js, &ps->reasons, err, what);
+  return jscan_skip(js) ? 0 : -1;
 }
 
 static void parse_prediction(struct mon_file_cache *c, const struct monitor *m,
                              const struct mon_series *s, const char *buf,
                              size_t len) {
-  struct jscan js;
-  struct ids ids = {.schema = -1};
   const char *what = "prediction.json";
-  int degraded = -1;
-  unsigned reasons = 0;
+  struct prediction_scan ps = {.degraded = -1};
   c->parse_ok = false;
-  jscan_init(&js, buf, len);
-  enum jtok t = jscan_next(&js);
-  if (t != J_OBJ) {
-    if (t == J_ERR)
-      json_err(&c->err, &js, what);
-    else
-      set_err(&c->err, "%s: not a JSON object", what);
+  if (!walk_artifact(c, m, s, what, buf, len, take_degraded, &ps))
     return;
-  }
-  for (;;) {
-    t = jscan_next(&js);
-    if (t == J_OBJ_END)
-      break;
-    if (t != J_KEY)
-      goto json_error;
-    int r = take_id(&js, &ids);
-    if (r < 0)
-      goto json_error;
-    if (r > 0)
-      continue;
-    bool is_deg = jscan_is(&js, "degraded");
-    bool is_reasons = !is_deg && jscan_is(&js, "degraded_reasons");
-    t = jscan_next(&js);
-    if (t == J_ERR)
-      goto json_error;
-    if (is_deg) {
-      degraded = t == J_TRUE ? 1 : t == J_FALSE ? 0 : -2;
-      if (!jscan_skip(&js))
-        goto json_error;
-    } else if (is_reasons && t == J_ARR) {
-      int rr = take_reasons(&js, &reasons, &c->err, what);
-      if (rr == -1)
-        goto json_error;
-      if (rr < 0)
-        return;
-    } else if (!jscan_skip(&js)) {
-      goto json_error;
-    }
-  }
-  if (jscan_next(&js) != J_EOF)
-    goto json_error;
-  if (!check_ids(&c->err, &ids, m, s, what))
-    return;
-  if (degraded < 0) {
+  if (ps.degraded < 0) {
     set_err(&c->err, "%s: degraded is not true or false", what);
     return;
   }
-  c->degraded = degraded == 1;
-  c->reasons = reasons;
+  c->degraded = ps.degraded == 1;
+  c->reasons = ps.reasons;
   c->parse_ok = true;
-  return;
-json_error:
-  json_err(&c->err, &js, what);
 }
 
 /* The validity the history file announces (lib/site.h reader), shown in
@@ -466,78 +472,67 @@ struct item {
   int64_t last_open_ms; /* -1 null/absent, -2 malformed */
   int64_t publish_wm_ms;
   int n_files; /* -1: files missing or not an array */
-  struct {
-    char path[MON_FILE_NAME_BYTES + 80];
-    int64_t bytes; /* -1 malformed */
-    char sha[72];
-    int64_t prev_bytes; /* -1 absent, -2 malformed */
-    char prev_sha[72];  /* "" absent */
-    bool has_prev_sha;
-  } files[MON_MAX_FILES];
+  struct mon_listed_file files[MON_MAX_FILES];
   char *err; /* a schema problem of this item */
 };
 
-/* Reads one "files" element object (the '{' was read). */
-static int take_file(struct jscan *js, struct item *it, size_t idx) {
-  bool keep = it->n_files < MON_MAX_FILES;
-  if (keep) {
-    memset(&it->files[it->n_files], 0, sizeof(it->files[0]));
-    it->files[it->n_files].bytes = -1;
-    it->files[it->n_files].prev_bytes = -1;
-  }
+int site_take_listed_file(struct jscan *js, struct mon_listed_file *f) {
+  memset(f, 0, sizeof(*f));
+  f->bytes = -1;
+  f->prev_bytes = -1;
   for (;;) {
-    enum jtok t = jscan_next(js);
-    if (t == J_OBJ_END)
-      break;
-    if (t != J_KEY)
-      return -1;
+    int k = jscan_next_key(js);
+    if (k <= 0)
+      return k;
     int which = jscan_is(js, "path")              ? 1
                 : jscan_is(js, "bytes")           ? 2
                 : jscan_is(js, "sha256")          ? 3
                 : jscan_is(js, "previous_bytes")  ? 4
                 : jscan_is(js, "previous_sha256") ? 5
                                                   : 0;
-    t = jscan_next(js);
+    enum jtok t = jscan_next(js);
     if (t == J_ERR)
       return -1;
-    if (keep && which == 1 && t == J_STR &&
-        !jscan_str(js, it->files[it->n_files].path, sizeof(it->files[0].path)))
-      snprintf(it->files[it->n_files].path, sizeof(it->files[0].path), "?");
-    if (keep && which == 2 && t == J_NUM && js->is_int && js->int_val >= 0)
-      it->files[it->n_files].bytes = js->int_val;
-    if (keep && which == 3 && t == J_STR &&
-        !jscan_str(js, it->files[it->n_files].sha, sizeof(it->files[0].sha)))
-      it->files[it->n_files].sha[0] = '\0';
-    if (keep && which == 4)
-      it->files[it->n_files].prev_bytes =
-          t == J_NUM && js->is_int && js->int_val >= 0 ? js->int_val
-          : t == J_NULL                                ? -1
-                                                       : -2;
-    if (keep && which == 5 && t != J_NULL) {
-      it->files[it->n_files].has_prev_sha = true;
-      if (t != J_STR || !jscan_str(js, it->files[it->n_files].prev_sha,
-                                   sizeof(it->files[0].prev_sha)))
-        it->files[it->n_files].prev_sha[0] = '\0';
+    if (which == 1 && t == J_STR && !jscan_str(js, f->path, sizeof(f->path)))
+      snprintf(f->path, sizeof(f->path), "?");
+    if (which == 2 && t == J_NUM && js->is_int && js->int_val >= 0)
+      f->bytes = js->int_val;
+    if (which == 3 && t == J_STR && !jscan_str(js, f->sha, sizeof(f->sha)))
+      f->sha[0] = '\0';
+    if (which == 4)
+      f->prev_bytes = t == J_NUM && js->is_int && js->int_val >= 0 ? js->int_val
+                      : t == J_NULL                                ? -1
+                                                                   : -2;
+    if (which == 5 && t != J_NULL) {
+      f->has_prev_sha = true;
+      if (t != J_STR || !jscan_str(js, f->prev_sha, sizeof(f->prev_sha)))
+        f->prev_sha[0] = '\0';
     }
     if (!jscan_skip(js))
       return -1;
   }
-  if (keep)
-    it->n_files++;
+}
+
+/* Reads one "files" element object (the '{' was read) into the item; the
+ * ones past MON_MAX_FILES are scanned and make the item bad. */
+static int take_file(struct jscan *js, struct item *it, size_t idx) {
+  struct mon_listed_file f;
+  if (site_take_listed_file(js, &f) != 0)
+    return -1;
+  if (it->n_files < MON_MAX_FILES)
+    it->files[it->n_files++] = f;
   else if (it->err == NULL)
     set_err(&it->err, "files[%zu]: more than %d files", idx, MON_MAX_FILES);
   return 0;
 }
 
-/* Reads one series object (the '{' was read); -1 on a JSON error. */
 static int take_item(struct jscan *js, struct item *it) {
   for (;;) {
-    enum jtok t = jscan_next(js);
-    if (t == J_OBJ_END)
-      return 0;
-    if (t != J_KEY)
-      return -1;
-    int r = take_id(js, &it->ids);
+    int r = jscan_next_key(js);
+    if (r <= 0)
+      return r;
+    enum jtok t;
+    r = take_id(js, &it->ids);
     if (r < 0)
       return -1;
     if (r > 0)
@@ -730,11 +725,12 @@ static int parse_manifest(struct monitor *m, const char *buf, size_t len,
   if (jscan_next(&js) != J_OBJ)
     goto bad;
   for (;;) {
-    enum jtok t = jscan_next(&js);
-    if (t == J_OBJ_END)
+    int k = jscan_next_key(&js);
+    if (k == 0)
       break;
-    if (t != J_KEY)
+    if (k < 0)
       goto bad;
+    enum jtok t;
     if (jscan_is(&js, "schema_version") || jscan_is(&js, "generated_at_ms")) {
       bool sv = jscan_is(&js, "schema_version");
       t = jscan_next(&js);
@@ -773,23 +769,15 @@ static int parse_manifest(struct monitor *m, const char *buf, size_t len,
       it.n_files = -1;
       if (take_item(&js, &it) != 0)
         goto bad;
-      if (coin_exchange_validate(it.ids.exchange) != 0 ||
-          coin_symbol_validate(it.ids.symbol) != 0) {
-        snprintf(m->manifest_err, sizeof(m->manifest_err),
-                 "manifest.json: series[%zu] lacks a valid exchange, symbol "
-                 "or timeframe",
-                 i);
-        free(it.err);
-        return -1;
-      }
       enum coin_tf tf;
-      if (coin_tf_parse(&tf, it.ids.timeframe) != 0) {
+      if (coin_exchange_validate(it.ids.exchange) != 0 ||
+          coin_symbol_validate(it.ids.symbol) != 0 ||
+          coin_tf_parse(&tf, it.ids.timeframe) != 0) {
         snprintf(m->manifest_err, sizeof(m->manifest_err),
                  "manifest.json: series[%zu] lacks a valid exchange, symbol "
                  "or timeframe",
                  i);
-        free(it.err);
-        return -1;
+        goto fail;
       }
       merge_item(m, &it, i, gen);
       free(it.err);
@@ -809,14 +797,14 @@ bad : {
   jscan_error(&js, where, sizeof(where));
   snprintf(m->manifest_err, sizeof(m->manifest_err),
            "manifest.json: JSON error %s", where);
-  free(it.err);
-  return -1;
+  goto fail;
 }
 schema:
   snprintf(m->manifest_err, sizeof(m->manifest_err),
            "manifest.json: not an object with schema_version 1..%d and a "
            "series array",
            COIN_SITE_SCHEMA_VERSION);
+fail:
   free(it.err);
   return -1;
 }
@@ -837,7 +825,7 @@ static void open_site(struct monitor *m) {
 
 void site_load_manifest(struct monitor *m, int64_t now_ms) {
   struct stat st;
-  struct ident id;
+  struct mon_file_ident id;
   open_site(m);
   if (m->site_fd < 0 || fstatat(m->site_fd, COIN_SITE_MANIFEST, &st, 0) != 0) {
     if (errno == ENOENT) {
@@ -849,13 +837,12 @@ void site_load_manifest(struct monitor *m, int64_t now_ms) {
       snprintf(m->manifest_err, sizeof(m->manifest_err), "manifest.json: %s",
                strerror(errno));
     }
-    m->man_ino = 0;
+    m->man_id.ino = 0;
     return;
   }
   ident_of(&id, &st);
-  if (m->manifest_state != MON_MANIFEST_MISSING && m->man_ino == id.ino &&
-      m->man_dev == id.dev && m->man_size == id.size &&
-      m->man_mtime_ns == id.mtime_ns && m->man_ctime_ns == id.ctime_ns &&
+  if (m->manifest_state != MON_MANIFEST_MISSING &&
+      ident_same(&m->man_id, &id) &&
       now_ms - m->man_loaded_ms < m->cfg->verify_seconds * 1000)
     return; /* unchanged */
 
@@ -864,11 +851,7 @@ void site_load_manifest(struct monitor *m, int64_t now_ms) {
   int rc = read_whole(&buf, &len, &id, m->site_fd, COIN_SITE_MANIFEST,
                       m->cfg->max_file_bytes);
   atomic_fetch_add(&m->c.manifest_loads, 1);
-  m->man_dev = id.dev;
-  m->man_ino = id.ino;
-  m->man_size = id.size;
-  m->man_mtime_ns = id.mtime_ns;
-  m->man_ctime_ns = id.ctime_ns;
+  m->man_id = id;
   m->man_loaded_ms = now_ms;
   if (rc == COIN_ENOTFOUND) {
     m->manifest_state = MON_MANIFEST_MISSING;
@@ -904,7 +887,7 @@ static int64_t ns_to_ms(int64_t ns) {
  * between writing a file and the manifest: confirm it later. */
 static enum verdict mismatch(struct monitor *m, struct mon_series *s,
                              int64_t file_mtime_ms, int64_t now_ms) {
-  int64_t newest = ns_to_ms(m->man_mtime_ns);
+  int64_t newest = ns_to_ms(m->man_id.mtime_ns);
   if (file_mtime_ms > newest)
     newest = file_mtime_ms;
   int64_t until = newest + m->cfg->corrupt_grace_ms;
@@ -926,7 +909,7 @@ static enum verdict verify_file(struct monitor *m, struct mon_series *s,
   struct mon_file_cache *c = &s->man.cache[i];
   char path[COIN_CODEC_SUBJECT_BYTES + MON_FILE_NAME_BYTES];
   struct stat st;
-  struct ident id;
+  struct mon_file_ident id;
   series_dir(path, sizeof(path), m, s);
   size_t dl = strlen(path);
   snprintf(path + dl, sizeof(path) - dl, "%s", f->name);
@@ -959,11 +942,7 @@ static enum verdict verify_file(struct monitor *m, struct mon_series *s,
       return rc == COIN_ENOTFOUND ? mismatch(m, s, 0, now_ms) : FILE_CORRUPT;
     }
     cache_clear(c);
-    c->dev = id.dev;
-    c->ino = id.ino;
-    c->size = id.size;
-    c->mtime_ns = id.mtime_ns;
-    c->ctime_ns = id.ctime_ns;
+    c->id = id;
     c->verified_ms = now_ms;
     c->valid = coin_sha256(c->sha256, buf, len) == 0;
     atomic_fetch_add(&m->c.files_hashed, 1);
@@ -978,11 +957,11 @@ static enum verdict verify_file(struct monitor *m, struct mon_series *s,
                coin_error_last());
       return FILE_CORRUPT;
     }
-    if (c->size != f->bytes &&
-        !(f->has_previous && c->size == f->previous_bytes)) {
+    if (c->id.size != f->bytes &&
+        !(f->has_previous && c->id.size == f->previous_bytes)) {
       snprintf(s->detail, sizeof(s->detail),
                "%.140s: %lld bytes, manifest.json says %lld", path,
-               (long long)c->size, (long long)f->bytes);
+               (long long)c->id.size, (long long)f->bytes);
       return mismatch(m, s, mtime_ms, now_ms);
     }
   }

@@ -249,21 +249,31 @@ int consume_rebuild(struct publish *p, struct pseries *s) {
   return 0;
 }
 
-/* A watched ingest watermark: true when it decodes; a bad value of a
- * series of ours is reported (bad_watermark) and skipped. */
-static bool watch_value(struct publish *p, const struct coin_series_id *id,
-                        const struct coin_bus_kv_entry *e, int64_t *wm) {
-  if (coin_codec_watermark_parse(wm, e->value, e->value_len) == 0)
-    return true;
-  struct pseries *s = series_find(p, id->exchange, id->symbol, id->tf);
-  if (s) {
-    coin_error_set(COIN_EDECODE,
-                   "KV %s/%s: %zu bytes that are not a watermark (rule: "
-                   "decimal open time in ms)",
-                   COIN_KV_WATERMARKS, e->key, e->value_len);
-    bad_watermark(p, s, true);
+/* One entry of the ingest watermark watch: a put for a series we publish
+ * moves its ingest watermark, or marks it bad when the value is not a
+ * watermark. True when a watermark was taken. */
+static bool take_watch_entry(struct publish *p,
+                             const struct coin_bus_kv_entry *e) {
+  struct coin_series_id id;
+  int64_t wm;
+  if (e->op != COIN_BUS_KV_PUT ||
+      coin_codec_series_parse(&id, COIN_KEY_INGEST_PREFIX, e->key) != 0)
+    return false;
+  struct pseries *s = series_find(p, id.exchange, id.symbol, id.tf);
+  if (coin_codec_watermark_parse(&wm, e->value, e->value_len) != 0) {
+    if (s) {
+      coin_error_set(COIN_EDECODE,
+                     "KV %s/%s: %zu bytes that are not a watermark (rule: "
+                     "decimal open time in ms)",
+                     COIN_KV_WATERMARKS, e->key, e->value_len);
+      bad_watermark(p, s, true);
+    }
+    return false;
   }
-  return false;
+  if (!s)
+    return false;
+  set_ingest(p, s, wm, e->revision, false);
+  return true;
 }
 
 bool consume_watch_init(struct publish *p, int64_t timeout_ms) {
@@ -280,17 +290,8 @@ bool consume_watch_init(struct publish *p, int64_t timeout_ms) {
       coin_bus_kv_entry_clear(&e);
       break;
     }
-    struct coin_series_id id;
-    int64_t wm;
-    if (e.op == COIN_BUS_KV_PUT &&
-        coin_codec_series_parse(&id, COIN_KEY_INGEST_PREFIX, e.key) == 0 &&
-        watch_value(p, &id, &e, &wm)) {
-      struct pseries *s = series_find(p, id.exchange, id.symbol, id.tf);
-      if (s) {
-        set_ingest(p, s, wm, e.revision, false);
-        seen++;
-      }
-    }
+    if (take_watch_entry(p, &e))
+      seen++;
     coin_bus_kv_entry_clear(&e);
   }
   COIN_LOG_INFO("ingest watermarks read", COIN_LOG_UINT("series", seen),
@@ -435,15 +436,7 @@ void consume_drain_watch(struct publish *p) {
     int rc = coin_bus_kv_watch_next(&e, p->wm_watch, 1);
     if (rc != 0)
       return; /* ETIMEOUT: drained; others: the watch resumes by itself */
-    struct coin_series_id id;
-    int64_t wm;
-    if (e.op == COIN_BUS_KV_PUT &&
-        coin_codec_series_parse(&id, COIN_KEY_INGEST_PREFIX, e.key) == 0 &&
-        watch_value(p, &id, &e, &wm)) {
-      struct pseries *s = series_find(p, id.exchange, id.symbol, id.tf);
-      if (s)
-        set_ingest(p, s, wm, e.revision, false);
-    }
+    take_watch_entry(p, &e);
     coin_bus_kv_entry_clear(&e);
   }
 }

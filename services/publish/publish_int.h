@@ -231,6 +231,19 @@ struct series_read {
 /* Reads many series of one exchange and timeframe (v sorted by symbol) with
  * one streamed query: v[i].c gets the candles in [from_ms, to_ms]. */
 int series_read_sot_many(struct publish *p, struct series_read *v, size_t n);
+/* For a query over many series of one exchange and timeframe (v sorted by
+ * symbol; symbol_of(v, i) names the i-th): appends
+ * " AND <field> =~ /^(A|B|...)$/", or nothing when the list would make the
+ * query too long (every symbol is then read; the caller skips the others).
+ * Symbols were validated ([A-Z0-9_-]): nothing to escape. */
+void series_put_symbols(struct coin_jbuf *q, const char *field,
+                        const char *(*symbol_of)(const void *v, size_t i),
+                        const void *v, size_t n);
+/* Runs the query q (freed here), rows to fn. No database or retention
+ * policy yet reads as nothing stored; a failed query counts in
+ * influx_errors. */
+int series_query(struct publish *p, struct coin_jbuf *q, coin_influx_row_cb fn,
+                 void *ud);
 /* Reads [from_ms, to_ms] from InfluxDB and merges it (the SoT wins);
  * anchor as series_merge. */
 int series_read_sot(struct publish *p, struct pseries *s, int64_t from_ms,

@@ -132,16 +132,19 @@ int64_t series_window_from(const struct pseries *s, int64_t anchor_ms) {
   return t;
 }
 
+static int cmp_open_ms(const void *key, const void *row) {
+  int64_t k = *(const int64_t *)key;
+  int64_t t = ((const struct prow *)row)->c.open_ms;
+  return (k > t) - (k < t);
+}
+
 long series_find_row(const struct pseries *s, int64_t open_ms) {
-  size_t lo = 0, hi = s->n;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (s->rows[mid].c.open_ms < open_ms)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < s->n && s->rows[lo].c.open_ms == open_ms ? (long)lo : -1;
+  if (s->n == 0)
+    return -1;
+  /* open times are strictly ascending: at most one row matches */
+  const struct prow *r =
+      bsearch(&open_ms, s->rows, s->n, sizeof(*s->rows), cmp_open_ms);
+  return r ? (long)(r - s->rows) : -1;
 }
 
 /* "[open_ms,open,high,low,close,volume]" */
@@ -400,6 +403,39 @@ int series_read_sot(struct publish *p, struct pseries *s, int64_t from_ms,
 
 /* ---- many series of one timeframe in one query -------------------------- */
 
+void series_put_symbols(struct coin_jbuf *q, const char *field,
+                        const char *(*symbol_of)(const void *v, size_t i),
+                        const void *v, size_t n) {
+  size_t names = 0;
+  for (size_t i = 0; i < n; i++)
+    names += strlen(symbol_of(v, i)) + 1;
+  if (names >= 12000)
+    return;
+  coin_jbuf_printf(q, " AND %s =~ /^(", field);
+  for (size_t i = 0; i < n; i++)
+    coin_jbuf_printf(q, "%s%s", i ? "|" : "", symbol_of(v, i));
+  coin_jbuf_puts(q, ")$/");
+}
+
+int series_query(struct publish *p, struct coin_jbuf *q, coin_influx_row_cb fn,
+                 void *ud) {
+  if (q->oom) {
+    coin_jbuf_free(q);
+    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
+  }
+  int rc = coin_influx_query(p->ix, q->p, fn, ud);
+  coin_jbuf_free(q);
+  if (rc == COIN_ENOTFOUND)
+    rc = 0; /* no database or retention policy yet: nothing stored */
+  if (rc != 0)
+    atomic_fetch_add(&p->c.influx_errors, 1);
+  return rc;
+}
+
+static const char *read_symbol(const void *v, size_t i) {
+  return ((const struct series_read *)v)[i].s->symbol;
+}
+
 struct bulk_ctx {
   struct series_read *v;
   size_t n;
@@ -489,32 +525,15 @@ int series_read_sot_many(struct publish *p, struct series_read *v, size_t n) {
   coin_jbuf_printf(
       &q, "\"candle\" WHERE \"exchange\" = '%s' AND \"timeframe\" = '%s'",
       s0->exchange, coin_tf_name(s0->tf));
-  size_t names = 0;
-  for (size_t i = 0; i < n; i++)
-    names += strlen(v[i].s->symbol) + 1;
-  if (names < 12000) {
-    coin_jbuf_puts(&q, " AND \"symbol\" =~ /^(");
-    for (size_t i = 0; i < n; i++)
-      coin_jbuf_printf(&q, "%s%s", i ? "|" : "", v[i].s->symbol);
-    coin_jbuf_puts(&q, ")$/");
-  }
+  series_put_symbols(&q, "\"symbol\"", read_symbol, v, n);
   coin_jbuf_printf(&q,
                    " AND time >= %lldms AND time <= %lldms GROUP BY \"symbol\"",
                    (long long)from, (long long)to);
-  if (q.oom) {
-    coin_jbuf_free(&q);
-    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-  }
   struct bulk_ctx b = {.v = v, .n = n};
-  int rc = coin_influx_query(p->ix, q.p, bulk_row, &b);
-  coin_jbuf_free(&q);
-  if (rc == COIN_ENOTFOUND)
-    rc = 0; /* no database or retention policy yet: nothing stored */
-  if (rc != 0) {
-    atomic_fetch_add(&p->c.influx_errors, 1);
+  int rc = series_query(p, &q, bulk_row, &b);
+  if (rc != 0)
     return coin_error_wrap(rc, "InfluxDB read of %zu %s series", n,
                            coin_tf_name(s0->tf));
-  }
   /* InfluxDB sends each series in time order; keep it strict anyway. */
   for (size_t i = 0; i < n; i++)
     for (size_t k = 1; k < v[i].n; k++)

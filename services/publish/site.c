@@ -89,16 +89,36 @@ static void cache_control(char out[PUBLISH_CACHE_BYTES], struct publish *p,
   }
 }
 
-static void put_opt_ms(struct coin_jbuf *b, const char *key, int64_t ms) {
+/* Members in this file's style: a leading comma, ,"key":value. */
+static void put_key(struct coin_jbuf *b, const char *key) {
   coin_jbuf_printf(b, ",\"%s\":", key);
+}
+
+static void put_str(struct coin_jbuf *b, const char *key, const char *v) {
+  put_key(b, key);
+  coin_jbuf_str(b, v);
+}
+
+static void put_num(struct coin_jbuf *b, const char *key, double v) {
+  put_key(b, key);
+  coin_jbuf_num(b, v);
+}
+
+static void put_int(struct coin_jbuf *b, const char *key, int64_t v) {
+  put_key(b, key);
+  coin_jbuf_i64(b, v);
+}
+
+/* ms < 0 (no such instant) prints null. */
+static void put_opt_ms(struct coin_jbuf *b, const char *key, int64_t ms) {
   if (ms >= 0)
-    coin_jbuf_i64(b, ms);
+    put_int(b, key, ms);
   else
-    coin_jbuf_puts(b, "null");
+    put_str(b, key, NULL);
 }
 
 static void put_opt_time(struct coin_jbuf *b, const char *key, int64_t ms) {
-  coin_jbuf_printf(b, ",\"%s\":", key);
+  put_key(b, key);
   if (ms >= 0)
     coin_jbuf_time(b, ms);
   else
@@ -133,10 +153,8 @@ static void put_common(struct coin_jbuf *b, const struct pseries *s,
   coin_jbuf_trim_comma(b);
   coin_jbuf_puts(b, ",\"freshness\":{\"expected_open_ms\":");
   coin_jbuf_i64(b, fr->expected_open_ms);
-  coin_jbuf_puts(b, ",\"missing_candles\":");
-  coin_jbuf_i64(b, fr->missing_candles);
-  coin_jbuf_puts(b, ",\"overdue_ms\":");
-  coin_jbuf_i64(b, fr->overdue_ms);
+  put_int(b, "missing_candles", fr->missing_candles);
+  put_int(b, "overdue_ms", fr->overdue_ms);
   coin_jbuf_puts(b, "}");
 }
 
@@ -191,14 +209,12 @@ static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
   put_common(b, s, gen_ms, state, pr->degraded, fr);
   int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
   put_opt_ms(b, "input_last_candle_open_ms", last);
-  coin_jbuf_puts(b, ",\"input_status\":");
-  coin_jbuf_str(b, state_name(input));
+  put_str(b, "input_status", state_name(input));
   coin_jbuf_puts(b, ",\"model\":");
   if (pr->model_version[0]) {
     coin_jbuf_puts(b, "{\"version\":");
     coin_jbuf_str(b, pr->model_version);
-    coin_jbuf_puts(b, ",\"kind\":");
-    coin_jbuf_str(b, pr->model_kind[0] ? pr->model_kind : NULL);
+    put_str(b, "kind", pr->model_kind[0] ? pr->model_kind : NULL);
     coin_jbuf_puts(b, "}");
   } else {
     coin_jbuf_puts(b, "null");
@@ -207,20 +223,15 @@ static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
   put_opt_ms(b, "target_open_ms", target);
   put_opt_time(b, "target_open", target);
   if (values) {
-    coin_jbuf_puts(b, ",\"predicted_close\":");
-    coin_jbuf_num(b, pr->predicted_close);
-    coin_jbuf_puts(b, ",\"predicted_return\":");
-    coin_jbuf_num(b, pr->predicted_return);
+    put_num(b, "predicted_close", pr->predicted_close);
+    put_num(b, "predicted_return", pr->predicted_return);
     coin_jbuf_puts(b, ",\"band\":{\"low\":");
     coin_jbuf_num(b, pr->band_low);
-    coin_jbuf_puts(b, ",\"high\":");
-    coin_jbuf_num(b, pr->band_high);
-    coin_jbuf_puts(b, ",\"level\":");
-    coin_jbuf_num(b, pr->band_level);
-    coin_jbuf_puts(b, "},\"direction\":");
-    coin_jbuf_str(b, pr->direction > 0 ? "up" : "down");
-    coin_jbuf_puts(b, ",\"direction_probability\":");
-    coin_jbuf_num(b, pr->direction_probability);
+    put_num(b, "high", pr->band_high);
+    put_num(b, "level", pr->band_level);
+    coin_jbuf_puts(b, "}");
+    put_str(b, "direction", pr->direction > 0 ? "up" : "down");
+    put_num(b, "direction_probability", pr->direction_probability);
   } else {
     coin_jbuf_puts(b, ",\"predicted_close\":null,\"predicted_return\":null,"
                       "\"band\":null,\"direction\":null,"
@@ -231,24 +242,19 @@ static void render_prediction(struct coin_jbuf *b, const struct pseries *s,
   if (pr->has_metrics) {
     coin_jbuf_puts(b, "{\"timeframe\":");
     coin_jbuf_str(b, coin_tf_name(s->tf));
-    coin_jbuf_puts(b, ",\"units\":\"log_return\",\"mae\":");
-    coin_jbuf_num(b, pr->wf_mae);
-    coin_jbuf_puts(b, ",\"persistence_mae\":");
-    coin_jbuf_num(b, pr->wf_persistence_mae);
-    coin_jbuf_puts(b, ",\"directional_accuracy\":");
-    coin_jbuf_num(b, pr->wf_directional_accuracy);
-    coin_jbuf_puts(b, ",\"n\":");
-    coin_jbuf_i64(b, pr->wf_n);
+    put_str(b, "units", "log_return");
+    put_num(b, "mae", pr->wf_mae);
+    put_num(b, "persistence_mae", pr->wf_persistence_mae);
+    put_num(b, "directional_accuracy", pr->wf_directional_accuracy);
+    put_int(b, "n", pr->wf_n);
     coin_jbuf_puts(b, "}");
   } else {
     coin_jbuf_puts(b, "null");
   }
   enum coin_site_pred_status ps = pred_status(input, s, values);
-  coin_jbuf_puts(b, ",\"prediction_status\":");
-  coin_jbuf_str(b, coin_site_pred_status_name(ps));
-  coin_jbuf_puts(b, ",\"blocked_reason\":");
-  coin_jbuf_str(
-      b, ps == COIN_SITE_PRED_SERVED ? NULL : coin_site_pred_status_name(ps));
+  put_str(b, "prediction_status", coin_site_pred_status_name(ps));
+  put_str(b, "blocked_reason",
+          ps == COIN_SITE_PRED_SERVED ? NULL : coin_site_pred_status_name(ps));
   coin_jbuf_puts(b, "}\n");
 }
 
@@ -415,10 +421,8 @@ static void render_entry(struct coin_jbuf *b, const struct pseries *s,
   int64_t last = s->n ? s->rows[s->n - 1].c.open_ms : -1;
   coin_jbuf_puts(b, "{\"exchange\":");
   coin_jbuf_str(b, s->exchange);
-  coin_jbuf_puts(b, ",\"symbol\":");
-  coin_jbuf_str(b, s->symbol);
-  coin_jbuf_puts(b, ",\"timeframe\":");
-  coin_jbuf_str(b, coin_tf_name(s->tf));
+  put_str(b, "symbol", s->symbol);
+  put_str(b, "timeframe", coin_tf_name(s->tf));
   coin_jbuf_puts(b, ",");
   coin_jbuf_kint(b, "generated_at_ms", sh->hist_v.generated_ms);
   coin_site_put_validity(b, &sh->hist_v);
@@ -440,14 +444,11 @@ static void render_entry(struct coin_jbuf *b, const struct pseries *s,
                      file_name(i), f->bytes);
     coin_jbuf_str(b, f->sha256);
     if (f != cur) {
-      coin_jbuf_printf(
-          b, ",\"previous_bytes\":%zu,\"previous_sha256\":", cur->bytes);
-      coin_jbuf_str(b, cur->sha256);
+      coin_jbuf_printf(b, ",\"previous_bytes\":%zu", cur->bytes);
+      put_str(b, "previous_sha256", cur->sha256);
     }
-    coin_jbuf_puts(b, ",\"status\":");
-    coin_jbuf_str(b, state_name(f->state));
-    coin_jbuf_puts(b, ",\"cache_control\":");
-    coin_jbuf_str(b, f->cache_control);
+    put_str(b, "status", state_name(f->state));
+    put_str(b, "cache_control", f->cache_control);
     coin_jbuf_puts(b, "}");
   }
   coin_jbuf_puts(b, "]}");

@@ -124,6 +124,10 @@ static int load_many_row(void *ud, const struct coin_influx_row *row) {
   return 0; /* a symbol we do not publish */
 }
 
+static const char *series_symbol(const void *v, size_t i) {
+  return ((struct pseries *const *)v)[i]->symbol;
+}
+
 int track_load_many(struct publish *p, struct pseries **v, size_t n,
                     int64_t now_ms) {
   struct coin_jbuf q = {0};
@@ -135,33 +139,16 @@ int track_load_many(struct publish *p, struct pseries **v, size_t n,
                    "FROM prediction WHERE exchange='%s' AND timeframe='%s' "
                    "AND role='champion'",
                    v[0]->exchange, coin_tf_name(v[0]->tf));
-  size_t names = 0;
-  for (size_t i = 0; i < n; i++)
-    names += strlen(v[i]->symbol) + 1;
-  if (names < 12000) { /* else all symbols: the others are skipped */
-    coin_jbuf_puts(&q, " AND symbol =~ /^(");
-    for (size_t i = 0; i < n; i++)
-      coin_jbuf_printf(&q, "%s%s", i ? "|" : "", v[i]->symbol);
-    coin_jbuf_puts(&q, ")$/");
-  }
+  series_put_symbols(&q, "symbol", series_symbol, v, n);
   coin_jbuf_printf(&q, " AND time >= %lldms GROUP BY symbol, model_version",
                    (long long)(now_ms - TRACK_KEEP_MS));
-  if (q.oom) {
-    coin_jbuf_free(&q);
-    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-  }
   struct many_ctx m = {.v = v, .n = n};
-  int rc = coin_influx_query(p->ix, q.p, load_many_row, &m);
-  coin_jbuf_free(&q);
-  if (rc == COIN_ENOTFOUND)
-    rc = 0; /* nothing recorded yet */
-  if (rc != 0) {
-    /* rows read so far stay (track_put keeps one per target); each
-     * series reads its own at its first update */
-    atomic_fetch_add(&p->c.influx_errors, 1);
+  int rc = series_query(p, &q, load_many_row, &m);
+  /* on an error the rows read so far stay (track_put keeps one per
+   * target); each series reads its own at its first update */
+  if (rc != 0)
     return coin_error_wrap(rc, "track records of %zu %s series", n,
                            coin_tf_name(v[0]->tf));
-  }
   for (size_t i = 0; i < n; i++)
     v[i]->track_loaded = true;
   return 0;

@@ -65,5 +65,7 @@ int coin_hmac_webhook_verify(int64_t *out_ts, const char *header,
 
 /* Lower-case hex of n bytes into out (2n + 1 bytes with the NUL). */
 void coin_hex_encode(char *out, const uint8_t *bytes, size_t n);
+/* The value of one hex digit c (either case, as an unsigned char), or -1. */
+int coin_hex_digit(int c);
 
 #endif
