@@ -210,12 +210,6 @@ uint64_t coin_leader_acquired(struct coin_leader *l) {
   return n;
 }
 
-void coin_leader_holder(struct coin_leader *l, char *out, size_t n) {
-  pthread_mutex_lock(&l->mu);
-  snprintf(out, n, "%s", l->seen_holder);
-  pthread_mutex_unlock(&l->mu);
-}
-
 const char *coin_leader_role_name(enum coin_leader_role r) {
   switch (r) {
   case COIN_LEADER_ACTIVE: return "active";

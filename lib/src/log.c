@@ -46,11 +46,6 @@ void coin_log_set_level(enum coin_log_level level) {
   atomic_store_explicit(&coin_log_min_level_, (int)level, memory_order_relaxed);
 }
 
-enum coin_log_level coin_log_get_level(void) {
-  return (enum coin_log_level)atomic_load_explicit(&coin_log_min_level_,
-                                                   memory_order_relaxed);
-}
-
 int coin_log_level_parse(enum coin_log_level *out, const char *text) {
   int i;
   int rc = coin_parse_enum(&i, "log level", text, level_names,

@@ -35,15 +35,6 @@ void coin_score_add(struct coin_score *s, double pred_ret, double p_up,
   }
 }
 
-void coin_score_merge(struct coin_score *into, const struct coin_score *from) {
-  into->n += from->n;
-  into->sum_abs += from->sum_abs;
-  into->sum_sq += from->sum_sq;
-  into->n_dir += from->n_dir;
-  into->n_hit += from->n_hit;
-  into->sum_brier += from->sum_brier;
-}
-
 void coin_wilson_interval(double *lo, double *hi, uint64_t hits, uint64_t n) {
   if (n == 0) {
     *lo = 0;

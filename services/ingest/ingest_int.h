@@ -274,6 +274,28 @@ int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
                 int64_t now, void (*progress)(void *ud, int64_t seen),
                 void *progress_ud, int64_t *out_stored);
 
+/* page.c: the verdict on one row of an exchange page. */
+enum page_verdict {
+  PAGE_KEEP = 0, /* closed, in range, valid: to be stored */
+  PAGE_OPEN,     /* open time past last_closed_ms: the still-open candle */
+  PAGE_BEFORE,   /* before *expect_ms: outside the range or a repeat */
+  PAGE_INVALID,  /* coin_candle_validate failed (coin_error_last says why) */
+};
+/* What a kept row skipped: [from_ms, to_ms] has no (valid) candle. */
+struct page_hole {
+  bool found;
+  int64_t from_ms, to_ms;
+  bool invalid; /* an earlier row of the page lay there (rejected) */
+};
+/* Judges rows[i] of a page (ascending; close_ms[i] the exchange's close time
+ * or -1) of timeframe tf, *expect_ms being the next open time the range
+ * expects. PAGE_KEEP moves *expect_ms past the row and fills *hole; the
+ * other verdicts leave *expect_ms and set hole->found false. */
+enum page_verdict page_filter_row(struct page_hole *hole, int64_t *expect_ms,
+                                  const struct coin_candle *rows,
+                                  const int64_t *close_ms, size_t i,
+                                  enum coin_tf tf, int64_t last_closed_ms);
+
 /* members.c: the heartbeat and the share of the series (docs/scaling.md).
  * start: the first heartbeat and share, before the first round; tick: a
  * heartbeat every third of the TTL (force: now); leave: the key deleted on

@@ -394,7 +394,8 @@ static int store(struct fetch_ctx *f) {
   return 0;
 }
 
-/* Filters one page: closed, in range, valid; holes become known gaps. */
+/* Filters one page (page_filter_row): closed, in range, valid; holes become
+ * known gaps. */
 static int on_page(void *ud, const struct coin_candle *rows,
                    const int64_t *close_ms, size_t n) {
   struct fetch_ctx *f = ud;
@@ -411,34 +412,27 @@ static int on_page(void *ud, const struct coin_candle *rows,
     f->valid_cap = cap;
   }
   for (size_t i = 0; i < n; i++) {
-    const struct coin_candle *c = &rows[i];
-    if (c->open_ms > f->last_closed_ms) {
-      /* The exchange includes the still-open candle: never stored. */
+    struct page_hole hole;
+    switch (page_filter_row(&hole, &f->expect_ms, rows, close_ms, i, s->tf,
+                            f->last_closed_ms)) {
+    case PAGE_OPEN: /* never stored */
       atomic_fetch_add(&in->c.open_candles_skipped, 1);
       continue;
-    }
-    if (c->open_ms < f->expect_ms)
-      continue; /* before the range (a straying server) */
-    if (coin_candle_validate(c, s->tf, close_ms[i]) != 0) {
+    case PAGE_BEFORE: continue;
+    case PAGE_INVALID:
       atomic_fetch_add(&in->c.candles_invalid, 1);
-      COIN_LOG_WARN(
-          "invalid candle rejected", COIN_LOG_STR("symbol", s->symbol),
-          COIN_LOG_STR("timeframe", tfn(s)), COIN_LOG_TIME("open", c->open_ms),
-          COIN_LOG_STR("rule", coin_error_last()));
+      COIN_LOG_WARN("invalid candle rejected",
+                    COIN_LOG_STR("symbol", s->symbol),
+                    COIN_LOG_STR("timeframe", tfn(s)),
+                    COIN_LOG_TIME("open", rows[i].open_ms),
+                    COIN_LOG_STR("rule", coin_error_last()));
       continue;
+    case PAGE_KEEP: break;
     }
-    /* A hole between what we expected and this candle: the exchange has no
-     * (valid) data there. Remember it so it is not re-fetched every cycle. */
-    if (c->open_ms > f->expect_ms) {
-      int64_t hole_to = coin_tf_prev(s->tf, c->open_ms);
-      bool invalid_hole = false;
-      for (size_t k = 0; k < i; k++)
-        if (rows[k].open_ms >= f->expect_ms && rows[k].open_ms <= hole_to)
-          invalid_hole = true;
-      record_gap(in, s, f->expect_ms, hole_to, invalid_hole, f->now_ms);
-    }
-    f->valid[f->n_valid++] = *c;
-    f->expect_ms = coin_tf_next(s->tf, c->open_ms);
+    /* Remember a hole so it is not re-fetched every cycle. */
+    if (hole.found)
+      record_gap(in, s, hole.from_ms, hole.to_ms, hole.invalid, f->now_ms);
+    f->valid[f->n_valid++] = rows[i];
   }
   f->seen += (int64_t)n;
   if (f->n_valid >= STORE_BATCH_CANDLES) {

@@ -8,6 +8,7 @@
 #include "coin/error.h"
 #include "coin/log.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

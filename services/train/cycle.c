@@ -17,6 +17,7 @@
 #include "coin/error.h"
 #include "coin/log.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>

@@ -14,6 +14,7 @@
 #include "coin/log.h"
 #include "coin/track.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>

@@ -13,6 +13,7 @@
 #include "coin/log.h"
 #include "coin/service.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -17,7 +17,9 @@
 #include "coin/registry.h"
 #include "coin/track.h"
 
-#include <jansson.h>
+/* The commands build their --json reports with jansson in their own .c
+ * files (each includes <jansson.h>); this header names the type only. */
+struct json_t;
 
 #define TRAIN_LOCK_NAME "train"
 /* Memory the process needs besides the rows (libraries, XGBoost's
@@ -97,15 +99,17 @@ void train_scores_add(struct train_scores *s, const struct coin_dataset *ds,
                       size_t row, double pred_ret, double p_up);
 void train_scores_free(struct train_scores *s);
 /* {"all":{model..., persistence...}, "timeframes":{...}, "symbols":{...}} */
-json_t *train_scores_json(const struct train_scores *s);
+struct json_t *train_scores_json(const struct train_scores *s);
 /* Text table for the report. */
 void train_scores_print(FILE *f, const struct train_scores *s,
                         const char *model_label);
-json_t *train_summary_json(const struct coin_score *s);
+struct json_t *train_summary_json(const struct coin_score *s);
 
 /* ---- output -------------------------------------------------------------- */
 
-void train_emit_json(struct train_ctx *c, json_t *report);
+/* Writes report as one compact JSON line to c->report (the caller keeps
+ * its reference). */
+void train_emit_json(struct train_ctx *c, struct json_t *report);
 /* Lock for a registry mutation; TRAIN_EXIT_LOCKED (message printed) when
  * another job holds it, TRAIN_EXIT_FAILED on other errors, else 0. */
 int train_lock(struct train_ctx *c, struct coin_lock **out, int64_t hold_ms);

@@ -1,11 +1,13 @@
 /* test_monitor_jscan.c: coin-monitor's JSON pull scanner (services/monitor/
- * jscan.c, compiled into this test): tokens, strict rejection of invalid
+ * jscan.c, linked from coin_monitor): tokens, strict rejection of invalid
  * JSON, string decoding, integers, and a differential test against jansson
  * over seeded random mutations of site-like documents: both must accept and
  * reject exactly the same inputs. */
-#include "../../services/monitor/jscan.c"
-
+#include "jscan.h"
 #include "test.h"
+
+#include <stdio.h>
+#include <string.h>
 
 #include <jansson.h>
 

@@ -53,8 +53,6 @@ bool coin_leader_active(struct coin_leader *l);
 /* Times this replica became active (0 or 1 for a process, since a lost
  * lease is final). */
 uint64_t coin_leader_acquired(struct coin_leader *l);
-/* The holder of the lease as last seen ("" when free or unknown). */
-void coin_leader_holder(struct coin_leader *l, char *out, size_t n);
 /* "standby", "active", "fenced", "lost". */
 const char *coin_leader_role_name(enum coin_leader_role r);
 

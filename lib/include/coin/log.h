@@ -86,7 +86,6 @@ struct coin_log_field {
  * Until called: svc "coin", level info, stderr. */
 void coin_log_init(const char *svc, enum coin_log_level level, FILE *out);
 void coin_log_set_level(enum coin_log_level level);
-enum coin_log_level coin_log_get_level(void);
 
 /* "debug" "info" "warn" "error" (LOG_LEVEL values). Returns 0 or COIN_EINVAL
  * naming the text and the valid set. */

@@ -29,7 +29,6 @@ struct coin_score {
 
 void coin_score_add(struct coin_score *s, double pred_ret, double p_up,
                     double realized);
-void coin_score_merge(struct coin_score *into, const struct coin_score *from);
 
 struct coin_score_summary {
   uint64_t n, n_dir;
