@@ -17,12 +17,10 @@ void coin_buf_init(struct coin_buf *b, size_t cap_bytes) {
 }
 
 void coin_buf_free(struct coin_buf *b) {
-  if (!b)
-    return;
-  free(b->p);
-  b->p = NULL;
-  b->len = 0;
-  b->alloc_bytes = 0;
+  if (b) {
+    free(b->p);
+    coin_buf_init(b, b->cap_bytes);
+  }
 }
 
 void coin_buf_reset(struct coin_buf *b) {

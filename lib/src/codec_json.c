@@ -74,14 +74,14 @@ static void json_batch(struct coin_jbuf *b, const struct coin_candle_batch *x) {
   coin_jbuf_key(b, "candles");
   coin_jbuf_puts(b, "[");
   for (size_t i = 0; i < x->n_candles && !b->oom; i++) {
+    static const char *const names[] = {"open", "high", "low", "close",
+                                        "volume"};
     const struct coin_candle *c = &x->candles[i];
+    const double v[] = {c->open, c->high, c->low, c->close, c->volume};
     coin_jbuf_puts(b, "{");
     coin_jbuf_kint(b, "open_time_ms", c->open_ms);
-    coin_jbuf_knum(b, "open", c->open);
-    coin_jbuf_knum(b, "high", c->high);
-    coin_jbuf_knum(b, "low", c->low);
-    coin_jbuf_knum(b, "close", c->close);
-    coin_jbuf_knum(b, "volume", c->volume);
+    for (size_t f = 0; f < sizeof(v) / sizeof(v[0]); f++)
+      coin_jbuf_knum(b, names[f], v[f]);
     end_with(b, "},");
   }
   end_with(b, "]}");

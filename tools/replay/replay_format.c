@@ -16,23 +16,25 @@ void replay_put_decimal(struct coin_jbuf *b, double v) {
   coin_jbuf_putn(b, buf, coin_fmt_decimal(buf, v));
 }
 
-/* "1.5" with quotes, as Binance sends numbers. */
-static void jb_qdbl(struct coin_jbuf *b, double v) {
-  char buf[COIN_FMT_DOUBLE_BYTES + 2];
+/* format's text of v in quotes, as Binance sends numbers ("1.5"). */
+static void put_quoted(struct coin_jbuf *b, size_t (*format)(char *, double),
+                       double v) {
+  char buf[COIN_FMT_FIXED8_BYTES + 2]; /* the larger of the two formats */
   buf[0] = '"';
-  size_t n = coin_fmt_decimal(buf + 1, v);
+  size_t n = format(buf + 1, v);
   buf[n + 1] = '"';
   coin_jbuf_putn(b, buf, n + 2);
+}
+
+/* Prices and volumes: the CSV's value exactly. */
+static void jb_qdbl(struct coin_jbuf *b, double v) {
+  put_quoted(b, coin_fmt_decimal, v);
 }
 
 /* An estimate needs no round trip: Binance's fixed 8 decimals, quoted,
  * without printf (it dominated the cost of a 1000-row answer). */
 static void jb_fixed8(struct coin_jbuf *b, double v) {
-  char buf[COIN_FMT_FIXED8_BYTES + 2];
-  buf[0] = '"';
-  size_t n = coin_fmt_fixed8(buf + 1, v);
-  buf[n + 1] = '"';
-  coin_jbuf_putn(b, buf, n + 2);
+  put_quoted(b, coin_fmt_fixed8, v);
 }
 
 void replay_render_kline(struct coin_jbuf *b, const struct replay_kline *k) {
