@@ -162,9 +162,9 @@ int coin_http_request(struct coin_http *h, struct coin_http_response *out,
     rc = coin_error_set(COIN_ENOMEM, "http: out of memory");
     goto out;
   }
-  out->headers = hb.p; /* NULL when no header came */
-  out->headers_len = hb.len;
-  hb.p = NULL;
+  /* headers stay NULL when none came; take cannot fail on allocated bytes */
+  if (hb.p)
+    coin_buf_take(&out->headers, &out->headers_len, &hb);
 out:
   curl_slist_free_all(hl);
   coin_buf_free(&bb.buf);

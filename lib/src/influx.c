@@ -488,7 +488,7 @@ static bool msgpack_error_text(char *out, size_t cap, const char *body,
 /* InfluxDB's own error text: the X-Influxdb-Error header, else the body's
  * {"error": ...} (JSON or msgpack), else the raw body. */
 static void error_text(char *out, size_t cap, const struct xfer *x) {
-  const char *body = x->errbody.p ? x->errbody.p : "";
+  const char *body = coin_buf_ptr(&x->errbody);
   size_t len = x->errbody.len;
   if (x->influx_err[0])
     snprintf(out, cap, "%s", x->influx_err);
