@@ -1,5 +1,6 @@
-/* fmt.c: shortest round-trip text of a double (see fmt.h): an exact
- * integer fast path for short decimals (prices, volumes), else printf. */
+/* fmt.c: shortest round-trip text of a double (see fmt.h), in %g style and
+ * in an exchange's plain decimals: an exact integer fast path for short
+ * decimals (prices, volumes), else printf. */
 #include "coin/fmt.h"
 
 #include <math.h>
@@ -87,6 +88,122 @@ size_t coin_fmt_double(char *out, double v) {
                                      : "-inf");
   size_t n = fmt_fast(out, v);
   return n ? n : fmt_slow(out, v);
+}
+
+#define TWO_POW_53 9007199254740992.0
+
+/* Digits of v into out (no NUL), returns the count. */
+static size_t u64_text(char *out, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    out[i] = tmp[n - 1 - i];
+  return n;
+}
+
+/* Finds the fewest decimals k such that m / 10^k == a exactly, with m an
+ * integer < 2^53. Both are exact doubles and IEEE division is correctly
+ * rounded, so m / 10^k is the double nearest to the decimal m·10^-k, which
+ * is what strtod returns for that text: the check proves the round trip. */
+static int exact_decimal(double a, uint64_t *m_out) {
+  for (int k = 0; k < (int)(sizeof(pow10_exact) / sizeof(pow10_exact[0]));
+       k++) {
+    double m = a * pow10_exact[k];
+    if (m >= TWO_POW_53)
+      return -1;
+    double r = nearbyint(m);
+    if (r / pow10_exact[k] == a) {
+      *m_out = (uint64_t)r;
+      return k;
+    }
+  }
+  return -1;
+}
+
+size_t coin_fmt_decimal(char *out, double v) {
+  if (!isfinite(v) || v == 0) /* never from the data; keeps JSON valid */
+    return (size_t)snprintf(out, COIN_FMT_DOUBLE_BYTES, "0");
+  size_t n = 0;
+  double a = v;
+  if (a < 0) {
+    out[n++] = '-';
+    a = -a;
+  }
+  uint64_t m;
+  int k = exact_decimal(a, &m);
+  if (k >= 0) {
+    char digits[24];
+    size_t nd = u64_text(digits, m);
+    if ((size_t)k >= nd) { /* 0.000ddd */
+      out[n++] = '0';
+      out[n++] = '.';
+      for (size_t i = nd; i < (size_t)k; i++)
+        out[n++] = '0';
+      memcpy(out + n, digits, nd);
+      n += nd;
+    } else {
+      memcpy(out + n, digits, nd - (size_t)k);
+      n += nd - (size_t)k;
+      if (k > 0) {
+        out[n++] = '.';
+        memcpy(out + n, digits + nd - (size_t)k, (size_t)k);
+        n += (size_t)k;
+      }
+    }
+    out[n] = '\0';
+    return n;
+  }
+  /* Computed values (sums, the partial candle) need 15-17 digits; very
+   * large or very small short values may need fewer: search down from 15. */
+  int w = snprintf(out, COIN_FMT_DOUBLE_BYTES, "%.15g", v);
+  if (strtod(out, NULL) != v) {
+    w = snprintf(out, COIN_FMT_DOUBLE_BYTES, "%.16g", v);
+    if (strtod(out, NULL) != v)
+      w = snprintf(out, COIN_FMT_DOUBLE_BYTES, "%.17g", v);
+    return (size_t)w;
+  }
+  char shorter[COIN_FMT_DOUBLE_BYTES];
+  for (int prec = 14; prec >= 1; prec--) {
+    int sw = snprintf(shorter, sizeof(shorter), "%.*g", prec, v);
+    if (strtod(shorter, NULL) != v)
+      break;
+    memcpy(out, shorter, (size_t)sw + 1);
+    w = sw;
+  }
+  return (size_t)w;
+}
+
+size_t coin_fmt_fixed8(char *out, double v) {
+  if (!isfinite(v) || v < 0 || v >= 9e18)
+    return (size_t)snprintf(out, COIN_FMT_FIXED8_BYTES, "%.8f",
+                            isfinite(v) ? v : 0.0);
+  uint64_t ip = (uint64_t)v;
+  uint64_t frac = (uint64_t)llround((v - (double)ip) * 1e8);
+  if (frac >= 100000000) {
+    ip++;
+    frac -= 100000000;
+  }
+  size_t n = u64_text(out, ip);
+  out[n++] = '.';
+  for (int i = 7; i >= 0; i--) {
+    out[n + (size_t)i] = (char)('0' + frac % 10);
+    frac /= 10;
+  }
+  n += 8;
+  out[n] = '\0';
+  return n;
+}
+
+int coin_fmt_decimal_places(double v) {
+  uint64_t m;
+  if (!isfinite(v))
+    return 0;
+  int k = exact_decimal(fabs(v), &m);
+  return k >= 0 ? k : 17;
 }
 
 bool coin_fmt_parse_decimal(double *out, const char *s) {

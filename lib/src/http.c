@@ -1,34 +1,25 @@
 /*
  * http.c: libcurl easy-handle wrapper (see http.h). Each coin_http reuses one
  * handle so connections stay alive between requests; bodies and headers are
- * accumulated into capped growable buffers.
+ * accumulated into capped buffers (buf.h).
  */
 #include "coin/http.h"
 
+#include "coin/buf.h"
 #include "coin/error.h"
 #include "coin/redact.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define DEFAULT_MAX_BODY_BYTES ((size_t)8 << 20)
-#define MAX_HEADER_BYTES ((size_t)64 << 10)
 
 struct coin_http {
   CURL *curl;
   struct coin_http_opts opts;
   char errbuf[CURL_ERROR_SIZE];
-};
-
-struct buf {
-  char *data;
-  size_t len;
-  size_t cap;
-  size_t limit;
-  int overflow;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -41,39 +32,29 @@ void coin_http_global_init(void) {
   pthread_once(&global_once, global_init_once);
 }
 
-static int buf_append(struct buf *b, const char *p, size_t n) {
-  if (b->len + n > b->limit) {
-    b->overflow = 1;
-    return -1;
-  }
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *d = realloc(b->data, cap);
-    if (!d)
-      return -1;
-    b->data = d;
-    b->cap = cap;
-  }
-  memcpy(b->data + b->len, p, n);
-  b->len += n;
-  b->data[b->len] = '\0';
-  return 0;
-}
+/* The body's buffer; overflow tells a body past its cap from a failed
+ * allocation, both of which stop the transfer. */
+struct body {
+  struct coin_buf buf;
+  bool overflow;
+};
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
+  struct body *b = ud;
   size_t n = size * nmemb;
-  return buf_append(ud, ptr, n) == 0 ? n : 0;
+  int rc = coin_buf_add(&b->buf, ptr, n);
+  if (rc == COIN_ETOOBIG)
+    b->overflow = true;
+  return rc == 0 ? n : 0;
 }
 
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud) {
-  struct buf *b = ud;
+  struct coin_buf *b = ud;
   size_t n = size * nmemb;
   /* A new status line (redirect, 100-continue) starts a new header block. */
   if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
-    b->len = 0;
-  return buf_append(b, ptr, n) == 0 ? n : 0;
+    coin_buf_reset(b);
+  return coin_buf_add(b, ptr, n) == 0 ? n : 0;
 }
 
 int coin_http_new(struct coin_http **out, const struct coin_http_opts *opts) {
@@ -88,7 +69,7 @@ int coin_http_new(struct coin_http **out, const struct coin_http_opts *opts) {
   if (h->opts.timeout_ms <= 0)
     h->opts.timeout_ms = 30000;
   if (h->opts.max_body_bytes == 0)
-    h->opts.max_body_bytes = DEFAULT_MAX_BODY_BYTES;
+    h->opts.max_body_bytes = COIN_BUF_CAP_HTTP_BODY;
   if (!h->opts.user_agent)
     h->opts.user_agent = "coin-predict";
   h->curl = curl_easy_init();
@@ -117,8 +98,10 @@ int coin_http_request(struct coin_http *h, struct coin_http_response *out,
                       const char *method, const char *url,
                       const char *const *headers, const void *body,
                       size_t body_len) {
-  struct buf bb = {.limit = h->opts.max_body_bytes};
-  struct buf hb = {.limit = MAX_HEADER_BYTES};
+  struct body bb = {.overflow = false};
+  struct coin_buf hb;
+  coin_buf_init(&bb.buf, h->opts.max_body_bytes);
+  coin_buf_init(&hb, COIN_BUF_CAP_HTTP_HEADERS);
   struct curl_slist *hl = NULL;
   int rc = 0;
   CURL *c = h->curl;
@@ -175,20 +158,17 @@ int coin_http_request(struct coin_http *h, struct coin_http_response *out,
   memset(out, 0, sizeof(*out));
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
   curl_easy_getinfo(c, CURLINFO_TOTAL_TIME, &out->elapsed_seconds);
-  if (!bb.data && buf_append(&bb, "", 0) != 0) {
+  if (coin_buf_take(&out->body, &out->body_len, &bb.buf) != 0) {
     rc = coin_error_set(COIN_ENOMEM, "http: out of memory");
     goto out;
   }
-  out->body = bb.data;
-  out->body_len = bb.len;
-  out->headers = hb.data;
-  out->headers_len = hb.len;
-  bb.data = NULL;
-  hb.data = NULL;
+  /* headers stay NULL when none came; take cannot fail on allocated bytes */
+  if (hb.p)
+    coin_buf_take(&out->headers, &out->headers_len, &hb);
 out:
   curl_slist_free_all(hl);
-  free(bb.data);
-  free(hb.data);
+  coin_buf_free(&bb.buf);
+  coin_buf_free(&hb);
   return rc;
 }
 

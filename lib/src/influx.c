@@ -29,7 +29,6 @@
 #define MAX_NAME_BYTES 64     /* db and retention policy names */
 #define MAX_SECRET_BYTES 1024 /* user, password, token */
 #define MAX_QUERY_BYTES ((size_t)16 << 10)
-#define MAX_LINE_BYTES ((size_t)32 << 20)
 #define MAX_HEADER_BYTES ((size_t)64 << 10)
 #define ERR_TEXT_BYTES 400
 
@@ -47,10 +46,10 @@ struct coin_influx {
   struct curl_slist *hdr_write; /* line protocol body */
   struct curl_slist *hdr_query; /* msgpack answers */
   struct curl_slist *hdr_plain; /* ping */
-  struct influx_buf batch;
+  struct coin_buf batch;
   size_t batch_points;
-  const char *batch_rp;   /* one of the owned rp strings, or NULL */
-  struct influx_buf line; /* scratch for one formatted point */
+  const char *batch_rp; /* one of the owned rp strings, or NULL */
+  struct coin_buf line; /* scratch for one formatted point */
   struct coin_influx_stats stats;
   uint64_t rng;
   char version[64];
@@ -63,9 +62,9 @@ struct xfer {
   long status;
   char ctype[96];
   char influx_err[ERR_TEXT_BYTES];
-  struct influx_buf errbody; /* capped; truncated silently */
-  struct influx_reader *rd;  /* NULL: the body is ignored */
-  int rd_rc;                 /* why the body callback aborted */
+  struct coin_buf errbody;  /* capped; truncated silently */
+  struct influx_reader *rd; /* NULL: the body is ignored */
+  int rd_rc;                /* why the body callback aborted */
   uint64_t body_bytes;
 };
 
@@ -96,12 +95,12 @@ void coin_influx_options_init(struct coin_influx_options *o) {
   o->backoff_base_ms = 100;
   o->backoff_max_ms = 5000;
   o->batch_max_points = 5000;
-  o->batch_max_bytes = (size_t)1 << 20;
+  o->batch_max_bytes = COIN_BUF_CAP_INFLUX_BATCH;
   o->chunk_size = 10000;
   o->max_chunk_bytes = (size_t)8 << 20;
   o->max_columns = 256;
   o->max_tags = 64;
-  o->max_error_body_bytes = 4096;
+  o->max_error_body_bytes = COIN_BUF_CAP_INFLUX_ERROR_BODY;
 }
 
 static int check_name(const char *s, const char *field) {
@@ -293,8 +292,8 @@ int coin_influx_new(struct coin_influx **out,
   if (!c)
     return coin_error_set(COIN_ENOMEM, "influx: out of memory");
   c->o = *opts;
-  influx_buf_init(&c->batch, opts->batch_max_bytes);
-  influx_buf_init(&c->line, MAX_LINE_BYTES);
+  coin_buf_init(&c->batch, opts->batch_max_bytes);
+  coin_buf_init(&c->line, COIN_BUF_CAP_INFLUX_LINE);
   if ((rc = dup_opt(&c->url, opts->url)) || (rc = dup_opt(&c->db, opts->db)) ||
       (rc = dup_opt(&c->user, opts->user)) ||
       (rc = dup_opt(&c->password, opts->password)) ||
@@ -357,8 +356,8 @@ void coin_influx_free(struct coin_influx *c) {
   curl_slist_free_all(c->hdr_write);
   curl_slist_free_all(c->hdr_query);
   curl_slist_free_all(c->hdr_plain);
-  influx_buf_free(&c->batch);
-  influx_buf_free(&c->line);
+  coin_buf_free(&c->batch);
+  coin_buf_free(&c->line);
   free(c->url);
   free(c->db);
   free(c->user);
@@ -417,8 +416,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud) {
   size_t n = size * nmemb;
   x->body_bytes += n;
   if (x->status < 200 || x->status > 299) {
-    size_t room = x->errbody.max_bytes - x->errbody.len;
-    influx_buf_add(&x->errbody, ptr, n < room ? n : room);
+    size_t room = x->errbody.cap_bytes - x->errbody.len;
+    coin_buf_add(&x->errbody, ptr, n < room ? n : room);
     return n;
   }
   if (!x->rd)
@@ -489,7 +488,7 @@ static bool msgpack_error_text(char *out, size_t cap, const char *body,
 /* InfluxDB's own error text: the X-Influxdb-Error header, else the body's
  * {"error": ...} (JSON or msgpack), else the raw body. */
 static void error_text(char *out, size_t cap, const struct xfer *x) {
-  const char *body = x->errbody.data ? x->errbody.data : "";
+  const char *body = coin_buf_ptr(&x->errbody);
   size_t len = x->errbody.len;
   if (x->influx_err[0])
     snprintf(out, cap, "%s", x->influx_err);
@@ -527,7 +526,7 @@ static bool curl_retryable(CURLcode cc) {
 static int attempt(struct coin_influx *c, const struct req *rq, int n,
                    int total, bool *retryable, uint64_t *rows) {
   struct xfer x = {.c = c};
-  influx_buf_init(&x.errbody, c->o.max_error_body_bytes);
+  coin_buf_init(&x.errbody, c->o.max_error_body_bytes);
   int rc = 0;
   *retryable = false;
   if (rq->read) {
@@ -611,7 +610,7 @@ out:
       c->stats.max_buffered_bytes = hw;
   }
   influx_reader_free(x.rd);
-  influx_buf_free(&x.errbody);
+  coin_buf_free(&x.errbody);
   return rc;
 }
 
@@ -661,12 +660,12 @@ static int run(struct coin_influx *c, const struct req *rq) {
 
 /* ---- URLs ------------------------------------------------------------- */
 
-static int add_param(struct influx_buf *u, CURL *h, const char *key,
+static int add_param(struct coin_buf *u, CURL *h, const char *key,
                      const char *value, size_t value_len) {
   char *esc = curl_easy_escape(h, value, (int)value_len);
   if (!esc)
     return coin_error_set(COIN_ENOMEM, "influx: out of memory (escape)");
-  int rc = influx_buf_printf(u, "%s%s=%s", u->len ? "&" : "", key, esc);
+  int rc = coin_buf_addf(u, "%s%s=%s", u->len ? "&" : "", key, esc);
   curl_free(esc);
   return rc;
 }
@@ -689,18 +688,18 @@ static size_t count_lines(const char *s, size_t len) {
 
 static int write_body(struct coin_influx *c, const char *rp, const char *body,
                       size_t len, size_t points) {
-  struct influx_buf url, params;
-  influx_buf_init(&url, MAX_URL_BYTES * 4);
-  influx_buf_init(&params, MAX_URL_BYTES * 2);
+  struct coin_buf url, params;
+  coin_buf_init(&url, COIN_BUF_CAP_INFLUX_WRITE_URL);
+  coin_buf_init(&params, COIN_BUF_CAP_INFLUX_WRITE_PARAMS);
   int rc;
   if ((rc = add_param(&params, c->curl, "db", c->db, strlen(c->db))) ||
       (rc = add_param(&params, c->curl, "precision", "ms", 2)) ||
       (rp && (rc = add_param(&params, c->curl, "rp", rp, strlen(rp)))) ||
-      (rc = influx_buf_printf(&url, "%s/write?%s", c->url, params.data)))
+      (rc = coin_buf_addf(&url, "%s/write?%s", c->url, params.p)))
     goto out;
   struct req rq = {
       .what = "POST /write",
-      .url = url.data,
+      .url = url.p,
       .body = body,
       .body_len = len,
       .headers = c->hdr_write,
@@ -713,8 +712,8 @@ static int write_body(struct coin_influx *c, const char *rp, const char *body,
     c->stats.write_bytes += len;
   }
 out:
-  influx_buf_free(&url);
-  influx_buf_free(&params);
+  coin_buf_free(&url);
+  coin_buf_free(&params);
   return rc;
 }
 
@@ -739,7 +738,7 @@ size_t coin_influx_pending(const struct coin_influx *c) {
 }
 
 void coin_influx_discard(struct coin_influx *c) {
-  influx_buf_reset(&c->batch);
+  coin_buf_reset(&c->batch);
   c->batch_points = 0;
 }
 
@@ -747,7 +746,7 @@ int coin_influx_flush(struct coin_influx *c) {
   if (c->batch_points == 0)
     return 0;
   int rc =
-      write_body(c, c->batch_rp, c->batch.data, c->batch.len, c->batch_points);
+      write_body(c, c->batch_rp, c->batch.p, c->batch.len, c->batch_points);
   /* A 4xx will not succeed on resend; InfluxDB stored the valid points of a
    * partial write already. Anything else stays queued for another flush. */
   if (rc == 0 || rc == COIN_EREJECTED)
@@ -775,9 +774,9 @@ static int queue_line(struct coin_influx *c, const char *rp) {
     if ((rc = coin_influx_flush(c)))
       return rc;
   }
-  if (c->batch.len && (rc = influx_buf_add(&c->batch, "\n", 1)))
+  if (c->batch.len && (rc = coin_buf_add(&c->batch, "\n", 1)))
     return rc;
-  if ((rc = influx_buf_add(&c->batch, c->line.data, c->line.len)))
+  if ((rc = coin_buf_add(&c->batch, c->line.p, c->line.len)))
     return rc;
   c->batch_rp = rp;
   c->batch_points++;
@@ -786,7 +785,7 @@ static int queue_line(struct coin_influx *c, const char *rp) {
 
 static int add_point(struct coin_influx *c, const char *rp,
                      const struct coin_influx_point *p) {
-  influx_buf_reset(&c->line);
+  coin_buf_reset(&c->line);
   int rc = influx_lp_append(&c->line, p);
   return rc ? rc : queue_line(c, rp);
 }
@@ -795,7 +794,7 @@ static int add_point(struct coin_influx *c, const char *rp,
  * timeframe=..."), built without the per-point identifier checks and
  * escaping (the prefix had them): the text influx_lp_append makes. 1 when
  * a value needs the general path (which names the error). */
-static int candle_line(struct influx_buf *b, const char *prefix, size_t plen,
+static int candle_line(struct coin_buf *b, const char *prefix, size_t plen,
                        const struct coin_candle *k) {
   static const char *const keys[] = {
       " open=", ",high=", ",low=", ",close=", ",volume="};
@@ -815,8 +814,8 @@ static int candle_line(struct influx_buf *b, const char *prefix, size_t plen,
       k->open_ms < -INT64_C(9223372036854))
     return 1;
   n += (size_t)snprintf(line + n, 24, " %" PRId64, k->open_ms);
-  influx_buf_reset(b);
-  return influx_buf_add(b, line, n);
+  coin_buf_reset(b);
+  return coin_buf_add(b, line, n);
 }
 
 int coin_influx_add(struct coin_influx *c, const struct coin_influx_point *p) {
@@ -878,15 +877,15 @@ int coin_influx_write_candles(struct coin_influx *c, const char *exchange,
         .time_ms = k->open_ms,
     };
     if (i == 0) {
-      influx_buf_reset(&c->line);
+      coin_buf_reset(&c->line);
       if (influx_lp_append(&c->line, &p) == 0) {
-        const char *sp = memchr(c->line.data, ' ', c->line.len);
-        plen = sp ? (size_t)(sp - c->line.data) : 0;
+        const char *sp = memchr(c->line.p, ' ', c->line.len);
+        plen = sp ? (size_t)(sp - c->line.p) : 0;
         if (plen > 0 && plen < sizeof(prefix)) {
-          memcpy(prefix, c->line.data, plen);
-          char *generic = strndup(c->line.data, c->line.len);
+          memcpy(prefix, c->line.p, plen);
+          char *generic = strndup(c->line.p, c->line.len);
           fast = generic && candle_line(&c->line, prefix, plen, k) == 0 &&
-                 strcmp(generic, c->line.data) == 0;
+                 strcmp(generic, c->line.p) == 0;
           free(generic);
         }
       }
@@ -916,9 +915,9 @@ static int query_common(struct coin_influx *c, const char *influxql,
     return coin_error_set(COIN_EINVAL,
                           "influx: query is %zu bytes (must be 1-%zu)", qlen,
                           MAX_QUERY_BYTES);
-  struct influx_buf url, params;
-  influx_buf_init(&url, MAX_QUERY_BYTES * 4);
-  influx_buf_init(&params, MAX_QUERY_BYTES * 4);
+  struct coin_buf url, params;
+  coin_buf_init(&url, COIN_BUF_CAP_INFLUX_QUERY_URL);
+  coin_buf_init(&params, COIN_BUF_CAP_INFLUX_QUERY_URL);
   int rc;
   if ((rc = add_param(&params, c->curl, "db", c->db, strlen(c->db))) ||
       (rc = add_param(&params, c->curl, "epoch", "ms", 2)))
@@ -933,15 +932,15 @@ static int query_common(struct coin_influx *c, const char *influxql,
   if ((rc = add_param(&params, c->curl, "q", influxql, qlen)))
     goto out;
   if (post)
-    rc = influx_buf_printf(&url, "%s/query", c->url);
+    rc = coin_buf_addf(&url, "%s/query", c->url);
   else
-    rc = influx_buf_printf(&url, "%s/query?%s", c->url, params.data);
+    rc = coin_buf_addf(&url, "%s/query?%s", c->url, params.p);
   if (rc)
     goto out;
   struct req rq = {
       .what = post ? "POST /query" : "GET /query",
-      .url = url.data,
-      .body = post ? params.data : NULL,
+      .url = url.p,
+      .body = post ? params.p : NULL,
       .body_len = post ? params.len : 0,
       .headers = c->hdr_query,
       .timeout_ms = timeout_ms,
@@ -952,8 +951,8 @@ static int query_common(struct coin_influx *c, const char *influxql,
   };
   rc = run(c, &rq);
 out:
-  influx_buf_free(&url);
-  influx_buf_free(&params);
+  coin_buf_free(&url);
+  coin_buf_free(&params);
   return rc;
 }
 
@@ -973,19 +972,19 @@ int coin_influx_exec(struct coin_influx *c, const char *influxql) {
 int coin_influx_ping(struct coin_influx *c) {
   if (!c)
     return coin_error_set(COIN_EINVAL, "influx: ping: NULL client");
-  struct influx_buf url;
-  influx_buf_init(&url, MAX_URL_BYTES * 2);
-  int rc = influx_buf_printf(&url, "%s/ping", c->url);
+  struct coin_buf url;
+  coin_buf_init(&url, COIN_BUF_CAP_INFLUX_PING_URL);
+  int rc = coin_buf_addf(&url, "%s/ping", c->url);
   if (rc == 0) {
     struct req rq = {
         .what = "GET /ping",
-        .url = url.data,
+        .url = url.p,
         .headers = c->hdr_plain,
         .timeout_ms = c->o.timeout_ms,
     };
     rc = run(c, &rq);
   }
-  influx_buf_free(&url);
+  coin_buf_free(&url);
   return rc;
 }
 
@@ -1010,39 +1009,39 @@ const char *coin_influx_row_tag(const struct coin_influx_row *row,
 int coin_influx_create_db(struct coin_influx *c) {
   if (!c)
     return coin_error_set(COIN_EINVAL, "influx: create_db: NULL client");
-  struct influx_buf q;
-  influx_buf_init(&q, MAX_QUERY_BYTES);
+  struct coin_buf q;
+  coin_buf_init(&q, COIN_BUF_CAP_INFLUX_QUERY);
   int rc;
   /* A new database's default RP (autogen, INF) gets 52-week shard groups
    * instead of InfluxDB's 7 days: candles are sparse (a 1w series has 52
    * points a year), and a read of a 1w or 1M window would otherwise open a
    * shard per week of it (docs/influx.md). */
-  if ((rc = influx_buf_printf(&q, "CREATE DATABASE ")) ||
+  if ((rc = coin_buf_addf(&q, "CREATE DATABASE ")) ||
       (rc = influx_ql_ident(&q, c->db)) ||
-      (rc = influx_buf_printf(&q, " WITH SHARD DURATION %" PRId64 "ms",
-                              COIN_INFLUX_DEFAULT_SHARD_MS)))
+      (rc = coin_buf_addf(&q, " WITH SHARD DURATION %" PRId64 "ms",
+                          COIN_INFLUX_DEFAULT_SHARD_MS)))
     goto out;
-  rc = coin_influx_exec(c, q.data);
+  rc = coin_influx_exec(c, q.p);
   if (rc == COIN_EREJECTED && strstr(coin_error_last(), "conflicts")) {
     /* it exists with other settings: an operator's, kept as they are */
-    influx_buf_reset(&q);
-    if ((rc = influx_buf_printf(&q, "CREATE DATABASE ")) ||
+    coin_buf_reset(&q);
+    if ((rc = coin_buf_addf(&q, "CREATE DATABASE ")) ||
         (rc = influx_ql_ident(&q, c->db)))
       goto out;
-    rc = coin_influx_exec(c, q.data);
+    rc = coin_influx_exec(c, q.p);
   }
 out:
-  influx_buf_free(&q);
+  coin_buf_free(&q);
   return rc;
 }
 
-static int rp_statement(struct influx_buf *q, const struct coin_influx *c,
+static int rp_statement(struct coin_buf *q, const struct coin_influx *c,
                         const char *verb, const char *rp, int64_t duration_ms,
                         bool make_default) {
   int rc;
-  influx_buf_reset(q);
-  if ((rc = influx_buf_printf(q, "%s RETENTION POLICY ", verb)) ||
-      (rc = influx_ql_ident(q, rp)) || (rc = influx_buf_printf(q, " ON ")) ||
+  coin_buf_reset(q);
+  if ((rc = coin_buf_addf(q, "%s RETENTION POLICY ", verb)) ||
+      (rc = influx_ql_ident(q, rp)) || (rc = coin_buf_addf(q, " ON ")) ||
       (rc = influx_ql_ident(q, c->db)))
     return rc;
   /* InfluxDB's own shard group defaults, stated explicitly so that ALTER
@@ -1052,16 +1051,16 @@ static int rp_statement(struct influx_buf *q, const struct coin_influx *c,
                      : duration_ms >= 2 * COIN_DAY_MS ? COIN_DAY_MS
                                                       : COIN_HOUR_MS;
   if (duration_ms == 0)
-    rc = influx_buf_printf(q, " DURATION INF");
+    rc = coin_buf_addf(q, " DURATION INF");
   else
-    rc = influx_buf_printf(q, " DURATION %" PRId64 "ms", duration_ms);
+    rc = coin_buf_addf(q, " DURATION %" PRId64 "ms", duration_ms);
   /* CREATE's grammar wants REPLICATION before SHARD DURATION. */
   if (rc == 0 && strcmp(verb, "CREATE") == 0)
-    rc = influx_buf_printf(q, " REPLICATION 1");
+    rc = coin_buf_addf(q, " REPLICATION 1");
   if (rc == 0)
-    rc = influx_buf_printf(q, " SHARD DURATION %" PRId64 "ms", shard_ms);
+    rc = coin_buf_addf(q, " SHARD DURATION %" PRId64 "ms", shard_ms);
   if (rc == 0 && make_default)
-    rc = influx_buf_printf(q, " DEFAULT");
+    rc = coin_buf_addf(q, " DEFAULT");
   return rc;
 }
 
@@ -1079,38 +1078,38 @@ int coin_influx_ensure_rp(struct coin_influx *c, const char *rp,
                           " must be 0 (infinite) or >= 3600000 (InfluxDB's "
                           "minimum of 1h)",
                           rp, duration_ms);
-  struct influx_buf q;
-  influx_buf_init(&q, MAX_QUERY_BYTES);
+  struct coin_buf q;
+  coin_buf_init(&q, COIN_BUF_CAP_INFLUX_QUERY);
   if ((rc = rp_statement(&q, c, "CREATE", rp, duration_ms, make_default)))
     goto out;
-  rc = coin_influx_exec(c, q.data);
+  rc = coin_influx_exec(c, q.p);
   if (rc == COIN_EREJECTED && (strstr(coin_error_last(), "already exists") ||
                                strstr(coin_error_last(), "conflicts"))) {
     if ((rc = rp_statement(&q, c, "ALTER", rp, duration_ms, make_default)))
       goto out;
-    rc = coin_influx_exec(c, q.data);
+    rc = coin_influx_exec(c, q.p);
   }
 out:
-  influx_buf_free(&q);
+  coin_buf_free(&q);
   return rc;
 }
 
 /* FROM "rp"."candle" WHERE exchange, symbol, timeframe match. */
-static int candle_from_where(struct influx_buf *q, const struct coin_influx *c,
+static int candle_from_where(struct coin_buf *q, const struct coin_influx *c,
                              const char *exchange, const char *symbol,
                              const char *tf_name, enum coin_tf tf) {
   int rc;
   const char *rp = rp_for_tf(c, tf);
-  if ((rc = influx_buf_printf(q, " FROM ")))
+  if ((rc = coin_buf_addf(q, " FROM ")))
     return rc;
-  if (rp && ((rc = influx_ql_ident(q, rp)) || (rc = influx_buf_add(q, ".", 1))))
+  if (rp && ((rc = influx_ql_ident(q, rp)) || (rc = coin_buf_add(q, ".", 1))))
     return rc;
   if ((rc = influx_ql_ident(q, COIN_INFLUX_MEASUREMENT)) ||
-      (rc = influx_buf_printf(q, " WHERE \"exchange\" = ")) ||
+      (rc = coin_buf_addf(q, " WHERE \"exchange\" = ")) ||
       (rc = influx_ql_string(q, exchange)) ||
-      (rc = influx_buf_printf(q, " AND \"symbol\" = ")) ||
+      (rc = coin_buf_addf(q, " AND \"symbol\" = ")) ||
       (rc = influx_ql_string(q, symbol)) ||
-      (rc = influx_buf_printf(q, " AND \"timeframe\" = ")) ||
+      (rc = coin_buf_addf(q, " AND \"timeframe\" = ")) ||
       (rc = influx_ql_string(q, tf_name)))
     return rc;
   return 0;
@@ -1181,19 +1180,19 @@ int coin_influx_read_candles(struct coin_influx *c, const char *exchange,
                           "influx: read_candles from_ms=%" PRId64
                           " > to_ms=%" PRId64,
                           from_ms, to_ms);
-  struct influx_buf q;
-  influx_buf_init(&q, MAX_QUERY_BYTES);
-  if ((rc = influx_buf_printf(
+  struct coin_buf q;
+  coin_buf_init(&q, COIN_BUF_CAP_INFLUX_QUERY);
+  if ((rc = coin_buf_addf(
            &q, "SELECT \"open\",\"high\",\"low\",\"close\",\"volume\"")) ||
       (rc = candle_from_where(&q, c, exchange, symbol, tf_name, tf)) ||
-      (rc = influx_buf_printf(
+      (rc = coin_buf_addf(
            &q, " AND time >= %" PRId64 "ms AND time <= %" PRId64 "ms", from_ms,
            to_ms)))
     goto out;
   struct candle_ctx k = {cb, ud};
-  rc = coin_influx_query(c, q.data, candle_row, &k);
+  rc = coin_influx_query(c, q.p, candle_row, &k);
 out:
-  influx_buf_free(&q);
+  coin_buf_free(&q);
   return rc;
 }
 
@@ -1224,13 +1223,13 @@ int coin_influx_last_time(int64_t *out, struct coin_influx *c,
     return coin_error_set(COIN_EINVAL, "influx: last_time: NULL argument");
   if ((rc = check_series(exchange, symbol, tf_name, &tf)))
     return rc;
-  struct influx_buf q;
-  influx_buf_init(&q, MAX_QUERY_BYTES);
-  if ((rc = influx_buf_printf(&q, "SELECT last(\"close\")")) ||
+  struct coin_buf q;
+  coin_buf_init(&q, COIN_BUF_CAP_INFLUX_QUERY);
+  if ((rc = coin_buf_addf(&q, "SELECT last(\"close\")")) ||
       (rc = candle_from_where(&q, c, exchange, symbol, tf_name, tf)))
     goto out;
   struct scalar_ctx s = {.column = "time"};
-  if ((rc = query_common(c, q.data, scalar_row, &s, false, c->o.timeout_ms)))
+  if ((rc = query_common(c, q.p, scalar_row, &s, false, c->o.timeout_ms)))
     goto out;
   if (!s.found) {
     rc =
@@ -1240,7 +1239,7 @@ int coin_influx_last_time(int64_t *out, struct coin_influx *c,
   }
   *out = s.value;
 out:
-  influx_buf_free(&q);
+  coin_buf_free(&q);
   return rc;
 }
 
@@ -1257,19 +1256,19 @@ int coin_influx_count(int64_t *out, struct coin_influx *c, const char *exchange,
     return coin_error_set(COIN_EINVAL,
                           "influx: count from_ms=%" PRId64 " > to_ms=%" PRId64,
                           from_ms, to_ms);
-  struct influx_buf q;
-  influx_buf_init(&q, MAX_QUERY_BYTES);
-  if ((rc = influx_buf_printf(&q, "SELECT count(\"close\")")) ||
+  struct coin_buf q;
+  coin_buf_init(&q, COIN_BUF_CAP_INFLUX_QUERY);
+  if ((rc = coin_buf_addf(&q, "SELECT count(\"close\")")) ||
       (rc = candle_from_where(&q, c, exchange, symbol, tf_name, tf)) ||
-      (rc = influx_buf_printf(
+      (rc = coin_buf_addf(
            &q, " AND time >= %" PRId64 "ms AND time <= %" PRId64 "ms", from_ms,
            to_ms)))
     goto out;
   struct scalar_ctx s = {.column = "count"};
-  if ((rc = query_common(c, q.data, scalar_row, &s, false, c->o.timeout_ms)))
+  if ((rc = query_common(c, q.p, scalar_row, &s, false, c->o.timeout_ms)))
     goto out;
   *out = s.found ? s.value : 0;
 out:
-  influx_buf_free(&q);
+  coin_buf_free(&q);
   return rc;
 }

@@ -6,36 +6,21 @@
 #ifndef COIN_INFLUX_INT_H
 #define COIN_INFLUX_INT_H
 
+#include "coin/buf.h"
 #include "coin/influx.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* Growable byte buffer with a hard cap; data is always NUL-terminated. */
-struct influx_buf {
-  char *data;
-  size_t len;
-  size_t cap;       /* allocated */
-  size_t max_bytes; /* hard cap on len */
-};
-
-void influx_buf_init(struct influx_buf *b, size_t max_bytes);
-void influx_buf_free(struct influx_buf *b);
-void influx_buf_reset(struct influx_buf *b);
-/* Both return 0 or COIN_ETOOBIG / COIN_ENOMEM (message set). */
-int influx_buf_add(struct influx_buf *b, const void *data, size_t len);
-int influx_buf_printf(struct influx_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
 /* Appends one line of p to b (no newline). On error b is left unchanged. */
-int influx_lp_append(struct influx_buf *b, const struct coin_influx_point *p);
+int influx_lp_append(struct coin_buf *b, const struct coin_influx_point *p);
 /* Shortest of %.15g/%.16g/%.17g that parses back to v; out >= 32 bytes. */
 void influx_lp_format_double(char *out, size_t out_bytes, double v);
 
 /* InfluxQL quoting: "ident" and 'string' with \ escapes. */
-int influx_ql_ident(struct influx_buf *b, const char *ident);
-int influx_ql_string(struct influx_buf *b, const char *s);
+int influx_ql_ident(struct coin_buf *b, const char *ident);
+int influx_ql_string(struct coin_buf *b, const char *s);
 
 /* Streaming decoder of InfluxDB's msgpack /query answers. Bytes are fed as
  * they arrive; each complete top-level object (one chunk) is decoded and its

@@ -1,6 +1,6 @@
 /*
- * influx_lp.c: InfluxDB line protocol and InfluxQL quoting, plus the capped
- * byte buffer the influx module builds requests in. Pure functions, no I/O;
+ * influx_lp.c: InfluxDB line protocol and InfluxQL quoting, written into the
+ * capped buffers (buf.h) the influx module builds requests in. No I/O;
  * thread-safe (no shared state). Buffers are owned by their caller.
  */
 #include "coin/fmt.h"
@@ -21,79 +21,6 @@
 #define MAX_FIELDS 256
 /* InfluxDB stores ns in int64: about +-292 years around 1970. */
 #define MAX_ABS_TIME_MS INT64_C(9223372036854)
-
-/* ---- capped buffer ---------------------------------------------------- */
-
-void influx_buf_init(struct influx_buf *b, size_t max_bytes) {
-  b->data = NULL;
-  b->len = 0;
-  b->cap = 0;
-  b->max_bytes = max_bytes;
-}
-
-void influx_buf_free(struct influx_buf *b) {
-  free(b->data);
-  b->data = NULL;
-  b->len = 0;
-  b->cap = 0;
-}
-
-void influx_buf_reset(struct influx_buf *b) {
-  b->len = 0;
-  if (b->data)
-    b->data[0] = '\0';
-}
-
-static int buf_reserve(struct influx_buf *b, size_t add) {
-  if (add > b->max_bytes - b->len)
-    return coin_error_set(COIN_ETOOBIG,
-                          "influx: buffer would hold %zu bytes, cap is %zu",
-                          b->len + add, b->max_bytes);
-  size_t need = b->len + add + 1;
-  if (need <= b->cap)
-    return 0;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap < need)
-    cap *= 2;
-  char *p = realloc(b->data, cap);
-  if (!p)
-    return coin_error_set(COIN_ENOMEM, "influx: out of memory (%zu bytes)",
-                          cap);
-  b->data = p;
-  b->cap = cap;
-  return 0;
-}
-
-int influx_buf_add(struct influx_buf *b, const void *data, size_t len) {
-  int rc = buf_reserve(b, len);
-  if (rc)
-    return rc;
-  if (len)
-    memcpy(b->data + b->len, data, len);
-  b->len += len;
-  b->data[b->len] = '\0';
-  return 0;
-}
-
-int influx_buf_printf(struct influx_buf *b, const char *fmt, ...) {
-  char small[256];
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(small, sizeof(small), fmt, ap);
-  va_end(ap);
-  if (n < 0)
-    return coin_error_set(COIN_EINTERNAL, "influx: vsnprintf failed");
-  if ((size_t)n < sizeof(small))
-    return influx_buf_add(b, small, (size_t)n);
-  int rc = buf_reserve(b, (size_t)n);
-  if (rc)
-    return rc;
-  va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-  return 0;
-}
 
 /* ---- line protocol ---------------------------------------------------- */
 
@@ -122,19 +49,19 @@ static int check_ident(const char *s, const char *what) {
 }
 
 /* Appends s escaping the bytes in specials with a backslash. */
-static int add_escaped(struct influx_buf *b, const char *s,
+static int add_escaped(struct coin_buf *b, const char *s,
                        const char *specials) {
   const char *run = s;
   int rc = 0;
   for (const char *p = s; *p; p++) {
     if (!strchr(specials, *p))
       continue;
-    if ((rc = influx_buf_add(b, run, (size_t)(p - run))) ||
-        (rc = influx_buf_add(b, "\\", 1)))
+    if ((rc = coin_buf_add(b, run, (size_t)(p - run))) ||
+        (rc = coin_buf_add(b, "\\", 1)))
       return rc;
     run = p;
   }
-  return influx_buf_add(b, run, strlen(run));
+  return coin_buf_add(b, run, strlen(run));
 }
 
 void influx_lp_format_double(char *out, size_t out_bytes, double v) {
@@ -143,7 +70,7 @@ void influx_lp_format_double(char *out, size_t out_bytes, double v) {
   snprintf(out, out_bytes, "%s", num);
 }
 
-static int add_field_value(struct influx_buf *b,
+static int add_field_value(struct coin_buf *b,
                            const struct coin_influx_field *f) {
   char num[40];
   const struct coin_influx_value *v = &f->value;
@@ -155,11 +82,10 @@ static int add_field_value(struct influx_buf *b,
                             "(InfluxDB stores finite floats only)",
                             f->key, v->v.f64);
     influx_lp_format_double(num, sizeof(num), v->v.f64);
-    return influx_buf_add(b, num, strlen(num));
-  case COIN_INFLUX_INT: return influx_buf_printf(b, "%" PRId64 "i", v->v.i64);
+    return coin_buf_add(b, num, strlen(num));
+  case COIN_INFLUX_INT: return coin_buf_addf(b, "%" PRId64 "i", v->v.i64);
   case COIN_INFLUX_BOOL:
-    return v->v.b ? influx_buf_add(b, "true", 4)
-                  : influx_buf_add(b, "false", 5);
+    return v->v.b ? coin_buf_add(b, "true", 4) : coin_buf_add(b, "false", 5);
   case COIN_INFLUX_STRING: {
     const char *s = v->v.str.ptr ? v->v.str.ptr : "";
     size_t n = strnlen(s, MAX_STRING_FIELD_BYTES + 1);
@@ -169,9 +95,9 @@ static int add_field_value(struct influx_buf *b,
                             "bytes",
                             f->key, MAX_STRING_FIELD_BYTES);
     int rc;
-    if ((rc = influx_buf_add(b, "\"", 1)) || (rc = add_escaped(b, s, "\"\\")))
+    if ((rc = coin_buf_add(b, "\"", 1)) || (rc = add_escaped(b, s, "\"\\")))
       return rc;
-    return influx_buf_add(b, "\"", 1);
+    return coin_buf_add(b, "\"", 1);
   }
   case COIN_INFLUX_NULL:
   case COIN_INFLUX_UINT:
@@ -239,7 +165,7 @@ static int check_point(const struct coin_influx_point *p, size_t *order) {
   return 0;
 }
 
-int influx_lp_append(struct influx_buf *b, const struct coin_influx_point *p) {
+int influx_lp_append(struct coin_buf *b, const struct coin_influx_point *p) {
   size_t order[MAX_TAGS];
   size_t start = b->len;
   int rc = check_point(p, order);
@@ -249,46 +175,43 @@ int influx_lp_append(struct influx_buf *b, const struct coin_influx_point *p) {
     goto out;
   for (size_t i = 0; i < p->n_tags; i++) {
     const struct coin_influx_tag *t = &p->tags[order[i]];
-    if ((rc = influx_buf_add(b, ",", 1)) ||
+    if ((rc = coin_buf_add(b, ",", 1)) ||
         (rc = add_escaped(b, t->key, ",= ")) ||
-        (rc = influx_buf_add(b, "=", 1)) ||
+        (rc = coin_buf_add(b, "=", 1)) ||
         (rc = add_escaped(b, t->value, ",= ")))
       goto out;
   }
   for (size_t i = 0; i < p->n_fields; i++) {
-    if ((rc = influx_buf_add(b, i ? "," : " ", 1)) ||
+    if ((rc = coin_buf_add(b, i ? "," : " ", 1)) ||
         (rc = add_escaped(b, p->fields[i].key, ",= ")) ||
-        (rc = influx_buf_add(b, "=", 1)) ||
+        (rc = coin_buf_add(b, "=", 1)) ||
         (rc = add_field_value(b, &p->fields[i])))
       goto out;
   }
-  rc = influx_buf_printf(b, " %" PRId64, p->time_ms);
+  rc = coin_buf_addf(b, " %" PRId64, p->time_ms);
 out:
-  if (rc) {
-    b->len = start;
-    if (b->data)
-      b->data[start] = '\0';
-  }
+  if (rc)
+    coin_buf_truncate(b, start);
   return rc;
 }
 
 int coin_influx_line_format(char **out, const struct coin_influx_point *p) {
-  struct influx_buf b;
-  influx_buf_init(&b, (size_t)64 << 20);
+  struct coin_buf b;
+  coin_buf_init(&b, COIN_BUF_CAP_INFLUX_LINE_FORMAT);
   if (!p)
     return coin_error_set(COIN_EINVAL, "influx: point is NULL");
   int rc = influx_lp_append(&b, p);
   if (rc) {
-    influx_buf_free(&b);
+    coin_buf_free(&b);
     return rc;
   }
-  *out = b.data; /* non-NULL: at least the measurement was added */
+  *out = b.p; /* non-NULL: at least the measurement was added */
   return 0;
 }
 
 /* ---- InfluxQL quoting ------------------------------------------------- */
 
-static int ql_quote(struct influx_buf *b, const char *s, char quote,
+static int ql_quote(struct coin_buf *b, const char *s, char quote,
                     const char *what) {
   if (!s)
     return coin_error_set(COIN_EINVAL, "influxql: %s is NULL", what);
@@ -300,15 +223,15 @@ static int ql_quote(struct influx_buf *b, const char *s, char quote,
   char q[2] = {quote, '\0'};
   char specials[3] = {quote, '\\', '\0'};
   int rc;
-  if ((rc = influx_buf_add(b, q, 1)) || (rc = add_escaped(b, s, specials)))
+  if ((rc = coin_buf_add(b, q, 1)) || (rc = add_escaped(b, s, specials)))
     return rc;
-  return influx_buf_add(b, q, 1);
+  return coin_buf_add(b, q, 1);
 }
 
-int influx_ql_ident(struct influx_buf *b, const char *ident) {
+int influx_ql_ident(struct coin_buf *b, const char *ident) {
   return ql_quote(b, ident, '"', "identifier");
 }
 
-int influx_ql_string(struct influx_buf *b, const char *s) {
+int influx_ql_string(struct coin_buf *b, const char *s) {
   return ql_quote(b, s, '\'', "string");
 }

@@ -1,4 +1,5 @@
-/* jbuf.c: the growable JSON / text buffer (see jbuf.h). */
+/* jbuf.c: the JSON / Prometheus text layer on coin_buf (see jbuf.h). Every
+ * append goes through put or putf, which record the first failure. */
 #include "coin/jbuf.h"
 
 #include "coin/error.h"
@@ -14,95 +15,88 @@
 
 #define NUM_TEXT_BYTES 32
 
+void coin_jbuf_init(struct coin_jbuf *b, size_t cap_bytes) {
+  memset(b, 0, sizeof(*b));
+  coin_buf_init(&b->buf, cap_bytes);
+}
+
 void coin_jbuf_free(struct coin_jbuf *b) {
-  free(b->p);
+  coin_buf_free(&b->buf);
   memset(b, 0, sizeof(*b));
 }
 
 void coin_jbuf_reset(struct coin_jbuf *b) {
-  b->len = 0;
+  coin_buf_reset(&b->buf);
   b->oom = false;
-  if (b->p)
-    b->p[0] = '\0';
+  b->err = 0;
 }
 
-static bool reserve(struct coin_jbuf *b, size_t more) {
+/* A zero-initialized buffer gets the default cap at its first append. */
+static struct coin_buf *ready(struct coin_jbuf *b) {
+  if (b->buf.cap_bytes == 0 && b->buf.p == NULL)
+    b->buf.cap_bytes = COIN_BUF_CAP_TEXT;
+  return &b->buf;
+}
+
+static void failed(struct coin_jbuf *b, int rc) {
+  b->oom = true;
+  b->err = rc;
+}
+
+static void put(struct coin_jbuf *b, const char *s, size_t n) {
   if (b->oom)
-    return false;
-  if (b->len + more + 1 <= b->cap)
-    return true;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more + 1)
-    cap *= 2;
-  char *p = realloc(b->p, cap);
-  if (!p) {
-    b->oom = true;
-    return false;
-  }
-  b->p = p;
-  b->cap = cap;
-  return true;
+    return;
+  int rc = coin_buf_add(ready(b), s, n);
+  if (rc)
+    failed(b, rc);
 }
 
 void coin_jbuf_putn(struct coin_jbuf *b, const char *s, size_t n) {
-  if (!reserve(b, n))
-    return;
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
+  put(b, s, n);
 }
 
 void coin_jbuf_puts(struct coin_jbuf *b, const char *s) {
-  coin_jbuf_putn(b, s, strlen(s));
+  put(b, s, strlen(s));
 }
 
 void coin_jbuf_printf(struct coin_jbuf *b, const char *fmt, ...) {
-  char small[256];
+  if (b->oom)
+    return;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(small, sizeof(small), fmt, ap);
+  int rc = coin_buf_vaddf(ready(b), fmt, ap);
   va_end(ap);
-  if (n < 0)
-    return;
-  if ((size_t)n < sizeof(small)) {
-    coin_jbuf_putn(b, small, (size_t)n);
-    return;
-  }
-  if (!reserve(b, (size_t)n))
-    return;
-  va_start(ap, fmt);
-  vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
+  if (rc)
+    failed(b, rc);
 }
 
+/* Runs of plain bytes are copied at once; '"', '\\' and the control bytes
+ * are escaped (\n, \r, \t short, the others and DEL as \u00XX). */
 void coin_jbuf_str(struct coin_jbuf *b, const char *s) {
   if (!s) {
-    coin_jbuf_putn(b, "null", 4);
+    put(b, "null", 4);
     return;
   }
-  size_t n = strlen(s);
-  if (!reserve(b, n * 6 + 2))
-    return;
-  char *o = b->p + b->len;
-  *o++ = '"';
-  for (const unsigned char *q = (const unsigned char *)s; *q; q++) {
-    unsigned char c = *q;
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) {
-      *o++ = (char)c;
-    } else if (c == '"' || c == '\\') {
-      *o++ = '\\';
-      *o++ = (char)c;
-    } else if (c == '\n') {
-      *o++ = '\\';
-      *o++ = 'n';
-    } else {
-      o += sprintf(o, "\\u%04x", c);
+  put(b, "\"", 1);
+  const char *run = s;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+      continue;
+    put(b, run, (size_t)(s - run));
+    char esc[8];
+    switch (c) {
+    case '"': put(b, "\\\"", 2); break;
+    case '\\': put(b, "\\\\", 2); break;
+    case '\n': put(b, "\\n", 2); break;
+    case '\r': put(b, "\\r", 2); break;
+    case '\t': put(b, "\\t", 2); break;
+    default: put(b, esc, (size_t)snprintf(esc, sizeof(esc), "\\u%04x", c));
     }
+    run = s + 1;
   }
-  *o++ = '"';
-  *o = '\0';
-  b->len = (size_t)(o - b->p);
+  put(b, run, (size_t)(s - run));
+  put(b, "\"", 1);
 }
 
 void coin_jbuf_i64(struct coin_jbuf *b, int64_t v) {
@@ -215,19 +209,17 @@ void coin_jbuf_ktime(struct coin_jbuf *b, const char *key, int64_t ms) {
 }
 
 void coin_jbuf_trim_comma(struct coin_jbuf *b) {
-  if (!b->oom && b->len > 0 && b->p[b->len - 1] == ',')
-    b->p[--b->len] = '\0';
+  if (!b->oom && b->buf.len > 0 && b->buf.p[b->buf.len - 1] == ',')
+    coin_buf_truncate(&b->buf, b->buf.len - 1);
 }
 
 int coin_jbuf_finish(char **out, size_t *out_len, struct coin_jbuf *b) {
-  if (b->oom || !reserve(b, 0)) {
-    coin_jbuf_free(b);
-    return coin_error_set(COIN_ENOMEM, "out of memory building text");
-  }
-  *out = b->p;
-  if (out_len)
-    *out_len = b->len;
-  b->p = NULL;
-  b->len = b->cap = 0;
-  return 0;
+  int rc = b->oom ? (b->err ? b->err : COIN_ENOMEM) : 0;
+  if (rc == 0 && (rc = coin_buf_take(out, out_len, ready(b))) == 0)
+    return 0;
+  size_t len = b->buf.len;
+  coin_jbuf_free(b);
+  if (rc == COIN_ETOOBIG)
+    return coin_error_set(rc, "text exceeds its cap at %zu bytes", len);
+  return coin_error_set(COIN_ENOMEM, "out of memory building text");
 }

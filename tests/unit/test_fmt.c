@@ -1,4 +1,5 @@
-/* test_fmt.c: the one shortest round-trip double format. */
+/* test_fmt.c: the shortest round-trip double formats (%g style and an
+ * exchange's plain decimals) and Binance's fixed 8 decimals. */
 #include "coin/error.h"
 #include "coin/fmt.h"
 #include "test.h"
@@ -166,6 +167,83 @@ static void parse_decimal_equals_strtod(void) {
   }
 }
 
+/* The replay exchange's text: plain decimals as Binance sends them, the
+ * values that moved from tools/replay with it. */
+static void plain_decimal_like_an_exchange(void) {
+  static const struct {
+    double v;
+    const char *want;
+    int places;
+  } cases[] = {
+      {29000.01, "29000.01", 2},
+      {0.1, "0.1", 1},
+      {1e-05, "0.00001", 5}, /* %g would say 1e-05 */
+      {0.00000123, "0.00000123", 8},
+      {12.0, "12", 0},
+      {-4261.48, "-4261.48", 2},
+      {1e15, "1000000000000000", 0}, /* %g would say 1e+15 */
+      {0.0, "0", 0},
+      {-0.0, "0", 0}, /* %g would say -0 */
+      {0.1 + 0.2, "0.30000000000000004", 17},
+      {1e20, "1e+20", 17},
+      {1.0 / 3.0, "0.3333333333333333", 16}, /* 16 digits, < 2^53 */
+  };
+  char t[COIN_FMT_DOUBLE_BYTES];
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    size_t n = coin_fmt_decimal(t, cases[i].v);
+    ASSERT_EQ_STR(t, cases[i].want);
+    ASSERT_EQ_INT(n, strlen(cases[i].want));
+    ASSERT_EQ_INT(coin_fmt_decimal_places(cases[i].v), cases[i].places);
+  }
+  coin_fmt_decimal(t, NAN); /* keeps the JSON valid */
+  ASSERT_EQ_STR(t, "0");
+  coin_fmt_decimal(t, -1.0 / 0.0);
+  ASSERT_EQ_STR(t, "0");
+  ASSERT_EQ_INT(coin_fmt_decimal_places(NAN), 0);
+  /* Any double reads back exactly and fits. */
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  for (int i = 0; i < 100000; i++) {
+    double v;
+    uint64_t bits = next(&x);
+    memcpy(&v, &bits, sizeof(v));
+    if (!isfinite(v) || v == 0)
+      continue;
+    size_t n = coin_fmt_decimal(t, v);
+    ASSERT_TRUE(n > 0 && n < COIN_FMT_DOUBLE_BYTES);
+    ASSERT_EQ_DBL(strtod(t, NULL), v);
+  }
+}
+
+static void fixed8_like_binance(void) {
+  char t[COIN_FMT_FIXED8_BYTES];
+  coin_fmt_fixed8(t, 1234.5);
+  ASSERT_EQ_STR(t, "1234.50000000");
+  coin_fmt_fixed8(t, 0.0);
+  ASSERT_EQ_STR(t, "0.00000000");
+  coin_fmt_fixed8(t, 0.123456789);
+  ASSERT_EQ_STR(t, "0.12345679");
+  coin_fmt_fixed8(t, 0.999999999); /* the fraction carries */
+  ASSERT_EQ_STR(t, "1.00000000");
+  coin_fmt_fixed8(t, -2.5); /* printf's path */
+  ASSERT_EQ_STR(t, "-2.50000000");
+  coin_fmt_fixed8(t, NAN);
+  ASSERT_EQ_STR(t, "0.00000000");
+  size_t n = coin_fmt_fixed8(t, -DBL_MAX);
+  ASSERT_TRUE(n < COIN_FMT_FIXED8_BYTES);
+  ASSERT_EQ_INT(n, strlen(t));
+  /* The integer path agrees with printf away from rounding ties. */
+  uint64_t x = 0x2545f4914f6cdd1du;
+  char want[COIN_FMT_FIXED8_BYTES];
+  for (int i = 0; i < 100000; i++) {
+    double v = (double)(next(&x) % 100000000000u) / 1e6;
+    coin_fmt_fixed8(t, v);
+    snprintf(want, sizeof(want), "%.8f", v);
+    ASSERT_EQ_STR(t, want);
+  }
+}
+
 TEST_MAIN(RUN_TEST(shortest_and_exact); RUN_TEST(random_bits_round_trip);
           RUN_TEST(fast_path_equals_printf);
-          RUN_TEST(parse_decimal_equals_strtod))
+          RUN_TEST(parse_decimal_equals_strtod);
+          RUN_TEST(plain_decimal_like_an_exchange);
+          RUN_TEST(fixed8_like_binance))

@@ -18,11 +18,11 @@
 #include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/httpd.h"
+#include "coin/jbuf.h"
 #include "coin/log.h"
 #include "replay.h"
 
 #define JSON_TYPE "application/json;charset=UTF-8"
-#define MAX_BODY_BYTES ((size_t)16 << 20)
 #define MINUTE_MS INT64_C(60000)
 #define MAX_BAN_SECONDS 259200 /* Binance bans last 2 minutes to 3 days */
 
@@ -108,27 +108,28 @@ static enum status_class classify_status(int status) {
 
 /* Sends b (consumed) as JSON; a buffer that hit its cap becomes a 500. */
 static void send_jbuf(struct replay *r, struct coin_httpd_response *resp,
-                      int status, struct jbuf *b) {
-  if (b->failed || b->p == NULL) {
-    jb_free(b);
+                      int status, struct coin_jbuf *b) {
+  char *text = NULL;
+  size_t len = 0;
+  if (b->p == NULL || coin_jbuf_finish(&text, &len, b) != 0) {
+    coin_jbuf_free(b);
     coin_httpd_respond_printf(resp, 500, JSON_TYPE,
                               "{\"code\":-1001,\"msg\":\"Internal error; "
                               "response too large.\"}");
     status = 500;
   } else {
-    coin_httpd_respond_take(resp, status, JSON_TYPE, b->p, b->len);
-    b->p = NULL;
+    coin_httpd_respond_take(resp, status, JSON_TYPE, text, len);
   }
   atomic_fetch_add(&r->responses[classify_status(status)], 1);
 }
 
 static void send_error(struct replay *r, struct coin_httpd_response *resp,
                        int status, int code, const char *msg) {
-  struct jbuf b;
-  jb_init(&b, 4096);
-  jb_printf(&b, "{\"code\":%d,\"msg\":", code);
-  jb_str(&b, msg);
-  jb_puts(&b, "}");
+  struct coin_jbuf b;
+  coin_jbuf_init(&b, COIN_BUF_CAP_REPLAY_ERROR);
+  coin_jbuf_printf(&b, "{\"code\":%d,\"msg\":", code);
+  coin_jbuf_str(&b, msg);
+  coin_jbuf_puts(&b, "}");
   send_jbuf(r, resp, status, &b);
 }
 
@@ -225,54 +226,59 @@ static void decimals_text(char *out, size_t cap, int decimals) {
 
 static char *symbol_info_json(const struct replay_symbol *s) {
   char tick[16], step[16];
-  struct jbuf b;
+  struct coin_jbuf b;
   decimals_text(tick, sizeof(tick), s->src->price_decimals);
   decimals_text(step, sizeof(step), s->src->qty_decimals);
-  jb_init(&b, 8192);
-  jb_puts(&b, "{\"symbol\":");
-  jb_str(&b, s->name);
-  jb_puts(&b, ",\"status\":\"TRADING\",\"baseAsset\":");
-  jb_str(&b, s->base);
-  jb_puts(&b, ",\"baseAssetPrecision\":8,\"quoteAsset\":");
-  jb_str(&b, s->quote);
-  jb_puts(&b, ",\"quotePrecision\":8,\"quoteAssetPrecision\":8,"
-              "\"baseCommissionPrecision\":8,\"quoteCommissionPrecision\":8,"
-              "\"orderTypes\":[\"LIMIT\",\"LIMIT_MAKER\",\"MARKET\","
-              "\"STOP_LOSS_LIMIT\",\"TAKE_PROFIT_LIMIT\"],"
-              "\"icebergAllowed\":true,\"ocoAllowed\":true,\"otoAllowed\":true,"
-              "\"quoteOrderQtyMarketAllowed\":true,\"allowTrailingStop\":true,"
-              "\"cancelReplaceAllowed\":true,\"isSpotTradingAllowed\":true,"
-              "\"isMarginTradingAllowed\":false,\"filters\":[");
-  jb_printf(&b,
-            "{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"%s\","
-            "\"maxPrice\":\"1000000.00000000\",\"tickSize\":\"%s\"},",
-            tick, tick);
-  jb_printf(&b,
-            "{\"filterType\":\"LOT_SIZE\",\"minQty\":\"%s\","
-            "\"maxQty\":\"9000000.00000000\",\"stepSize\":\"%s\"},",
-            step, step);
-  jb_puts(&b, "{\"filterType\":\"ICEBERG_PARTS\",\"limit\":10},");
-  jb_printf(&b,
-            "{\"filterType\":\"MARKET_LOT_SIZE\",\"minQty\":\"0.00000000\","
-            "\"maxQty\":\"9000000.00000000\",\"stepSize\":\"0.00000000\"},");
-  jb_puts(&b, "{\"filterType\":\"MIN_NOTIONAL\",\"minNotional\":"
-              "\"5.00000000\",\"applyToMarket\":true,\"avgPriceMins\":5},");
-  jb_puts(&b, "{\"filterType\":\"NOTIONAL\",\"minNotional\":\"5.00000000\","
-              "\"applyMinToMarket\":true,\"maxNotional\":"
-              "\"9000000.00000000\",\"applyMaxToMarket\":false,"
-              "\"avgPriceMins\":5},");
-  jb_puts(&b, "{\"filterType\":\"MAX_NUM_ORDERS\",\"maxNumOrders\":200},");
-  jb_puts(&b, "{\"filterType\":\"MAX_NUM_ALGO_ORDERS\",\"maxNumAlgoOrders\":"
-              "5}],");
-  jb_puts(&b, "\"permissions\":[\"SPOT\"],\"permissionSets\":[[\"SPOT\"]],"
-              "\"defaultSelfTradePreventionMode\":\"EXPIRE_MAKER\","
-              "\"allowedSelfTradePreventionModes\":[\"EXPIRE_TAKER\","
-              "\"EXPIRE_MAKER\",\"EXPIRE_BOTH\"]}");
-  if (b.failed) {
-    jb_free(&b);
+  coin_jbuf_init(&b, COIN_BUF_CAP_REPLAY_SYMBOL_INFO);
+  coin_jbuf_puts(&b, "{\"symbol\":");
+  coin_jbuf_str(&b, s->name);
+  coin_jbuf_puts(&b, ",\"status\":\"TRADING\",\"baseAsset\":");
+  coin_jbuf_str(&b, s->base);
+  coin_jbuf_puts(&b, ",\"baseAssetPrecision\":8,\"quoteAsset\":");
+  coin_jbuf_str(&b, s->quote);
+  coin_jbuf_puts(
+      &b, ",\"quotePrecision\":8,\"quoteAssetPrecision\":8,"
+          "\"baseCommissionPrecision\":8,\"quoteCommissionPrecision\":8,"
+          "\"orderTypes\":[\"LIMIT\",\"LIMIT_MAKER\",\"MARKET\","
+          "\"STOP_LOSS_LIMIT\",\"TAKE_PROFIT_LIMIT\"],"
+          "\"icebergAllowed\":true,\"ocoAllowed\":true,\"otoAllowed\":true,"
+          "\"quoteOrderQtyMarketAllowed\":true,\"allowTrailingStop\":true,"
+          "\"cancelReplaceAllowed\":true,\"isSpotTradingAllowed\":true,"
+          "\"isMarginTradingAllowed\":false,\"filters\":[");
+  coin_jbuf_printf(&b,
+                   "{\"filterType\":\"PRICE_FILTER\",\"minPrice\":\"%s\","
+                   "\"maxPrice\":\"1000000.00000000\",\"tickSize\":\"%s\"},",
+                   tick, tick);
+  coin_jbuf_printf(&b,
+                   "{\"filterType\":\"LOT_SIZE\",\"minQty\":\"%s\","
+                   "\"maxQty\":\"9000000.00000000\",\"stepSize\":\"%s\"},",
+                   step, step);
+  coin_jbuf_puts(&b, "{\"filterType\":\"ICEBERG_PARTS\",\"limit\":10},");
+  coin_jbuf_printf(
+      &b, "{\"filterType\":\"MARKET_LOT_SIZE\",\"minQty\":\"0.00000000\","
+          "\"maxQty\":\"9000000.00000000\",\"stepSize\":\"0.00000000\"},");
+  coin_jbuf_puts(&b,
+                 "{\"filterType\":\"MIN_NOTIONAL\",\"minNotional\":"
+                 "\"5.00000000\",\"applyToMarket\":true,\"avgPriceMins\":5},");
+  coin_jbuf_puts(&b,
+                 "{\"filterType\":\"NOTIONAL\",\"minNotional\":\"5.00000000\","
+                 "\"applyMinToMarket\":true,\"maxNotional\":"
+                 "\"9000000.00000000\",\"applyMaxToMarket\":false,"
+                 "\"avgPriceMins\":5},");
+  coin_jbuf_puts(&b,
+                 "{\"filterType\":\"MAX_NUM_ORDERS\",\"maxNumOrders\":200},");
+  coin_jbuf_puts(&b,
+                 "{\"filterType\":\"MAX_NUM_ALGO_ORDERS\",\"maxNumAlgoOrders\":"
+                 "5}],");
+  coin_jbuf_puts(&b,
+                 "\"permissions\":[\"SPOT\"],\"permissionSets\":[[\"SPOT\"]],"
+                 "\"defaultSelfTradePreventionMode\":\"EXPIRE_MAKER\","
+                 "\"allowedSelfTradePreventionModes\":[\"EXPIRE_TAKER\","
+                 "\"EXPIRE_MAKER\",\"EXPIRE_BOTH\"]}");
+  char *text = NULL;
+  if (coin_jbuf_finish(&text, NULL, &b) != 0)
     return NULL;
-  }
-  return b.p;
+  return text;
 }
 
 /* symbols=["A","B"] as Binance accepts it. Returns the count, -1 when the
@@ -347,26 +353,27 @@ static void serve_exchange_info(struct replay *r,
       npick = (size_t)n;
     }
   }
-  struct jbuf b;
-  jb_init(&b, MAX_BODY_BYTES);
-  jb_printf(&b,
-            "{\"timezone\":\"UTC\",\"serverTime\":%" PRId64
-            ",\"rateLimits\":[{\"rateLimitType\":\"REQUEST_WEIGHT\","
-            "\"interval\":\"MINUTE\",\"intervalNum\":1,\"limit\":%d},"
-            "{\"rateLimitType\":\"ORDERS\",\"interval\":\"SECOND\","
-            "\"intervalNum\":10,\"limit\":100},{\"rateLimitType\":\"ORDERS\","
-            "\"interval\":\"DAY\",\"intervalNum\":1,\"limit\":200000},"
-            "{\"rateLimitType\":\"RAW_REQUESTS\",\"interval\":\"MINUTE\","
-            "\"intervalNum\":5,\"limit\":61000}],\"exchangeFilters\":[],"
-            "\"symbols\":[",
-            now_ms, r->weight_limit);
+  struct coin_jbuf b;
+  coin_jbuf_init(&b, COIN_BUF_CAP_REPLAY_BODY);
+  coin_jbuf_printf(
+      &b,
+      "{\"timezone\":\"UTC\",\"serverTime\":%" PRId64
+      ",\"rateLimits\":[{\"rateLimitType\":\"REQUEST_WEIGHT\","
+      "\"interval\":\"MINUTE\",\"intervalNum\":1,\"limit\":%d},"
+      "{\"rateLimitType\":\"ORDERS\",\"interval\":\"SECOND\","
+      "\"intervalNum\":10,\"limit\":100},{\"rateLimitType\":\"ORDERS\","
+      "\"interval\":\"DAY\",\"intervalNum\":1,\"limit\":200000},"
+      "{\"rateLimitType\":\"RAW_REQUESTS\",\"interval\":\"MINUTE\","
+      "\"intervalNum\":5,\"limit\":61000}],\"exchangeFilters\":[],"
+      "\"symbols\":[",
+      now_ms, r->weight_limit);
   for (size_t i = 0; i < npick; i++) {
     size_t idx = pick ? (size_t)(pick[i] - r->data->symbols) : i;
     if (i)
-      jb_put(&b, ",", 1);
-    jb_puts(&b, r->info_json[idx]);
+      coin_jbuf_putn(&b, ",", 1);
+    coin_jbuf_puts(&b, r->info_json[idx]);
   }
-  jb_puts(&b, "]}");
+  coin_jbuf_puts(&b, "]}");
   free(pick);
   send_jbuf(r, resp, 200, &b);
 }
@@ -438,58 +445,58 @@ static void send_status_fault(struct replay *r,
 }
 
 /* Renders rows; applies the body faults that change what is rendered. */
-static void render_rows(struct jbuf *b, const struct replay_kline *rows,
+static void render_rows(struct coin_jbuf *b, const struct replay_kline *rows,
                         size_t n, int malformed_variant) {
   if (malformed_variant == 2) { /* an object where an array belongs */
-    jb_puts(b, "{\"code\":0,\"rows\":");
+    coin_jbuf_puts(b, "{\"code\":0,\"rows\":");
   }
-  jb_put(b, "[", 1);
+  coin_jbuf_putn(b, "[", 1);
   for (size_t i = 0; i < n; i++) {
     if (i)
-      jb_put(b, ",", 1);
+      coin_jbuf_putn(b, ",", 1);
     if (i == n / 2 && malformed_variant == 0) { /* a row of 5 fields */
-      jb_put(b, "[", 1);
-      jb_i64(b, rows[i].open_ms);
-      jb_put(b, ",\"", 2);
-      jb_dbl(b, rows[i].open);
-      jb_put(b, "\",\"", 3);
-      jb_dbl(b, rows[i].high);
-      jb_put(b, "\",\"", 3);
-      jb_dbl(b, rows[i].low);
-      jb_put(b, "\",\"", 3);
-      jb_dbl(b, rows[i].close);
-      jb_put(b, "\"]", 2);
+      coin_jbuf_putn(b, "[", 1);
+      coin_jbuf_i64(b, rows[i].open_ms);
+      coin_jbuf_putn(b, ",\"", 2);
+      replay_put_decimal(b, rows[i].open);
+      coin_jbuf_putn(b, "\",\"", 3);
+      replay_put_decimal(b, rows[i].high);
+      coin_jbuf_putn(b, "\",\"", 3);
+      replay_put_decimal(b, rows[i].low);
+      coin_jbuf_putn(b, "\",\"", 3);
+      replay_put_decimal(b, rows[i].close);
+      coin_jbuf_putn(b, "\"]", 2);
     } else if (i == n / 2 && malformed_variant == 1) { /* non-numeric price */
-      struct jbuf row;
-      jb_init(&row, 4096);
+      struct coin_jbuf row;
+      coin_jbuf_init(&row, COIN_BUF_CAP_REPLAY_ROW);
       replay_render_kline(&row, &rows[i]);
       /* Replace the open price string (2nd field) with garbage. */
       const char *q1 = row.p ? strchr(row.p, '"') : NULL;
       const char *q2 = q1 ? strchr(q1 + 1, '"') : NULL;
       if (q1 && q2) {
-        jb_put(b, row.p, (size_t)(q1 - row.p) + 1);
-        jb_puts(b, "not-a-number");
-        jb_puts(b, q2);
+        coin_jbuf_putn(b, row.p, (size_t)(q1 - row.p) + 1);
+        coin_jbuf_puts(b, "not-a-number");
+        coin_jbuf_puts(b, q2);
       }
-      jb_free(&row);
+      coin_jbuf_free(&row);
     } else if (i == n / 2 && malformed_variant == 3) { /* time as a string */
-      jb_put(b, "[\"", 2);
-      jb_i64(b, rows[i].open_ms);
-      jb_put(b, "\"", 1);
-      struct jbuf row;
-      jb_init(&row, 4096);
+      coin_jbuf_putn(b, "[\"", 2);
+      coin_jbuf_i64(b, rows[i].open_ms);
+      coin_jbuf_putn(b, "\"", 1);
+      struct coin_jbuf row;
+      coin_jbuf_init(&row, COIN_BUF_CAP_REPLAY_ROW);
       replay_render_kline(&row, &rows[i]);
       const char *comma = row.p ? strchr(row.p, ',') : NULL;
       if (comma)
-        jb_puts(b, comma);
-      jb_free(&row);
+        coin_jbuf_puts(b, comma);
+      coin_jbuf_free(&row);
     } else {
       replay_render_kline(b, &rows[i]);
     }
   }
-  jb_put(b, "]", 1);
+  coin_jbuf_putn(b, "]", 1);
   if (malformed_variant == 2)
-    jb_put(b, "}", 1);
+    coin_jbuf_putn(b, "}", 1);
 }
 
 static const char *const malformed_names[4] = {"row_5_fields", "bad_price",
@@ -505,8 +512,8 @@ static void serve_klines(struct replay *r, const struct coin_httpd_request *req,
   const char *start = coin_httpd_request_query(req, "startTime");
   const char *end = coin_httpd_request_query(req, "endTime");
   struct replay_kline *rows = NULL;
-  struct jbuf b;
-  jb_init(&b, MAX_BODY_BYTES);
+  struct coin_jbuf b;
+  coin_jbuf_init(&b, COIN_BUF_CAP_REPLAY_BODY);
 
   if (symbol == NULL || symbol[0] == '\0') {
     send_error(r, resp, 400, -1102,
@@ -654,7 +661,7 @@ static void serve_klines(struct replay *r, const struct coin_httpd_request *req,
   default: break;
   }
   render_rows(&b, rows, count, malformed);
-  if (b.failed) {
+  if (b.oom) {
     send_jbuf(r, resp, 200, &b);
     goto out;
   }
@@ -663,8 +670,7 @@ static void serve_klines(struct replay *r, const struct coin_httpd_request *req,
     if (cut >= b.len)
       cut = b.len - 1;
     snprintf(detail, sizeof(detail), "%zu of %zu bytes", cut, b.len);
-    b.len = cut;
-    b.p[cut] = '\0';
+    coin_buf_truncate(&b.buf, cut);
   }
   if (kind == FAULT_RESET) {
     coin_httpd_response_abort_after(resp, b.len / 2);
@@ -678,60 +684,60 @@ static void serve_klines(struct replay *r, const struct coin_httpd_request *req,
   send_jbuf(r, resp, 200, &b);
 out:
   free(rows);
-  jb_free(&b);
+  coin_jbuf_free(&b);
 }
 
 /* ----------------------------------------------------------- test-only */
 
 static void serve_stats(struct replay *r, struct coin_httpd_response *resp) {
-  struct jbuf b;
+  struct coin_jbuf b;
   int64_t now = coin_now_ms();
-  jb_init(&b, MAX_BODY_BYTES);
-  jb_printf(&b, "{\"now_ms\":%" PRId64 ",\"started_ms\":%" PRId64, now,
-            r->started_ms);
+  coin_jbuf_init(&b, COIN_BUF_CAP_REPLAY_BODY);
+  coin_jbuf_printf(&b, "{\"now_ms\":%" PRId64 ",\"started_ms\":%" PRId64, now,
+                   r->started_ms);
   uint64_t total = 0;
   for (int i = 0; i < EP_COUNT; i++)
     total += atomic_load(&r->requests[i]);
-  jb_printf(&b, ",\"requests\":{\"total\":%" PRIu64, total);
+  coin_jbuf_printf(&b, ",\"requests\":{\"total\":%" PRIu64, total);
   for (int i = 0; i < EP_COUNT; i++)
-    jb_printf(&b, ",\"%s\":%" PRIu64, endpoint_names[i],
-              (uint64_t)atomic_load(&r->requests[i]));
-  jb_printf(&b, ",\"test\":%" PRIu64 "},\"responses\":{",
-            (uint64_t)atomic_load(&r->test_requests));
+    coin_jbuf_printf(&b, ",\"%s\":%" PRIu64, endpoint_names[i],
+                     (uint64_t)atomic_load(&r->requests[i]));
+  coin_jbuf_printf(&b, ",\"test\":%" PRIu64 "},\"responses\":{",
+                   (uint64_t)atomic_load(&r->test_requests));
   for (int i = 0; i < SC_COUNT; i++)
-    jb_printf(&b, "%s\"%s\":%" PRIu64, i ? "," : "", status_names[i],
-              (uint64_t)atomic_load(&r->responses[i]));
+    coin_jbuf_printf(&b, "%s\"%s\":%" PRIu64, i ? "," : "", status_names[i],
+                     (uint64_t)atomic_load(&r->responses[i]));
   uint64_t faults_total = 0;
-  jb_puts(&b, "},\"faults\":{\"by_rule\":[");
+  coin_jbuf_puts(&b, "},\"faults\":{\"by_rule\":[");
   for (size_t i = 0; i < r->faults.nrules; i++) {
     uint64_t c = atomic_load(&r->faults_by_rule[i]);
     faults_total += c;
-    jb_printf(&b, "%s{\"fault\":", i ? "," : "");
-    jb_str(&b, r->faults.rules[i].name);
-    jb_printf(&b, ",\"count\":%" PRIu64 "}", c);
+    coin_jbuf_printf(&b, "%s{\"fault\":", i ? "," : "");
+    coin_jbuf_str(&b, r->faults.rules[i].name);
+    coin_jbuf_printf(&b, ",\"count\":%" PRIu64 "}", c);
   }
-  jb_printf(&b,
-            "],\"total\":%" PRIu64 ",\"gap_requests\":%" PRIu64
-            ",\"gap_rows\":%" PRIu64 ",\"klines_requests\":%" PRIu64,
-            faults_total, (uint64_t)atomic_load(&r->gap_requests),
-            (uint64_t)atomic_load(&r->gap_rows),
-            (uint64_t)atomic_load(&r->klines_seq));
+  coin_jbuf_printf(&b,
+                   "],\"total\":%" PRIu64 ",\"gap_requests\":%" PRIu64
+                   ",\"gap_rows\":%" PRIu64 ",\"klines_requests\":%" PRIu64,
+                   faults_total, (uint64_t)atomic_load(&r->gap_requests),
+                   (uint64_t)atomic_load(&r->gap_rows),
+                   (uint64_t)atomic_load(&r->klines_seq));
 
   pthread_mutex_lock(&r->mu);
   uint64_t logged = r->fault_log_total;
   uint64_t first = logged > REPLAY_FAULT_LOG ? logged - REPLAY_FAULT_LOG : 0;
-  jb_puts(&b, ",\"log\":[");
+  coin_jbuf_puts(&b, ",\"log\":[");
   for (uint64_t i = first; i < logged; i++) {
     const struct fault_entry *e = &r->fault_log[i % REPLAY_FAULT_LOG];
-    jb_printf(&b, "%s{\"request\":%" PRIu64 ",\"fault\":", i > first ? "," : "",
-              e->request);
-    jb_str(&b, e->fault);
-    jb_puts(&b, ",\"detail\":");
-    jb_str(&b, e->detail);
-    jb_puts(&b, "}");
+    coin_jbuf_printf(&b, "%s{\"request\":%" PRIu64 ",\"fault\":",
+                     i > first ? "," : "", e->request);
+    coin_jbuf_str(&b, e->fault);
+    coin_jbuf_puts(&b, ",\"detail\":");
+    coin_jbuf_str(&b, e->detail);
+    coin_jbuf_puts(&b, "}");
   }
   int64_t window = now - now % MINUTE_MS;
-  jb_printf(
+  coin_jbuf_printf(
       &b,
       "]},\"weight\":{\"used_1m\":%d,\"limit\":%d,\"window_start_ms\":%" PRId64
       ",\"banned_until_ms\":%" PRId64 ",\"bans\":%d}",
@@ -739,25 +745,25 @@ static void serve_stats(struct replay *r, struct coin_httpd_response *resp) {
       r->banned_until_ms, r->bans);
   pthread_mutex_unlock(&r->mu);
 
-  jb_printf(&b, ",\"seed\":%" PRIu64 ",\"horizon_days\":%d,\"shifts\":{",
-            r->faults.seed, r->horizon_days);
+  coin_jbuf_printf(&b, ",\"seed\":%" PRIu64 ",\"horizon_days\":%d,\"shifts\":{",
+                   r->faults.seed, r->horizon_days);
   for (size_t i = 0; i < r->data->nsymbols; i++) {
     const struct replay_symbol *s = &r->data->symbols[i];
-    jb_puts(&b, i ? "," : "");
-    jb_str(&b, s->name);
-    jb_puts(&b, ":{\"source\":");
-    jb_str(&b, s->src->symbol);
+    coin_jbuf_puts(&b, i ? "," : "");
+    coin_jbuf_str(&b, s->name);
+    coin_jbuf_puts(&b, ":{\"source\":");
+    coin_jbuf_str(&b, s->src->symbol);
     static const char *const names[REPLAY_BASE_N] = {"1m", "1h", "1d"};
     for (int t = 0; t < REPLAY_BASE_N; t++) {
       if (s->src->file[t] == NULL)
         continue;
-      jb_printf(&b, ",\"%s\":%" PRId64 ",\"%s_weeks\":%" PRId64, names[t],
-                s->src->shift_ms[t], names[t],
-                s->src->shift_ms[t] / COIN_WEEK_MS);
+      coin_jbuf_printf(&b, ",\"%s\":%" PRId64 ",\"%s_weeks\":%" PRId64,
+                       names[t], s->src->shift_ms[t], names[t],
+                       s->src->shift_ms[t] / COIN_WEEK_MS);
     }
-    jb_puts(&b, "}");
+    coin_jbuf_puts(&b, "}");
   }
-  jb_puts(&b, "}}");
+  coin_jbuf_puts(&b, "}}");
   send_jbuf(r, resp, 200, &b);
 }
 
@@ -843,9 +849,9 @@ static void handle(void *ctx, const struct coin_httpd_request *req,
     atomic_fetch_add(&r->responses[SC_2XX], 1);
     break;
   case EP_TIME: {
-    struct jbuf b;
-    jb_init(&b, 256);
-    jb_printf(&b, "{\"serverTime\":%" PRId64 "}", now);
+    struct coin_jbuf b;
+    coin_jbuf_init(&b, COIN_BUF_CAP_REPLAY_TIME);
+    coin_jbuf_printf(&b, "{\"serverTime\":%" PRId64 "}", now);
     send_jbuf(r, resp, 200, &b);
     break;
   }

@@ -2,7 +2,7 @@
  * replay.h: private interfaces of coin-replay-exchange, a fake Binance spot
  * REST API that serves the real candle CSVs shifted into the present.
  *   replay_data.c   loading, time shifts, 1w/1M aggregation, kline selection
- *   replay_format.c JSON output buffer and shortest round-trip numbers
+ *   replay_format.c klines in Binance's JSON (numbers as coin_fmt_decimal)
  *   replay_faults.c fault spec parsing and reproducible fault decisions
  *   replay.c        the HTTP endpoints, request weight, bans and stats
  * Data is built once at start and read-only afterwards, so request threads
@@ -18,6 +18,7 @@
 
 #include "coin/candle.h"
 #include "coin/candle_file.h"
+#include "coin/jbuf.h"
 #include "coin/timeframe.h"
 
 #define REPLAY_SVC "coin-replay-exchange"
@@ -116,34 +117,11 @@ int64_t replay_shift_ms(const struct replay_symbol *sym, enum coin_tf tf);
 
 /* ---------------------------------------------------------------- format */
 
-/* Growable output buffer with a hard cap; after a failed append `failed` is
- * set and later appends are ignored. */
-struct jbuf {
-  char *p;
-  size_t len, cap, max;
-  bool failed;
-};
-
-void jb_init(struct jbuf *b, size_t max_bytes);
-void jb_free(struct jbuf *b);
-void jb_put(struct jbuf *b, const char *s, size_t n);
-void jb_puts(struct jbuf *b, const char *s);
-void jb_printf(struct jbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-void jb_i64(struct jbuf *b, int64_t v);
-/* Shortest decimal text that parses back to the same double, unquoted. */
-void jb_dbl(struct jbuf *b, double v);
-/* JSON string with escapes. */
-void jb_str(struct jbuf *b, const char *s);
-
-/* Writes the shortest round-trip decimal of v into out (>= 32 bytes),
- * returns its length. Plain notation for ordinary magnitudes. */
-size_t replay_fmt_double(char *out, double v);
-/* Number of decimals in the shortest representation of v (0 for integers). */
-int replay_decimals(double v);
+/* v as an unquoted plain decimal (coin_fmt_decimal). */
+void replay_put_decimal(struct coin_jbuf *b, double v);
 
 /* Renders one kline as Binance's 12-field array. */
-void replay_render_kline(struct jbuf *b, const struct replay_kline *k);
+void replay_render_kline(struct coin_jbuf *b, const struct replay_kline *k);
 
 /* ---------------------------------------------------------------- faults */
 

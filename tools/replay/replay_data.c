@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "coin/error.h"
+#include "coin/fmt.h"
 #include "replay.h"
 
 #define MAX_FILES 4096
@@ -164,11 +165,11 @@ static void decimals_of(const struct coin_candle_file *f, int *price,
     const struct coin_candle *c = &f->rows[i];
     const double p[4] = {c->open, c->high, c->low, c->close};
     for (int j = 0; j < 4; j++) {
-      int d = replay_decimals(p[j]);
+      int d = coin_fmt_decimal_places(p[j]);
       if (d > *price)
         *price = d;
     }
-    int d = replay_decimals(c->volume);
+    int d = coin_fmt_decimal_places(c->volume);
     if (d > *qty)
       *qty = d;
   }

@@ -1,24 +1,38 @@
 /*
- * jbuf.h: a growable text buffer for the JSON and Prometheus text the
- * services write (site files, status, metrics). Appends never fail visibly: the
- * first allocation failure sets oom and later appends are ignored, so a
- * renderer checks once at the end. Numbers print in their shortest round-trip
- * form. Not thread-safe; one buffer per renderer.
+ * jbuf.h: the JSON and Prometheus text layer the services write (site files,
+ * status, metrics) on the capped buffer of buf.h. Appends never fail
+ * visibly: the first failure (out of memory, or past the cap) sets oom and
+ * later appends are ignored, so a renderer checks once at the end. A
+ * zero-initialized coin_jbuf is ready, capped at COIN_BUF_CAP_TEXT. Numbers
+ * print in their shortest round-trip form. Not thread-safe; one buffer per
+ * renderer.
  */
 #ifndef COIN_JBUF_H
 #define COIN_JBUF_H
+
+#include "coin/buf.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct coin_jbuf {
-  char *p; /* NUL-terminated while !oom */
-  size_t len;
-  size_t cap;
-  bool oom;
+  union {
+    struct coin_buf buf;
+    /* Read-only views of buf.p and buf.len (their common initial sequence):
+     * p is NUL-terminated text, NULL before the first append. */
+    struct {
+      char *p;
+      size_t len;
+    };
+  };
+  bool oom; /* an append failed (err says why); a renderer may set it too */
+  int err;  /* COIN_ENOMEM or COIN_ETOOBIG once an append failed, else 0 */
 };
 
+/* An empty buffer capped at cap_bytes (0, like a zero-initialized buffer:
+ * COIN_BUF_CAP_TEXT). */
+void coin_jbuf_init(struct coin_jbuf *b, size_t cap_bytes);
 void coin_jbuf_free(struct coin_jbuf *b);
 void coin_jbuf_reset(struct coin_jbuf *b); /* len = 0, keeps the memory */
 void coin_jbuf_putn(struct coin_jbuf *b, const char *s, size_t n);
@@ -52,7 +66,8 @@ void coin_jbuf_ktime(struct coin_jbuf *b, const char *key, int64_t ms);
 /* Drops a trailing ',' (after the last member of an object or array). */
 void coin_jbuf_trim_comma(struct coin_jbuf *b);
 /* Hands out the NUL-terminated text (*out, caller frees; out_len may be
- * NULL) and resets b. COIN_ENOMEM when an append failed. */
+ * NULL) and resets b. COIN_ENOMEM or COIN_ETOOBIG when an append failed (b
+ * freed). */
 int coin_jbuf_finish(char **out, size_t *out_len, struct coin_jbuf *b);
 
 /* Prometheus text exposition: one metric with its HELP and TYPE lines. */
