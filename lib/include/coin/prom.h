@@ -1,0 +1,84 @@
+/*
+ * prom.h: a service's Prometheus metrics as one table, rendered as text
+ * (/metrics) and as Markdown rows (--metrics-doc, docs/metrics.md). Each
+ * metric is declared once: name, help, type and where its value is. The
+ * tables are static const data; rendering reads atomics and calls the
+ * rows' callbacks on the caller's thread (any thread).
+ */
+#ifndef COIN_PROM_H
+#define COIN_PROM_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "coin/jbuf.h"
+
+enum coin_prom_type { COIN_PROM_COUNTER, COIN_PROM_GAUGE, COIN_PROM_HISTOGRAM };
+
+/* One sample of a labelled family: label value and the offset of its
+ * atomic_uint_fast64_t from the table's base. */
+struct coin_prom_label {
+  const char *value;
+  size_t offset;
+};
+
+struct coin_prom_metric;
+
+/* A computed value of the row (e.g. a flag, a sum, a figure read under a
+ * lock); counters are rendered as its integer part. */
+typedef double (*coin_prom_get_fn)(const struct coin_prom_metric *row,
+                                   void *base);
+/* The sample lines of a labelled family or a histogram (after the HELP and
+ * TYPE lines the renderer wrote), or, for a row without name, a whole block
+ * another module writes with its own HELP and TYPE (coin_leader_metrics). */
+typedef void (*coin_prom_samples_fn)(struct coin_jbuf *b,
+                                     const struct coin_prom_metric *row,
+                                     void *base);
+
+/* Where the value of a row comes from, first match:
+ * samples: the callback writes the sample lines;
+ * labels: a family name{label="value"} with one atomic per label value
+ *   ({NULL}-terminated);
+ * get: the callback's value;
+ * else: the atomic_uint_fast64_t at base + offset.
+ * Gauges are divided by divisor when it is not 0 (1000: milliseconds as
+ * seconds).
+ * offset is also free for get and samples to use (a field of their own
+ * struct: one callback for several rows). label names the label of a
+ * family, also of one that samples writes (shown in the docs). */
+struct coin_prom_metric {
+  const char *name, *help; /* name NULL: a block samples writes whole */
+  enum coin_prom_type type;
+  size_t offset;
+  double divisor;
+  coin_prom_get_fn get;
+  coin_prom_samples_fn samples;
+  const char *label;
+  const struct coin_prom_label *labels;
+};
+
+/* Rows of a table: an atomic_uint_fast64_t member of struct type st. */
+#define COIN_PROM_COUNTER_AT(st, member, name_, help_)                         \
+  {                                                                            \
+    .name = (name_), .help = (help_), .type = COIN_PROM_COUNTER,               \
+    .offset = offsetof(st, member)                                             \
+  }
+#define COIN_PROM_GAUGE_AT(st, member, name_, help_)                           \
+  {                                                                            \
+    .name = (name_), .help = (help_), .type = COIN_PROM_GAUGE,                 \
+    .offset = offsetof(st, member)                                             \
+  }
+
+/* Appends the metrics of table[0..n) with values read from base (the struct
+ * the rows' offsets point into) in table order. Errors are the buffer's
+ * (b->oom). */
+void coin_prom_render(struct coin_jbuf *b, const struct coin_prom_metric *table,
+                      size_t n, void *base);
+
+/* Writes one Markdown row "| `name` | type | help |" per named metric of
+ * the table to out (a family's name with its label: name{label}); COIN_EIO
+ * when writing failed. */
+int coin_prom_doc_rows(FILE *out, const struct coin_prom_metric *table,
+                       size_t n);
+
+#endif
