@@ -57,6 +57,13 @@ void coin_prom_render(struct coin_jbuf *b, const struct coin_prom_metric *table,
     render_one(b, &table[i], base);
 }
 
+int coin_prom_text(char **out, const struct coin_prom_metric *table, size_t n,
+                   void *base) {
+  struct coin_jbuf b = {0};
+  coin_prom_render(&b, table, n, base);
+  return coin_jbuf_finish(out, NULL, &b);
+}
+
 /* A table cell: '|' escaped, newlines as spaces. */
 static void md_cell(FILE *out, const char *s) {
   for (; *s; s++) {

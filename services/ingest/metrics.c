@@ -4,14 +4,11 @@
  * and the cycle window. */
 #include "ingest_int.h"
 
-#include "coin/error.h"
 #include "coin/jbuf.h"
 #include "coin/prom.h"
 
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* ---- the table --------------------------------------------------------- */
 
@@ -19,13 +16,6 @@
   COIN_PROM_COUNTER_AT(struct ingest, member, name, help)
 #define GAUGE(member, name, help)                                              \
   COIN_PROM_GAUGE_AT(struct ingest, member, name, help)
-/* A value computed by get; offset names its field in get's own struct. */
-#define COMPUTED(type_, st, field, getter, name_, help_)                       \
-  {                                                                            \
-    .name = (name_), .help = (help_), .type = (type_),                         \
-    .offset = offsetof(st, field), .get = (getter)                             \
-  }
-
 /* The exchange clients' counters summed: the main one, the control
  * thread's and the workers'. */
 static void exchange_sum(struct coin_exchange_stats *out,
@@ -147,27 +137,29 @@ const struct coin_prom_metric ingest_metrics[] = {
             "Times a series came due while its previous sync still ran "
             "(dispatched when it ended)."),
     /* the exchange clients, summed */
-    {.name = "coin_ingest_exchange_responses_total",
-     .help = "Exchange HTTP responses by status class.",
-     .type = COIN_PROM_COUNTER,
-     .label = "status",
-     .samples = responses_samples},
-    COMPUTED(COIN_PROM_COUNTER, struct coin_exchange_stats, requests,
-             exchange_stat, "coin_ingest_exchange_requests_total",
-             "Exchange HTTP requests."),
-    COMPUTED(COIN_PROM_COUNTER, struct coin_exchange_stats, retries,
-             exchange_stat, "coin_ingest_exchange_retries_total",
-             "Exchange requests retried (5xx, timeouts, malformed, 429)."),
-    COMPUTED(COIN_PROM_COUNTER, struct coin_exchange_stats, malformed,
-             exchange_stat, "coin_ingest_exchange_malformed_total",
-             "Exchange responses rejected as malformed."),
-    COMPUTED(COIN_PROM_GAUGE, struct coin_exchange_budget, weight_used,
-             budget_value, "coin_ingest_exchange_weight_used",
-             "Request weight used in the current minute "
-             "(X-MBX-USED-WEIGHT-1M)."),
-    COMPUTED(COIN_PROM_GAUGE, struct coin_exchange_budget, weight_limit,
-             budget_value, "coin_ingest_exchange_weight_limit",
-             "Request weight per minute."),
+    COIN_PROM_FAMILY(COIN_PROM_COUNTER, "status", responses_samples,
+                     "coin_ingest_exchange_responses_total",
+                     "Exchange HTTP responses by status class."),
+    COIN_PROM_COMPUTED_AT(
+        COIN_PROM_COUNTER, struct coin_exchange_stats, requests, exchange_stat,
+        "coin_ingest_exchange_requests_total", "Exchange HTTP requests."),
+    COIN_PROM_COMPUTED_AT(
+        COIN_PROM_COUNTER, struct coin_exchange_stats, retries, exchange_stat,
+        "coin_ingest_exchange_retries_total",
+        "Exchange requests retried (5xx, timeouts, malformed, 429)."),
+    COIN_PROM_COMPUTED_AT(COIN_PROM_COUNTER, struct coin_exchange_stats,
+                          malformed, exchange_stat,
+                          "coin_ingest_exchange_malformed_total",
+                          "Exchange responses rejected as malformed."),
+    COIN_PROM_COMPUTED_AT(COIN_PROM_GAUGE, struct coin_exchange_budget,
+                          weight_used, budget_value,
+                          "coin_ingest_exchange_weight_used",
+                          "Request weight used in the current minute "
+                          "(X-MBX-USED-WEIGHT-1M)."),
+    COIN_PROM_COMPUTED_AT(COIN_PROM_GAUGE, struct coin_exchange_budget,
+                          weight_limit, budget_value,
+                          "coin_ingest_exchange_weight_limit",
+                          "Request weight per minute."),
     {.name = "coin_ingest_exchange_paused_until_seconds",
      .help = "Retry-After pause end (unix seconds; 0 = none).",
      .type = COIN_PROM_GAUGE,
@@ -175,18 +167,20 @@ const struct coin_prom_metric ingest_metrics[] = {
      .divisor = 1000,
      .get = budget_value},
     /* the cycle window */
-    COMPUTED(COIN_PROM_GAUGE, struct cycle_summary, p50_elapsed_seconds,
-             cycle_value, "coin_ingest_cycle_p50_seconds",
-             "Median cycle duration over the runtime-metrics window."),
-    COMPUTED(COIN_PROM_GAUGE, struct cycle_summary, p95_elapsed_seconds,
-             cycle_value, "coin_ingest_cycle_p95_seconds",
-             "95th percentile cycle duration over the window."),
-    COMPUTED(COIN_PROM_GAUGE, struct cycle_summary, max_elapsed_seconds,
-             cycle_value, "coin_ingest_cycle_max_seconds",
-             "Longest cycle in the window."),
-    COMPUTED(COIN_PROM_GAUGE, struct cycle_summary, overrun_rate, cycle_value,
-             "coin_ingest_cycle_overrun_rate",
-             "Share of cycles in the window that overran."),
+    COIN_PROM_COMPUTED_AT(
+        COIN_PROM_GAUGE, struct cycle_summary, p50_elapsed_seconds, cycle_value,
+        "coin_ingest_cycle_p50_seconds",
+        "Median cycle duration over the runtime-metrics window."),
+    COIN_PROM_COMPUTED_AT(COIN_PROM_GAUGE, struct cycle_summary,
+                          p95_elapsed_seconds, cycle_value,
+                          "coin_ingest_cycle_p95_seconds",
+                          "95th percentile cycle duration over the window."),
+    COIN_PROM_COMPUTED_AT(
+        COIN_PROM_GAUGE, struct cycle_summary, max_elapsed_seconds, cycle_value,
+        "coin_ingest_cycle_max_seconds", "Longest cycle in the window."),
+    COIN_PROM_COMPUTED_AT(COIN_PROM_GAUGE, struct cycle_summary, overrun_rate,
+                          cycle_value, "coin_ingest_cycle_overrun_rate",
+                          "Share of cycles in the window that overran."),
     /* the durable runtime-metrics window (runtime_window.c) */
     COUNTER(rw.saves, "coin_ingest_runtime_window_saves_total",
             "Runtime-metrics window saves to KV."),
@@ -208,20 +202,12 @@ const struct coin_prom_metric ingest_metrics[] = {
             "Series handed to another replica (a new one)."),
     COUNTER(members.beat_errors, "coin_ingest_member_heartbeat_errors_total",
             "Membership heartbeats that failed (NATS away)."),
-    {.name = "coin_ingest_nats_connected",
-     .help = "1 when connected to NATS.",
-     .type = COIN_PROM_GAUGE,
-     .get = nats_connected},
+    COIN_PROM_COMPUTED(COIN_PROM_GAUGE, nats_connected,
+                       "coin_ingest_nats_connected",
+                       "1 when connected to NATS."),
 };
 const size_t ingest_metric_count = COIN_ARRAY_LEN(ingest_metrics);
 
 int ingest_metrics_text(char **out, struct ingest *in) {
-  struct coin_jbuf t = {0};
-  coin_prom_render(&t, ingest_metrics, ingest_metric_count, in);
-  if (t.oom) {
-    coin_jbuf_free(&t);
-    return coin_error_set(COIN_ENOMEM, "metrics: out of memory");
-  }
-  *out = t.p;
-  return 0;
+  return coin_prom_text(out, ingest_metrics, ingest_metric_count, in);
 }

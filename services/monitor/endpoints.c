@@ -426,25 +426,17 @@ static void module_blocks(struct coin_jbuf *b,
 
 const struct coin_prom_metric monitor_metrics[] = {
     COUNTER(passes, "coin_monitor_passes_total", "Evaluation passes run."),
-    {.name = "coin_monitor_pass_seconds",
-     .help = "Duration of one evaluation pass over every series.",
-     .type = COIN_PROM_HISTOGRAM,
-     .samples = pass_samples},
-    {.name = "coin_monitor_pass_last_seconds",
-     .help = "Duration of the last pass.",
-     .type = COIN_PROM_GAUGE,
-     .offset = offsetof(struct monitor, c.pass_us_last),
-     .divisor = 1e6},
-    {.name = "coin_monitor_pass_max_seconds",
-     .help = "Longest pass since start.",
-     .type = COIN_PROM_GAUGE,
-     .offset = offsetof(struct monitor, c.pass_us_max),
-     .divisor = 1e6},
-    {.name = "coin_monitor_series",
-     .help = "Series by monitor state.",
-     .type = COIN_PROM_GAUGE,
-     .label = "state",
-     .samples = series_samples},
+    COIN_PROM_FAMILY(COIN_PROM_HISTOGRAM, NULL, pass_samples,
+                     "coin_monitor_pass_seconds",
+                     "Duration of one evaluation pass over every series."),
+    COIN_PROM_SCALED_AT(struct monitor, c.pass_us_last, 1e6,
+                        "coin_monitor_pass_last_seconds",
+                        "Duration of the last pass."),
+    COIN_PROM_SCALED_AT(struct monitor, c.pass_us_max, 1e6,
+                        "coin_monitor_pass_max_seconds",
+                        "Longest pass since start."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, "state", series_samples,
+                     "coin_monitor_series", "Series by monitor state."),
     SERIES_GAUGE(degraded, "coin_monitor_series_degraded",
                  "Series whose prediction path is degraded."),
     SERIES_GAUGE(lagging, "coin_monitor_series_publish_lagging",
@@ -457,11 +449,9 @@ const struct coin_prom_metric monitor_metrics[] = {
                  "watermark."),
     SERIES_GAUGE(active, "coin_monitor_alerts_active",
                  "Alert episodes firing now."),
-    {.name = "coin_monitor_transitions_total",
-     .help = "State transitions by new state.",
-     .type = COIN_PROM_COUNTER,
-     .label = "to",
-     .samples = transitions_samples},
+    COIN_PROM_FAMILY(COIN_PROM_COUNTER, "to", transitions_samples,
+                     "coin_monitor_transitions_total",
+                     "State transitions by new state."),
     COUNTER(degraded_transitions, "coin_monitor_degraded_transitions_total",
             "Changes of the degraded flag."),
     COUNTER(alerts_queued, "coin_monitor_alerts_queued_total",
@@ -496,16 +486,14 @@ const struct coin_prom_metric monitor_metrics[] = {
             "Watermark changes seen on KV coin_watermarks."),
     COUNTER(status_file_errors, "coin_monitor_status_file_errors_total",
             "status.json writes that failed."),
-    {.samples = leader_block}, /* coin_monitor_leader_* (leader.h) */
-    {.name = "coin_monitor_nats_connected",
-     .help = "1 when connected to NATS.",
-     .type = COIN_PROM_GAUGE,
-     .get = nats_connected},
-    {.name = "coin_monitor_nats_responsive",
-     .help = "1 when the NATS server answered a round trip (a paused server "
-             "keeps the socket connected).",
-     .type = COIN_PROM_GAUGE,
-     .get = nats_responsive},
+    COIN_PROM_BLOCK(leader_block), /* coin_monitor_leader_* (leader.h) */
+    COIN_PROM_COMPUTED(COIN_PROM_GAUGE, nats_connected,
+                       "coin_monitor_nats_connected",
+                       "1 when connected to NATS."),
+    COIN_PROM_COMPUTED(
+        COIN_PROM_GAUGE, nats_responsive, "coin_monitor_nats_responsive",
+        "1 when the NATS server answered a round trip (a paused server "
+        "keeps the socket connected)."),
     SINK_COUNTER(delivered, "coin_monitor_sink_delivered_total",
                  "Alerts a sink accepted (2xx), then acked."),
     SINK_COUNTER(attempts_failed, "coin_monitor_sink_failures_total",
@@ -520,45 +508,36 @@ const struct coin_prom_metric monitor_metrics[] = {
     SINK_COUNTER(watchdogs, "coin_monitor_sink_watchdog_total",
                  "Alertmanager refreshes that carried the Watchdog (dead-man "
                  "switch)."),
-    {.name = "coin_monitor_sink_backlog",
-     .help = "Alerts not yet delivered to a sink (consumer pending + in "
-             "flight).",
-     .type = COIN_PROM_GAUGE,
-     .label = "sink",
-     .samples = sink_backlog_samples},
-    {.name = "coin_monitor_sink_last_success_seconds",
-     .help = "Unix time of the last delivery (0: none).",
-     .type = COIN_PROM_GAUGE,
-     .label = "sink",
-     .samples = sink_last_success_samples},
-    {.name = "coin_monitor_evaluation_loop_healthy",
-     .help = "1 while passes complete within 3 periods + 30 s (Watchdog "
-             "sent).",
-     .type = COIN_PROM_GAUGE,
-     .get = loop_healthy},
-    {.name = "coin_monitor_last_pass_age_seconds",
-     .help = "Since the last evaluation pass ended.",
-     .type = COIN_PROM_GAUGE,
-     .samples = last_pass_age_samples},
-    {.name = "coin_monitor_global_alert_active",
-     .help = "Global alerts firing (alertname, target, severity).",
-     .type = COIN_PROM_GAUGE,
-     .label = "alertname,target,severity",
-     .samples = global_alert_samples},
-    {.samples = module_blocks}, /* delivery.c, probe.c, champion.c */
+    COIN_PROM_FAMILY(
+        COIN_PROM_GAUGE, "sink", sink_backlog_samples,
+        "coin_monitor_sink_backlog",
+        "Alerts not yet delivered to a sink (consumer pending + in "
+        "flight)."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, "sink", sink_last_success_samples,
+                     "coin_monitor_sink_last_success_seconds",
+                     "Unix time of the last delivery (0: none)."),
+    COIN_PROM_COMPUTED(
+        COIN_PROM_GAUGE, loop_healthy, "coin_monitor_evaluation_loop_healthy",
+        "1 while passes complete within 3 periods + 30 s (Watchdog "
+        "sent)."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, NULL, last_pass_age_samples,
+                     "coin_monitor_last_pass_age_seconds",
+                     "Since the last evaluation pass ended."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, "alertname,target,severity",
+                     global_alert_samples, "coin_monitor_global_alert_active",
+                     "Global alerts firing (alertname, target, severity)."),
+    COIN_PROM_BLOCK(module_blocks), /* delivery.c, probe.c, champion.c */
 };
 const size_t monitor_metric_count = COIN_ARRAY_LEN(monitor_metrics);
 
 /* A standby evaluates nothing: its leader metrics and activation tries. */
 static const struct coin_prom_metric standby_metrics[] = {
-    {.samples = leader_block},
+    COIN_PROM_BLOCK(leader_block),
     ACTIVATION_RETRIES,
 };
 
 int metrics_text(char **out, struct monitor *m) {
-  struct coin_jbuf b = {0};
-  coin_prom_render(&b, monitor_metrics, monitor_metric_count, m);
-  return coin_jbuf_finish(out, NULL, &b);
+  return coin_prom_text(out, monitor_metrics, monitor_metric_count, m);
 }
 
 /* ---- HTTP --------------------------------------------------------------- */

@@ -3,11 +3,9 @@
  * the watermark written). Reads and updates atomics only: any thread. */
 #include "publish_int.h"
 
-#include "coin/error.h"
 #include "coin/prom.h"
 
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
 static const double bucket_le[PUBLISH_LATENCY_BUCKETS] = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60};
@@ -31,6 +29,20 @@ void metrics_observe_latency(struct publish_counters *c, int64_t latency_ms) {
   COIN_PROM_GAUGE_AT(struct publish, c.field, name, help)
 #define REASON(value, field)                                                   \
   { value, offsetof(struct publish, c.field) }
+
+static const struct coin_prom_label terminated[] = {
+    REASON("decode", term_decode),
+    REASON("subject", term_subject),
+    REASON("invalid_candle", term_invalid),
+    REASON("too_big", term_toobig),
+    {NULL, 0},
+};
+static const struct coin_prom_label reconciles[] = {
+    REASON("hole", reconcile_hole),
+    REASON("no_batch", reconcile_timer),
+    REASON("conflict", reconcile_conflict),
+    {NULL, 0},
+};
 
 static void latency_samples(struct coin_jbuf *b,
                             const struct coin_prom_metric *row, void *base) {
@@ -107,28 +119,15 @@ const struct coin_prom_metric publish_metrics[] = {
     COUNTER(not_in_sot, "coin_publish_candles_not_in_sot_total",
             "Batch candles ignored because InfluxDB does not hold them as "
             "they are (a hand-published or corrupted batch)."),
-    {.name = "coin_publish_terminated_messages_total",
-     .help = "Messages terminated (never redelivered), by reason.",
-     .type = COIN_PROM_COUNTER,
-     .label = "reason",
-     .labels = (const struct coin_prom_label[]){REASON("decode", term_decode),
-                                                REASON("subject", term_subject),
-                                                REASON("invalid_candle",
-                                                       term_invalid),
-                                                REASON("too_big", term_toobig),
-                                                {NULL, 0}}},
+    COIN_PROM_LABELLED(COIN_PROM_COUNTER, "reason", terminated,
+                       "coin_publish_terminated_messages_total",
+                       "Messages terminated (never redelivered), by reason."),
     COUNTER(naks, "coin_publish_naks_total",
             "Messages handed back for redelivery (SoT or disk unavailable)."),
-    {.name = "coin_publish_reconciles_total",
-     .help = "Ranges read from InfluxDB instead of a batch, by reason.",
-     .type = COIN_PROM_COUNTER,
-     .label = "reason",
-     .labels =
-         (const struct coin_prom_label[]){
-             REASON("hole", reconcile_hole),
-             REASON("no_batch", reconcile_timer),
-             REASON("conflict", reconcile_conflict),
-             {NULL, 0}}},
+    COIN_PROM_LABELLED(
+        COIN_PROM_COUNTER, "reason", reconciles,
+        "coin_publish_reconciles_total",
+        "Ranges read from InfluxDB instead of a batch, by reason."),
     COUNTER(reconcile_errors, "coin_publish_reconcile_errors_total",
             "Reconcile reads that failed (retried)."),
     COUNTER(files_written, "coin_publish_files_written_total",
@@ -158,45 +157,31 @@ const struct coin_prom_metric publish_metrics[] = {
             "later."),
     COUNTER(tmp_removed, "coin_publish_tmp_files_removed_total",
             "Leftover temp files of killed writers removed."),
-    {.name = "coin_publish_latency_seconds",
-     .help = "From a batch's arrival in the stream to its files on disk (new "
-             "candles only).",
-     .type = COIN_PROM_HISTOGRAM,
-     .samples = latency_samples},
+    COIN_PROM_FAMILY(
+        COIN_PROM_HISTOGRAM, NULL, latency_samples,
+        "coin_publish_latency_seconds",
+        "From a batch's arrival in the stream to its files on disk (new "
+        "candles only)."),
     GAUGE(series, "coin_publish_series", "Series held."),
-    {.name = "coin_publish_series_status",
-     .help = "Series by the status their files show.",
-     .type = COIN_PROM_GAUGE,
-     .label = "status",
-     .samples = status_samples},
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, "status", status_samples,
+                     "coin_publish_series_status",
+                     "Series by the status their files show."),
     GAUGE(degraded, "coin_publish_series_degraded",
           "Series whose prediction path is degraded."),
-    {.name = "coin_publish_rebuild_seconds",
-     .help = "Duration of the start-up rebuild from InfluxDB.",
-     .type = COIN_PROM_GAUGE,
-     .offset = offsetof(struct publish, c.rebuild_ms),
-     .divisor = 1000},
+    COIN_PROM_SCALED_AT(struct publish, c.rebuild_ms, 1000,
+                        "coin_publish_rebuild_seconds",
+                        "Duration of the start-up rebuild from InfluxDB."),
     GAUGE(rebuild_files, "coin_publish_rebuild_files",
           "Files written by the rebuild."),
-    {.name = "coin_publish_ready",
-     .help = "1 once the site was rebuilt.",
-     .type = COIN_PROM_GAUGE,
-     .get = ready},
-    {.samples = leader_block}, /* coin_publish_leader_* (leader.h) */
-    {.name = "coin_publish_nats_connected",
-     .help = "1 when connected to NATS.",
-     .type = COIN_PROM_GAUGE,
-     .get = nats_connected},
+    COIN_PROM_COMPUTED(COIN_PROM_GAUGE, ready, "coin_publish_ready",
+                       "1 once the site was rebuilt."),
+    COIN_PROM_BLOCK(leader_block), /* coin_publish_leader_* (leader.h) */
+    COIN_PROM_COMPUTED(COIN_PROM_GAUGE, nats_connected,
+                       "coin_publish_nats_connected",
+                       "1 when connected to NATS."),
 };
 const size_t publish_metric_count = COIN_ARRAY_LEN(publish_metrics);
 
 int metrics_text(char **out, struct publish *p) {
-  struct coin_jbuf t = {0};
-  coin_prom_render(&t, publish_metrics, publish_metric_count, p);
-  if (t.oom) {
-    coin_jbuf_free(&t);
-    return coin_error_set(COIN_ENOMEM, "metrics: out of memory");
-  }
-  *out = t.p;
-  return 0;
+  return coin_prom_text(out, publish_metrics, publish_metric_count, p);
 }

@@ -57,7 +57,12 @@ struct coin_prom_metric {
   const struct coin_prom_label *labels;
 };
 
-/* Rows of a table: an atomic_uint_fast64_t member of struct type st. */
+/* Rows of a table, one macro each. _AT: the atomic_uint_fast64_t member of
+ * struct st (a gauge SCALED: divided by divisor); COMPUTED: get's value
+ * (_AT: with offset naming member of get's own struct st); LABELLED: a
+ * family of atomics (labels); FAMILY: a labelled family or histogram whose
+ * samples the callback writes; BLOCK: a
+ * whole block another module writes (no name, not in the docs). */
 #define COIN_PROM_COUNTER_AT(st, member, name_, help_)                         \
   {                                                                            \
     .name = (name_), .help = (help_), .type = COIN_PROM_COUNTER,               \
@@ -68,12 +73,40 @@ struct coin_prom_metric {
     .name = (name_), .help = (help_), .type = COIN_PROM_GAUGE,                 \
     .offset = offsetof(st, member)                                             \
   }
+#define COIN_PROM_SCALED_AT(st, member, divisor_, name_, help_)                \
+  {                                                                            \
+    .name = (name_), .help = (help_), .type = COIN_PROM_GAUGE,                 \
+    .offset = offsetof(st, member), .divisor = (divisor_)                      \
+  }
+#define COIN_PROM_COMPUTED(type_, get_, name_, help_)                          \
+  { .name = (name_), .help = (help_), .type = (type_), .get = (get_) }
+#define COIN_PROM_COMPUTED_AT(type_, st, member, get_, name_, help_)           \
+  {                                                                            \
+    .name = (name_), .help = (help_), .type = (type_),                         \
+    .offset = offsetof(st, member), .get = (get_)                              \
+  }
+#define COIN_PROM_FAMILY(type_, label_, samples_, name_, help_)                \
+  {                                                                            \
+    .name = (name_), .help = (help_), .type = (type_), .label = (label_),      \
+    .samples = (samples_)                                                      \
+  }
+#define COIN_PROM_LABELLED(type_, label_, labels_, name_, help_)               \
+  {                                                                            \
+    .name = (name_), .help = (help_), .type = (type_), .label = (label_),      \
+    .labels = (labels_)                                                        \
+  }
+#define COIN_PROM_BLOCK(samples_)                                              \
+  { .samples = (samples_) }
 
 /* Appends the metrics of table[0..n) with values read from base (the struct
  * the rows' offsets point into) in table order. Errors are the buffer's
  * (b->oom). */
 void coin_prom_render(struct coin_jbuf *b, const struct coin_prom_metric *table,
                       size_t n, void *base);
+
+/* The text of a whole table as *out (caller frees); COIN_ENOMEM. */
+int coin_prom_text(char **out, const struct coin_prom_metric *table, size_t n,
+                   void *base);
 
 /* Writes one Markdown row "| `name` | type | help |" per named metric of
  * the table to out (a family's name with its label: name{label}); COIN_EIO
