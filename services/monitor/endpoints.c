@@ -259,11 +259,9 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
     .samples = sink_counter_samples                                            \
   }
 /* A figure over every series; field: a double of struct series_tally. */
-#define SERIES_GAUGE(field, name_, help_)                                      \
-  {                                                                            \
-    .name = (name_), .help = (help_), .type = COIN_PROM_GAUGE,                 \
-    .offset = offsetof(struct series_tally, field), .get = series_value        \
-  }
+#define SERIES_GAUGE(field, name, help)                                        \
+  COIN_PROM_COMPUTED_AT(COIN_PROM_GAUGE, struct series_tally, field,           \
+                        series_value, name, help)
 /* in the /metrics of the active replica and of a standby */
 #define ACTIVATION_RETRIES                                                     \
   COUNTER(activation_retries, "coin_monitor_activation_retries_total",         \

@@ -57,12 +57,13 @@ struct coin_prom_metric {
   const struct coin_prom_label *labels;
 };
 
-/* Rows of a table, one macro each. _AT: the atomic_uint_fast64_t member of
- * struct st (a gauge SCALED: divided by divisor); COMPUTED: get's value
- * (_AT: with offset naming member of get's own struct st); LABELLED: a
- * family of atomics (labels); FAMILY: a labelled family or histogram whose
- * samples the callback writes; BLOCK: a
- * whole block another module writes (no name, not in the docs). */
+/* Rows of a table, one macro each:
+ * COUNTER_AT, GAUGE_AT: the atomic_uint_fast64_t member of struct st;
+ * SCALED_AT: a gauge of that kind divided by divisor;
+ * COMPUTED: get's value (_AT: offset names member of get's own struct st);
+ * LABELLED: a family of atomics (labels);
+ * FAMILY: a family or histogram whose sample lines samples writes;
+ * BLOCK: a whole block another module writes (no name, not in the docs). */
 #define COIN_PROM_COUNTER_AT(st, member, name_, help_)                         \
   {                                                                            \
     .name = (name_), .help = (help_), .type = COIN_PROM_COUNTER,               \
