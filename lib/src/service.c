@@ -115,6 +115,9 @@ int coin_service_main(const struct coin_service_def *def, int argc,
                ? 0
                : 1;
   }
+  if (argc > 1 && !strcmp(argv[1], "--metrics-doc"))
+    return coin_prom_doc_rows(stdout, def->metrics, def->n_metrics) == 0 ? 0
+                                                                         : 1;
   if (argc > 1) {
     fprintf(stderr, "%s: unknown argument \"%s\" (try --help)\n", def->name,
             argv[1]);

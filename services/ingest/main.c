@@ -8,14 +8,21 @@ static struct ingest_config cfg;
 
 COIN_SERVICE_HOOKS(ingest)
 
+/* its metrics table (metrics.c) */
+extern const struct coin_prom_metric ingest_metrics[];
+extern const size_t ingest_metric_count;
+
 int main(int argc, char **argv) {
   const struct coin_service_def def = {
       .name = "coin-ingest",
-      .usage = "usage: coin-ingest [--config-doc]   (configured by environment "
+      .usage = "usage: coin-ingest [--config-doc|--metrics-doc]   (configured "
+               "by environment "
                "variables: docs/configuration.md, docs/ingest.md)\n",
       .reader = COIN_CFG_INGEST,
       .vars = ingest_config_vars,
       .n_vars = ingest_config_var_count,
+      .metrics = ingest_metrics,
+      .n_metrics = ingest_metric_count,
       .cfg = &cfg,
       COIN_SERVICE_DEF_HOOKS(ingest),
   };

@@ -12,6 +12,7 @@
 #include "coin/candle.h"
 #include "coin/clock.h"
 #include "coin/error.h"
+#include "coin/prom.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,230 +249,293 @@ int status_build(char **out, size_t *out_len, struct monitor *m) {
 
 /* ---- metrics ------------------------------------------------------------ */
 
-static void counter(struct coin_jbuf *b, const char *name, const char *help,
-                    uint64_t v) {
-  coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help,
-                   name, name, (unsigned long long)v);
-}
+#define COUNTER(field, name, help)                                             \
+  COIN_PROM_COUNTER_AT(struct monitor, c.field, name, help)
+/* A per-sink family; field: an atomic_uint_fast64_t of struct mon_sink. */
+#define SINK_COUNTER(field, name_, help_)                                      \
+  {                                                                            \
+    .name = (name_), .help = (help_), .type = COIN_PROM_COUNTER,               \
+    .offset = offsetof(struct mon_sink, field), .label = "sink",               \
+    .samples = sink_counter_samples                                            \
+  }
+/* A figure over every series; field: a double of struct series_tally. */
+#define SERIES_GAUGE(field, name, help)                                        \
+  COIN_PROM_COMPUTED_AT(COIN_PROM_GAUGE, struct series_tally, field,           \
+                        series_value, name, help)
+/* in the /metrics of the active replica and of a standby */
+#define ACTIVATION_RETRIES                                                     \
+  COUNTER(activation_retries, "coin_monitor_activation_retries_total",         \
+          "Times taking over as the active replica failed (NATS electing a "   \
+          "leader, a stream missing) and was tried again 1 s later.")
 
-static void gauge(struct coin_jbuf *b, const char *name, const char *help,
-                  double v) {
-  coin_jbuf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n%s %.9g\n", name, help,
-                   name, name, v);
-}
-
-/* Global alerts and the evaluation loop (dead-man switch). */
-static void metrics_global(struct coin_jbuf *b, struct monitor *m) {
-  int64_t age = 0;
-  bool loop = mon_loop_healthy(m, &age);
-  gauge(b, "coin_monitor_evaluation_loop_healthy",
-        "1 while passes complete within 3 periods + 30 s (Watchdog sent).",
-        loop ? 1 : 0);
-  coin_jbuf_printf(b,
-                   "# HELP coin_monitor_last_pass_age_seconds Since the last "
-                   "evaluation pass ended.\n"
-                   "# TYPE coin_monitor_last_pass_age_seconds gauge\n"
-                   "coin_monitor_last_pass_age_seconds %.3f\n",
-                   (double)age / 1000.0);
-  struct mon_global g[MON_MAX_GLOBALS];
-  size_t n = mon_global_active(m, g, MON_MAX_GLOBALS);
-  coin_jbuf_printf(b, "# HELP coin_monitor_global_alert_active Global alerts "
-                      "firing (alertname, target, severity).\n"
-                      "# TYPE coin_monitor_global_alert_active gauge\n");
-  for (size_t i = 0; i < n; i++)
-    coin_jbuf_printf(
-        b,
-        "coin_monitor_global_alert_active{alertname=\"%s\",target=\"%s\","
-        "severity=\"%s\"} 1\n",
-        g[i].alertname, g[i].target, coin_codec_severity_name(g[i].severity));
-}
-
-int metrics_text(char **out, struct monitor *m) {
-  struct coin_jbuf b = {0};
-  struct mon_counters *c = &m->c;
-  counter(&b, "coin_monitor_passes_total", "Evaluation passes run.",
-          atomic_load(&c->passes));
-  coin_jbuf_printf(&b, "# HELP coin_monitor_pass_seconds Duration of one "
-                       "evaluation pass over every series.\n"
-                       "# TYPE coin_monitor_pass_seconds histogram\n");
+static void pass_samples(struct coin_jbuf *b,
+                         const struct coin_prom_metric *row, void *base) {
+  const struct mon_counters *c = &((const struct monitor *)base)->c;
   uint64_t cum = 0;
   for (int i = 0; i < MON_PASS_BUCKETS; i++) {
     cum += atomic_load(&c->pass_bucket[i]);
-    coin_jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"%g\"} %llu\n",
+    coin_jbuf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", row->name,
                      mon_pass_bucket_le[i], (unsigned long long)cum);
   }
   cum += atomic_load(&c->pass_bucket[MON_PASS_BUCKETS]);
-  coin_jbuf_printf(&b, "coin_monitor_pass_seconds_bucket{le=\"+Inf\"} %llu\n",
+  coin_jbuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", row->name,
                    (unsigned long long)cum);
-  coin_jbuf_printf(&b, "coin_monitor_pass_seconds_sum %.6f\n",
+  coin_jbuf_printf(b, "%s_sum %.6f\n", row->name,
                    (double)atomic_load(&c->pass_us_sum) / 1e6);
-  coin_jbuf_printf(&b, "coin_monitor_pass_seconds_count %llu\n",
-                   (unsigned long long)cum);
-  gauge(&b, "coin_monitor_pass_last_seconds", "Duration of the last pass.",
-        (double)atomic_load(&c->pass_us_last) / 1e6);
-  gauge(&b, "coin_monitor_pass_max_seconds", "Longest pass since start.",
-        (double)atomic_load(&c->pass_us_max) / 1e6);
+  coin_jbuf_printf(b, "%s_count %llu\n", row->name, (unsigned long long)cum);
+}
 
-  uint64_t counts[COIN_STATE_INSUFFICIENT_DATA + 1] = {0};
-  uint64_t degraded = 0, lagging = 0, ahead = 0, active = 0;
-  int64_t max_lag = 0;
+/* The series, counted under the lock. */
+struct series_tally {
+  uint64_t by_state[COIN_STATE_INSUFFICIENT_DATA + 1];
+  double degraded, lagging, ahead, active, max_lag;
+};
+
+static void series_tally(struct series_tally *out, struct monitor *m) {
+  struct series_tally t = {0};
   pthread_mutex_lock(&m->lock);
   for (size_t i = 0; i < m->n_series; i++) {
     const struct mon_series *s = &m->series[i];
-    counts[s->known ? s->state : COIN_STATE_UNSPECIFIED]++;
-    degraded += s->degraded;
-    lagging += s->publish_lag_candles > 0;
-    ahead += s->site_ahead;
-    active += s->alert.active + s->dalert.active;
-    if (s->publish_lag_candles > max_lag)
-      max_lag = s->publish_lag_candles;
+    t.by_state[s->known ? s->state : COIN_STATE_UNSPECIFIED]++;
+    t.degraded += s->degraded;
+    t.lagging += s->publish_lag_candles > 0;
+    t.ahead += s->site_ahead;
+    t.active += s->alert.active + s->dalert.active;
+    if ((double)s->publish_lag_candles > t.max_lag)
+      t.max_lag = (double)s->publish_lag_candles;
   }
   pthread_mutex_unlock(&m->lock);
-  coin_jbuf_printf(&b, "# HELP coin_monitor_series Series by monitor state.\n"
-                       "# TYPE coin_monitor_series gauge\n");
+  *out = t;
+}
+
+static double series_value(const struct coin_prom_metric *row, void *base) {
+  struct series_tally t;
+  series_tally(&t, base);
+  return *(const double *)((const char *)&t + row->offset);
+}
+
+static void series_samples(struct coin_jbuf *b,
+                           const struct coin_prom_metric *row, void *base) {
+  struct series_tally t;
+  series_tally(&t, base);
   for (int st = 0; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
-    coin_jbuf_printf(&b, "coin_monitor_series{state=\"%s\"} %llu\n",
+    coin_jbuf_printf(b, "%s{%s=\"%s\"} %llu\n", row->name, row->label,
                      coin_codec_state_name((enum coin_fresh_state)st),
-                     (unsigned long long)counts[st]);
-  gauge(&b, "coin_monitor_series_degraded",
-        "Series whose prediction path is degraded.", (double)degraded);
-  gauge(&b, "coin_monitor_series_publish_lagging",
-        "Series whose site is behind the ingest watermark.", (double)lagging);
-  gauge(&b, "coin_monitor_publish_lag_candles_max",
-        "Largest number of candles the site is behind the ingest watermark.",
-        (double)max_lag);
-  gauge(&b, "coin_monitor_series_site_ahead_of_ingest",
-        "Series whose site shows candles beyond the ingest watermark.",
-        (double)ahead);
-  gauge(&b, "coin_monitor_alerts_active", "Alert episodes firing now.",
-        (double)active);
-  coin_jbuf_printf(&b,
-                   "# HELP coin_monitor_transitions_total State transitions "
-                   "by new state.\n"
-                   "# TYPE coin_monitor_transitions_total counter\n");
+                     (unsigned long long)t.by_state[st]);
+}
+
+static void transitions_samples(struct coin_jbuf *b,
+                                const struct coin_prom_metric *row,
+                                void *base) {
+  const struct mon_counters *c = &((const struct monitor *)base)->c;
   for (int st = 1; st <= COIN_STATE_INSUFFICIENT_DATA; st++)
-    coin_jbuf_printf(&b, "coin_monitor_transitions_total{to=\"%s\"} %llu\n",
+    coin_jbuf_printf(b, "%s{%s=\"%s\"} %llu\n", row->name, row->label,
                      coin_codec_state_name((enum coin_fresh_state)st),
                      (unsigned long long)atomic_load(&c->transitions[st]));
-  counter(&b, "coin_monitor_degraded_transitions_total",
-          "Changes of the degraded flag.",
-          atomic_load(&c->degraded_transitions));
-  counter(&b, "coin_monitor_alerts_queued_total",
-          "Alert messages produced by the state machine.",
-          atomic_load(&c->alerts_queued));
-  counter(&b, "coin_monitor_alerts_published_total",
-          "Alert messages stored by stream COIN_ALERTS.",
-          atomic_load(&c->alerts_published));
-  counter(&b, "coin_monitor_alerts_duplicate_total",
-          "Alert messages the stream already had (same Nats-Msg-Id).",
-          atomic_load(&c->alerts_duplicate));
-  counter(&b, "coin_monitor_publish_errors_total",
-          "Failed JetStream publishes (retried).",
-          atomic_load(&c->publish_errors));
-  counter(&b, "coin_monitor_status_published_total",
-          "StatusTransition messages published.",
-          atomic_load(&c->status_published));
-  counter(&b, "coin_monitor_state_writes_total",
-          "State records written to KV coin_monitor.",
-          atomic_load(&c->kv_writes));
-  counter(&b, "coin_monitor_state_write_errors_total",
-          "Failed state record writes (retried).", atomic_load(&c->kv_errors));
-  gauge(&b, "coin_monitor_outbox_depth",
-        "Jobs waiting for NATS (alerts, transitions, state records).",
-        (double)atomic_load(&c->outbox_depth));
-  counter(&b, "coin_monitor_outbox_dropped_total",
-          "Jobs dropped because the outbox was full.",
-          atomic_load(&c->outbox_dropped));
-  counter(&b, "coin_monitor_files_hashed_total",
-          "Site files read and hashed (changed or re-verified).",
-          atomic_load(&c->files_hashed));
-  counter(&b, "coin_monitor_bytes_hashed_total", "Bytes hashed.",
-          atomic_load(&c->bytes_hashed));
-  counter(&b, "coin_monitor_manifest_loads_total",
-          "Times manifest.json was read.", atomic_load(&c->manifest_loads));
-  counter(&b, "coin_monitor_state_bad_records_total",
-          "Stored series states (KV coin_monitor state.*) that did not "
-          "decode at start: ignored, the series starts afresh.",
-          atomic_load(&c->state_bad_records));
-  counter(&b, "coin_monitor_activation_retries_total",
-          "Times taking over as the active replica failed (NATS electing a "
-          "leader, a stream missing) and was tried again 1 s later.",
-          atomic_load(&c->activation_retries));
-  counter(&b, "coin_monitor_watermark_updates_total",
-          "Watermark changes seen on KV coin_watermarks.",
-          atomic_load(&c->watermark_updates));
-  counter(&b, "coin_monitor_status_file_errors_total",
-          "status.json writes that failed.",
-          atomic_load(&c->status_file_errors));
-  coin_leader_metrics(&b, "monitor", m->leader);
-  gauge(&b, "coin_monitor_nats_connected", "1 when connected to NATS.",
-        coin_bus_connected(m->bus) ? 1 : 0);
-  gauge(&b, "coin_monitor_nats_responsive",
-        "1 when the NATS server answered a round trip (a paused server keeps "
-        "the socket connected).",
-        coin_bus_responsive(m->bus, COIN_BUS_READY_TIMEOUT_MS,
-                            COIN_BUS_READY_CACHE_MS, NULL)
-            ? 1
-            : 0);
+}
 
-  static const struct {
-    const char *name, *help;
-    size_t off;
-    bool is_gauge;
-  } sink_rows[] = {
-      {"coin_monitor_sink_delivered_total",
-       "Alerts a sink accepted (2xx), then acked.",
-       offsetof(struct mon_sink, delivered), false},
-      {"coin_monitor_sink_failures_total", "Failed delivery attempts.",
-       offsetof(struct mon_sink, attempts_failed), false},
-      {"coin_monitor_sink_dropped_total",
-       "Alerts given up (undecodable, or refused with 4xx too often).",
-       offsetof(struct mon_sink, dropped), false},
-      {"coin_monitor_sink_skipped_total",
-       "Alerts older than a newly created sink consumer.",
-       offsetof(struct mon_sink, skipped), false},
-      {"coin_monitor_sink_resends_total",
-       "Active alerts re-sent to Alertmanager (requests).",
-       offsetof(struct mon_sink, resends), false},
-      {"coin_monitor_sink_watchdog_total",
-       "Alertmanager refreshes that carried the Watchdog (dead-man switch).",
-       offsetof(struct mon_sink, watchdogs), false},
-  };
-  for (size_t r = 0; r < COIN_ARRAY_LEN(sink_rows); r++) {
-    coin_jbuf_printf(&b, "# HELP %s %s\n# TYPE %s counter\n", sink_rows[r].name,
-                     sink_rows[r].help, sink_rows[r].name);
-    for (size_t i = 0; i < m->n_sinks; i++) {
-      const struct mon_sink *k = &m->sinks[i];
-      const atomic_uint_fast64_t *v =
-          (const atomic_uint_fast64_t *)((const char *)k + sink_rows[r].off);
-      coin_jbuf_printf(&b, "%s{sink=\"%s\"} %llu\n", sink_rows[r].name, k->name,
-                       (unsigned long long)atomic_load(v));
-    }
+static double nats_connected(const struct coin_prom_metric *row, void *base) {
+  (void)row;
+  return coin_bus_connected(((const struct monitor *)base)->bus) ? 1 : 0;
+}
+
+static double nats_responsive(const struct coin_prom_metric *row, void *base) {
+  (void)row;
+  return coin_bus_responsive(((struct monitor *)base)->bus,
+                             COIN_BUS_READY_TIMEOUT_MS, COIN_BUS_READY_CACHE_MS,
+                             NULL)
+             ? 1
+             : 0;
+}
+
+static void sink_counter_samples(struct coin_jbuf *b,
+                                 const struct coin_prom_metric *row,
+                                 void *base) {
+  const struct monitor *m = base;
+  for (size_t i = 0; i < m->n_sinks; i++) {
+    const struct mon_sink *k = &m->sinks[i];
+    const atomic_uint_fast64_t *v =
+        (const atomic_uint_fast64_t *)((const char *)k + row->offset);
+    coin_jbuf_printf(b, "%s{sink=\"%s\"} %llu\n", row->name, k->name,
+                     (unsigned long long)atomic_load(v));
   }
-  coin_jbuf_printf(&b,
-                   "# HELP coin_monitor_sink_backlog Alerts not yet delivered "
-                   "to a sink (consumer pending + in flight).\n"
-                   "# TYPE coin_monitor_sink_backlog gauge\n");
+}
+
+static void sink_backlog_samples(struct coin_jbuf *b,
+                                 const struct coin_prom_metric *row,
+                                 void *base) {
+  const struct monitor *m = base;
   for (size_t i = 0; i < m->n_sinks; i++)
-    coin_jbuf_printf(&b, "coin_monitor_sink_backlog{sink=\"%s\"} %lld\n",
-                     m->sinks[i].name,
+    coin_jbuf_printf(b, "%s{sink=\"%s\"} %lld\n", row->name, m->sinks[i].name,
                      (long long)atomic_load(&m->sinks[i].backlog));
-  coin_jbuf_printf(&b,
-                   "# HELP coin_monitor_sink_last_success_seconds Unix time "
-                   "of the last delivery (0: none).\n"
-                   "# TYPE coin_monitor_sink_last_success_seconds gauge\n");
+}
+
+static void sink_last_success_samples(struct coin_jbuf *b,
+                                      const struct coin_prom_metric *row,
+                                      void *base) {
+  const struct monitor *m = base;
   for (size_t i = 0; i < m->n_sinks; i++)
-    coin_jbuf_printf(&b,
-                     "coin_monitor_sink_last_success_seconds{sink=\"%s\"} "
-                     "%.3f\n",
-                     m->sinks[i].name,
+    coin_jbuf_printf(b, "%s{sink=\"%s\"} %.3f\n", row->name, m->sinks[i].name,
                      (double)atomic_load(&m->sinks[i].last_success_ms) /
                          1000.0);
-  metrics_global(&b, m);
-  delivery_metrics(&b, m);                    /* alert-miss accounting */
-  probe_metrics(&b, m->probe, coin_now_ms()); /* availability probe */
-  champ_metrics(&b, m->champ);                /* champion watch */
-  return coin_jbuf_finish(out, NULL, &b);
+}
+
+/* Global alerts and the evaluation loop (dead-man switch). */
+static double loop_healthy(const struct coin_prom_metric *row, void *base) {
+  (void)row;
+  int64_t age = 0;
+  return mon_loop_healthy(base, &age) ? 1 : 0;
+}
+
+static void last_pass_age_samples(struct coin_jbuf *b,
+                                  const struct coin_prom_metric *row,
+                                  void *base) {
+  int64_t age = 0;
+  (void)mon_loop_healthy(base, &age);
+  coin_jbuf_printf(b, "%s %.3f\n", row->name, (double)age / 1000.0);
+}
+
+static void global_alert_samples(struct coin_jbuf *b,
+                                 const struct coin_prom_metric *row,
+                                 void *base) {
+  struct mon_global g[MON_MAX_GLOBALS];
+  size_t n = mon_global_active(base, g, MON_MAX_GLOBALS);
+  for (size_t i = 0; i < n; i++)
+    coin_jbuf_printf(
+        b, "%s{alertname=\"%s\",target=\"%s\",severity=\"%s\"} 1\n", row->name,
+        g[i].alertname, g[i].target, coin_codec_severity_name(g[i].severity));
+}
+
+static void leader_block(struct coin_jbuf *b,
+                         const struct coin_prom_metric *row, void *base) {
+  (void)row;
+  coin_leader_metrics(b, "monitor", ((struct monitor *)base)->leader);
+}
+
+/* Blocks the modules of their mechanisms write. */
+static void module_blocks(struct coin_jbuf *b,
+                          const struct coin_prom_metric *row, void *base) {
+  (void)row;
+  struct monitor *m = base;
+  delivery_metrics(b, m);                    /* alert-miss accounting */
+  probe_metrics(b, m->probe, coin_now_ms()); /* availability probe */
+  champ_metrics(b, m->champ);                /* champion watch */
+}
+
+const struct coin_prom_metric monitor_metrics[] = {
+    COUNTER(passes, "coin_monitor_passes_total", "Evaluation passes run."),
+    COIN_PROM_FAMILY(COIN_PROM_HISTOGRAM, NULL, pass_samples,
+                     "coin_monitor_pass_seconds",
+                     "Duration of one evaluation pass over every series."),
+    COIN_PROM_SCALED_AT(struct monitor, c.pass_us_last, 1e6,
+                        "coin_monitor_pass_last_seconds",
+                        "Duration of the last pass."),
+    COIN_PROM_SCALED_AT(struct monitor, c.pass_us_max, 1e6,
+                        "coin_monitor_pass_max_seconds",
+                        "Longest pass since start."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, "state", series_samples,
+                     "coin_monitor_series", "Series by monitor state."),
+    SERIES_GAUGE(degraded, "coin_monitor_series_degraded",
+                 "Series whose prediction path is degraded."),
+    SERIES_GAUGE(lagging, "coin_monitor_series_publish_lagging",
+                 "Series whose site is behind the ingest watermark."),
+    SERIES_GAUGE(max_lag, "coin_monitor_publish_lag_candles_max",
+                 "Largest number of candles the site is behind the ingest "
+                 "watermark."),
+    SERIES_GAUGE(ahead, "coin_monitor_series_site_ahead_of_ingest",
+                 "Series whose site shows candles beyond the ingest "
+                 "watermark."),
+    SERIES_GAUGE(active, "coin_monitor_alerts_active",
+                 "Alert episodes firing now."),
+    COIN_PROM_FAMILY(COIN_PROM_COUNTER, "to", transitions_samples,
+                     "coin_monitor_transitions_total",
+                     "State transitions by new state."),
+    COUNTER(degraded_transitions, "coin_monitor_degraded_transitions_total",
+            "Changes of the degraded flag."),
+    COUNTER(alerts_queued, "coin_monitor_alerts_queued_total",
+            "Alert messages produced by the state machine."),
+    COUNTER(alerts_published, "coin_monitor_alerts_published_total",
+            "Alert messages stored by stream COIN_ALERTS."),
+    COUNTER(alerts_duplicate, "coin_monitor_alerts_duplicate_total",
+            "Alert messages the stream already had (same Nats-Msg-Id)."),
+    COUNTER(publish_errors, "coin_monitor_publish_errors_total",
+            "Failed JetStream publishes (retried)."),
+    COUNTER(status_published, "coin_monitor_status_published_total",
+            "StatusTransition messages published."),
+    COUNTER(kv_writes, "coin_monitor_state_writes_total",
+            "State records written to KV coin_monitor."),
+    COUNTER(kv_errors, "coin_monitor_state_write_errors_total",
+            "Failed state record writes (retried)."),
+    COIN_PROM_GAUGE_AT(
+        struct monitor, c.outbox_depth, "coin_monitor_outbox_depth",
+        "Jobs waiting for NATS (alerts, transitions, state records)."),
+    COUNTER(outbox_dropped, "coin_monitor_outbox_dropped_total",
+            "Jobs dropped because the outbox was full."),
+    COUNTER(files_hashed, "coin_monitor_files_hashed_total",
+            "Site files read and hashed (changed or re-verified)."),
+    COUNTER(bytes_hashed, "coin_monitor_bytes_hashed_total", "Bytes hashed."),
+    COUNTER(manifest_loads, "coin_monitor_manifest_loads_total",
+            "Times manifest.json was read."),
+    COUNTER(state_bad_records, "coin_monitor_state_bad_records_total",
+            "Stored series states (KV coin_monitor state.*) that did not "
+            "decode at start: ignored, the series starts afresh."),
+    ACTIVATION_RETRIES,
+    COUNTER(watermark_updates, "coin_monitor_watermark_updates_total",
+            "Watermark changes seen on KV coin_watermarks."),
+    COUNTER(status_file_errors, "coin_monitor_status_file_errors_total",
+            "status.json writes that failed."),
+    COIN_PROM_BLOCK(leader_block), /* coin_monitor_leader_* (leader.h) */
+    COIN_PROM_COMPUTED(COIN_PROM_GAUGE, nats_connected,
+                       "coin_monitor_nats_connected",
+                       "1 when connected to NATS."),
+    COIN_PROM_COMPUTED(
+        COIN_PROM_GAUGE, nats_responsive, "coin_monitor_nats_responsive",
+        "1 when the NATS server answered a round trip (a paused server "
+        "keeps the socket connected)."),
+    SINK_COUNTER(delivered, "coin_monitor_sink_delivered_total",
+                 "Alerts a sink accepted (2xx), then acked."),
+    SINK_COUNTER(attempts_failed, "coin_monitor_sink_failures_total",
+                 "Failed delivery attempts."),
+    SINK_COUNTER(dropped, "coin_monitor_sink_dropped_total",
+                 "Alerts given up (undecodable, or refused with 4xx too "
+                 "often)."),
+    SINK_COUNTER(skipped, "coin_monitor_sink_skipped_total",
+                 "Alerts older than a newly created sink consumer."),
+    SINK_COUNTER(resends, "coin_monitor_sink_resends_total",
+                 "Active alerts re-sent to Alertmanager (requests)."),
+    SINK_COUNTER(watchdogs, "coin_monitor_sink_watchdog_total",
+                 "Alertmanager refreshes that carried the Watchdog (dead-man "
+                 "switch)."),
+    COIN_PROM_FAMILY(
+        COIN_PROM_GAUGE, "sink", sink_backlog_samples,
+        "coin_monitor_sink_backlog",
+        "Alerts not yet delivered to a sink (consumer pending + in "
+        "flight)."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, "sink", sink_last_success_samples,
+                     "coin_monitor_sink_last_success_seconds",
+                     "Unix time of the last delivery (0: none)."),
+    COIN_PROM_COMPUTED(
+        COIN_PROM_GAUGE, loop_healthy, "coin_monitor_evaluation_loop_healthy",
+        "1 while passes complete within 3 periods + 30 s (Watchdog "
+        "sent)."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, NULL, last_pass_age_samples,
+                     "coin_monitor_last_pass_age_seconds",
+                     "Since the last evaluation pass ended."),
+    COIN_PROM_FAMILY(COIN_PROM_GAUGE, "alertname,target,severity",
+                     global_alert_samples, "coin_monitor_global_alert_active",
+                     "Global alerts firing (alertname, target, severity)."),
+    COIN_PROM_BLOCK(module_blocks), /* delivery.c, probe.c, champion.c */
+};
+const size_t monitor_metric_count = COIN_ARRAY_LEN(monitor_metrics);
+
+/* A standby evaluates nothing: its leader metrics and activation tries. */
+static const struct coin_prom_metric standby_metrics[] = {
+    COIN_PROM_BLOCK(leader_block),
+    ACTIVATION_RETRIES,
+};
+
+int metrics_text(char **out, struct monitor *m) {
+  return coin_prom_text(out, monitor_metrics, monitor_metric_count, m);
 }
 
 /* ---- HTTP --------------------------------------------------------------- */
@@ -561,12 +625,7 @@ static void handle_standby(struct monitor *m, const char *path,
     struct coin_jbuf b = {0};
     char *text = NULL;
     size_t len = 0;
-    coin_leader_metrics(&b, "monitor", m->leader);
-    coin_jbuf_prom_counter(
-        &b, "coin_monitor_activation_retries_total",
-        "Times taking over as the active replica failed (NATS electing a "
-        "leader, a stream missing) and was tried again 1 s later.",
-        atomic_load(&m->c.activation_retries));
+    coin_prom_render(&b, standby_metrics, COIN_ARRAY_LEN(standby_metrics), m);
     if (coin_jbuf_finish(&text, &len, &b) != 0) {
       coin_httpd_respond(resp, 500, NULL, "metrics unavailable\n", 20);
       return;

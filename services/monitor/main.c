@@ -10,6 +10,10 @@ static struct monitor_config cfg;
 
 COIN_SERVICE_HOOKS(monitor)
 
+/* its metrics table (endpoints.c) */
+extern const struct coin_prom_metric monitor_metrics[];
+extern const size_t monitor_metric_count;
+
 int main(int argc, char **argv) {
   /* A small resident set: few malloc arenas for our dozen threads, and big
    * transient buffers (site files, the status document) mapped and returned
@@ -19,12 +23,14 @@ int main(int argc, char **argv) {
   mallopt(M_TRIM_THRESHOLD, 256 * 1024);
   const struct coin_service_def def = {
       .name = "coin-monitor",
-      .usage =
-          "usage: coin-monitor [--config-doc]   (configured by environment "
-          "variables: docs/configuration.md, docs/monitor.md)\n",
+      .usage = "usage: coin-monitor [--config-doc|--metrics-doc]   (configured "
+               "by environment "
+               "variables: docs/configuration.md, docs/monitor.md)\n",
       .reader = COIN_CFG_MONITOR,
       .vars = monitor_config_vars,
       .n_vars = monitor_config_var_count,
+      .metrics = monitor_metrics,
+      .n_metrics = monitor_metric_count,
       .cfg = &cfg,
       COIN_SERVICE_DEF_HOOKS(monitor),
   };

@@ -8,15 +8,21 @@ static struct publish_config cfg;
 
 COIN_SERVICE_HOOKS(publish)
 
+/* its metrics table (metrics.c) */
+extern const struct coin_prom_metric publish_metrics[];
+extern const size_t publish_metric_count;
+
 int main(int argc, char **argv) {
   const struct coin_service_def def = {
       .name = "coin-publish",
-      .usage =
-          "usage: coin-publish [--config-doc]   (configured by environment "
-          "variables: docs/configuration.md, docs/publish.md)\n",
+      .usage = "usage: coin-publish [--config-doc|--metrics-doc]   (configured "
+               "by environment "
+               "variables: docs/configuration.md, docs/publish.md)\n",
       .reader = COIN_CFG_PUBLISH,
       .vars = publish_config_vars,
       .n_vars = publish_config_var_count,
+      .metrics = publish_metrics,
+      .n_metrics = publish_metric_count,
       .cfg = &cfg,
       COIN_SERVICE_DEF_HOOKS(publish),
   };

@@ -12,6 +12,7 @@
 #include "coin/config.h"
 #include "coin/httpd.h"
 #include "coin/influx.h"
+#include "coin/prom.h"
 
 /* Defaults, then INFLUX_URL/DB/USER/PASSWORD/TOKEN, and 1m candles in the
  * retention policy COIN_INFLUX_RP_1M (where coin-ingest keeps them). The
@@ -40,7 +41,8 @@ bool coin_service_http_common(const struct coin_httpd_request *req,
                               int (*metrics)(char **out, void *ctx), void *ctx);
 
 /* A long-running service's process life, the same for all of them:
- * --help, --config-doc (its own variables as Markdown rows), configuration
+ * --help, --config-doc (its own variables as Markdown rows), --metrics-doc
+ * (its metrics table as Markdown rows, docs/metrics.md), configuration
  * (all problems at once, exit 2), JSON logs with the effective configuration
  * (secrets redacted), SIGTERM/SIGINT -> stop (async-signal-safe), run,
  * teardown, nats_Close. cfg points at the service's config struct, whose
@@ -53,6 +55,8 @@ struct coin_service_def {
   unsigned reader;   /* COIN_CFG_INGEST...: the shared rows it reads */
   const struct coin_cfg_var *vars;
   size_t n_vars;
+  const struct coin_prom_metric *metrics; /* its /metrics (prom.h) */
+  size_t n_metrics;
   void *cfg;
   int (*config_load)(void *cfg, const struct coin_env *env,
                      struct coin_cfg_errors *errs);
