@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "coin/config.h"
+#include "coin/prom.h"
 
 struct ingest_config {
   struct coin_config core;
@@ -61,5 +62,10 @@ int ingest_new(struct ingest **out, const struct ingest_config *cfg);
 int ingest_run(struct ingest *in);
 void ingest_request_stop(struct ingest *in);
 void ingest_free(struct ingest *in);
+
+/* The /metrics table (metrics.c): rendered by coin_prom_render, printed by
+ * --metrics-doc (docs/metrics.md). */
+extern const struct coin_prom_metric ingest_metrics[];
+extern const size_t ingest_metric_count;
 
 #endif

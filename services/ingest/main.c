@@ -8,10 +8,6 @@ static struct ingest_config cfg;
 
 COIN_SERVICE_HOOKS(ingest)
 
-/* its metrics table (metrics.c) */
-extern const struct coin_prom_metric ingest_metrics[];
-extern const size_t ingest_metric_count;
-
 int main(int argc, char **argv) {
   const struct coin_service_def def = {
       .name = "coin-ingest",

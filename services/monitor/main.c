@@ -10,10 +10,6 @@ static struct monitor_config cfg;
 
 COIN_SERVICE_HOOKS(monitor)
 
-/* its metrics table (endpoints.c) */
-extern const struct coin_prom_metric monitor_metrics[];
-extern const size_t monitor_metric_count;
-
 int main(int argc, char **argv) {
   /* A small resident set: few malloc arenas for our dozen threads, and big
    * transient buffers (site files, the status document) mapped and returned

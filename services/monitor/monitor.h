@@ -18,6 +18,7 @@
 
 #include "coin/config.h"
 #include "coin/freshness.h"
+#include "coin/prom.h"
 
 struct monitor_config {
   struct coin_config core;
@@ -82,5 +83,10 @@ int monitor_new(struct monitor **out, const struct monitor_config *cfg);
 int monitor_run(struct monitor *m);
 void monitor_request_stop(struct monitor *m);
 void monitor_free(struct monitor *m);
+
+/* The /metrics table (endpoints.c): rendered by coin_prom_render, printed by
+ * --metrics-doc (docs/metrics.md). */
+extern const struct coin_prom_metric monitor_metrics[];
+extern const size_t monitor_metric_count;
 
 #endif

@@ -8,10 +8,6 @@ static struct publish_config cfg;
 
 COIN_SERVICE_HOOKS(publish)
 
-/* its metrics table (metrics.c) */
-extern const struct coin_prom_metric publish_metrics[];
-extern const size_t publish_metric_count;
-
 int main(int argc, char **argv) {
   const struct coin_service_def def = {
       .name = "coin-publish",

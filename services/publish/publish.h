@@ -17,6 +17,7 @@
 
 #include "coin/config.h"
 #include "coin/freshness.h"
+#include "coin/prom.h"
 #include "coin/timeframe.h"
 
 struct publish_config {
@@ -62,5 +63,10 @@ int publish_new(struct publish **out, const struct publish_config *cfg);
 int publish_run(struct publish *p);
 void publish_request_stop(struct publish *p);
 void publish_free(struct publish *p);
+
+/* The /metrics table (metrics.c): rendered by coin_prom_render, printed by
+ * --metrics-doc (docs/metrics.md). */
+extern const struct coin_prom_metric publish_metrics[];
+extern const size_t publish_metric_count;
 
 #endif

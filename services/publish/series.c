@@ -190,6 +190,11 @@ static int reserve_rows(struct pseries *s, size_t more) {
   return 0;
 }
 
+static void stats_reset(struct merge_stats *st) {
+  memset(st, 0, sizeof(*st));
+  st->first_new_ms = INT64_MAX;
+}
+
 static void trim(struct pseries *s, int64_t from_ms) {
   size_t k = 0;
   while (k < s->n && s->rows[k].c.open_ms < from_ms)
@@ -203,8 +208,7 @@ static void trim(struct pseries *s, int64_t from_ms) {
 int series_merge(struct pseries *s, const struct coin_candle *c, size_t n,
                  int64_t anchor_ms, struct merge_stats *st) {
   int64_t from = series_window_from(s, anchor_ms);
-  memset(st, 0, sizeof(*st));
-  st->first_new_ms = INT64_MAX;
+  stats_reset(st);
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
     const struct coin_candle *x = &c[i];
@@ -298,6 +302,7 @@ static int collect(void *ud, const struct coin_candle *c) {
 int series_apply_sot(struct pseries *s, int64_t from_ms, int64_t to_ms,
                      const struct coin_candle *c, size_t n, int64_t anchor_ms,
                      struct merge_stats *st) {
+  stats_reset(st);
   size_t lo = 0;
   while (lo < s->n && s->rows[lo].c.open_ms < from_ms)
     lo++;
@@ -377,8 +382,7 @@ int series_read_sot(struct publish *p, struct pseries *s, int64_t from_ms,
     from_ms = wfrom;
   if (to_ms > anchor_ms)
     to_ms = anchor_ms;
-  memset(st, 0, sizeof(*st));
-  st->first_new_ms = INT64_MAX;
+  stats_reset(st);
   if (from_ms > to_ms) {
     trim(s, wfrom);
     return 0;

@@ -373,7 +373,8 @@ static bool error_is(int port, long status, int code, const char *path) {
 
 static struct replay_proc main_replay; /* all symbols, real clock shift */
 
-static void start_main(void) {
+/* the replay every case asks (setup: runs whatever the filter) */
+static void setup(void) {
   ASSERT_OK(coin_test_tmpdir(tmp, sizeof(tmp), "replay"));
   bin_dir = getenv("COIN_BIN_DIR");
   data_dir = getenv("COIN_SHARED_DATA_DIR");
@@ -1135,14 +1136,14 @@ static void bad_command_lines_fail_with_one_line(void) {
   }
 }
 
-static void stop_main(void) {
+static void teardown(void) {
   ASSERT_EQ_INT(replay_stop(&main_replay), 0);
   curl_easy_cleanup(curl);
   curl_global_cleanup();
   coin_test_rmtree(tmp);
 }
 
-TEST_MAIN(RUN_TEST(start_main); RUN_TEST(ping_time_exchange_info);
+TEST_MAIN(RUN_TEST(setup); RUN_TEST(ping_time_exchange_info);
           RUN_TEST(klines_limits_and_errors);
           RUN_TEST(klines_equal_shifted_csv);
           RUN_TEST(last_row_is_the_open_candle);
@@ -1152,4 +1153,4 @@ TEST_MAIN(RUN_TEST(start_main); RUN_TEST(ping_time_exchange_info);
           RUN_TEST(fault_body_kinds); RUN_TEST(fault_unbounded_answers);
           RUN_TEST(fault_gap_never_served); RUN_TEST(same_seed_same_faults);
           RUN_TEST(fault_scoped_to_one_symbol); RUN_TEST(aliases_and_clones);
-          RUN_TEST(bad_command_lines_fail_with_one_line); RUN_TEST(stop_main))
+          RUN_TEST(bad_command_lines_fail_with_one_line); RUN_TEST(teardown))
