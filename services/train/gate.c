@@ -465,7 +465,9 @@ static void gate(struct verdict *v, struct train_ctx *c,
          pbrier = coin_codec_model_metric(ch, "wf.persistence_brier");
   /* TRAIN_GATE_AUTO (the cycle): only while the challenger has no
    * realized prediction at all; partial evidence is waited for */
-  if (!enough && bootstrap && (bootstrap != TRAIN_GATE_AUTO || a.n == 0)) {
+  bool on_walk_forward =
+      !enough && bootstrap && (bootstrap != TRAIN_GATE_AUTO || a.n == 0);
+  if (on_walk_forward) {
     /* The bootstrap path: no champion and no realized predictions yet
      * (serving has nothing to shadow), so the walk-forward evidence
      * (out-of-sample, time-ordered folds) stands in for shadow evidence.
@@ -498,25 +500,23 @@ static void gate(struct verdict *v, struct train_ctx *c,
                 "95%% CI +-%.3g, %.0f walk-forward rows): not significantly "
                 "worse than persistence, does not beat it",
                 mae, pmae, diff, ci, coin_codec_model_metric(ch, "wf.n"));
-    add_check(v, "bootstrap_walk_forward_beats_persistence_brier",
-              isfinite(brier) && brier < pbrier, true,
-              "Brier %.5f vs persistence %.5f", brier, pbrier);
-    add_check(v, "shadow_evidence", true, false,
-              "%llu realized predictions (need %lld): --bootstrap, no "
-              "champion yet: walk-forward evidence stands in",
-              (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
-    return;
+  } else {
+    /* without --bootstrap the first champion must beat persistence */
+    add_check(v, "walk_forward_beats_persistence_mae",
+              isfinite(mae) && mae < pmae, true, "MAE %.6g vs persistence %.6g",
+              mae, pmae);
   }
-  /* without --bootstrap the first champion must beat persistence */
-  add_check(v, "walk_forward_beats_persistence_mae",
-            isfinite(mae) && mae < pmae, true, "MAE %.6g vs persistence %.6g",
-            mae, pmae);
-  add_check(v, "walk_forward_beats_persistence_brier",
+  add_check(v,
+            on_walk_forward ? "bootstrap_walk_forward_beats_persistence_brier"
+                            : "walk_forward_beats_persistence_brier",
             isfinite(brier) && brier < pbrier, true,
             "Brier %.5f vs persistence %.5f", brier, pbrier);
-  add_check(v, "shadow_evidence", enough, false,
-            "%llu realized predictions (need %lld; --bootstrap lets "
-            "walk-forward evidence stand in for the first champion)",
+  add_check(v, "shadow_evidence", enough || on_walk_forward, false,
+            on_walk_forward
+                ? "%llu realized predictions (need %lld): --bootstrap, no "
+                  "champion yet: walk-forward evidence stands in"
+                : "%llu realized predictions (need %lld; --bootstrap lets "
+                  "walk-forward evidence stand in for the first champion)",
             (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
   if (enough) {
     add_check(v, "shadow_beats_persistence_mae", a.mae < base.mae, true,
