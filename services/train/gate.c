@@ -62,6 +62,19 @@ static void add_metric(struct verdict *v, const char *name, double x) {
     (void)coin_codec_metric_set(v->metrics, &v->n_metrics, name, x);
 }
 
+/* <role>_mae, <role>_dir_acc and <role>_brier: a model's realized shadow
+ * predictions, as the verdict reports them. */
+static void add_role_metrics(struct verdict *v, const char *role,
+                             const struct coin_score_summary *s) {
+  static const char *const suffix[] = {"mae", "dir_acc", "brier"};
+  const double x[] = {s->mae, s->dir_acc, s->brier};
+  for (int i = 0; i < 3; i++) {
+    char name[COIN_CODEC_ID_BYTES];
+    snprintf(name, sizeof(name), "%s_%s", role, suffix[i]);
+    add_metric(v, name, x[i]);
+  }
+}
+
 static bool passed(const struct verdict *v) {
   for (size_t i = 0; i < v->n; i++)
     if (!v->c[i].pass)
@@ -414,17 +427,13 @@ static void gate(struct verdict *v, struct train_ctx *c,
   coin_score_summarize(&b, &ev.b);
   coin_score_summarize(&base, &ev.base);
   add_metric(v, "realized_candles", (double)a.n);
-  add_metric(v, "challenger_mae", a.mae);
-  add_metric(v, "challenger_dir_acc", a.dir_acc);
-  add_metric(v, "challenger_brier", a.brier);
+  add_role_metrics(v, "challenger", &a);
   add_metric(v, "persistence_mae", base.mae);
   bool enough = a.n >= (uint64_t)cfg->promote_min_shadow;
   v->realized = a.n;
 
   if (cp) {
-    add_metric(v, "champion_mae", b.mae);
-    add_metric(v, "champion_dir_acc", b.dir_acc);
-    add_metric(v, "champion_brier", b.brier);
+    add_role_metrics(v, "champion", &b);
     add_check(v, "shadow_evidence", enough, false,
               "%llu realized candles predicted by both (need %lld)",
               (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
