@@ -106,19 +106,18 @@ struct oot_row {
 
 struct oot_rows {
   struct oot_row *v;
-  size_t n, cap;
+  size_t n;
 };
 
-static int oot_push(struct oot_rows *r, struct oot_row x) {
-  if (r->n == r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 4096;
-    struct oot_row *v = realloc(r->v, cap * sizeof(*v));
-    if (!v)
-      return coin_error_set(COIN_ENOMEM, "out of memory");
-    r->v = v;
-    r->cap = cap;
-  }
-  r->v[r->n++] = x;
+/* Room for more rows: a held-out symbol's test rows of one timeframe, counted
+ * before they are predicted, so each symbol grows each array once. */
+static int oot_reserve(struct oot_rows *r, size_t more) {
+  if (more == 0)
+    return 0;
+  struct oot_row *v = realloc(r->v, (r->n + more) * sizeof(*v));
+  if (!v)
+    return coin_error_set(COIN_ENOMEM, "out of memory");
+  r->v = v;
   return 0;
 }
 
@@ -285,6 +284,9 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
       rc = coin_dataset_sort(&train);
     if (rc == 0)
       rc = coin_dataset_sort(&test);
+    size_t test_rows[COIN_TF_COUNT] = {0};
+    for (size_t i = 0; i < test.n; i++)
+      test_rows[test.tf[i]]++;
     rotations++;
     printf(" %s", o->symbols[h]);
     fflush(stdout);
@@ -316,6 +318,8 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
       coin_model_set_calibration(m, &cal);
       struct coin_score sr[COIN_TF_COUNT] = {{0}}, ss[COIN_TF_COUNT] = {{0}},
                         sp[COIN_TF_COUNT] = {{0}};
+      for (int t = 0; t < COIN_TF_COUNT && rc == 0; t++)
+        rc = oot_reserve(&rows[k][t], test_rows[t]);
       for (size_t i = 0; i < test.n && rc == 0; i++) {
         double z;
         if ((rc = coin_model_predict_z(m, &z, test.x + i * D, 1)) != 0)
@@ -327,7 +331,7 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
                             .shrunk = coin_calibration_shrink(&cal, tf, z) *
                                       test.scale[i],
                             .p = coin_calibration_p_up(&cal, tf, z)};
-        rc = oot_push(&rows[k][tf], x);
+        rows[k][tf].v[rows[k][tf].n++] = x;
         coin_score_add(&sr[tf], x.raw, x.p, x.y);
         coin_score_add(&ss[tf], x.shrunk, x.p, x.y);
         coin_score_add(&sp[tf], 0, 0.5, x.y);
