@@ -15,19 +15,13 @@ Servers are real (nats-server, influxd) on 127.0.0.1 with free ports and a temp 
 by PID. Usage: bench/ingest_bench.py [--build build] [--data ../shared/data/candles]
           [--steady-minutes 4] [--skip-steady]
 """
-import argparse, json, os, resource, shutil, signal, socket, subprocess, sys, tempfile, time
+import argparse, json, os, resource, shutil, signal, subprocess, sys, tempfile, time
 import urllib.request
+
+from common import free_port, influx_conf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "DOGEUSDT", "LTCUSDT", "SOLUSDT", "XRPUSDT"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def wait_http(url, want=(200, 204), deadline=30):
@@ -73,15 +67,7 @@ class Stack:
         return f"nats://127.0.0.1:{self.nats_port}"
 
     def influx(self):
-        port, rpc = free_port(), free_port()
-        d = os.path.join(self.tmp, "influx")
-        conf = os.path.join(self.tmp, "influx.conf")
-        with open(conf, "w") as f:
-            f.write(f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc}"\n'
-                    f'[meta]\n  dir = "{d}/meta"\n[data]\n  dir = "{d}/data"\n'
-                    f'  wal-dir = "{d}/wal"\n  query-log-enabled = false\n'
-                    f'[monitor]\n  store-enabled = false\n'
-                    f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n')
+        conf, port = influx_conf(self.tmp)
         self.start(["influxd", "run", "-config", conf], "influx.log")
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/ping")

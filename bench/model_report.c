@@ -106,19 +106,18 @@ struct oot_row {
 
 struct oot_rows {
   struct oot_row *v;
-  size_t n, cap;
+  size_t n;
 };
 
-static int oot_push(struct oot_rows *r, struct oot_row x) {
-  if (r->n == r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 4096;
-    struct oot_row *v = realloc(r->v, cap * sizeof(*v));
-    if (!v)
-      return coin_error_set(COIN_ENOMEM, "out of memory");
-    r->v = v;
-    r->cap = cap;
-  }
-  r->v[r->n++] = x;
+/* Room for more rows: a held-out symbol's test rows of one timeframe, counted
+ * before they are predicted, so each symbol grows each array once. */
+static int oot_reserve(struct oot_rows *r, size_t more) {
+  if (more == 0)
+    return 0;
+  struct oot_row *v = realloc(r->v, (r->n + more) * sizeof(*v));
+  if (!v)
+    return coin_error_set(COIN_ENOMEM, "out of memory");
+  r->v = v;
   return 0;
 }
 
@@ -248,6 +247,9 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
   /* walk-forward figures that decide serving: per kind, tf, rotation */
   int served[OOT_KINDS][COIN_TF_COUNT] = {{0}};
   int rotations = 0;
+  FILE *verdict = NULL;
+  char *verdict_text = NULL;
+  size_t verdict_len = 0;
   char per_symbol[16384] = "";
   size_t ps_len = 0;
   char d0[24], d1[24], d2[24];
@@ -282,6 +284,9 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
       rc = coin_dataset_sort(&train);
     if (rc == 0)
       rc = coin_dataset_sort(&test);
+    size_t test_rows[COIN_TF_COUNT] = {0};
+    for (size_t i = 0; i < test.n; i++)
+      test_rows[test.tf[i]]++;
     rotations++;
     printf(" %s", o->symbols[h]);
     fflush(stdout);
@@ -313,6 +318,8 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
       coin_model_set_calibration(m, &cal);
       struct coin_score sr[COIN_TF_COUNT] = {{0}}, ss[COIN_TF_COUNT] = {{0}},
                         sp[COIN_TF_COUNT] = {{0}};
+      for (int t = 0; t < COIN_TF_COUNT && rc == 0; t++)
+        rc = oot_reserve(&rows[k][t], test_rows[t]);
       for (size_t i = 0; i < test.n && rc == 0; i++) {
         double z;
         if ((rc = coin_model_predict_z(m, &z, test.x + i * D, 1)) != 0)
@@ -324,7 +331,7 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
                             .shrunk = coin_calibration_shrink(&cal, tf, z) *
                                       test.scale[i],
                             .p = coin_calibration_p_up(&cal, tf, z)};
-        rc = oot_push(&rows[k][tf], x);
+        rows[k][tf].v[rows[k][tf].n++] = x;
         coin_score_add(&sr[tf], x.raw, x.p, x.y);
         coin_score_add(&ss[tf], x.shrunk, x.p, x.y);
         coin_score_add(&sp[tf], 0, 0.5, x.y);
@@ -356,8 +363,19 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
   printf(".\n\n");
   if (rc)
     goto out;
+  /* one pass over the (tf, kind) cells: the accuracy table goes out now,
+   * the verdict table (printed after the per-symbol one) into verdict */
+  if (!(verdict = open_memstream(&verdict_text, &verdict_len))) {
+    rc = coin_error_set(COIN_ENOMEM, "out of memory");
+    goto out;
+  }
   printf("| tf | model | n | MAE | MAE / persistence [95%% CI] | directional "
          "accuracy [95%% CI] | Brier |\n|---|---|---|---|---|---|---|\n");
+  fprintf(verdict,
+          "\nVerdict (the served model: shrunk; targets: MAE <= persistence, "
+          "1h direction >= 52%% with the CI's lower bound above 50%%, Brier < "
+          "0.25):\n\n| tf | model | MAE <= persistence | direction | Brier < "
+          "0.25 | served by the rule |\n|---|---|---|---|---|---|\n");
   for (int j = 0; j < e->n_test_tf; j++) {
     enum coin_tf tf = e->test_tf[j];
     for (int k = 0; k < o->n_kinds; k++) {
@@ -371,24 +389,7 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
       print_oot_row(coin_tf_name(tf), o->kinds[k], r, 1);
       snprintf(name, sizeof(name), "%s + shrink", o->kinds[k]);
       print_oot_row(coin_tf_name(tf), name, r, 2);
-    }
-  }
-  printf("\nPer held-out symbol (k: the shrink factor fitted on the "
-         "walk-forward; served: walk-forward MAE <= persistence, serving's "
-         "rule):\n\n| held out | model | tf | n | k | MAE ratio | MAE ratio "
-         "shrunk | direction | served |\n|---|---|---|---|---|---|---|---|---|"
-         "\n%s",
-         per_symbol);
-  printf("\nVerdict (the served model: shrunk; targets: MAE <= persistence, "
-         "1h direction >= 52%% with the CI's lower bound above 50%%, Brier < "
-         "0.25):\n\n| tf | model | MAE <= persistence | direction | Brier < "
-         "0.25 | served by the rule |\n|---|---|---|---|---|---|\n");
-  for (int j = 0; j < e->n_test_tf; j++) {
-    enum coin_tf tf = e->test_tf[j];
-    for (int k = 0; k < o->n_kinds; k++) {
-      struct oot_rows *r = &rows[k][tf];
-      if (!r->n)
-        continue;
+
       struct coin_score_summary m;
       oot_score(&m, r, 2);
       double q, lo, hi;
@@ -402,14 +403,30 @@ static int oot_run(const struct oot_opts *o, const struct oot_exp *e) {
       else
         snprintf(dir, sizeof(dir), "no target (%.2f%% [%.2f, %.2f])",
                  100 * m.dir_acc, 100 * m.dir_lo, 100 * m.dir_hi);
-      printf("| %s | %s + shrink | %s (%.5f [%.5f, %.5f]) | %s | %s (%.5f) | "
-             "%d of %d rotations |\n",
-             coin_tf_name(tf), o->kinds[k], q <= 1 ? "**met**" : "not met", q,
-             lo, hi, dir, m.brier < 0.25 ? "**met**" : "not met", m.brier,
-             served[k][tf], rotations);
+      fprintf(verdict,
+              "| %s | %s + shrink | %s (%.5f [%.5f, %.5f]) | %s | %s (%.5f) | "
+              "%d of %d rotations |\n",
+              coin_tf_name(tf), o->kinds[k], q <= 1 ? "**met**" : "not met", q,
+              lo, hi, dir, m.brier < 0.25 ? "**met**" : "not met", m.brier,
+              served[k][tf], rotations);
     }
   }
+  if (fclose(verdict) != 0) {
+    verdict = NULL;
+    rc = coin_error_set(COIN_ENOMEM, "out of memory");
+    goto out;
+  }
+  verdict = NULL;
+  printf("\nPer held-out symbol (k: the shrink factor fitted on the "
+         "walk-forward; served: walk-forward MAE <= persistence, serving's "
+         "rule):\n\n| held out | model | tf | n | k | MAE ratio | MAE ratio "
+         "shrunk | direction | served |\n|---|---|---|---|---|---|---|---|---|"
+         "\n%s%s",
+         per_symbol, verdict_text);
 out:
+  if (verdict)
+    fclose(verdict);
+  free(verdict_text);
   for (int k = 0; k < OOT_KINDS; k++)
     for (int t = 0; t < COIN_TF_COUNT; t++)
       free(rows[k][t].v);

@@ -47,23 +47,7 @@ cleanup() {
 }
 trap cleanup EXIT
 ihttp=$(free_port) irpc=$(free_port) nport=$(free_port) nmon=$(free_port)
-cat >"$tmp/influx.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$irpc"
-[meta]
-  dir = "$tmp/meta"
-[data]
-  dir = "$tmp/data"
-  wal-dir = "$tmp/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$ihttp"
-  log-enabled = false
-[continuous_queries]
-  enabled = false
-EOF
+"$src/scripts/influx-conf.sh" "$tmp/influx.conf" "$tmp" "$ihttp" "$irpc"
 influxd run -config "$tmp/influx.conf" >"$tmp/influx.log" 2>&1 &
 pids+=($!)
 /usr/sbin/nats-server -js -a 127.0.0.1 -p "$nport" -m "$nmon" -sd "$tmp/js" \

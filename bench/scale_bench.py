@@ -20,8 +20,10 @@ finally block; a hard timeout (SIGALRM) bounds the run.
 Usage: bench/scale_bench.py [--build build] [--data ../shared/data/candles]
           [--steady-minutes 4] [--timeout-minutes 25] [--keep]
 """
-import argparse, json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import argparse, json, os, shutil, signal, subprocess, sys, tempfile, threading, time
 import urllib.error, urllib.request
+
+from common import free_port, influx_conf
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 N_SYMBOLS = 1000  # --symbols N for a quick trial of the harness
@@ -47,14 +49,6 @@ def on_alarm(signum, frame):
 
 def log(msg):
     print(time.strftime("%H:%M:%S", time.gmtime()) + " " + msg, file=sys.stderr, flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
 
 
 def http_get(url, timeout=5):
@@ -203,15 +197,7 @@ class Stack:
         raise SystemExit("scale_bench: NATS cluster not ready in 60 s")
 
     def influx(self):
-        port, rpc = free_port(), free_port()
-        d = os.path.join(self.tmp, "influx")
-        conf = os.path.join(self.tmp, "influx.conf")
-        with open(conf, "w") as f:
-            f.write(f'reporting-disabled = true\nbind-address = "127.0.0.1:{rpc}"\n'
-                    f'[meta]\n  dir = "{d}/meta"\n[data]\n  dir = "{d}/data"\n'
-                    f'  wal-dir = "{d}/wal"\n  query-log-enabled = false\n'
-                    f'[monitor]\n  store-enabled = false\n'
-                    f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n')
+        conf, port = influx_conf(self.tmp)
         self.start("influxd", ["influxd", "run", "-config", conf])
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/ping")

@@ -115,6 +115,27 @@ start() {
   echo "$pid"
 }
 
+# start_service NAME PORT PATH: coin-NAME as NATS user coin-NAME (its
+# password file in $nats_conf), waited for on PORT's /healthz; says where
+# PATH is served and appends NAME to the caller's started list.
+start_service() {
+  local name="$1" port="$2" path="$3" pid
+  pid=$(start "$name" env NATS_USER="coin-$name" NATS_PASSWORD_FILE="$nats_conf/nats-$name.password" "$DEMO_BIN_DIR/coin-$name")
+  wait_http "$name" "$pid" "http://127.0.0.1:$port/healthz"
+  started+=("$name")
+  say "$(printf '%-12s' "coin-$name") http://127.0.0.1:$port$path"
+}
+
+# start_service_if_built NAME PORT PATH WHY: start_service when coin-NAME is
+# built, else a warning that it is skipped (WHY: what that means).
+start_service_if_built() {
+  if is_service "$DEMO_BIN_DIR/coin-$1"; then
+    start_service "$1" "$2" "$3"
+  else
+    say "WARNING: coin-$1 is not built yet: skipped$4"
+  fi
+}
+
 running_pids() {
   [ -f "$pids_file" ] || return 0
   while read -r name pid; do
@@ -324,23 +345,8 @@ cmd_start() {
 
   # ---- influxd ----
   mkdir -p "$DEMO_DIR/influx"
-  cat >"$DEMO_DIR/influx/influxdb.conf" <<EOF
-reporting-disabled = true
-bind-address = "127.0.0.1:$DEMO_INFLUX_RPC_PORT"
-[meta]
-  dir = "$DEMO_DIR/influx/meta"
-[data]
-  dir = "$DEMO_DIR/influx/data"
-  wal-dir = "$DEMO_DIR/influx/wal"
-  query-log-enabled = false
-[monitor]
-  store-enabled = false
-[http]
-  bind-address = "127.0.0.1:$DEMO_INFLUX_PORT"
-  log-enabled = false
-[continuous_queries]
-  enabled = false
-EOF
+  "$repo/scripts/influx-conf.sh" "$DEMO_DIR/influx/influxdb.conf" \
+    "$DEMO_DIR/influx" "$DEMO_INFLUX_PORT" "$DEMO_INFLUX_RPC_PORT"
   pid=$(start influxd influxd run -config "$DEMO_DIR/influx/influxdb.conf")
   wait_http influxd "$pid" "http://127.0.0.1:$DEMO_INFLUX_PORT/ping" 204
   say "influxd      http://127.0.0.1:$DEMO_INFLUX_PORT (database coin)"
@@ -382,27 +388,10 @@ EOF
   # the demo's publish looks for a new champion every 5 s (default 30)
   export PUBLISH_MODEL_CHECK_SECONDS="${PUBLISH_MODEL_CHECK_SECONDS:-5}"
 
-  local started=(ingest)
-  pid=$(start ingest env NATS_USER=coin-ingest NATS_PASSWORD_FILE="$nats_conf/nats-ingest.password" "$DEMO_BIN_DIR/coin-ingest")
-  wait_http ingest "$pid" "http://127.0.0.1:$DEMO_INGEST_PORT/healthz"
-  say "coin-ingest  http://127.0.0.1:$DEMO_INGEST_PORT/metrics"
-
-  if is_service "$DEMO_BIN_DIR/coin-publish"; then
-    pid=$(start publish env NATS_USER=coin-publish NATS_PASSWORD_FILE="$nats_conf/nats-publish.password" "$DEMO_BIN_DIR/coin-publish")
-    wait_http publish "$pid" "http://127.0.0.1:$DEMO_PUBLISH_PORT/healthz"
-    started+=(publish)
-    say "coin-publish http://127.0.0.1:$DEMO_PUBLISH_PORT/metrics"
-  else
-    say "WARNING: coin-publish is not built yet: skipped (the site will have no series)"
-  fi
-  if is_service "$DEMO_BIN_DIR/coin-monitor"; then
-    pid=$(start monitor env NATS_USER=coin-monitor NATS_PASSWORD_FILE="$nats_conf/nats-monitor.password" "$DEMO_BIN_DIR/coin-monitor")
-    wait_http monitor "$pid" "http://127.0.0.1:$DEMO_MONITOR_PORT/healthz"
-    started+=(monitor)
-    say "coin-monitor http://127.0.0.1:$DEMO_MONITOR_PORT/status"
-  else
-    say "WARNING: coin-monitor is not built yet: skipped"
-  fi
+  local started=()
+  start_service ingest "$DEMO_INGEST_PORT" /metrics
+  start_service_if_built publish "$DEMO_PUBLISH_PORT" /metrics " (the site will have no series)"
+  start_service_if_built monitor "$DEMO_MONITOR_PORT" /status ""
 
   write_nginx_conf
   # As root, nginx's workers run as "nobody": they must be able to read the

@@ -73,18 +73,25 @@ static int sleep_until(struct coin_exchange *ex, int64_t until_ms) {
   }
 }
 
+/* The start of now's minute, the window the exchange counts weight in; a
+ * new window starts the counts from 0. Called with b->lock held. */
+static int64_t budget_window(struct coin_exchange_budget *b, int64_t now) {
+  int64_t minute = now - now % 60000;
+  if (b->window_start_ms != minute) {
+    b->window_start_ms = minute;
+    b->weight_used = 0;
+    b->own_used = 0;
+  }
+  return minute;
+}
+
 int coin_exchange_budget_acquire(struct coin_exchange *ex, int64_t weight) {
   struct coin_exchange_budget *b = ex->opts.budget;
   for (;;) {
     int64_t now = coin_now_ms();
     int64_t wait_until = 0;
     pthread_mutex_lock(&b->lock);
-    int64_t minute = now - now % 60000;
-    if (b->window_start_ms != minute) {
-      b->window_start_ms = minute;
-      b->weight_used = 0;
-      b->own_used = 0;
-    }
+    int64_t minute = budget_window(b, now);
     int64_t usable = b->weight_limit * 9 / 10;
     if (b->paused_until_ms > now) {
       wait_until = b->paused_until_ms;
@@ -128,12 +135,7 @@ void coin_exchange_budget_report(struct coin_exchange *ex, int64_t used) {
   struct coin_exchange_budget *b = ex->opts.budget;
   int64_t now = coin_now_ms();
   pthread_mutex_lock(&b->lock);
-  int64_t minute = now - now % 60000;
-  if (b->window_start_ms != minute) {
-    b->window_start_ms = minute;
-    b->weight_used = 0;
-    b->own_used = 0;
-  }
+  budget_window(b, now);
   if (used > b->weight_used)
     b->weight_used = used;
   pthread_mutex_unlock(&b->lock);

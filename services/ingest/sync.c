@@ -451,17 +451,29 @@ static int on_page(void *ud, const struct coin_candle *rows,
 static int fetch_with(struct fetch_ctx *fc, int64_t from, int64_t to,
                       int64_t *out_stored);
 
-static int fetch(struct worker *w, struct series *s, int64_t from, int64_t to,
-                 int64_t now, int64_t last_closed, bool forward,
-                 enum coin_batch_kind kind, int64_t *out_stored) {
+/* progress (may be NULL) hears the rows of the range seen so far. */
+static int fetch_reporting(struct worker *w, struct series *s, int64_t from,
+                           int64_t to, int64_t now, int64_t last_closed,
+                           bool forward, enum coin_batch_kind kind,
+                           void (*progress)(void *ud, int64_t seen),
+                           void *progress_ud, int64_t *out_stored) {
   struct fetch_ctx f = {.w = w,
                         .s = s,
                         .now_ms = now,
                         .last_closed_ms = last_closed,
                         .range_from_ms = from,
                         .forward = forward,
-                        .kind = kind};
+                        .kind = kind,
+                        .progress = progress,
+                        .progress_ud = progress_ud};
   return fetch_with(&f, from, to, out_stored);
+}
+
+static int fetch(struct worker *w, struct series *s, int64_t from, int64_t to,
+                 int64_t now, int64_t last_closed, bool forward,
+                 enum coin_batch_kind kind, int64_t *out_stored) {
+  return fetch_reporting(w, s, from, to, now, last_closed, forward, kind, NULL,
+                         NULL, out_stored);
 }
 
 /* Fetches [from, to] through the page pipeline set up in fc. */
@@ -807,16 +819,8 @@ int sync_refill(struct worker *w, struct series *s, int64_t from, int64_t to,
   int64_t last_closed = coin_tf_last_closed(s->tf, now);
   if (to > last_closed)
     to = last_closed;
-  struct fetch_ctx f = {.w = w,
-                        .s = s,
-                        .now_ms = now,
-                        .last_closed_ms = last_closed,
-                        .range_from_ms = from,
-                        .forward = false,
-                        .kind = COIN_BATCH_BACKFILL,
-                        .progress = progress,
-                        .progress_ud = progress_ud};
-  rc = fetch_with(&f, from, to, out_stored);
+  rc = fetch_reporting(w, s, from, to, now, last_closed, false,
+                       COIN_BATCH_BACKFILL, progress, progress_ud, out_stored);
   if (s->gaps_dirty) {
     int src = save_gaps(w->in, s);
     if (src != 0)

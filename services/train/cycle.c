@@ -402,18 +402,8 @@ int train_cmd_cycle(struct train_ctx *c, const struct train_args *a) {
   struct train_series_list sl = {0};
   int rc = 0, exit_code;
   /* the arguments first: a usage error takes no lock */
-  if (a->kind && !coin_model_kind_exists(a->kind)) {
-    fprintf(stderr, "coin-train: --kind %s: unknown (rule: ridge|xgboost)\n",
-            a->kind);
-    return TRAIN_EXIT_USAGE;
-  }
-  if (a->policy && train_policy_parse(a->policy) < 0) {
-    fprintf(stderr,
-            "coin-train: --policy %s: unknown (rule: always|age|new_data|"
-            "age_or_new_data)\n",
-            a->policy);
-    return TRAIN_EXIT_USAGE;
-  }
+  if ((exit_code = train_args_check_kind_policy(a)) != 0)
+    return exit_code;
   if (train_series_from(&sl, c->cfg, a->symbols, a->timeframes) != 0) {
     fprintf(stderr, "coin-train: %s\n", coin_error_last());
     return TRAIN_EXIT_USAGE;

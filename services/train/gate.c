@@ -63,6 +63,19 @@ static void add_metric(struct verdict *v, const char *name, double x) {
     (void)coin_codec_metric_set(v->metrics, &v->n_metrics, name, x);
 }
 
+/* <role>_mae, <role>_dir_acc and <role>_brier: a model's realized shadow
+ * predictions, as the verdict reports them. */
+static void add_role_metrics(struct verdict *v, const char *role,
+                             const struct coin_score_summary *s) {
+  static const char *const suffix[] = {"mae", "dir_acc", "brier"};
+  const double x[] = {s->mae, s->dir_acc, s->brier};
+  for (int i = 0; i < 3; i++) {
+    char name[COIN_CODEC_ID_BYTES];
+    snprintf(name, sizeof(name), "%s_%s", role, suffix[i]);
+    add_metric(v, name, x[i]);
+  }
+}
+
 static bool passed(const struct verdict *v) {
   for (size_t i = 0; i < v->n; i++)
     if (!v->c[i].pass)
@@ -415,17 +428,13 @@ static void gate(struct verdict *v, struct train_ctx *c,
   coin_score_summarize(&b, &ev.b);
   coin_score_summarize(&base, &ev.base);
   add_metric(v, "realized_candles", (double)a.n);
-  add_metric(v, "challenger_mae", a.mae);
-  add_metric(v, "challenger_dir_acc", a.dir_acc);
-  add_metric(v, "challenger_brier", a.brier);
+  add_role_metrics(v, "challenger", &a);
   add_metric(v, "persistence_mae", base.mae);
   bool enough = a.n >= (uint64_t)cfg->promote_min_shadow;
   v->realized = a.n;
 
   if (cp) {
-    add_metric(v, "champion_mae", b.mae);
-    add_metric(v, "champion_dir_acc", b.dir_acc);
-    add_metric(v, "champion_brier", b.brier);
+    add_role_metrics(v, "champion", &b);
     add_check(v, "shadow_evidence", enough, false,
               "%llu realized candles predicted by both (need %lld)",
               (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
@@ -466,7 +475,9 @@ static void gate(struct verdict *v, struct train_ctx *c,
          pbrier = coin_codec_model_metric(ch, "wf.persistence_brier");
   /* TRAIN_GATE_AUTO (the cycle): only while the challenger has no
    * realized prediction at all; partial evidence is waited for */
-  if (!enough && bootstrap && (bootstrap != TRAIN_GATE_AUTO || a.n == 0)) {
+  bool on_walk_forward =
+      !enough && bootstrap && (bootstrap != TRAIN_GATE_AUTO || a.n == 0);
+  if (on_walk_forward) {
     /* The bootstrap path: no champion and no realized predictions yet
      * (serving has nothing to shadow), so the walk-forward evidence
      * (out-of-sample, time-ordered folds) stands in for shadow evidence.
@@ -499,25 +510,23 @@ static void gate(struct verdict *v, struct train_ctx *c,
                 "95%% CI +-%.3g, %.0f walk-forward rows): not significantly "
                 "worse than persistence, does not beat it",
                 mae, pmae, diff, ci, coin_codec_model_metric(ch, "wf.n"));
-    add_check(v, "bootstrap_walk_forward_beats_persistence_brier",
-              isfinite(brier) && brier < pbrier, true,
-              "Brier %.5f vs persistence %.5f", brier, pbrier);
-    add_check(v, "shadow_evidence", true, false,
-              "%llu realized predictions (need %lld): --bootstrap, no "
-              "champion yet: walk-forward evidence stands in",
-              (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
-    return;
+  } else {
+    /* without --bootstrap the first champion must beat persistence */
+    add_check(v, "walk_forward_beats_persistence_mae",
+              isfinite(mae) && mae < pmae, true, "MAE %.6g vs persistence %.6g",
+              mae, pmae);
   }
-  /* without --bootstrap the first champion must beat persistence */
-  add_check(v, "walk_forward_beats_persistence_mae",
-            isfinite(mae) && mae < pmae, true, "MAE %.6g vs persistence %.6g",
-            mae, pmae);
-  add_check(v, "walk_forward_beats_persistence_brier",
+  add_check(v,
+            on_walk_forward ? "bootstrap_walk_forward_beats_persistence_brier"
+                            : "walk_forward_beats_persistence_brier",
             isfinite(brier) && brier < pbrier, true,
             "Brier %.5f vs persistence %.5f", brier, pbrier);
-  add_check(v, "shadow_evidence", enough, false,
-            "%llu realized predictions (need %lld; --bootstrap lets "
-            "walk-forward evidence stand in for the first champion)",
+  add_check(v, "shadow_evidence", enough || on_walk_forward, false,
+            on_walk_forward
+                ? "%llu realized predictions (need %lld): --bootstrap, no "
+                  "champion yet: walk-forward evidence stands in"
+                : "%llu realized predictions (need %lld; --bootstrap lets "
+                  "walk-forward evidence stand in for the first champion)",
             (unsigned long long)a.n, (long long)cfg->promote_min_shadow);
   if (enough) {
     add_check(v, "shadow_beats_persistence_mae", a.mae < base.mae, true,

@@ -183,6 +183,22 @@ int train_policy_parse(const char *name) {
   return -1;
 }
 
+int train_args_check_kind_policy(const struct train_args *a) {
+  if (a->kind && !coin_model_kind_exists(a->kind)) {
+    fprintf(stderr, "coin-train: --kind %s: unknown (rule: ridge|xgboost)\n",
+            a->kind);
+    return TRAIN_EXIT_USAGE;
+  }
+  if (a->policy && train_policy_parse(a->policy) < 0) {
+    fprintf(stderr,
+            "coin-train: --policy %s: unknown (rule: always|age|new_data|"
+            "age_or_new_data)\n",
+            a->policy);
+    return TRAIN_EXIT_USAGE;
+  }
+  return 0;
+}
+
 int train_retrain_due(struct train_ctx *c, int policy,
                       const struct coin_model_metadata *champ,
                       const char *label, const struct train_series_list *sl,
@@ -675,21 +691,12 @@ int train_cmd_train(struct train_ctx *c, const struct train_args *a) {
   struct coin_lock *lock = NULL;
   struct train_run_result res;
   struct train_run_opts o = {.from_ms = 0};
-  if (a->kind && !coin_model_kind_exists(a->kind)) {
-    fprintf(stderr, "coin-train: --kind %s: unknown (rule: ridge|xgboost)\n",
-            a->kind);
-    return TRAIN_EXIT_USAGE;
-  }
-  if (a->policy && train_policy_parse(a->policy) < 0) {
-    fprintf(stderr,
-            "coin-train: --policy %s: unknown (rule: always|age|new_data|"
-            "age_or_new_data)\n",
-            a->policy);
-    return TRAIN_EXIT_USAGE;
-  }
+  int exit_code = train_args_check_kind_policy(a);
+  if (exit_code != 0)
+    return exit_code;
   if (a->window_days > 0)
     o.from_ms = train_wall_ms() - a->window_days * COIN_DAY_MS;
-  int exit_code = train_lock(c, &lock, a->hold_lock_ms);
+  exit_code = train_lock(c, &lock, a->hold_lock_ms);
   if (exit_code != 0)
     return exit_code;
   exit_code = train_run_locked(c, a, lock, &o, &res);

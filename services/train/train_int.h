@@ -230,5 +230,8 @@ int train_retrain_due(struct train_ctx *c, int policy,
                       size_t why_bytes);
 /* "always" .. "age_or_new_data" -> enum train_policy; -1 unknown. */
 int train_policy_parse(const char *name);
+/* --kind and --policy, when given, name a known kind and policy; else
+ * TRAIN_EXIT_USAGE with the one-line error printed. */
+int train_args_check_kind_policy(const struct train_args *a);
 
 #endif
