@@ -18,6 +18,7 @@
 #include "coin/error.h"
 #include "coin/httpd.h"
 #include "coin/log.h"
+#include "coin/parse.h"
 #include "replay.h"
 
 #define DEFAULT_DATA_DIR "../shared/data/candles"
@@ -44,17 +45,6 @@ static int fail_usage(const char *fmt, ...) {
   va_end(ap);
   fputs(" (see --help)\n", stderr);
   return 2;
-}
-
-/* Whole-string signed integer in [lo, hi]. */
-static int parse_int(int64_t *out, const char *text, int64_t lo, int64_t hi) {
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(text, &end, 10);
-  if (text[0] == '\0' || *end != '\0' || errno != 0 || v < lo || v > hi)
-    return -1;
-  *out = v;
-  return 0;
 }
 
 static bool is_dir(const char *path) {
@@ -115,44 +105,44 @@ static int parse_args(struct replay_opts *o, char *host, size_t host_bytes,
     case OPT_ALIAS: o->data.aliases = optarg; break;
     case OPT_FAULTS: o->faults_spec = optarg; break;
     case OPT_CLONE:
-      if (parse_int(&v, optarg, 0, REPLAY_MAX_ALIASES) < 0)
+      if (coin_parse_i64(&v, optarg, 0, REPLAY_MAX_ALIASES) < 0)
         return fail_usage("--clone \"%s\": want 0..%d", optarg,
                           REPLAY_MAX_ALIASES);
       o->data.clone = (unsigned)v;
       break;
     case OPT_SEED:
-      if (parse_int(&v, optarg, 0, INT64_MAX) < 0)
+      if (coin_parse_i64(&v, optarg, 0, INT64_MAX) < 0)
         return fail_usage("--seed \"%s\": want an integer >= 0", optarg);
       o->seed = (uint64_t)v;
       break;
     case OPT_WEIGHT:
-      if (parse_int(&v, optarg, 1, 1000000000) < 0)
+      if (coin_parse_i64(&v, optarg, 1, 1000000000) < 0)
         return fail_usage("--weight-limit \"%s\": want 1..1000000000", optarg);
       o->weight_limit = (int)v;
       break;
     case OPT_BAN_AFTER:
-      if (parse_int(&v, optarg, 0, 1000000) < 0)
+      if (coin_parse_i64(&v, optarg, 0, 1000000) < 0)
         return fail_usage("--ban-after \"%s\": want 0..1000000", optarg);
       o->ban_after_429 = (int)v;
       break;
     case OPT_BAN_SECONDS:
-      if (parse_int(&v, optarg, 1, 259200) < 0)
+      if (coin_parse_i64(&v, optarg, 1, 259200) < 0)
         return fail_usage("--ban-seconds \"%s\": want 1..259200", optarg);
       o->ban_seconds = (int)v;
       break;
     case OPT_HORIZON:
-      if (parse_int(&v, optarg, 0, 3650) < 0)
+      if (coin_parse_i64(&v, optarg, 0, 3650) < 0)
         return fail_usage("--horizon-days \"%s\": want 0..3650", optarg);
       o->data.horizon_days = (int)v;
       break;
     case OPT_SHIFT:
-      if (parse_int(&v, optarg, -100000, 100000) < 0)
+      if (coin_parse_i64(&v, optarg, -100000, 100000) < 0)
         return fail_usage("--shift-weeks \"%s\": want -100000..100000", optarg);
       o->data.shift_fixed = true;
       o->data.shift_weeks = v;
       break;
     case OPT_THREADS:
-      if (parse_int(&v, optarg, 0, 1024) < 0)
+      if (coin_parse_i64(&v, optarg, 0, 1024) < 0)
         return fail_usage("--threads \"%s\": want 0 (one per connection) "
                           "..1024",
                           optarg);

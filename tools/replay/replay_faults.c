@@ -5,6 +5,7 @@
  * random state, so concurrent requests cannot disturb the sequence.
  * Parsed once at start; read-only afterwards.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "coin/error.h"
+#include "coin/parse.h"
 #include "replay.h"
 
 #define MAX_DELAY_MS 600000
@@ -37,19 +39,19 @@ double replay_faults_uniform(uint64_t seed, uint64_t n, uint64_t salt) {
   return (double)(x >> 11) * 0x1.0p-53;
 }
 
-static int parse_u64(uint64_t *out, const char *text) {
-  if (text[0] == '\0' || strspn(text, "0123456789") != strlen(text) ||
-      strlen(text) > 19)
+/* Digits only (no sign), as every number of the fault language. */
+static int parse_i64(int64_t *out, const char *text) {
+  if (!isdigit((unsigned char)text[0]) ||
+      coin_parse_i64(out, text, 0, INT64_MAX) != 0)
     return -1;
-  *out = strtoull(text, NULL, 10);
   return 0;
 }
 
-static int parse_i64(int64_t *out, const char *text) {
-  uint64_t u;
-  if (parse_u64(&u, text) < 0 || u > (uint64_t)INT64_MAX)
+static int parse_u64(uint64_t *out, const char *text) {
+  int64_t v;
+  if (parse_i64(&v, text) != 0)
     return -1;
-  *out = (int64_t)u;
+  *out = (uint64_t)v;
   return 0;
 }
 
