@@ -159,3 +159,16 @@ int coin_exchange_validate(const char *exchange) {
   return name_validate("exchange", exchange, exchange_char, exchange_char,
                        "[a-z0-9_]{1,32}");
 }
+
+size_t coin_candle_lower_bound(const struct coin_candle *rows, size_t n,
+                               int64_t t_ms) {
+  size_t lo = 0, hi = n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (rows[mid].open_ms < t_ms)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}

@@ -399,15 +399,7 @@ int coin_candle_file_load_dir(struct coin_candle_file **out, const char *dir,
 
 size_t coin_candle_file_lower_bound(const struct coin_candle_file *f,
                                     int64_t t_ms) {
-  size_t lo = 0, hi = f->count;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (f->rows[mid].open_ms < t_ms)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
+  return coin_candle_lower_bound(f->rows, f->count, t_ms);
 }
 
 void coin_candle_file_free(struct coin_candle_file *f) {

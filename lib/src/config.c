@@ -65,11 +65,8 @@ void coin_cfg_errors_add(struct coin_cfg_errors *errs, const char *fmt, ...) {
   char line[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(line, sizeof(line), fmt, ap);
+  coin_fmt_vline(line, sizeof(line), fmt, ap);
   va_end(ap);
-  for (char *p = line; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = ' ';
   errs->count++;
   size_t n = strlen(line);
   if (errs->len + n + 2 > ERRORS_MAX_BYTES)

@@ -1,5 +1,6 @@
 /* error.c: thread-local last-error text (libgit2 git_error_set style). */
 #include "coin/error.h"
+#include "coin/fmt.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,12 +13,8 @@ static _Thread_local char errbuf[ERRBUF_BYTES];
 int coin_error_set(int code, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
+  coin_fmt_vline(errbuf, sizeof(errbuf), fmt, ap);
   va_end(ap);
-  /* One line, always: a newline from a dependency's text would split logs. */
-  for (char *p = errbuf; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = ' ';
   return code;
 }
 

@@ -247,3 +247,10 @@ const char *coin_fmt_shown(char *buf, size_t bufsize, const char *text) {
   buf[i] = '\0';
   return buf;
 }
+
+void coin_fmt_vline(char *out, size_t n, const char *fmt, va_list ap) {
+  vsnprintf(out, n, fmt, ap);
+  for (char *p = out; *p; p++)
+    if (*p == '\n' || *p == '\r')
+      *p = ' ';
+}

@@ -85,22 +85,23 @@ struct req {
 /* ---- options ---------------------------------------------------------- */
 
 void coin_influx_options_init(struct coin_influx_options *o) {
-  memset(o, 0, sizeof(*o));
-  o->url = "http://127.0.0.1:8086";
-  o->db = COIN_INFLUX_DB;
-  o->connect_timeout_ms = 3000;
-  o->timeout_ms = 30000;
-  o->query_timeout_ms = 600000;
-  o->max_retries = 3;
-  o->backoff_base_ms = 100;
-  o->backoff_max_ms = 5000;
-  o->batch_max_points = 5000;
-  o->batch_max_bytes = COIN_BUF_CAP_INFLUX_BATCH;
-  o->chunk_size = 10000;
-  o->max_chunk_bytes = (size_t)8 << 20;
-  o->max_columns = 256;
-  o->max_tags = 64;
-  o->max_error_body_bytes = COIN_BUF_CAP_INFLUX_ERROR_BODY;
+  *o = (struct coin_influx_options){
+      .url = "http://127.0.0.1:8086",
+      .db = COIN_INFLUX_DB,
+      .connect_timeout_ms = 3000,
+      .timeout_ms = 30000,
+      .query_timeout_ms = 600000,
+      .max_retries = 3,
+      .backoff_base_ms = 100,
+      .backoff_max_ms = 5000,
+      .batch_max_points = 5000,
+      .batch_max_bytes = COIN_BUF_CAP_INFLUX_BATCH,
+      .chunk_size = 10000,
+      .max_chunk_bytes = (size_t)8 << 20,
+      .max_columns = 256,
+      .max_tags = 64,
+      .max_error_body_bytes = COIN_BUF_CAP_INFLUX_ERROR_BODY,
+  };
 }
 
 static int check_name(const char *s, const char *field) {

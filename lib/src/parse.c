@@ -4,7 +4,6 @@
 #include "coin/parse.h"
 
 #include "coin/error.h"
-#include "coin/timeframe.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -72,64 +71,4 @@ int coin_parse_enum(int *out, const char *what, const char *text,
   return coin_error_set(COIN_EINVAL, "%s \"%.40s\": want one of%s%s%s%s", what,
                         text, want, hint ? " (" : "", hint ? hint : "",
                         hint ? ")" : "");
-}
-
-/* Reads exactly n digits at *p into *v; advances *p. */
-static bool take_digits(const char **p, int n, int *v) {
-  int x = 0;
-  for (int i = 0; i < n; i++) {
-    if (!isdigit((unsigned char)(*p)[i]))
-      return false;
-    x = x * 10 + ((*p)[i] - '0');
-  }
-  *p += n;
-  *v = x;
-  return true;
-}
-
-static int days_in_month(int y, int m) {
-  static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : d[m - 1];
-}
-
-int coin_parse_time(int64_t *out, const char *text, int64_t now_ms) {
-  if (!strcmp(text, "now")) {
-    *out = now_ms;
-    return 0;
-  }
-  size_t n = strspn(text, "0123456789");
-  if (n > 0 && n == strlen(text)) {
-    if (n > 15)
-      goto bad; /* past year 33658 */
-    *out = strtoll(text, NULL, 10);
-    return 0;
-  }
-  const char *p = text;
-  int y, mo, d, h = 0, mi = 0, s = 0;
-  if (!take_digits(&p, 4, &y) || *p++ != '-' || !take_digits(&p, 2, &mo) ||
-      *p++ != '-' || !take_digits(&p, 2, &d))
-    goto bad;
-  if (*p == 'T' || *p == ' ') {
-    p++;
-    if (!take_digits(&p, 2, &h) || *p++ != ':' || !take_digits(&p, 2, &mi))
-      goto bad;
-    if (*p == ':') {
-      p++;
-      if (!take_digits(&p, 2, &s))
-        goto bad;
-    }
-  }
-  if (*p == 'Z')
-    p++;
-  if (*p != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-      d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 59)
-    goto bad;
-  *out = coin_tf_from_civil(y, mo, d) + h * COIN_HOUR_MS + mi * COIN_MINUTE_MS +
-         s * INT64_C(1000);
-  return 0;
-bad:
-  return coin_error_set(COIN_EINVAL,
-                        "not a time (rule: now, epoch milliseconds, "
-                        "YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z], UTC)");
 }

@@ -32,7 +32,7 @@ static bool tf_in(const struct coin_cfg_tf_list *l, enum coin_tf tf) {
 /* ---- HTTP endpoints ----------------------------------------------------- */
 
 static int metrics_cb(char **out, void *ctx) {
-  return ingest_metrics_text(out, ctx);
+  return coin_prom_text(out, ingest_metrics, ingest_metric_count, ctx);
 }
 
 /* InfluxDB answers a ping (at most one a second, shared by the handlers)

@@ -340,7 +340,4 @@ void runtime_window_touch(struct ingest *in); /* after a cycle: save soon */
 void runtime_window_stop(struct ingest *in);  /* last save, join (idempotent) */
 void runtime_window_destroy(struct ingest *in);
 
-/* metrics.c */
-int ingest_metrics_text(char **out, struct ingest *in);
-
 #endif

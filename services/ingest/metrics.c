@@ -207,7 +207,3 @@ const struct coin_prom_metric ingest_metrics[] = {
                        "1 when connected to NATS."),
 };
 const size_t ingest_metric_count = COIN_ARRAY_LEN(ingest_metrics);
-
-int ingest_metrics_text(char **out, struct ingest *in) {
-  return coin_prom_text(out, ingest_metrics, ingest_metric_count, in);
-}

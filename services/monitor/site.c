@@ -12,6 +12,7 @@
 
 #include "coin/candle.h"
 #include "coin/error.h"
+#include "coin/fmt.h"
 #include "coin/site.h"
 #include "jscan.h"
 
@@ -163,12 +164,8 @@ static void set_err(char **err, const char *fmt, ...) {
   char buf[MON_DETAIL_BYTES];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof(buf), fmt, ap);
+  coin_fmt_vline(buf, sizeof(buf), fmt, ap); /* names may hold a "\n" */
   va_end(ap);
-  /* One line, always: names quoted from a file may hold a decoded "\n". */
-  for (char *p = buf; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = ' ';
   free(*err);
   *err = strdup(buf);
 }

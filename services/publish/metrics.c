@@ -181,7 +181,3 @@ const struct coin_prom_metric publish_metrics[] = {
                        "1 when connected to NATS."),
 };
 const size_t publish_metric_count = COIN_ARRAY_LEN(publish_metrics);
-
-int metrics_text(char **out, struct publish *p) {
-  return coin_prom_text(out, publish_metrics, publish_metric_count, p);
-}

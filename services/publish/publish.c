@@ -80,7 +80,7 @@ static int wait_for_lease(struct publish *p) {
 /* ---- HTTP endpoints ----------------------------------------------------- */
 
 static int metrics_cb(char **out, void *ctx) {
-  return metrics_text(out, ctx);
+  return coin_prom_text(out, publish_metrics, publish_metric_count, ctx);
 }
 
 static void handle_http(void *ctx, const struct coin_httpd_request *req,

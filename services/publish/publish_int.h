@@ -322,6 +322,5 @@ void track_render(struct coin_jbuf *b, struct publish *p, struct pseries *s,
 /* ---- metrics.c ------------------------------------------------------------
  */
 void metrics_observe_latency(struct publish_counters *c, int64_t latency_ms);
-int metrics_text(char **out, struct publish *p);
 
 #endif

@@ -6,6 +6,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,8 +243,23 @@ static void fixed8_like_binance(void) {
   }
 }
 
+static void vline_of(char *out, size_t n, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  coin_fmt_vline(out, n, fmt, ap);
+  va_end(ap);
+}
+
+static void one_line_always(void) {
+  char t[32];
+  vline_of(t, sizeof(t), "a\nb\r\nc %s", "d\ne");
+  ASSERT_EQ_STR(t, "a b  c d e");
+  vline_of(t, 8, "%s", "0123456789\n");
+  ASSERT_EQ_STR(t, "0123456"); /* cut like vsnprintf */
+}
+
 TEST_MAIN(RUN_TEST(shortest_and_exact); RUN_TEST(random_bits_round_trip);
           RUN_TEST(fast_path_equals_printf);
-          RUN_TEST(parse_decimal_equals_strtod);
+          RUN_TEST(parse_decimal_equals_strtod); RUN_TEST(one_line_always);
           RUN_TEST(plain_decimal_like_an_exchange);
           RUN_TEST(fixed8_like_binance))

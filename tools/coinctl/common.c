@@ -7,6 +7,7 @@
 
 #include "coin/clock.h"
 #include "coin/error.h"
+#include "coin/fmt.h"
 #include "coin/parse.h"
 
 #include <ctype.h>
@@ -21,12 +22,8 @@ int coinctl_fail(const char *cmd, int code, const char *fmt, ...) {
   char text[1024];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(text, sizeof(text), fmt, ap);
+  coin_fmt_vline(text, sizeof(text), fmt, ap); /* one line, whatever it holds */
   va_end(ap);
-  /* One line, whatever the text holds. */
-  for (char *p = text; *p; p++)
-    if (*p == '\n' || *p == '\r')
-      *p = ' ';
   fprintf(stderr, "coinctl %s: %s\n", cmd, text);
   return code;
 }

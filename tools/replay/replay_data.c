@@ -482,16 +482,7 @@ static bool make_view(struct view *v, const struct replay_source *src,
 
 /* First index whose served open time is >= t. */
 static size_t lower_bound(const struct view *v, int64_t t) {
-  size_t lo = 0, hi = v->count;
-  int64_t key = t - v->shift_ms;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (v->rows[mid].open_ms < key)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo;
+  return coin_candle_lower_bound(v->rows, v->count, t - v->shift_ms);
 }
 
 static bool gapped(const struct replay_query *q, const struct view *v,

@@ -43,18 +43,13 @@ void replay_render_kline(struct coin_jbuf *b, const struct replay_kline *k) {
    * The files have no trade data: quote volume is approximated with the
    * typical price, trades and taker volumes are 0 (docs/replay-exchange.md). */
   double quote_volume = k->volume * (k->high + k->low + k->close) / 3.0;
+  const double ohlcv[] = {k->open, k->high, k->low, k->close, k->volume};
   coin_jbuf_putn(b, "[", 1);
   coin_jbuf_i64(b, k->open_ms);
-  coin_jbuf_putn(b, ",", 1);
-  jb_qdbl(b, k->open);
-  coin_jbuf_putn(b, ",", 1);
-  jb_qdbl(b, k->high);
-  coin_jbuf_putn(b, ",", 1);
-  jb_qdbl(b, k->low);
-  coin_jbuf_putn(b, ",", 1);
-  jb_qdbl(b, k->close);
-  coin_jbuf_putn(b, ",", 1);
-  jb_qdbl(b, k->volume);
+  for (size_t i = 0; i < sizeof(ohlcv) / sizeof(ohlcv[0]); i++) {
+    coin_jbuf_putn(b, ",", 1);
+    jb_qdbl(b, ohlcv[i]);
+  }
   coin_jbuf_putn(b, ",", 1);
   coin_jbuf_i64(b, k->close_ms);
   coin_jbuf_putn(b, ",", 1);

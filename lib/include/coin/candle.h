@@ -33,4 +33,9 @@ int coin_candle_validate(const struct coin_candle *c, enum coin_tf tf,
 int coin_symbol_validate(const char *symbol);
 int coin_exchange_validate(const char *exchange);
 
+/* Index of the first of rows[0..n) (ascending by open_ms) with
+ * open_ms >= t_ms; n when none. */
+size_t coin_candle_lower_bound(const struct coin_candle *rows, size_t n,
+                               int64_t t_ms);
+
 #endif

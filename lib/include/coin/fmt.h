@@ -6,6 +6,7 @@
 #ifndef COIN_FMT_H
 #define COIN_FMT_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -54,5 +55,11 @@ size_t coin_fmt_double_slow(char *out, double v);
  * strtod would, without strtod: false (out not written) for anything else,
  * which the caller hands to strtod. */
 bool coin_fmt_parse_decimal(double *out, const char *s);
+
+/* vsnprintf into out[n], then every line break turned into a space: one
+ * line, always (a newline from a dependency's text or a decoded name would
+ * split a log line or an error report). */
+void coin_fmt_vline(char *out, size_t n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #endif
