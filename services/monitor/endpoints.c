@@ -20,31 +20,6 @@
 
 /* ---- the status document ------------------------------------------------ */
 
-static void put_alert(struct coin_jbuf *b, const char *key,
-                      const struct monitor *m, const struct mon_series *s,
-                      const struct mon_alert *a) {
-  char id[COIN_CODEC_ALERT_ID_BYTES];
-  coin_jbuf_key(b, key);
-  if (!a->active) {
-    coin_jbuf_putn(b, "null,", 5);
-    return;
-  }
-  mon_alert_id(id, m, s, a->alertname, a->starts_at_ms);
-  coin_jbuf_putn(b, "{", 1);
-  coin_jbuf_kstr(b, "alert_id", id);
-  coin_jbuf_kstr(b, "alertname", a->alertname);
-  coin_jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
-  coin_jbuf_kstr(b, "state", coin_codec_state_name(a->state));
-  coin_jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
-  coin_jbuf_ktime(b, "starts_at", a->starts_at_ms);
-  coin_jbuf_kint(b, "repeat_count", a->repeat_count);
-  coin_jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
-  coin_jbuf_kint_or_null(b, "next_repeat_ms",
-                         a->next_repeat_ms > 0 ? a->next_repeat_ms : -1);
-  coin_jbuf_trim_comma(b);
-  coin_jbuf_putn(b, "},", 2);
-}
-
 static void put_wm(struct coin_jbuf *b, const char *key_ms, const char *key,
                    int64_t v) {
   coin_jbuf_kint_or_null(b, key_ms, v);
@@ -112,8 +87,8 @@ int status_series_json(struct coin_jbuf *b, const struct monitor *m,
   coin_jbuf_kstr(b, "cause", s->cause);
   coin_jbuf_kstr(b, "detail", s->detail[0] ? s->detail : NULL);
   coin_jbuf_kbool(b, "pending_recheck", s->pending);
-  put_alert(b, "alert", m, s, &s->alert);
-  put_alert(b, "degraded_alert", m, s, &s->dalert);
+  state_alert_json(b, "alert", m, s, &s->alert, MON_ALERT_STATUS);
+  state_alert_json(b, "degraded_alert", m, s, &s->dalert, MON_ALERT_STATUS);
   coin_jbuf_key(b, "last_alert");
   if (s->last_alert.set) {
     const struct mon_last_alert *l = &s->last_alert;

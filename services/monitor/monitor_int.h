@@ -495,6 +495,13 @@ enum coin_severity eval_severity(enum coin_fresh_state s);
 int state_encode(char **out, size_t *out_len, const struct monitor *m,
                  const struct mon_series *s);
 int state_decode(struct mon_series *s, const char *json, size_t len);
+/* One alert episode a of s as the member "key":{...}, (or "key":null, when
+ * not active): the record's form, or the status document's, which adds
+ * starts_at as text and writes a repeat not scheduled as null. */
+enum mon_alert_view { MON_ALERT_RECORD, MON_ALERT_STATUS };
+void state_alert_json(struct coin_jbuf *b, const char *key,
+                      const struct monitor *m, const struct mon_series *s,
+                      const struct mon_alert *a, enum mon_alert_view view);
 /* Loads every persisted state of the configured series. */
 int state_load_all(struct monitor *m);
 

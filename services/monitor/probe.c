@@ -559,9 +559,7 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     coin_jbuf_putn(b, "{", 1);
     coin_jbuf_kint(b, "good", (int64_t)w[i].good);
     coin_jbuf_kint(b, "all", (int64_t)w[i].all);
-    coin_jbuf_key(b, "sli");
-    coin_jbuf_num(b, sli_of(&w[i]));
-    coin_jbuf_putn(b, ",", 1);
+    coin_jbuf_knum(b, "sli", sli_of(&w[i]));
     coin_jbuf_key(b, "burn_rate");
     coin_jbuf_num(b, probe_burn_rate(w[i].good, w[i].all, p->slo));
     coin_jbuf_putn(b, "},", 2);
@@ -576,9 +574,7 @@ void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
     coin_jbuf_kstr(b, "rule", r->name);
     coin_jbuf_kint(b, "long_minutes", r->long_minutes);
     coin_jbuf_kint(b, "short_minutes", r->short_minutes);
-    coin_jbuf_key(b, "threshold");
-    coin_jbuf_num(b, r->rate);
-    coin_jbuf_putn(b, ",", 1);
+    coin_jbuf_knum(b, "threshold", r->rate);
     coin_jbuf_kstr(b, "severity", coin_codec_severity_name(r->severity));
     coin_jbuf_kbool(b, "firing", p->firing[i]);
     coin_jbuf_trim_comma(b);

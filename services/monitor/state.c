@@ -4,6 +4,8 @@
  * docs/monitor.md): state, since, degraded, the active alerts with their
  * repeat counts and last notification, and the last alert sent. Loaded
  * once at start, so a restart neither re-fires nor forgets an escalation.
+ * An alert episode is written here in both of its forms: the record's and
+ * the status document's (endpoints.c).
  * Thread model: encode on the pass thread (under m->lock); load before any
  * other thread runs.
  */
@@ -18,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void put_alert(struct coin_jbuf *b, const char *key,
+void state_alert_json(struct coin_jbuf *b, const char *key,
                       const struct monitor *m, const struct mon_series *s,
-                      const struct mon_alert *a) {
+                      const struct mon_alert *a, enum mon_alert_view view) {
   char id[COIN_CODEC_ALERT_ID_BYTES];
   coin_jbuf_key(b, key);
   if (!a->active) {
@@ -34,9 +36,15 @@ static void put_alert(struct coin_jbuf *b, const char *key,
   coin_jbuf_kstr(b, "severity", coin_codec_severity_name(a->severity));
   coin_jbuf_kstr(b, "state", coin_codec_state_name(a->state));
   coin_jbuf_kint(b, "starts_at_ms", a->starts_at_ms);
+  if (view == MON_ALERT_STATUS)
+    coin_jbuf_ktime(b, "starts_at", a->starts_at_ms);
   coin_jbuf_kint(b, "repeat_count", a->repeat_count);
   coin_jbuf_kint(b, "last_notified_ms", a->last_notified_ms);
-  coin_jbuf_kint(b, "next_repeat_ms", a->next_repeat_ms);
+  if (view == MON_ALERT_STATUS) /* no repeat scheduled (0) reads as null */
+    coin_jbuf_kint_or_null(b, "next_repeat_ms",
+                           a->next_repeat_ms > 0 ? a->next_repeat_ms : -1);
+  else /* the record keeps the value as it is, for state_decode */
+    coin_jbuf_kint(b, "next_repeat_ms", a->next_repeat_ms);
   coin_jbuf_trim_comma(b);
   coin_jbuf_putn(b, "},", 2);
 }
@@ -76,8 +84,8 @@ int state_encode(char **out, size_t *out_len, const struct monitor *m,
   coin_jbuf_kint_or_null(
       &b, "first_fresh_ms",
       s->ever_fresh && s->first_fresh_ms > 0 ? s->first_fresh_ms : -1);
-  put_alert(&b, "alert", m, s, &s->alert);
-  put_alert(&b, "degraded_alert", m, s, &s->dalert);
+  state_alert_json(&b, "alert", m, s, &s->alert, MON_ALERT_RECORD);
+  state_alert_json(&b, "degraded_alert", m, s, &s->dalert, MON_ALERT_RECORD);
   coin_jbuf_key(&b, "last_alert");
   if (s->last_alert.set) {
     const struct mon_last_alert *l = &s->last_alert;
