@@ -23,7 +23,7 @@ static const char usage[] =
     "            [--policy always|age|new_data|age_or_new_data]\n"
     "            [--window-days N] [--shuffle-labels] [--json]\n"
     "  evaluate  [--model VERSION|champion|challenger] [--symbols ...]\n"
-    "            [--timeframes ...] [--from DATE|MS] [--to DATE|MS] [--json]\n"
+    "            [--timeframes ...] [--from TIME] [--to TIME] [--json]\n"
     "  promote   [--version VERSION] [--dry-run] [--bootstrap] [--json]\n"
     "  rollback  [--json]\n"
     "  cycle     one scheduled run (hourly): roll back a champion on "
@@ -36,6 +36,7 @@ static const char usage[] =
     "            [--policy ...] [--window-days N] [--json]\n"
     "  ls        [--json]\n"
     "  show      [VERSION|champion|challenger]\n"
+    "TIME: now, epoch ms, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS][Z] (UTC)\n"
     "exit codes: 0 done, 1 failed, 2 usage or configuration, 3 another job "
     "holds the lock (nothing done), 4 refused by the promotion gate (promote;\n"
     "cycle exits 0 on a refusal: the event says it)\n";
