@@ -590,6 +590,17 @@ static void print_verdict(struct train_ctx *c, const struct train_args *a,
             v->c[i].name, v->c[i].detail);
 }
 
+/* ---- failure ------------------------------------------------------------- */
+
+void train_report_failure(const char *command, int rc) {
+  fprintf(stderr, "coin-train %s: %s\n", command, coin_error_last());
+  if (coin_log_enabled(COIN_LOG_LEVEL_ERROR)) {
+    char msg[64];
+    snprintf(msg, sizeof(msg), "%s failed", command);
+    COIN_LOG_ERROR(msg, COIN_LOG_RC(rc));
+  }
+}
+
 /* ---- promote ---------------------------------------------------------------
  */
 
@@ -764,8 +775,7 @@ int train_promote_locked(struct train_ctx *c, const struct train_args *a,
   goto out;
 fail:
   snprintf(res->summary, sizeof(res->summary), "%s", coin_error_last());
-  fprintf(stderr, "coin-train promote: %s\n", coin_error_last());
-  COIN_LOG_ERROR("promote failed", COIN_LOG_RC(rc));
+  train_report_failure("promote", rc);
   exit_code = TRAIN_EXIT_FAILED;
 out:
   free(v);
@@ -891,8 +901,7 @@ int train_rollback_locked(struct train_ctx *c, const struct train_args *a,
   exit_code = TRAIN_EXIT_OK;
   goto out;
 fail:
-  fprintf(stderr, "coin-train rollback: %s\n", coin_error_last());
-  COIN_LOG_ERROR("rollback failed", COIN_LOG_RC(rc));
+  train_report_failure("rollback", rc);
 out:
   coin_model_free(m);
   return exit_code;
