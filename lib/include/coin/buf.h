@@ -5,7 +5,8 @@
  * COIN_ENOMEM when an allocation fails (message set). After any append the
  * bytes are NUL-terminated (the NUL is not counted in len or the cap). The
  * buffer owns its bytes until coin_buf_take hands them out. Not thread-safe;
- * one owner at a time.
+ * one owner at a time. coin_grow, at the end, applies the same doubling and
+ * cap to the caller's arrays of items.
  */
 #ifndef COIN_BUF_H
 #define COIN_BUF_H
