@@ -1,9 +1,11 @@
 /* buf.c: the capped growable byte buffer (see buf.h). The allocation grows
- * by doubling from MIN_ALLOC_BYTES and never beyond the cap plus the NUL. */
+ * by doubling from MIN_ALLOC_BYTES and never beyond the cap plus the NUL.
+ * coin_grow applies the same rule to arrays of items. */
 #include "coin/buf.h"
 
 #include "coin/error.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,5 +126,36 @@ int coin_buf_take(char **out, size_t *out_len, struct coin_buf *b) {
   b->p = NULL;
   b->len = 0;
   b->alloc_bytes = 0;
+  return 0;
+}
+
+int coin_grow(void *items, size_t *cap, size_t need, size_t item_size,
+              size_t max_items) {
+  if (need <= *cap)
+    return 0;
+  if (need > max_items)
+    return coin_error_set(COIN_ETOOBIG, "more than %zu items", max_items);
+  if (need > SIZE_MAX / item_size)
+    return coin_error_set(COIN_ENOMEM, "out of memory (%zu items of %zu bytes)",
+                          need, item_size);
+  size_t n = *cap ? *cap : COIN_GROW_MIN_ITEMS;
+  while (n < need && n <= SIZE_MAX / 2)
+    n *= 2;
+  if (n < need)
+    n = need;
+  if (n > max_items)
+    n = max_items;
+  if (n > SIZE_MAX / item_size)
+    n = SIZE_MAX / item_size; /* still >= need */
+  /* items points at a T *: its pointer is read and written as bytes, so no
+   * object is accessed through a void * of another type */
+  void *old;
+  memcpy(&old, items, sizeof(old));
+  void *p = realloc(old, n * item_size);
+  if (!p)
+    return coin_error_set(COIN_ENOMEM, "out of memory (%zu items of %zu bytes)",
+                          n, item_size);
+  memcpy(items, &p, sizeof(p));
+  *cap = n;
   return 0;
 }

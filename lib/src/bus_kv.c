@@ -6,6 +6,7 @@
  * entries and key lists are heap copies owned by the caller.
  */
 #include "bus_int.h"
+#include "coin/buf.h"
 #include "coin/clock.h"
 
 #include "coin/error.h"
@@ -494,22 +495,11 @@ int coin_bus_kv_keys(struct coin_bus_kv_keys *out, struct coin_bus_kv *kv,
       break; /* all current keys seen */
     const char *key = kvEntry_Key(e);
     if (key && strncmp(key, prefix, plen) == 0) {
-      if (r.len == COIN_BUS_KEYS_MAX) {
+      if ((rc = coin_grow(&r.keys, &cap, r.len + 1, sizeof(*r.keys),
+                          COIN_BUS_KEYS_MAX)) != 0) {
         kvEntry_Destroy(e);
-        rc = coin_error_set(COIN_ETOOBIG, "kv %s keys: more than %d keys",
-                            kv->bucket, COIN_BUS_KEYS_MAX);
+        rc = coin_error_wrap(rc, "kv %s keys", kv->bucket);
         goto out;
-      }
-      if (r.len == cap) {
-        size_t ncap = cap ? cap * 2 : 16;
-        char **nk = realloc(r.keys, ncap * sizeof(*nk));
-        if (nk == NULL) {
-          kvEntry_Destroy(e);
-          rc = coin_error_set(COIN_ENOMEM, "kv keys: out of memory");
-          goto out;
-        }
-        r.keys = nk;
-        cap = ncap;
       }
       r.keys[r.len] = bus_strdup(key);
       if (r.keys[r.len] == NULL) {

@@ -33,6 +33,17 @@ struct model_kind {
   size_t fit_bytes_per_row;
 };
 
+/* A kind's table is its functions by name: <prefix>_fit, <prefix>_predict,
+ * <prefix>_save, <prefix>_load, <prefix>_describe, <prefix>_free (static in
+ * model_<kind>.c). */
+#define MODEL_OPS(prefix, kind_name, bytes_per_row)                            \
+  {                                                                            \
+    .name = (kind_name), .fit = prefix##_fit, .predict = prefix##_predict,     \
+    .save = prefix##_save, .load = prefix##_load,                              \
+    .describe = prefix##_describe, .free = prefix##_free,                      \
+    .fit_bytes_per_row = (bytes_per_row),                                      \
+  }
+
 extern const struct model_kind model_kind_ridge;
 extern const struct model_kind model_kind_xgboost;
 

@@ -248,13 +248,5 @@ static int ridge_describe(const void *state, char **out) {
   return *out ? 0 : coin_error_set(COIN_ENOMEM, "ridge describe: no memory");
 }
 
-const struct model_kind model_kind_ridge = {
-    .name = "ridge",
-    .fit = ridge_fit,
-    .predict = ridge_predict,
-    .save = ridge_save,
-    .load = ridge_load,
-    .describe = ridge_describe,
-    .free = ridge_free,
-    .fit_bytes_per_row = 0,
-};
+/* the fit holds d x d sums, nothing per row */
+const struct model_kind model_kind_ridge = MODEL_OPS(ridge, "ridge", 0);

@@ -249,15 +249,8 @@ static int xgb_describe(const void *state, char **out) {
   return *out ? 0 : coin_error_set(COIN_ENOMEM, "xgboost describe: no memory");
 }
 
-const struct model_kind model_kind_xgboost = {
-    .name = "xgboost",
-    .fit = xgb_fit,
-    .predict = xgb_predict,
-    .save = xgb_save,
-    .load = xgb_load,
-    .describe = xgb_describe,
-    .free = xgb_free,
-    /* the booster's copy of the rows (index + value per cell), the
-     * quantized histogram index, float labels, gradients, predictions */
-    .fit_bytes_per_row = 12 * COIN_FEATURES_COUNT + 64,
-};
+/* Bytes per row at the fit's peak: the booster's copy of the rows (index +
+ * value per cell), the quantized histogram index, float labels, gradients,
+ * predictions. */
+const struct model_kind model_kind_xgboost =
+    MODEL_OPS(xgb, "xgboost", 12 * COIN_FEATURES_COUNT + 64);

@@ -13,6 +13,7 @@
  * Threads: one thread at a time per serving object (serving.h).
  */
 #include "coin/serving.h"
+#include "coin/buf.h"
 #include "coin/clock.h"
 
 #include "coin/error.h"
@@ -487,18 +488,10 @@ static int realize_row(void *ud, const struct coin_influx_row *row) {
   if (!version || !role || !t || !pr || !ic || t->type != COIN_INFLUX_INT ||
       pr->type != COIN_INFLUX_FLOAT || ic->type != COIN_INFLUX_FLOAT)
     return 0; /* not a complete record: skip */
-  if (c->n == c->cap) {
-    if (c->cap >= REALIZE_MAX_ROWS)
-      return coin_error_set(COIN_ETOOBIG,
-                            "realize: more than %d prediction records",
-                            REALIZE_MAX_ROWS);
-    size_t cap = c->cap ? c->cap * 2 : 64;
-    struct pending *p = realloc(c->rows, cap * sizeof(*p));
-    if (!p)
-      return coin_error_set(COIN_ENOMEM, "realize: out of memory");
-    c->rows = p;
-    c->cap = cap;
-  }
+  int rc = coin_grow(&c->rows, &c->cap, c->n + 1, sizeof(*c->rows),
+                     REALIZE_MAX_ROWS);
+  if (rc)
+    return coin_error_wrap(rc, "realize: prediction records");
   struct pending *p = &c->rows[c->n++];
   snprintf(p->version, sizeof(p->version), "%s", version);
   snprintf(p->role, sizeof(p->role), "%s", role);

@@ -9,6 +9,7 @@
  */
 #include "ingest_int.h"
 
+#include "coin/buf.h"
 #include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
@@ -16,6 +17,7 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -575,15 +577,10 @@ struct scan_ctx {
 static void scan_flush_run(struct scan_ctx *sc) {
   if (sc->run_from < 0)
     return;
-  if (sc->n_ranges == sc->cap_ranges) {
-    size_t cap = sc->cap_ranges ? sc->cap_ranges * 2 : 16;
-    void *r = realloc(sc->ranges, cap * sizeof(*sc->ranges));
-    if (!r) {
-      sc->run_from = -1;
-      return;
-    }
-    sc->ranges = r;
-    sc->cap_ranges = cap;
+  if (coin_grow(&sc->ranges, &sc->cap_ranges, sc->n_ranges + 1,
+                sizeof(*sc->ranges), SIZE_MAX) != 0) {
+    sc->run_from = -1;
+    return;
   }
   sc->ranges[sc->n_ranges][0] = sc->run_from;
   sc->ranges[sc->n_ranges][1] = sc->run_to;

@@ -14,6 +14,7 @@
  * memory; c->lock (a leaf) guards the view that /status and /metrics read. */
 #include "monitor_int.h"
 
+#include "coin/buf.h"
 #include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/log.h"
@@ -108,17 +109,10 @@ bool champ_eval_add(struct mon_champ_eval *e, const char *symbol,
     e->rows_ignored++;
     return false;
   }
-  if (e->n_rows == e->cap_rows) {
-    size_t cap = e->cap_rows ? e->cap_rows * 2 : 1024;
-    if (cap > e->max_rows)
-      cap = e->max_rows;
-    struct mon_champ_row *v = realloc(e->rows, cap * sizeof(*v));
-    if (v == NULL) {
-      e->rows_ignored++;
-      return false;
-    }
-    e->rows = v;
-    e->cap_rows = cap;
+  if (coin_grow(&e->rows, &e->cap_rows, e->n_rows + 1, sizeof(*e->rows),
+                e->max_rows) != 0) {
+    e->rows_ignored++;
+    return false;
   }
   struct mon_champ_row *r = &e->rows[e->n_rows++];
   memset(r, 0, sizeof(*r));

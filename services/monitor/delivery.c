@@ -20,6 +20,7 @@
  * lock (nothing else is taken while it is held). */
 #include "monitor_int.h"
 
+#include "coin/buf.h"
 #include "coin/clock.h"
 #include "coin/jbuf.h"
 #include "coin/log.h"
@@ -73,18 +74,10 @@ static struct mon_ledger_entry *find(struct mon_ledger *l, const char *msg_id,
  * untracked); under the lock. */
 static struct mon_ledger_entry *add(struct mon_ledger *l, const char *msg_id,
                                     uint64_t key, int64_t raised_ms) {
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 64;
-    if (cap > MON_LEDGER_MAX_ENTRIES)
-      cap = MON_LEDGER_MAX_ENTRIES;
-    struct mon_ledger_entry *e =
-        cap > l->cap ? realloc(l->e, cap * sizeof(*e)) : NULL;
-    if (e == NULL) {
-      l->untracked++;
-      return NULL;
-    }
-    l->e = e;
-    l->cap = cap;
+  if (coin_grow(&l->e, &l->cap, l->n + 1, sizeof(*l->e),
+                MON_LEDGER_MAX_ENTRIES) != 0) {
+    l->untracked++; /* full, or out of memory */
+    return NULL;
   }
   char *id = strdup(msg_id);
   if (id == NULL) {

@@ -7,9 +7,11 @@
  */
 #include "publish_int.h"
 
+#include "coin/buf.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,14 +61,9 @@ int series_add(struct pseries **out, struct publish *p, const char *exchange,
   if ((rc = coin_exchange_validate(exchange)) != 0 ||
       (rc = coin_symbol_validate(symbol)) != 0)
     return rc;
-  if (p->n_series == p->cap_series) {
-    size_t cap = p->cap_series ? p->cap_series * 2 : 64;
-    struct pseries **v = realloc(p->series, cap * sizeof(*v));
-    if (!v)
-      return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-    p->series = v;
-    p->cap_series = cap;
-  }
+  if ((rc = coin_grow(&p->series, &p->cap_series, p->n_series + 1,
+                      sizeof(*p->series), SIZE_MAX)) != 0)
+    return coin_error_wrap(rc, "publish: series");
   s = calloc(1, sizeof(*s));
   if (!s)
     return coin_error_set(COIN_ENOMEM, "publish: out of memory");
@@ -177,17 +174,9 @@ static bool same_candle(const struct coin_candle *a,
 }
 
 static int reserve_rows(struct pseries *s, size_t more) {
-  if (s->n + more <= s->cap)
-    return 0;
-  size_t cap = s->cap ? s->cap : 16;
-  while (cap < s->n + more)
-    cap *= 2;
-  struct prow *v = realloc(s->rows, cap * sizeof(*v));
-  if (!v)
-    return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-  s->rows = v;
-  s->cap = cap;
-  return 0;
+  int rc =
+      coin_grow(&s->rows, &s->cap, s->n + more, sizeof(*s->rows), SIZE_MAX);
+  return rc ? coin_error_wrap(rc, "publish: rows") : 0;
 }
 
 static void stats_reset(struct merge_stats *st) {
@@ -272,21 +261,9 @@ struct read_ctx {
 
 static int collect(void *ud, const struct coin_candle *c) {
   struct read_ctx *r = ud;
-  if (r->n == r->cap) {
-    if (r->n >= r->max)
-      return coin_error_set(COIN_ETOOBIG,
-                            "InfluxDB read: more than %zu candles in the "
-                            "window",
-                            r->max);
-    size_t cap = r->cap ? r->cap * 2 : 256;
-    if (cap > r->max)
-      cap = r->max;
-    struct coin_candle *v = realloc(r->v, cap * sizeof(*v));
-    if (!v)
-      return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-    r->v = v;
-    r->cap = cap;
-  }
+  int rc = coin_grow(&r->v, &r->cap, r->n + 1, sizeof(*r->v), r->max);
+  if (rc)
+    return coin_error_wrap(rc, "InfluxDB read: candles in the window");
   /* The SoT holds what ingest validated; a row that is not a candle of this
    * timeframe (a hand-written point) is not published. */
   if (coin_candle_validate(c, r->tf, -1) != 0)

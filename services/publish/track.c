@@ -9,10 +9,12 @@
  */
 #include "publish_int.h"
 
+#include "coin/buf.h"
 #include "coin/error.h"
 #include "coin/log.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,14 +59,10 @@ int track_put(struct pseries *s, const struct ptrack *row) {
     return 0;
   }
   size_t at = (size_t)(-i - 1);
-  if (s->n_track == s->cap_track) {
-    size_t cap = s->cap_track ? s->cap_track * 2 : 64;
-    struct ptrack *v = realloc(s->track, cap * sizeof(*v));
-    if (!v)
-      return coin_error_set(COIN_ENOMEM, "publish: out of memory");
-    s->track = v;
-    s->cap_track = cap;
-  }
+  int rc = coin_grow(&s->track, &s->cap_track, s->n_track + 1,
+                     sizeof(*s->track), SIZE_MAX);
+  if (rc)
+    return coin_error_wrap(rc, "publish: track");
   memmove(s->track + at + 1, s->track + at,
           (s->n_track - at) * sizeof(*s->track));
   s->track[at] = *row;

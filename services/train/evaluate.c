@@ -8,7 +8,6 @@
 #include "train_int.h"
 
 #include "coin/error.h"
-#include "coin/log.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -111,8 +110,7 @@ int train_cmd_evaluate(struct train_ctx *c, const struct train_args *a) {
   exit_code = TRAIN_EXIT_OK;
   goto out;
 fail:
-  fprintf(stderr, "coin-train evaluate: %s\n", coin_error_last());
-  COIN_LOG_ERROR("evaluate failed", COIN_LOG_RC(rc));
+  train_report_failure("evaluate", rc);
 out:
   free(xb);
   free(zb);

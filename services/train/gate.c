@@ -10,6 +10,7 @@
  */
 #include "train_int.h"
 
+#include "coin/buf.h"
 #include "coin/error.h"
 #include "coin/log.h"
 #include "coin/track.h"
@@ -17,6 +18,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,33 +117,19 @@ static int intern(struct evidence_ctx *e, const char *sym, const char *tf,
       *out = (uint32_t)i;
       return 0;
     }
-  if (e->n_series == e->cap_series) {
-    size_t cap = e->cap_series ? 2 * e->cap_series : 16;
-    char(*s)[48] = realloc(e->series, cap * sizeof(*s));
-    if (!s)
-      return coin_error_set(COIN_ENOMEM, "out of memory");
-    e->series = s;
-    e->cap_series = cap;
-  }
+  int rc = coin_grow(&e->series, &e->cap_series, e->n_series + 1,
+                     sizeof(*e->series), SIZE_MAX);
+  if (rc)
+    return coin_error_wrap(rc, "shadow evidence: series");
   snprintf(e->series[e->n_series], 48, "%s", key);
   *out = (uint32_t)e->n_series++;
   return 0;
 }
 
 static int push(struct rec **arr, size_t *n, size_t *cap, const struct rec *r) {
-  if (*n == *cap) {
-    if (*cap >= SHADOW_MAX_RECORDS)
-      return coin_error_set(COIN_ETOOBIG,
-                            "shadow evidence: more than %d "
-                            "records",
-                            SHADOW_MAX_RECORDS);
-    size_t nc = *cap ? 2 * *cap : 1024;
-    struct rec *p = realloc(*arr, nc * sizeof(*p));
-    if (!p)
-      return coin_error_set(COIN_ENOMEM, "out of memory");
-    *arr = p;
-    *cap = nc;
-  }
+  int rc = coin_grow(arr, cap, *n + 1, sizeof(**arr), SHADOW_MAX_RECORDS);
+  if (rc)
+    return coin_error_wrap(rc, "shadow evidence: records");
   (*arr)[(*n)++] = *r;
   return 0;
 }
@@ -590,6 +578,17 @@ static void print_verdict(struct train_ctx *c, const struct train_args *a,
             v->c[i].name, v->c[i].detail);
 }
 
+/* ---- failure ------------------------------------------------------------- */
+
+void train_report_failure(const char *command, int rc) {
+  fprintf(stderr, "coin-train %s: %s\n", command, coin_error_last());
+  if (coin_log_enabled(COIN_LOG_LEVEL_ERROR)) {
+    char msg[64];
+    snprintf(msg, sizeof(msg), "%s failed", command);
+    COIN_LOG_ERROR(msg, COIN_LOG_RC(rc));
+  }
+}
+
 /* ---- promote ---------------------------------------------------------------
  */
 
@@ -764,8 +763,7 @@ int train_promote_locked(struct train_ctx *c, const struct train_args *a,
   goto out;
 fail:
   snprintf(res->summary, sizeof(res->summary), "%s", coin_error_last());
-  fprintf(stderr, "coin-train promote: %s\n", coin_error_last());
-  COIN_LOG_ERROR("promote failed", COIN_LOG_RC(rc));
+  train_report_failure("promote", rc);
   exit_code = TRAIN_EXIT_FAILED;
 out:
   free(v);
@@ -891,8 +889,7 @@ int train_rollback_locked(struct train_ctx *c, const struct train_args *a,
   exit_code = TRAIN_EXIT_OK;
   goto out;
 fail:
-  fprintf(stderr, "coin-train rollback: %s\n", coin_error_last());
-  COIN_LOG_ERROR("rollback failed", COIN_LOG_RC(rc));
+  train_report_failure("rollback", rc);
 out:
   coin_model_free(m);
   return exit_code;

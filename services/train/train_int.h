@@ -110,6 +110,9 @@ struct json_t *train_summary_json(const struct coin_score *s);
 /* Writes report as one compact JSON line to c->report (the caller keeps
  * its reference). */
 void train_emit_json(struct train_ctx *c, struct json_t *report);
+/* A command's failure, once: "coin-train <command>: <last error>" on stderr
+ * and the error log line "<command> failed" with rc (gate.c). */
+void train_report_failure(const char *command, int rc);
 /* Lock for a registry mutation; TRAIN_EXIT_LOCKED (message printed) when
  * another job holds it, TRAIN_EXIT_FAILED on other errors, else 0. */
 int train_lock(struct train_ctx *c, struct coin_lock **out, int64_t hold_ms);

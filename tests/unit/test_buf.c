@@ -193,7 +193,59 @@ static void jbuf_on_the_capped_buffer(void) {
   free(out);
 }
 
+static void arrays_grow_by_doubling(void) {
+  uint64_t *v = NULL;
+  size_t cap = 0;
+  ASSERT_OK(coin_grow(&v, &cap, 0, sizeof(*v), SIZE_MAX)); /* nothing to do */
+  ASSERT_TRUE(v == NULL);
+  ASSERT_EQ_INT(cap, 0);
+  ASSERT_OK(coin_grow(&v, &cap, 1, sizeof(*v), SIZE_MAX));
+  ASSERT_TRUE(v != NULL);
+  ASSERT_EQ_INT(cap, COIN_GROW_MIN_ITEMS);
+  for (size_t i = 0; i < 1000; i++) {
+    ASSERT_OK(coin_grow(&v, &cap, i + 1, sizeof(*v), SIZE_MAX));
+    v[i] = i * 7;
+  }
+  ASSERT_EQ_INT(cap, 1024); /* 16 doubled six times */
+  for (size_t i = 0; i < 1000; i++)
+    ASSERT_EQ_INT(v[i], i * 7); /* kept across the reallocations */
+  uint64_t *same = v;
+  ASSERT_OK(coin_grow(&v, &cap, 1024, sizeof(*v), SIZE_MAX)); /* fits */
+  ASSERT_TRUE(v == same);
+  ASSERT_OK(coin_grow(&v, &cap, 5000, sizeof(*v), SIZE_MAX)); /* one jump */
+  ASSERT_EQ_INT(cap, 8192);
+  free(v);
+}
+
+static void arrays_respect_their_cap(void) {
+  int *v = NULL;
+  size_t cap = 0;
+  ASSERT_OK(coin_grow(&v, &cap, 10, sizeof(*v), 10));
+  ASSERT_EQ_INT(cap, 10); /* the first allocation is clamped too */
+  free(v);
+  v = NULL;
+  cap = 0;
+  for (size_t i = 0; i < 100; i++)
+    ASSERT_OK(coin_grow(&v, &cap, i + 1, sizeof(*v), 100));
+  ASSERT_EQ_INT(cap, 100); /* 64 doubled would be 128: clamped */
+  int *before = v;
+  ASSERT_RC(coin_grow(&v, &cap, 101, sizeof(*v), 100), COIN_ETOOBIG);
+  ASSERT_CONTAINS(coin_error_last(), "more than 100 items");
+  ASSERT_TRUE(v == before); /* unchanged */
+  ASSERT_EQ_INT(cap, 100);
+  free(v);
+
+  /* A size that does not fit in size_t is refused, nothing changed. */
+  char *big = NULL;
+  size_t big_cap = 0;
+  ASSERT_RC(coin_grow(&big, &big_cap, SIZE_MAX / 2, 4, SIZE_MAX), COIN_ENOMEM);
+  ASSERT_CONTAINS(coin_error_last(), "out of memory");
+  ASSERT_TRUE(big == NULL);
+  ASSERT_EQ_INT(big_cap, 0);
+}
+
 TEST_MAIN(RUN_TEST(cap_is_respected); RUN_TEST(grows);
           RUN_TEST(take_hands_out_the_bytes); RUN_TEST(reset_keeps_the_memory);
           RUN_TEST(printf_formats); RUN_TEST(zero_length_adds);
-          RUN_TEST(jbuf_on_the_capped_buffer))
+          RUN_TEST(jbuf_on_the_capped_buffer);
+          RUN_TEST(arrays_grow_by_doubling); RUN_TEST(arrays_respect_their_cap))

@@ -7,6 +7,7 @@
  */
 #include "coinctl.h"
 
+#include "coin/buf.h"
 #include "coin/clock.h"
 #include "coin/error.h"
 #include "coin/file.h"
@@ -14,6 +15,7 @@
 
 #include <jansson.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +39,7 @@ struct site_ctx {
   int64_t now_ms;
   bool bad; /* something hard_stale or corrupt now */
   struct coinctl_table t;
-  size_t cap;
+  size_t cap_rows, cap_colors; /* of t.rows, t.colors */
 };
 
 static char *dup_time(int64_t ms) {
@@ -51,18 +53,11 @@ static char *dup_time(int64_t ms) {
 static int add_row(struct site_ctx *c, const char *series, const char *file,
                    const char *written, const char *now_state, int64_t soft_ms,
                    int64_t hard_ms, const char *detail) {
-  if (c->t.n_rows == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 32;
-    char ***rows = realloc(c->t.rows, cap * sizeof(*rows));
-    if (!rows)
-      return COIN_ENOMEM;
-    c->t.rows = rows;
-    const char **colors = realloc(c->t.colors, cap * sizeof(*colors));
-    if (!colors)
-      return COIN_ENOMEM;
-    c->t.colors = colors;
-    c->cap = cap;
-  }
+  if (coin_grow(&c->t.rows, &c->cap_rows, c->t.n_rows + 1, sizeof(*c->t.rows),
+                SIZE_MAX) != 0 ||
+      coin_grow(&c->t.colors, &c->cap_colors, c->t.n_rows + 1,
+                sizeof(*c->t.colors), SIZE_MAX) != 0)
+    return COIN_ENOMEM;
   char **r = calloc(7, sizeof(*r));
   if (!r)
     return COIN_ENOMEM;

@@ -7,12 +7,14 @@
  */
 #include "coinctl.h"
 
+#include "coin/buf.h"
 #include "coin/clock.h"
 #include "coin/codec.h"
 #include "coin/error.h"
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -55,14 +57,8 @@ static struct wm_series *find_or_add(struct wm_list *l,
         !strcmp(l->items[i].id.symbol, id->symbol) &&
         l->items[i].id.tf == id->tf)
       return &l->items[i];
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 32;
-    struct wm_series *p = realloc(l->items, cap * sizeof(*p));
-    if (p == NULL)
-      return NULL;
-    l->items = p;
-    l->cap = cap;
-  }
+  if (coin_grow(&l->items, &l->cap, l->n + 1, sizeof(*l->items), SIZE_MAX) != 0)
+    return NULL;
   struct wm_series *s = &l->items[l->n++];
   memset(s, 0, sizeof(*s));
   s->id = *id;

@@ -5,7 +5,8 @@
  * COIN_ENOMEM when an allocation fails (message set). After any append the
  * bytes are NUL-terminated (the NUL is not counted in len or the cap). The
  * buffer owns its bytes until coin_buf_take hands them out. Not thread-safe;
- * one owner at a time.
+ * one owner at a time. coin_grow, at the end, applies the same doubling and
+ * cap to the caller's arrays of items.
  */
 #ifndef COIN_BUF_H
 #define COIN_BUF_H
@@ -87,5 +88,21 @@ size_t coin_buf_len(const struct coin_buf *b);
  * NULL; "" when empty) and leaves b empty with the same cap. COIN_ENOMEM:
  * nothing written to out, b unchanged. */
 int coin_buf_take(char **out, size_t *out_len, struct coin_buf *b);
+
+/*
+ * Arrays that grow by doubling (the same rule for items as for bytes above).
+ * items is the address of an array pointer (a T **; the array is NULL while
+ * *cap is 0) with room for *cap items of item_size bytes (> 0). Makes room
+ * for at least need items: nothing to do when need <= *cap, else *cap
+ * doubles (from COIN_GROW_MIN_ITEMS) until it holds need, but never beyond
+ * max_items (SIZE_MAX: no cap). Returns 0, COIN_ETOOBIG when need >
+ * max_items, COIN_ENOMEM when the allocation fails or its size would
+ * overflow; on error (message set) *items and *cap are unchanged. The items
+ * held are kept, the new room is not initialized. The caller owns the array
+ * and frees it with free().
+ */
+#define COIN_GROW_MIN_ITEMS 16
+int coin_grow(void *items, size_t *cap, size_t need, size_t item_size,
+              size_t max_items);
 
 #endif
