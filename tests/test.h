@@ -125,8 +125,10 @@ int coin_test_summary(void);
 #define RUN_TEST(fn) coin_test_run(#fn, fn)
 
 /* Declares main(): list the tests in the block. Filter by name: argv[1]
- * (a substring, or "=name" for one case; setup and teardown always run).
- * CTest has each case as <exe>.<case> too (label "case"): ctest -R name. */
+ * (a substring, "=name" for one case, "..name" for the cases up to name;
+ * setup and teardown always run). CTest has each case as <exe>.<case> too
+ * (label "case"): ctest -R name runs "=name" for a unit test and "..name"
+ * for an integration test, whose cases build on the ones before. */
 #define TEST_MAIN(...)                                                         \
   int main(int argc, char **argv) {                                            \
     coin_test_main_begin(argc, argv);                                          \
