@@ -259,7 +259,6 @@ int ingest_gaps_decode(struct known_gap **gaps, size_t *n, size_t *n_skipped,
 /* sync.c: one series, one cycle (forward fill, then gaps). */
 int sync_series(struct worker *w, struct series *s, int64_t now_ms);
 bool sync_due(const struct ingest *in, const struct series *s, int64_t now_ms);
-int sync_load_state(struct ingest *in, struct series *s);
 /* The oldest open time InfluxDB accepts for tf at now: for 1m the first
  * candle inside rp_1m (retention_days), with one minute to spare so that
  * a write a moment later is still inside; INT64_MIN for the others (no
@@ -304,7 +303,6 @@ void members_start(struct ingest *in);
 void members_tick(struct ingest *in, bool force);
 void members_leave(struct ingest *in);
 bool members_owns(struct ingest *in, size_t series);
-const char *members_owner(const struct membership *ms, const char *series);
 
 /* sched.c: the worker pool and the control thread; the round dispatch
  * (series that are due and not busy, healthy ones first); waiting. */
@@ -336,8 +334,7 @@ void control_thread_stop(struct ingest *in); /* joins it (idempotent) */
 void runtime_window_init(struct ingest *in);
 void runtime_window_load(struct ingest *in);
 int runtime_window_start(struct ingest *in);
-void runtime_window_touch(struct ingest *in); /* after a cycle: save soon */
-void runtime_window_stop(struct ingest *in);  /* last save, join (idempotent) */
-void runtime_window_destroy(struct ingest *in);
+void runtime_window_touch(struct ingest *in);   /* after a cycle: save soon */
+void runtime_window_destroy(struct ingest *in); /* last save, join, free */
 
 #endif

@@ -60,7 +60,8 @@ static uint64_t weight(const char *member, const char *series) {
   return h;
 }
 
-const char *members_owner(const struct membership *ms, const char *series) {
+static const char *members_owner(const struct membership *ms,
+                                 const char *series) {
   const char *best = NULL;
   uint64_t best_w = 0;
   for (size_t i = 0; i < ms->n_live; i++) {

@@ -140,7 +140,7 @@ void runtime_window_touch(struct ingest *in) {
   pthread_mutex_unlock(&rw->lock);
 }
 
-void runtime_window_stop(struct ingest *in) {
+static void runtime_window_stop(struct ingest *in) {
   struct runtime_window *rw = &in->rw;
   if (!rw->started)
     return;

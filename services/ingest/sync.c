@@ -550,7 +550,7 @@ bool sync_due(const struct ingest *in, const struct series *s, int64_t now) {
   return false;
 }
 
-int sync_load_state(struct ingest *in, struct series *s) {
+static int sync_load_state(struct ingest *in, struct series *s) {
   int rc = 0;
   if (!s->wm_loaded && (rc = load_watermark(in, s)) != 0)
     return rc;

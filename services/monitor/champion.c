@@ -175,9 +175,10 @@ static void target_of(char out[MON_GLOBAL_TARGET_BYTES], const char *exchange,
            coin_tf_name(s->tf));
 }
 
-void champ_summary(char *out, size_t n, const char *version, const char *target,
-                   const struct coin_track_window *w, int64_t window_ms,
-                   const char *extra) {
+/* "champion v3 worse than persistence on pooled over 168h00m: n=240, ..." */
+static void champ_summary(char *out, size_t n, const char *version,
+                          const char *target, const struct coin_track_window *w,
+                          int64_t window_ms, const char *extra) {
   char dur[32], ci[96], hit[96];
   mon_fmt_duration(dur, sizeof(dur), window_ms);
   if (isfinite(w->diff_lo))

@@ -187,7 +187,7 @@ static struct mon_ledger_view view_of(struct mon_ledger *l) {
   return v;
 }
 
-int64_t delivery_deadline_ms(const struct monitor *m) {
+static int64_t delivery_deadline_ms(const struct monitor *m) {
   return m->cfg->delivery_deadline_seconds * 1000;
 }
 

@@ -26,8 +26,8 @@ static void put_wm(struct coin_jbuf *b, const char *key_ms, const char *key,
   coin_jbuf_ktime(b, key, v);
 }
 
-int status_series_json(struct coin_jbuf *b, const struct monitor *m,
-                       const struct mon_series *s, int64_t now_ms) {
+static int status_series_json(struct coin_jbuf *b, const struct monitor *m,
+                              const struct mon_series *s, int64_t now_ms) {
   (void)now_ms;
   enum coin_fresh_state st = s->known ? s->state : COIN_STATE_UNSPECIFIED;
   coin_jbuf_putn(b, "{", 1);

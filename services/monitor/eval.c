@@ -34,7 +34,7 @@ static bool escalated(enum coin_fresh_state s) {
          s == COIN_STATE_HARD_STALE_ESCALATED;
 }
 
-const char *eval_alertname(enum coin_fresh_state base) {
+static const char *eval_alertname(enum coin_fresh_state base) {
   switch (base) {
   case COIN_STATE_SOFT_STALE: return "CoinSoftStale";
   case COIN_STATE_HARD_STALE: return "CoinHardStale";

@@ -482,7 +482,6 @@ void mon_fmt_duration(char *out, size_t n, int64_t ms);
 void eval_series(struct monitor *m, struct mon_series *s, int64_t now_ms);
 /* One full pass over all series at now_ms. */
 void eval_pass(struct monitor *m, int64_t now_ms);
-const char *eval_alertname(enum coin_fresh_state base);
 /* The codec Alert of one of s's alert episodes (labels = Alertmanager's). */
 void eval_alert_fill(struct coin_alert *a, const struct monitor *m,
                      const struct mon_series *s, const struct mon_alert *al,
@@ -536,7 +535,6 @@ void mon_global_sweep(struct monitor *m, int64_t now_ms);
 
 /* delivery.c: per-sink ledgers of alerts owed vs delivered. */
 struct coin_jbuf;
-int64_t delivery_deadline_ms(const struct monitor *m);
 /* Every sink owes msg_id (the outbox, after JetStream stored it). */
 void delivery_expect(struct monitor *m, const char *msg_id, int64_t raised_ms);
 /* The sink's thread settles msg_id (delivered, or given up). */
@@ -561,9 +559,6 @@ void delivery_status_json(struct coin_jbuf *b, struct monitor *m);
 int sinks_setup(struct monitor *m);
 int sinks_start(struct monitor *m);
 void sinks_stop(struct monitor *m);
-/* Payloads (also used by tests through the documented format). */
-int sink_webhook_body(char **out, size_t *out_len, const struct coin_alert *a,
-                      const char *msg_id);
 int sink_am_body(char **out, size_t *out_len, const struct monitor_config *cfg,
                  const struct coin_alert *a, int64_t now_ms, int64_t resend_ms);
 /* The signed webhook's headers for body at unix time ts_seconds (a fresh one
@@ -609,8 +604,6 @@ int status_build(char **out, size_t *out_len, struct monitor *m);
  * own evaluation; none while unknown, corrupt or insufficient_data). */
 void status_series_validity(struct coin_site_validity *out,
                             const struct mon_series *s, int64_t now_ms);
-int status_series_json(struct coin_jbuf *b, const struct monitor *m,
-                       const struct mon_series *s, int64_t now_ms);
 int metrics_text(char **out, struct monitor *m);
 
 /* ---- availability probe: SLI arithmetic (probe_sli.c) ----
@@ -655,10 +648,6 @@ int probe_new(struct mon_probe **out, struct monitor *m, const char *url,
               int64_t interval_seconds, double slo);
 int probe_start(struct mon_probe *p); /* the thread; 0 without a URL */
 void probe_free(struct mon_probe *p); /* stops and joins the thread */
-/* Counts one probe result and evaluates the burn rules (raising or
- * resolving CoinSiteAvailabilityBurn); the probe thread calls it. */
-void probe_record(struct mon_probe *p, int64_t now_ms, bool good,
-                  const char *why, double seconds);
 void probe_metrics(struct coin_jbuf *b, struct mon_probe *p, int64_t now_ms);
 /* "probe":{...}, (or null without a URL) */
 void probe_status_json(struct coin_jbuf *b, struct mon_probe *p,
@@ -742,10 +731,6 @@ void champ_alerts(struct monitor *m, struct mon_champ_eval *e,
  * champion starts a new episode; an OK pooled verdict ends it. */
 bool champ_retrain_due(struct mon_champ_memory *mem,
                        const struct mon_champ_eval *e, int64_t retrain_series);
-/* "champion v3 worse than persistence on pooled over 168h00m: n=240, ..." */
-void champ_summary(char *out, size_t n, const char *version, const char *target,
-                   const struct coin_track_window *w, int64_t window_ms,
-                   const char *extra);
 
 struct mon_champ;
 int champ_new(struct mon_champ **out, struct monitor *m);

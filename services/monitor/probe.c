@@ -313,8 +313,10 @@ static bool covered(const struct mon_probe *p, int64_t now_ms,
   return (int64_t)a >= (want > 1 ? want : 1);
 }
 
-void probe_record(struct mon_probe *p, int64_t now_ms, bool good,
-                  const char *why, double seconds) {
+/* Counts one probe result and evaluates the burn rules (raising or
+ * resolving CoinSiteAvailabilityBurn); the probe thread calls it. */
+static void probe_record(struct mon_probe *p, int64_t now_ms, bool good,
+                         const char *why, double seconds) {
   bool change[PROBE_BURN_RULES] = {false};
   bool firing[PROBE_BURN_RULES];
   double lr[PROBE_BURN_RULES], sr[PROBE_BURN_RULES];

@@ -48,8 +48,9 @@ static bool is_series(const struct coin_alert *a) {
   return a->exchange[0] != '\0';
 }
 
-int sink_webhook_body(char **out, size_t *out_len, const struct coin_alert *a,
-                      const char *msg_id) {
+/* The webhook payload of one alert (docs/monitor.md, "Generic webhook"). */
+static int sink_webhook_body(char **out, size_t *out_len,
+                             const struct coin_alert *a, const char *msg_id) {
   struct coin_jbuf b = {0};
   coin_jbuf_putn(&b, "{", 1);
   coin_jbuf_kint(&b, "schema_version", 1);

@@ -291,8 +291,6 @@ void site_load_disk(struct publish *p);
 void site_reevaluate(struct publish *p, bool model_check);
 /* Removes leftover temp files of our artifacts older than max_age_ms. */
 void site_clean_tmp(struct publish *p, int64_t max_age_ms);
-/* Recomputes the status gauges from what is shown. */
-void site_update_gauges(struct publish *p);
 
 /* ---- track.c: the public track record ------------------------------------ */
 /* Reads the champion's recorded predictions of s (once). */
@@ -301,8 +299,6 @@ int track_load(struct publish *p, struct pseries *s, int64_t now_ms);
  * symbol) in one query; on failure none is marked loaded. */
 int track_load_many(struct publish *p, struct pseries **v, size_t n,
                     int64_t now_ms);
-/* Adds or replaces the row of a prediction (champion values only). */
-int track_put(struct pseries *s, const struct ptrack *row);
 void track_note_prediction(struct pseries *s, const struct coin_prediction *pr,
                            bool had_values);
 /* champion_underperforming: judges the realized rows of version (the

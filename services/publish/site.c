@@ -613,7 +613,8 @@ static int stage_manifest(struct publish *p, struct coin_file_staged *out,
   return rc;
 }
 
-void site_update_gauges(struct publish *p) {
+/* Recomputes the status gauges from what is shown. */
+static void site_update_gauges(struct publish *p) {
   uint64_t counts[8] = {0}, degraded = 0;
   for (size_t i = 0; i < p->n_series; i++) {
     const struct pseries *s = p->series[i];

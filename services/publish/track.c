@@ -52,7 +52,8 @@ static void trim(struct pseries *s) {
   }
 }
 
-int track_put(struct pseries *s, const struct ptrack *row) {
+/* Adds or replaces the row of a prediction (champion values only). */
+static int track_put(struct pseries *s, const struct ptrack *row) {
   long i = find(s, row->r.target_open_ms);
   if (i >= 0) {
     s->track[i] = *row; /* the newest prediction for that candle */

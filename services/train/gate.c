@@ -294,8 +294,10 @@ out:
 /* ---- metadata metrics -----------------------------------------------------
  */
 
-int train_meta_metric_put(struct coin_model_metadata *m, const char *name,
-                          double v) {
+/* Metric into a model's metadata; when the 64-entry map is full a per-symbol
+ * figure (sym.*) gives way. */
+static int train_meta_metric_put(struct coin_model_metadata *m,
+                                 const char *name, double v) {
   if (!isfinite(v))
     return 0;
   int rc = coin_codec_metric_set(m->metrics, &m->n_metrics, name, v);

@@ -126,10 +126,6 @@ void train_event(struct train_ctx *c, enum coin_model_event_kind kind,
 /* ---- the steps coin-train cycle chains (each under a lock the caller
  * holds; gate.c, train.c, cycle.c) ----------------------------------------- */
 
-/* Metric into a model's metadata; when the 64-entry map is full a per-symbol
- * figure (sym.*) gives way. */
-int train_meta_metric_put(struct coin_model_metadata *m, const char *name,
-                          double v);
 /* Reads model.<version>, sets the metrics, writes back (CAS, retried). */
 /* The champion: *version "" when alias.champion is unset, or dangling (it
  * names a model whose metadata is missing or undecodable: reported in one
