@@ -26,10 +26,10 @@ static bool take_digits(const char **p, int n, int *v) {
   return true;
 }
 
+/* The calendar's own month length (timeframe.c). */
 static int days_in_month(int y, int m) {
-  static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-  return m == 2 && leap ? 29 : d[m - 1];
+  return (int)(coin_tf_length_ms(COIN_TF_1MO, coin_tf_from_civil(y, m, 1)) /
+               COIN_DAY_MS);
 }
 
 int coin_parse_time(int64_t *out, const char *text, int64_t now_ms) {

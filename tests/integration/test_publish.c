@@ -1512,6 +1512,31 @@ static int wait_http(struct svc *s, const char *path, long want, int ms,
   return -1;
 }
 
+/* One replica of durable `durable` (site site-<durable>, 1h, a 3 s lease)
+ * named id. */
+static int ha_start(struct svc *s, const char *durable, const char *symbol,
+                    const char *id) {
+  char site[64], sid[64];
+  snprintf(site, sizeof(site), "site-%s", durable);
+  snprintf(sid, sizeof(sid), "SERVICE_ID=%s", id);
+  const char *env[] = {"PUBLISH_UNCONFIGURED_SERIES=false",
+                       "PUBLISH_LEASE_SECONDS=3", "PUBLISH_ACK_WAIT_SECONDS=5",
+                       sid, NULL};
+  return publish_start(s, site, durable, symbol, "1h", env);
+}
+
+/* Replica a active, then b standing by. */
+static int ha_pair_start(struct svc *a, struct svc *b, const char *durable,
+                         const char *symbol, const char *id_a,
+                         const char *id_b) {
+  if (ha_start(a, durable, symbol, id_a) != 0 ||
+      wait_http(a, "/readyz", 200, 15000, "\"role\":\"active\"") != 0 ||
+      ha_start(b, durable, symbol, id_b) != 0 ||
+      wait_http(b, "/readyz", 200, 10000, "\"role\":\"standby\"") != 0)
+    return -1;
+  return 0;
+}
+
 /* Two replicas of one durable (PUBLISH_LEASE_SECONDS=3): the first holds
  * the lease and writes, the second stands by and writes nothing; the active
  * one SIGKILLed mid-stream, the standby takes over within the lease plus its
@@ -1528,17 +1553,8 @@ static void standby_takes_over_the_site(void) {
   ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c, nc));
   size_t at = 30; /* the SoT holds everything; ingest's watermark moves */
   ASSERT_OK(set_ingest_wm(S, tf, c[at].open_ms));
-  const char *env_a[] = {
-      "PUBLISH_UNCONFIGURED_SERIES=false", "PUBLISH_LEASE_SECONDS=3",
-      "PUBLISH_ACK_WAIT_SECONDS=5", "SERVICE_ID=pub-a", NULL};
-  const char *env_b[] = {
-      "PUBLISH_UNCONFIGURED_SERIES=false", "PUBLISH_LEASE_SECONDS=3",
-      "PUBLISH_ACK_WAIT_SECONDS=5", "SERVICE_ID=pub-b", NULL};
   struct svc a, b;
-  ASSERT_OK(publish_start(&a, "site-ha", "ha", S, "1h", env_a));
-  ASSERT_OK(wait_http(&a, "/readyz", 200, 15000, "\"role\":\"active\""));
-  ASSERT_OK(publish_start(&b, "site-ha", "ha", S, "1h", env_b));
-  ASSERT_OK(wait_http(&b, "/readyz", 200, 10000, "\"role\":\"standby\""));
+  ASSERT_OK(ha_pair_start(&a, &b, "ha", S, "pub-a", "pub-b"));
   ASSERT_TRUE(metric(&a, "coin_publish_leader_active") == 1);
   ASSERT_TRUE(metric(&b, "coin_publish_leader_active") == 0);
   ASSERT_OK(wait_last(a.site, S, tf, c[at].open_ms, 10000));
@@ -1573,7 +1589,7 @@ static void standby_takes_over_the_site(void) {
   ASSERT_EQ_INT(kv_ms("publish", S, tf), c[nc - 1].open_ms);
   ASSERT_TRUE(metric(&b, "coin_publish_leader_acquired_total") == 1);
   /* a clean stop frees the lease: a new replica is active within a poll */
-  ASSERT_OK(publish_start(&a, "site-ha", "ha", S, "1h", env_a));
+  ASSERT_OK(ha_start(&a, "ha", S, "pub-a"));
   ASSERT_OK(wait_http(&a, "/readyz", 200, 5000, "\"role\":\"standby\""));
   svc_stop(&b);
   int64_t stopped = now_ms();
@@ -1600,15 +1616,8 @@ static void standby_retries_its_start(void) {
     c[i] = synth(tf, top - (int64_t)(NC - 1 - i) * COIN_HOUR_MS, 310);
   ASSERT_OK(coin_influx_write_candles(ix, "binance", S, "1h", c, NC));
   ASSERT_OK(set_ingest_wm(S, tf, c[NC - 1].open_ms));
-  const char *env_a[] = {"PUBLISH_UNCONFIGURED_SERIES=false",
-                         "PUBLISH_LEASE_SECONDS=3", "SERVICE_ID=pub-c", NULL};
-  const char *env_b[] = {"PUBLISH_UNCONFIGURED_SERIES=false",
-                         "PUBLISH_LEASE_SECONDS=3", "SERVICE_ID=pub-d", NULL};
   struct svc a, b;
-  ASSERT_OK(publish_start(&a, "site-hav", "hav", S, "1h", env_a));
-  ASSERT_OK(wait_http(&a, "/readyz", 200, 15000, "\"role\":\"active\""));
-  ASSERT_OK(publish_start(&b, "site-hav", "hav", S, "1h", env_b));
-  ASSERT_OK(wait_http(&b, "/readyz", 200, 10000, "\"role\":\"standby\""));
+  ASSERT_OK(ha_pair_start(&a, &b, "hav", S, "pub-c", "pub-d"));
   ASSERT_OK(coin_bus_stream_delete(bus, "KV_" COIN_KV_WATERMARKS));
   coin_test_proc_signal(&a.proc, SIGKILL);
   coin_test_proc_wait(&a.proc, 5000);
